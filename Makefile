@@ -1,0 +1,33 @@
+# Two commands a new user needs: `make demo` and `make test`. Both create the virtualenv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench spec clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m marketplace.demo $(DEMO_ARGS)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(BIN)/.bench-installed
+	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/import_tasks.py
+	$(BIN)/python benchmarks/lease_throughput.py
+
+spec: $(BIN)/.installed
+	FLASK_APP=wsgi $(BIN)/flask openapi write --format=json api_spec/openapi.json
+
+clean:
+	rm -rf $(VENV) instance/*.db
