@@ -1,0 +1,28 @@
+"""Crowdsourcing marketplace backend.
+
+`create_app()` wires configuration, extensions, blueprints, error handlers and CLI commands.
+Nothing happens at import time, and Flask is imported only inside the factory so that the pure
+`marketplace.inference` package can be used without the web stack.
+"""
+
+
+def create_app(config=None):
+    """Build the Flask application from a Config class (default: from the environment)."""
+    from flask import Flask
+
+    from marketplace import cli, errors, queue
+    from marketplace.config import config_from_env
+    from marketplace.extensions import api, db, migrate
+    from marketplace.routes import blueprints
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config or config_from_env())
+    db.init_app(app)
+    migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
+    api.init_app(app)
+    queue.init_app(app)
+    errors.register(app)
+    for bp in blueprints():
+        api.register_blueprint(bp)
+    cli.register(app)
+    return app

@@ -1,0 +1,111 @@
+"""Registration, login, API keys and bearer authentication."""
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.accounts import secrets
+from marketplace.accounts.models import (
+    ACTIVE,
+    ADMIN,
+    ANNOTATOR,
+    REQUESTER,
+    AccessToken,
+    Account,
+    ApiKey,
+)
+from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
+from marketplace.extensions import db
+
+
+def register(*, email: str, password: str, role: str, display_name: str = "") -> Account:
+    """Create an account; the role comes from the endpoint, never from the request body."""
+    if role not in (REQUESTER, ANNOTATOR, ADMIN):
+        raise ValueError(f"unknown role {role!r}")
+    email = email.strip().lower()
+    if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        raise Conflict("An account with this email already exists.", {"json": {"email": ["already registered"]}})
+    account = Account(
+        email=email,
+        password_hash=secrets.hash_password(password),
+        role=role,
+        status=ACTIVE,
+        display_name=display_name,
+    )
+    db.session.add(account)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", {"json": {"email": ["already registered"]}})
+    return account
+
+
+def login(*, email: str, password: str, now: datetime, ttl_s: int) -> tuple[AccessToken, str]:
+    """Check a password and issue a bearer token; returns the row and the token shown once."""
+    account = db.session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    if account is None:
+        secrets.password_matches(password, secrets.dummy_password_hash())
+        raise Unauthorized("Email or password is wrong.")
+    if not secrets.password_matches(password, account.password_hash):
+        raise Unauthorized("Email or password is wrong.")
+    if account.status != ACTIVE:
+        raise Forbidden("This account is suspended.")
+    bearer, prefix, secret_hash = secrets.new_secret(secrets.TOKEN)
+    token = AccessToken(account=account, prefix=prefix, secret_hash=secret_hash, expires_at=now + timedelta(seconds=ttl_s))
+    db.session.add(token)
+    db.session.flush()
+    return token, bearer
+
+
+def revoke_token(*, token_id: int, account: Account, now: datetime) -> None:
+    """Revoke one of the caller's login tokens."""
+    token = db.session.get(AccessToken, token_id)
+    if token is None or token.account_id != account.id:
+        raise NotFound("No such token.")
+    token.revoked_at = token.revoked_at or now
+
+
+def create_api_key(*, account: Account, name: str) -> tuple[ApiKey, str]:
+    """Create an API key; the full key is returned once and never stored."""
+    bearer, prefix, secret_hash = secrets.new_secret(secrets.API_KEY)
+    key = ApiKey(account=account, name=name, prefix=prefix, secret_hash=secret_hash)
+    db.session.add(key)
+    db.session.flush()
+    return key, bearer
+
+
+def list_api_keys(*, account: Account) -> list[ApiKey]:
+    """List the caller's API keys, revoked ones included, newest first."""
+    return list(db.session.scalars(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id.desc())))
+
+
+def revoke_api_key(*, key_id: int, account: Account, now: datetime) -> ApiKey:
+    """Revoke one of the caller's API keys; revoking twice is harmless."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None or key.account_id != account.id:
+        raise NotFound("No such API key.")
+    key.revoked_at = key.revoked_at or now
+    return key
+
+
+def authenticate(*, bearer: str, now: datetime) -> Account:
+    """Return the active account behind a bearer API key or token."""
+    parts = secrets.split_bearer(bearer)
+    if parts is None:
+        raise Unauthorized("Malformed bearer credential.")
+    kind, prefix, secret = parts
+    model = ApiKey if kind == secrets.API_KEY else AccessToken
+    row = db.session.scalar(select(model).where(model.prefix == prefix))
+    if row is None or not secrets.secret_matches(secret, row.secret_hash) or row.revoked_at is not None:
+        raise Unauthorized("Invalid or revoked credential.")
+    if kind == secrets.TOKEN and row.expires_at <= now:
+        raise Unauthorized("This token has expired; log in again.")
+    if row.account.status != ACTIVE:
+        raise Forbidden("This account is suspended.")
+    return row.account
+
+
+def count_admins() -> int:
+    """Count admin accounts."""
+    return db.session.scalar(select(func.count()).select_from(Account).where(Account.role == ADMIN))

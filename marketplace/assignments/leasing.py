@@ -1,0 +1,129 @@
+"""Picking the next task for an annotator: race-free on PostgreSQL, plain ORM on SQLite.
+
+PostgreSQL: a per-annotator advisory lock serialises one annotator's concurrent requests (so the
+live-lease cap holds exactly), then one statement picks the first open task with a free slot that
+this annotator has not had, locks it with FOR UPDATE SKIP LOCKED, inserts the assignment
+(ON CONFLICT DO NOTHING backs up the unique key) and bumps the task's slot counter only if the
+insert happened. The scan starts after the last task this annotator was given in the project, so an
+annotator with 10,000 answers does not re-check them on every lease; it wraps around once at the end.
+SQLite (the embedded demo) has one writer at a time, so the same rules in plain queries are safe.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+
+from marketplace.assignments.models import LEASED, Assignment
+from marketplace.db import is_postgres
+from marketplace.extensions import db
+from marketplace.projects.models import Project
+from marketplace.tasks.models import OPEN, Task
+
+
+@dataclass(frozen=True)
+class Lease:
+    assignment_id: int
+    project_id: int
+    task_id: int
+    task_data: dict
+    leased_at: datetime
+    expires_at: datetime
+
+
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:lock_space, :annotator_id)")
+
+_PG_LEASE = """
+WITH picked AS (
+    SELECT t.id FROM tasks t
+    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < :answers_per_task
+      AND t.id {direction} :after
+      AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
+      AND (SELECT count(*) FROM assignments l
+           WHERE l.annotator_id = :annotator_id AND l.project_id = :project_id AND l.status = 'leased') < :cap
+    ORDER BY t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+), inserted AS (
+    INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at)
+    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at FROM picked
+    ON CONFLICT (task_id, annotator_id) DO NOTHING
+    RETURNING id, task_id
+), bumped AS (
+    UPDATE tasks SET slots_taken = tasks.slots_taken + 1
+    FROM inserted WHERE tasks.id = inserted.task_id
+    RETURNING tasks.id, tasks.data
+)
+SELECT inserted.id, inserted.task_id, bumped.data FROM inserted JOIN bumped ON bumped.id = inserted.task_id
+"""
+_PG_FORWARD = text(_PG_LEASE.format(direction=">"))
+_PG_WRAPPED = text(_PG_LEASE.format(direction="<="))
+_PG_POSITION = text(
+    "SELECT coalesce(max(task_id), 0) FROM assignments WHERE annotator_id = :annotator_id AND project_id = :project_id"
+)
+
+# First argument of the two-key advisory lock: the namespace of "one annotator's lease requests".
+LEASE_LOCK_SPACE = 1
+
+
+def lease(*, project: Project, annotator_id: int, now: datetime) -> Lease | None:
+    """Lease the next task of the project to the annotator, or None when none is available."""
+    expires_at = now + timedelta(seconds=project.assignment_duration_s)
+    if is_postgres():
+        return _lease_postgres(project, annotator_id, now, expires_at)
+    return _lease_portable(project, annotator_id, now, expires_at)
+
+
+def _lease_postgres(project: Project, annotator_id: int, now: datetime, expires_at: datetime) -> Lease | None:
+    session = db.session
+    session.execute(_PG_LOCK, {"lock_space": LEASE_LOCK_SPACE, "annotator_id": annotator_id})
+    params = {
+        "project_id": project.id,
+        "annotator_id": annotator_id,
+        "answers_per_task": project.answers_per_task,
+        "cap": project.max_leases_per_annotator,
+        "now": now,
+        "expires_at": expires_at,
+        "after": session.execute(_PG_POSITION, {"annotator_id": annotator_id, "project_id": project.id}).scalar_one(),
+    }
+    row = session.execute(_PG_FORWARD, params).first()
+    if row is None and params["after"] > 0:
+        row = session.execute(_PG_WRAPPED, params).first()
+    if row is None:
+        return None
+    return Lease(row.id, project.id, row.task_id, row.data, now, expires_at)
+
+
+def _lease_portable(project: Project, annotator_id: int, now: datetime, expires_at: datetime) -> Lease | None:
+    if live_leases(project_id=project.id, annotator_id=annotator_id) >= project.max_leases_per_annotator:
+        return None
+    had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
+    task = db.session.scalar(
+        select(Task)
+        .where(
+            Task.project_id == project.id,
+            Task.status == OPEN,
+            Task.slots_taken < project.answers_per_task,
+            ~had.exists(),
+        )
+        .order_by(Task.id)
+        .limit(1)
+    )
+    if task is None:
+        return None
+    assignment = Assignment(
+        task_id=task.id, project_id=project.id, annotator_id=annotator_id, status=LEASED,
+        leased_at=now, expires_at=expires_at,
+    )
+    db.session.add(assignment)
+    task.slots_taken += 1
+    db.session.flush()
+    return Lease(assignment.id, project.id, task.id, task.data, now, expires_at)
+
+
+def live_leases(*, project_id: int, annotator_id: int) -> int:
+    """Count the annotator's live leases in a project."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id, Assignment.status == LEASED)
+    )

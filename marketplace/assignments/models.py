@@ -1,0 +1,51 @@
+"""Assignments: one annotator's lease on one task, carrying the answer once submitted."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import BigId, IdMixin, Json, UTCDateTime
+from marketplace.extensions import db
+
+LEASED = "leased"
+SUBMITTED = "submitted"
+EXPIRED = "expired"
+RELEASED = "released"
+STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED)
+
+
+class Assignment(IdMixin, db.Model):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # Double answering is impossible: one row per (task, annotator), whatever its status.
+        UniqueConstraint("task_id", "annotator_id", name="uq_assignments_task_annotator"),
+        # "Not yet answered by this annotator" and the annotator's position in a project.
+        Index("ix_assignments_annotator_project_task", "annotator_id", "project_id", "task_id"),
+        # The per-annotator cap counts live leases only.
+        Index(
+            "ix_assignments_live",
+            "annotator_id",
+            "project_id",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
+        ),
+        # The expiry sweep reads live leases by deadline.
+        Index(
+            "ix_assignments_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
+        ),
+        Index("ix_assignments_task_status", "task_id", "status"),
+    )
+
+    task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"))
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
+    annotator_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default=LEASED)
+    leased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[dict | None] = mapped_column(Json)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)

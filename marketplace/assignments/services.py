@@ -1,0 +1,161 @@
+"""Leases and answers: lease the next task, submit, release, expire."""
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from marketplace import labels
+from marketplace.accounts.models import Account
+from marketplace.assignments import leasing
+from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
+from marketplace.errors import Conflict, NotFound, field_error
+from marketplace.extensions import db
+from marketplace.projects import services as projects
+from marketplace.projects.models import OPEN as PROJECT_OPEN
+from marketplace.projects.models import Project
+from marketplace.queue import enqueue_after_commit
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.tasks.models import CLOSED, Task
+
+EXPIRY_BATCH = 5_000
+
+
+class LeaseExpired(Conflict):
+    """The lease ran out before the answer came; the slot is returned, so this change is kept."""
+
+    keeps_changes = True
+
+
+class NoTaskAvailable(NotFound):
+    """Nothing left for this annotator in the project right now."""
+
+
+def lease_next_task(*, project_id: int, annotator: Account, now: datetime) -> leasing.Lease:
+    """Lease the next open task of a project to this annotator."""
+    project = projects.open_for_work(project_id=project_id)
+    lease = leasing.lease(project=project, annotator_id=annotator.id, now=now)
+    if lease is not None:
+        return lease
+    if leasing.live_leases(project_id=project.id, annotator_id=annotator.id) >= project.max_leases_per_annotator:
+        raise Conflict(
+            f"You already hold {project.max_leases_per_annotator} live lease(s) in this project; "
+            "answer or release one first."
+        )
+    raise NoTaskAvailable("No task is available for you in this project right now.")
+
+
+def own_assignment(*, assignment_id: int, annotator: Account, lock: bool = False) -> Assignment:
+    """Return one of the annotator's assignments; anyone else's is a 404."""
+    query = select(Assignment).where(Assignment.id == assignment_id)
+    if lock:
+        query = query.with_for_update()
+    assignment = db.session.scalar(query)
+    if assignment is None or assignment.annotator_id != annotator.id:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def submit_answer(*, assignment_id: int, annotator: Account, answer, now: datetime) -> Assignment:
+    """Record the answer of a live lease; close the task when it has all its answers."""
+    assignment = own_assignment(assignment_id=assignment_id, annotator=annotator, lock=True)
+    if assignment.status != LEASED:
+        raise Conflict(f"This assignment is {assignment.status}; it takes no answer.")
+    if assignment.expires_at <= now:
+        _end_lease(assignment, EXPIRED, now)
+        raise LeaseExpired("The lease expired before the answer arrived; the task went back to the pool.")
+    task, project = db.session.execute(
+        select(Task, Project).join(Project, Project.id == Task.project_id)
+        .where(Task.id == assignment.task_id).with_for_update(of=Task)
+    ).one()
+    if project.status != PROJECT_OPEN:
+        raise Conflict(f"This project is {project.status}; it takes no answers.")
+    try:
+        clean = labels.validate_answer(project.label_schema, answer)
+    except labels.LabelError as exc:
+        raise field_error(exc.message, "answer", *exc.path)
+    assignment.status = SUBMITTED
+    assignment.answer = clean
+    assignment.submitted_at = now
+    assignment.ended_at = now
+    assignment.duration_ms = int((now - assignment.leased_at).total_seconds() * 1000)
+    task.answer_count += 1
+    if task.answer_count >= project.answers_per_task:
+        task.status = CLOSED
+        task.closed_at = now
+        enqueue_after_commit(AGGREGATE_PROJECT, project.id, queue="truth", debounce=True)
+    db.session.flush()
+    return assignment
+
+
+def release(*, assignment_id: int, annotator: Account, now: datetime) -> Assignment:
+    """Give a live lease back without answering."""
+    assignment = own_assignment(assignment_id=assignment_id, annotator=annotator, lock=True)
+    if assignment.status != LEASED:
+        raise Conflict(f"This assignment is {assignment.status}; only a live lease can be released.")
+    _end_lease(assignment, RELEASED, now)
+    return assignment
+
+
+def _end_lease(assignment: Assignment, status: str, now: datetime) -> None:
+    assignment.status = status
+    assignment.ended_at = now
+    db.session.execute(update(Task).where(Task.id == assignment.task_id).values(slots_taken=Task.slots_taken - 1))
+    db.session.flush()
+
+
+def list_own(*, annotator: Account, status: str | None, project_id: int | None, cursor: int | None, limit: int) -> list[Assignment]:
+    """List the annotator's assignments, newest first."""
+    query = select(Assignment).where(Assignment.annotator_id == annotator.id).order_by(Assignment.id.desc()).limit(limit + 1)
+    if status:
+        query = query.where(Assignment.status == status)
+    if project_id:
+        query = query.where(Assignment.project_id == project_id)
+    if cursor:
+        query = query.where(Assignment.id < cursor)
+    return list(db.session.scalars(query))
+
+
+def expire_leases(*, now: datetime) -> int:
+    """Return the slots of leases past their deadline to the pool; returns how many expired."""
+    total = 0
+    while True:
+        rows = db.session.execute(
+            select(Assignment.id, Assignment.task_id)
+            .where(Assignment.status == LEASED, Assignment.expires_at <= now)
+            .order_by(Assignment.expires_at)
+            .limit(EXPIRY_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return total
+        db.session.execute(
+            update(Assignment)
+            .where(Assignment.id.in_([r.id for r in rows]))
+            .values(status=EXPIRED, ended_at=now)
+        )
+        per_task: dict[int, int] = {}
+        for row in rows:
+            per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
+        for task_id, count in sorted(per_task.items()):
+            db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - count))
+        total += len(rows)
+        if len(rows) < EXPIRY_BATCH:
+            return total
+
+
+def answers_of_tasks(task_ids: list[int]) -> list[Assignment]:
+    """Return the submitted assignments of some tasks, in task then id order."""
+    if not task_ids:
+        return []
+    return list(db.session.scalars(
+        select(Assignment)
+        .where(Assignment.task_id.in_(task_ids), Assignment.status == SUBMITTED)
+        .order_by(Assignment.task_id, Assignment.id)
+    ))
+
+
+def answer_count(*, project_id: int) -> int:
+    """Count the submitted answers of a project."""
+    return db.session.scalar(
+        select(func.count()).select_from(Assignment)
+        .where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
+    )

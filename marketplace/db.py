@@ -1,0 +1,72 @@
+"""Column types and mixins shared by every feature, and the one commit boundary."""
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace import queue
+from marketplace.extensions import db
+
+# BIGINT ids on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored with its zone on PostgreSQL and always read back as aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC datetimes")
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+def is_postgres() -> bool:
+    """Tell whether the session talks to PostgreSQL (leasing and bulk paths differ on SQLite)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Run a request's work as one commit; jobs queued inside are sent only after it.
+
+    A DomainError marked `keeps_changes` (an expired lease being returned to the pool) still
+    commits what was done before it was raised; any other error rolls everything back.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if getattr(exc, "keeps_changes", False):
+            db.session.commit()
+            queue.dispatch_committed()
+        else:
+            db.session.rollback()
+            queue.discard_pending()
+        raise
+    db.session.commit()
+    queue.dispatch_committed()

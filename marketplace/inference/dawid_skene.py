@@ -1,0 +1,134 @@
+"""Dawid-Skene (full confusion matrix per annotator) and one-coin Dawid-Skene (ZenCrowd).
+
+crowd-kit has both, but its EM runs through pandas group-bys and joins (about 0.4 s per iteration
+on a million answers, and much slower with string ids). Here an iteration is two sparse x dense
+products over the answers plus a normalisation over tasks, and the model adds what crowd-kit's
+lacks: Dirichlet pseudo-counts on every confusion row (so an annotator with two answers is judged
+mostly by the prior), learned or fixed class priors, gold tasks clamped in every E-step, and
+convergence on the relative change of the MAP objective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import Answers, check_answers, check_priors
+from ._core import (answer_matrices, clamp_gold, learned_priors, normalise_rows,
+                    one_coin_log_lik, softmax_rows, vote_matrix)
+from .result import InferenceResult
+
+DEFAULT_PRIOR_ACCURACY = 0.7
+DEFAULT_SMOOTHING = 1.0
+_TINY = np.finfo(np.float64).eps
+
+
+def prior_confusion(K: int, accuracy: float = DEFAULT_PRIOR_ACCURACY) -> np.ndarray:
+    """Return the K x K confusion matrix of an annotator right with `accuracy`, errors uniform."""
+    if not 0.0 < accuracy < 1.0:
+        raise ValueError(f"accuracy must be strictly between 0 and 1, got {accuracy}")
+    off = (1.0 - accuracy) / (K - 1)
+    return np.full((K, K), off) + np.eye(K) * (accuracy - off)
+
+
+def _initial_posteriors(a: Answers) -> np.ndarray:
+    post = normalise_rows(vote_matrix(a.task, a.label, a.n_tasks, a.K))
+    clamp_gold(post, a.gold_tasks, a.gold_labels)
+    return post
+
+
+def _converged(objective: float, previous: float, tol: float) -> bool:
+    return abs(objective - previous) <= tol * max(1.0, abs(objective))
+
+
+def e_step(log_confusion_rows, log_priors, A) -> tuple[np.ndarray, np.ndarray]:
+    """Return task posteriors and per-task log evidence from log confusion rows (W*K, K)."""
+    log_post = A @ log_confusion_rows
+    log_post += log_priors
+    return softmax_rows(log_post)
+
+
+def dawid_skene(
+    task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
+    n_annotators=None, smoothing: float = DEFAULT_SMOOTHING,
+    prior_accuracy: float = DEFAULT_PRIOR_ACCURACY, max_iter: int = 100, tol: float = 1e-7,
+) -> InferenceResult:
+    """Infer true labels and a confusion matrix per annotator with MAP Dawid-Skene EM.
+
+    Each confusion row gets `smoothing` pseudo-answers spread as an annotator with
+    `prior_accuracy` would answer; `priors` fixes the class priors, else they are learned.
+    """
+    a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
+                      n_annotators=n_annotators)
+    K, W = a.K, a.n_annotators
+    fixed_priors = check_priors(priors, K)
+    strength = float(smoothing)
+    if strength < 0:
+        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    pseudo = strength * prior_confusion(K, prior_accuracy)  # [true k, answer l]
+    A, AT = answer_matrices(a.task, a.annotator, a.label, a.n_tasks, W, K)
+    post = _initial_posteriors(a)
+    previous, converged, it = -np.inf, False, 0
+    for it in range(1, max_iter + 1):
+        # M-step: expected counts[w, l, k] of answering l when the truth is k.
+        counts = (AT @ post).reshape(W, K, K).transpose(0, 2, 1)
+        counts = counts + pseudo
+        # A true class with no mass for this annotator (possible only with smoothing=0) gives a
+        # uniform row rather than 0/0.
+        counts = np.maximum(counts, _TINY)
+        confusion = counts / counts.sum(axis=2, keepdims=True)
+        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post)
+        log_conf = np.log(np.maximum(confusion, 1e-300))
+        # E-step: rows indexed by (annotator, answer) -> log P(answer | each true class).
+        rows = np.ascontiguousarray(log_conf.transpose(0, 2, 1)).reshape(W * K, K)
+        post, log_evidence = e_step(rows, np.log(class_priors), A)
+        clamp_gold(post, a.gold_tasks, a.gold_labels)
+        log_lik = float(log_evidence.sum())
+        objective = log_lik + float((pseudo * log_conf).sum())
+        if _converged(objective, previous, tol):
+            converged = True
+            break
+        previous = objective
+    skill = np.einsum("wkk,k->w", confusion, class_priors)
+    return InferenceResult(
+        method="ds", labels=post.argmax(axis=1), posteriors=post, skill=skill,
+        confusion=confusion, priors=class_priors, n_iter=it, log_likelihood=log_lik,
+        converged=converged,
+    )
+
+
+def one_coin_dawid_skene(
+    task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
+    n_annotators=None, smoothing: float = 2.0, prior_accuracy: float = DEFAULT_PRIOR_ACCURACY,
+    max_iter: int = 100, tol: float = 1e-7,
+) -> InferenceResult:
+    """Infer true labels and one accuracy per annotator (errors spread evenly) with EM."""
+    a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
+                      n_annotators=n_annotators)
+    K, W = a.K, a.n_annotators
+    fixed_priors = check_priors(priors, K)
+    n_answers = np.bincount(a.annotator, minlength=W).astype(np.float64)
+    post = _initial_posteriors(a)
+    previous, converged, it = -np.inf, False, 0
+    for it in range(1, max_iter + 1):
+        hits = np.bincount(a.annotator, weights=post[a.task, a.label], minlength=W)
+        accuracy = (hits + smoothing * prior_accuracy) / (n_answers + smoothing)
+        accuracy = np.clip(accuracy, 1e-12, 1 - 1e-12)
+        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post)
+        log_right, log_wrong = np.log(accuracy), np.log((1 - accuracy) / (K - 1))
+        log_post = one_coin_log_lik(a.task, a.label, log_right[a.annotator],
+                                    log_wrong[a.annotator], a.n_tasks, K)
+        log_post += np.log(class_priors)
+        post, log_evidence = softmax_rows(log_post)
+        clamp_gold(post, a.gold_tasks, a.gold_labels)
+        log_lik = float(log_evidence.sum())
+        if _converged(log_lik, previous, tol):
+            converged = True
+            break
+        previous = log_lik
+    off = (1.0 - accuracy) / (K - 1)
+    confusion = off[:, None, None] + np.eye(K) * (accuracy - off)[:, None, None]
+    return InferenceResult(
+        method="one_coin", labels=post.argmax(axis=1), posteriors=post, skill=accuracy,
+        confusion=confusion, priors=class_priors, n_iter=it, log_likelihood=log_lik,
+        converged=converged,
+    )

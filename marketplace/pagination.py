@@ -1,0 +1,37 @@
+"""Keyset pagination shared by every list endpoint: `?limit=&cursor=`, newest-safe and O(limit).
+
+Offsets get slower the deeper a client pages (a 1M-task project); a cursor on the primary key
+does not. The cursor is the last id of the previous page, opaque to clients.
+"""
+from marshmallow import Schema, fields, validate
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+class PageArgs(Schema):
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+
+class PageOut(Schema):
+    next_cursor = fields.Integer(allow_none=True, metadata={"description": "pass as `cursor` for the next page"})
+
+
+def page_of(items: list, limit: int, key=lambda item: item.id) -> dict:
+    """Wrap a fetched list of up to limit+1 items as a page with the next cursor."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": key(items[-1]) if more and items else None}
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """Build the output schema of a page of items."""
+    return type(name, (PageOut,), {"items": fields.List(fields.Nested(item_schema))})
+
+
+class ErrorSchema(Schema):
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    errors = fields.Dict()

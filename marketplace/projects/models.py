@@ -1,0 +1,36 @@
+"""Projects: a requester's labeling job and its marketplace listing."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import BigId, IdMixin, Json, TimestampMixin, UTCDateTime
+from marketplace.extensions import db
+
+DRAFT = "draft"
+OPEN = "open"
+PAUSED = "paused"
+CLOSED = "closed"
+COMPLETED = "completed"
+STATUSES = (DRAFT, OPEN, PAUSED, CLOSED, COMPLETED)
+
+
+class Project(IdMixin, TimestampMixin, db.Model):
+    __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_status_id", "status", "id"),)
+
+    requester_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    label_schema: Mapped[dict] = mapped_column(Json)
+    reward_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    answers_per_task: Mapped[int] = mapped_column(Integer)
+    assignment_duration_s: Mapped[int] = mapped_column(Integer)
+    max_leases_per_annotator: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
+    task_count: Mapped[int] = mapped_column(Integer, default=0)
+    closed_task_count: Mapped[int] = mapped_column(Integer, default=0)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

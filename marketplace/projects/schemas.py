@@ -1,0 +1,64 @@
+"""Project schemas. `status`, counters and the owner are read-only: never loaded from a body."""
+from marshmallow import Schema, fields, validate
+
+from marketplace.pagination import PageArgs, page_schema
+from marketplace.projects.models import STATUSES
+
+CURRENCIES = ("usd", "eur", "gbp")
+
+
+class ProjectIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    instructions = fields.String(load_default="", validate=validate.Length(max=100_000))
+    label_schema = fields.Dict(
+        required=True,
+        metadata={"example": {"type": "classification", "classes": ["cat", "dog"]}},
+    )
+    reward_cents = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
+    currency = fields.String(load_default="usd", validate=validate.OneOf(CURRENCIES))
+    answers_per_task = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100))
+    assignment_duration_s = fields.Integer(load_default=600, validate=validate.Range(min=10, max=7 * 24 * 3600))
+    max_leases_per_annotator = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+
+
+class ProjectPatch(ProjectIn):
+    """Every field optional; only what is sent changes."""
+
+    class Meta:
+        partial = True
+
+
+class ProjectOut(Schema):
+    id = fields.Integer()
+    requester_id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    instructions = fields.String()
+    label_schema = fields.Dict()
+    reward_cents = fields.Integer()
+    currency = fields.String()
+    answers_per_task = fields.Integer()
+    assignment_duration_s = fields.Integer()
+    max_leases_per_annotator = fields.Integer()
+    status = fields.String()
+    task_count = fields.Integer()
+    closed_task_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    published_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+
+
+# What an annotator sees of a listing: the work, its pay and its terms, not the owner's progress.
+LISTING_FIELDS = (
+    "id", "name", "description", "instructions", "label_schema", "reward_cents", "currency",
+    "assignment_duration_s", "max_leases_per_annotator", "status",
+)
+
+
+class ProjectListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+ProjectPageOut = page_schema(ProjectOut, "ProjectPageOut")

@@ -1,0 +1,119 @@
+"""Project lifecycle: draft -> open <-> paused -> closed; open -> completed when every task closes."""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from marketplace import labels
+from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
+from marketplace.errors import Conflict, NotFound, field_error
+from marketplace.extensions import db
+from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project
+
+# status -> (action, statuses it may start from, status it ends in)
+TRANSITIONS = {
+    "publish": ((DRAFT,), OPEN),
+    "pause": ((OPEN,), PAUSED),
+    "resume": ((PAUSED,), OPEN),
+    "close": ((DRAFT, OPEN, PAUSED), CLOSED),
+}
+
+
+def _checked_schema(label_schema: dict) -> dict:
+    try:
+        return labels.validate_schema(label_schema)
+    except labels.LabelError as exc:
+        raise field_error(exc.message, "label_schema", *exc.path)
+
+
+def create(*, requester: Account, fields: dict) -> Project:
+    """Create a draft project owned by the requester."""
+    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, **fields)
+    project.label_schema = _checked_schema(fields["label_schema"])
+    db.session.add(project)
+    db.session.flush()
+    return project
+
+
+def visible_to(*, account: Account, project_id: int, lock: bool = False) -> Project:
+    """Return a project the account may see; anyone else's is a 404, never a 403."""
+    query = select(Project).where(Project.id == project_id)
+    if lock:
+        query = query.with_for_update()
+    project = db.session.scalar(query)
+    if project is None:
+        raise NotFound("No such project.")
+    if account.role == ADMIN:
+        return project
+    if account.role == ANNOTATOR and project.status == OPEN:
+        return project
+    if project.requester_id != account.id:
+        raise NotFound("No such project.")
+    return project
+
+
+def owned(*, account: Account, project_id: int, lock: bool = False) -> Project:
+    """Return a project the account owns (or any project, for an admin)."""
+    project = visible_to(account=account, project_id=project_id, lock=lock)
+    if account.role == ANNOTATOR:
+        raise NotFound("No such project.")
+    return project
+
+
+def listing(*, account: Account, status: str | None, cursor: int | None, limit: int) -> list[Project]:
+    """List projects: a requester's own, the open marketplace for annotators, all for admins."""
+    query = select(Project).order_by(Project.id).limit(limit + 1)
+    if account.role == ANNOTATOR:
+        query = query.where(Project.status == OPEN)
+    elif account.role != ADMIN:
+        query = query.where(Project.requester_id == account.id)
+    if status:
+        query = query.where(Project.status == status)
+    if cursor:
+        query = query.where(Project.id > cursor)
+    return list(db.session.scalars(query))
+
+
+def update(*, account: Account, project_id: int, fields: dict) -> Project:
+    """Change a draft project's fields."""
+    project = owned(account=account, project_id=project_id, lock=True)
+    if project.status != DRAFT:
+        raise Conflict(f"Only a draft project can be edited; this one is {project.status}.")
+    if "label_schema" in fields:
+        fields = {**fields, "label_schema": _checked_schema(fields["label_schema"])}
+    for name, value in fields.items():
+        setattr(project, name, value)
+    db.session.flush()
+    return project
+
+
+def transition(*, account: Account, project_id: int, action: str, now: datetime) -> Project:
+    """Publish, pause, resume or close a project."""
+    sources, target = TRANSITIONS[action]
+    project = owned(account=account, project_id=project_id, lock=True)
+    if project.status not in sources:
+        raise Conflict(f"Cannot {action} a project that is {project.status}.")
+    if action == "publish":
+        if project.task_count == 0:
+            raise Conflict("Add at least one task before publishing.")
+        project.published_at = now
+    project.status = target
+    db.session.flush()
+    return project
+
+
+def accepts_tasks(project: Project) -> None:
+    """Raise unless tasks may still be added to the project."""
+    if project.status in (CLOSED, COMPLETED):
+        raise Conflict(f"Tasks cannot be added to a project that is {project.status}.")
+
+
+def open_for_work(*, project_id: int) -> Project:
+    """Return a project that is open for leasing."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise NotFound("No such project.")
+    if project.status != OPEN:
+        if project.status in (DRAFT,):
+            raise NotFound("No such project.")
+        raise Conflict(f"This project is {project.status}; it is not handing out tasks.")
+    return project

@@ -1,0 +1,122 @@
+"""Background jobs are queued during a transaction and sent only after it commits.
+
+With `REDIS_URL` set, jobs go to RQ queues by dotted path (marketplace/ never imports workers/).
+Without it (the embedded default) each job runs inline right after the commit, in the same
+process, through the same job wrapper a worker would use.
+"""
+import importlib
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from redis import Redis
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending_jobs"
+DEBOUNCE_PREFIX = "marketplace:debounce:"
+DEBOUNCE_TTL_S = 900
+
+
+@dataclass(frozen=True)
+class JobCall:
+    queue: str
+    path: str
+    args: tuple
+    debounce: bool
+
+
+def init_app(app: Flask) -> None:
+    """Remember how jobs are dispatched; no connection is opened here."""
+    app.extensions["queue"] = {"redis": None}
+
+
+def redis_connection() -> Redis | None:
+    """Return the app's Redis client (created on first use), or None in inline mode."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    state = current_app.extensions["queue"]
+    if state["redis"] is None:
+        state["redis"] = Redis.from_url(url)
+    return state["redis"]
+
+
+def _session():
+    from marketplace.extensions import db
+
+    return db.session
+
+
+def enqueue_after_commit(job_path: str, *args, queue: str = "default", debounce: bool = False) -> None:
+    """Queue a job to be sent once the current transaction commits; dropped on rollback.
+
+    `debounce` sends at most one copy of (job, args) until that job starts running: a project
+    closing a thousand tasks gets one aggregation job, not a thousand.
+    """
+    _session().info.setdefault(PENDING, []).append(JobCall(queue, job_path, tuple(args), debounce))
+
+
+def discard_pending() -> None:
+    """Forget the jobs queued in a transaction that rolled back."""
+    _session().info.pop(PENDING, None)
+
+
+def dispatch_committed() -> None:
+    """Send the jobs queued in the transaction that just committed."""
+    calls = _session().info.pop(PENDING, None) or []
+    seen = set()
+    for call in calls:
+        key = (call.path, call.args)
+        if call.debounce and key in seen:
+            continue
+        seen.add(key)
+        try:
+            _dispatch(call)
+        except Exception:
+            # The database is the source of truth: a periodic sweep re-enqueues lost work.
+            log.exception("could not dispatch job %s%r", call.path, call.args)
+
+
+def debounce_key(job_path: str, args: tuple) -> str:
+    """Return the Redis key that marks (job, args) as already queued."""
+    return DEBOUNCE_PREFIX + job_path + ":" + ",".join(map(str, args))
+
+
+def _dispatch(call: JobCall) -> None:
+    redis = redis_connection()
+    if redis is None:
+        _run_inline(call)
+        return
+    if call.debounce and not redis.set(debounce_key(call.path, call.args), 1, nx=True, ex=DEBOUNCE_TTL_S):
+        return
+    from rq import Queue
+
+    policies = importlib.import_module("workers.queues")
+    Queue(call.queue, connection=redis).enqueue(
+        call.path,
+        *call.args,
+        retry=policies.retry_for(call.queue),
+        job_timeout=current_app.config["RQ_JOB_TIMEOUT_S"],
+    )
+
+
+def _run_inline(call: JobCall) -> None:
+    module_path, name = call.path.rsplit(".", 1)
+    func = getattr(importlib.import_module(module_path), name)
+    try:
+        func(*call.args)
+    except Exception:
+        log.exception("inline job %s%r failed", call.path, call.args)
+
+
+def status() -> dict:
+    """Report the queue backend and whether it answers."""
+    redis = redis_connection()
+    if redis is None:
+        return {"backend": "inline", "ok": True}
+    try:
+        redis.ping()
+        return {"backend": "redis", "ok": True}
+    except Exception as exc:  # any connection failure is a health finding, not a crash
+        return {"backend": "redis", "ok": False, "error": type(exc).__name__}

@@ -1,0 +1,45 @@
+"""Results of a project and their streamed export, for its requester."""
+from flask import Response, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from marketplace.accounts.auth import current_account, requires
+from marketplace.accounts.models import ADMIN, REQUESTER
+from marketplace.pagination import page_of
+from marketplace.projects import services as projects
+from marketplace.results import export, schemas, services
+
+bp = Blueprint("results", __name__, description="Inferred labels and exports")
+
+
+@bp.route("/projects/<int:project_id>/results")
+class ProjectResults(MethodView):
+    @requires(REQUESTER, ADMIN)
+    @bp.arguments(schemas.ResultListArgs, location="query")
+    @bp.response(200, schemas.ResultPageOut)
+    def get(self, args, project_id):
+        """Read a project's results in task order, with each task's answers."""
+        rows = services.result_rows(account=current_account(), project_id=project_id, **args)
+        return page_of(rows, args["limit"], key=lambda row: row["task_id"])
+
+
+@bp.route("/projects/<int:project_id>/results/export")
+class ProjectResultsExport(MethodView):
+    @requires(REQUESTER, ADMIN)
+    @bp.arguments(schemas.ExportArgs, location="query")
+    @bp.response(200, content_type="application/x-ndjson", description="JSONL, or CSV with ?format=csv")
+    def get(self, args, project_id):
+        """Stream every result of a project as JSONL or CSV, in constant memory."""
+        account = current_account()
+        projects.owned(account=account, project_id=project_id)
+        rows = services.iter_results(account=account, project_id=project_id)
+        if args["format"] == "csv":
+            body, mimetype = export.csv_lines(rows), "text/csv"
+        else:
+            body, mimetype = export.jsonl_lines(rows), "application/x-ndjson"
+        filename = f"project-{project_id}-results.{args['format']}"
+        return Response(
+            stream_with_context(body),
+            mimetype=mimetype,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

@@ -1,0 +1,155 @@
+"""Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
+import hashlib
+import hmac
+from collections import Counter
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from marketplace import labels
+from marketplace.accounts.models import Account
+from marketplace.assignments import services as assignments
+from marketplace.db import is_postgres
+from marketplace.extensions import db
+from marketplace.projects import services as projects
+from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
+from marketplace.queue import enqueue_after_commit
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results.models import Result
+from marketplace.tasks.models import CLOSED, Task
+
+BATCH = 2_000
+MAJORITY_VOTE = "majority_vote"
+
+
+def majority_vote(chosen: list, classes: list) -> tuple[object, float, bool]:
+    """Return (label, vote share, tie?) ; ties go to the class listed first in the schema."""
+    counts = Counter(chosen)
+    top = max(counts.values())
+    leaders = [c for c in classes if counts.get(c) == top]
+    return leaders[0], top / len(chosen), len(leaders) > 1
+
+
+def aggregate_project(*, project_id: int, now: datetime) -> int:
+    """Give every closed task without a result its majority vote; complete the project when all are done.
+
+    Idempotent, and serialised per project by a row lock: a second run finds nothing left to do.
+    """
+    project = db.session.scalar(select(Project).where(Project.id == project_id).with_for_update())
+    if project is None:
+        return 0
+    label_type = labels.label_type(project.label_schema)
+    classes = project.label_schema["classes"]
+    done = 0
+    while True:
+        task_ids = list(db.session.scalars(
+            select(Task.id)
+            .outerjoin(Result, Result.task_id == Task.id)
+            .where(Task.project_id == project_id, Task.status == CLOSED, Result.task_id.is_(None))
+            .order_by(Task.id)
+            .limit(BATCH)
+        ))
+        if not task_ids:
+            break
+        chosen: dict[int, list] = {task_id: [] for task_id in task_ids}
+        for answer in assignments.answers_of_tasks(task_ids):
+            chosen[answer.task_id].append(label_type.class_of(answer.answer))
+        rows = []
+        for task_id, votes in chosen.items():
+            if not votes:
+                continue
+            label, share, tie = majority_vote(votes, classes)
+            rows.append({"task_id": task_id, "project_id": project_id, "label": label, "confidence": share,
+                         "method": MAJORITY_VOTE, "answer_count": len(votes), "tie": tie,
+                         "created_at": now, "updated_at": now})
+        if rows:
+            _insert_results(rows)
+        done += len(rows)
+        if len(task_ids) < BATCH or not rows:
+            break
+    _refresh_progress(project, now)
+    return done
+
+
+def _insert_results(rows: list[dict]) -> None:
+    dialect_insert = postgresql.insert if is_postgres() else sqlite.insert
+    db.session.execute(dialect_insert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
+
+
+def _refresh_progress(project: Project, now: datetime) -> None:
+    closed = db.session.scalar(
+        select(func.count()).select_from(Result).where(Result.project_id == project.id)
+    )
+    project.closed_task_count = closed
+    if project.status in (OPEN, PAUSED) and project.task_count > 0 and closed >= project.task_count:
+        project.status = COMPLETED
+        project.completed_at = now
+    db.session.flush()
+
+
+def projects_missing_results() -> list[int]:
+    """Return projects that have closed tasks without a result (work a lost job left undone)."""
+    missing = (
+        select(Task.project_id)
+        .outerjoin(Result, Result.task_id == Task.id)
+        .where(Task.status == CLOSED, Result.task_id.is_(None))
+        .distinct()
+    )
+    return list(db.session.scalars(missing))
+
+
+def sweep_unaggregated() -> int:
+    """Re-enqueue aggregation for every project a lost job left behind."""
+    project_ids = projects_missing_results()
+    for project_id in project_ids:
+        enqueue_after_commit(AGGREGATE_PROJECT, project_id, queue="truth", debounce=True)
+    return len(project_ids)
+
+
+def pseudonym(project_id: int, annotator_id: int) -> str:
+    """Return an annotator's stable pseudonym within one project (unlinkable across projects)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"{project_id}:{annotator_id}".encode(), hashlib.sha256).hexdigest()
+    return "ann_" + digest[:16]
+
+
+def result_rows(*, account: Account, project_id: int, cursor: int | None, limit: int) -> list[dict]:
+    """Return up to limit+1 results of a project from a task-id cursor, each with its answers."""
+    project = projects.owned(account=account, project_id=project_id)
+    query = (
+        select(Result, Task.external_id)
+        .join(Task, Task.id == Result.task_id)
+        .where(Result.project_id == project.id)
+        .order_by(Result.task_id)
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(Result.task_id > cursor)
+    pairs = db.session.execute(query).all()
+    label_type = labels.label_type(project.label_schema)
+    answers: dict[int, list] = {}
+    for answer in assignments.answers_of_tasks([result.task_id for result, _ in pairs]):
+        answers.setdefault(answer.task_id, []).append(
+            {"annotator": pseudonym(project.id, answer.annotator_id), "label": label_type.class_of(answer.answer)}
+        )
+    return [
+        {"task_id": result.task_id, "external_id": external_id, "label": result.label,
+         "confidence": result.confidence, "method": result.method, "answer_count": result.answer_count,
+         "tie": result.tie, "answers": answers.get(result.task_id, [])}
+        for result, external_id in pairs
+    ]
+
+
+def iter_results(*, account: Account, project_id: int, batch: int = 1_000):
+    """Yield every result of a project in task order, a batch at a time (constant memory)."""
+    projects.owned(account=account, project_id=project_id)
+    cursor = None
+    while True:
+        rows = result_rows(account=account, project_id=project_id, cursor=cursor, limit=batch)
+        yield from rows[:batch]
+        if len(rows) <= batch:
+            return
+        cursor = rows[batch - 1]["task_id"]
+        db.session.expunge_all()

@@ -1,0 +1,15 @@
+"""The API's blueprints, mounted under /api/v1."""
+
+
+def blueprints():
+    """Return every feature blueprint with its URL prefix applied."""
+    from marketplace.accounts.routes import bp as accounts
+    from marketplace.assignments.routes import bp as assignments
+    from marketplace.health.routes import bp as health
+    from marketplace.projects.routes import bp as projects
+    from marketplace.results.routes import bp as results
+    from marketplace.tasks.routes import bp as tasks
+
+    for bp in (health, accounts, projects, tasks, assignments, results):
+        bp.url_prefix = "/api/v1"
+        yield bp

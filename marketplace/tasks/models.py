@@ -1,0 +1,38 @@
+"""Tasks: the items to label inside a project."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
+from marketplace.extensions import db
+
+OPEN = "open"
+CLOSED = "closed"
+STATUSES = (OPEN, CLOSED)
+
+
+class Task(IdMixin, db.Model):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id", name="uq_tasks_project_external_id"),
+        # The lease scan walks open tasks of one project in id order.
+        Index(
+            "ix_tasks_leasable",
+            "project_id",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index("ix_tasks_project_status_id", "project_id", "status", "id"),
+    )
+
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    data: Mapped[dict] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    # Live leases plus submitted answers: a task never has more than answers_per_task of them.
+    slots_taken: Mapped[int] = mapped_column(Integer, default=0)
+    answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,47 @@
+"""Task schemas: bulk import (JSON body or JSONL/CSV upload) and reads."""
+from marshmallow import Schema, fields, validate
+
+from marketplace.pagination import PageArgs, page_schema
+from marketplace.tasks.models import STATUSES
+
+
+class TaskIn(Schema):
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    data = fields.Dict(required=True, metadata={"description": "the item to label (a JSON object)"})
+
+
+class TaskBatchIn(Schema):
+    tasks = fields.List(fields.Raw(), required=True, metadata={"description": "up to 10,000 TaskIn objects"})
+
+
+class TaskUploadArgs(Schema):
+    format = fields.String(validate=validate.OneOf(("jsonl", "csv")), metadata={"description": "default: from the file name"})
+
+
+class TaskUploadFile(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class ImportOut(Schema):
+    created = fields.Integer()
+    duplicates = fields.List(fields.String(), metadata={"description": "external ids already in the project; nothing was created for them"})
+    duplicate_count = fields.Integer()
+    task_count = fields.Integer(metadata={"description": "tasks in the project after this import"})
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    external_id = fields.String()
+    data = fields.Dict()
+    status = fields.String()
+    answer_count = fields.Integer()
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class TaskListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+TaskPageOut = page_schema(TaskOut, "TaskPageOut")
