@@ -7,7 +7,8 @@ previous parameters.
 
 Model: P(answer = true class) = sigmoid(alpha_w * beta_t), errors uniform over the other K - 1
 classes, beta_t = exp(b_t) > 0. Priors: alpha ~ N(1, 1), b ~ N(1, 1) as in crowd-kit; class priors
-are learned with one pseudo-count per class.
+are fixed (uniform unless `priors` is given), as in the paper and crowd-kit: learning them
+lets GLAD drift toward the majority class on unbalanced data.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from ._checks import check_answers, check_priors
-from ._core import clamp_gold, learned_priors, normalise_rows, one_coin_log_lik, softmax_rows, vote_matrix
+from ._core import clamp_gold, normalise_rows, one_coin_log_lik, softmax_rows, vote_matrix
 from .result import InferenceResult
 
 
@@ -34,7 +35,9 @@ def glad(
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
     K, W, N = a.K, a.n_annotators, a.n_tasks
-    fixed_priors = check_priors(priors, K)
+    class_priors = check_priors(priors, K)
+    if class_priors is None:
+        class_priors = np.full(K, 1.0 / K)
     t, w, lab = a.task, a.annotator, a.label
     log_k1 = np.log(K - 1)
     post = normalise_rows(vote_matrix(t, lab, N, K))
@@ -45,7 +48,8 @@ def glad(
         alpha, b = params[:W], params[W:]
         beta = np.exp(b)
         z = alpha[w] * beta[t]
-        q = p_right @ _log_sigmoid(z) + (1.0 - p_right) @ _log_sigmoid(-z)
+        # log sigmoid(-z) = log sigmoid(z) - z: one logaddexp per evaluation, not two.
+        q = _log_sigmoid(z).sum() - (1.0 - p_right) @ z
         q -= 0.5 * ((alpha - alpha_prior) @ (alpha - alpha_prior))
         q -= 0.5 * ((b - log_beta_prior) @ (b - log_beta_prior))
         g = p_right - expit(z)  # dQ/dz per answer
@@ -55,7 +59,6 @@ def glad(
 
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
-        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post)
         p_right = post[t, lab]
         x = minimize(negative_q, x, args=(p_right,), jac=True, method="L-BFGS-B",
                      options={"maxiter": m_step_iter}).x

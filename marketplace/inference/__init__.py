@@ -1,0 +1,46 @@
+"""Truth inference: from many noisy answers per task to one label, with calibrated posteriors.
+
+Pure numpy/scipy; imports nothing of the web app. Methods take integer-coded answers
+(`task_idx`, `annotator_idx`, `label_idx`, one row per answer) and `K`; `encode_answers` turns
+arbitrary ids into those codes and back.
+"""
+
+from __future__ import annotations
+
+from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement)
+from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
+from .encoding import EncodedAnswers, encode_answers, encode_ids
+from .glad import glad
+from .incremental import task_posterior
+from .mace import mace
+from .numeric import NumericResult, numeric_mean, numeric_median, numeric_with_bias, weighted_mean, weighted_median
+from .result import InferenceResult
+from .voting import majority_vote, wawa, weighted_vote
+
+METHODS = {
+    "mv": majority_vote,
+    "wawa": wawa,
+    "ds": dawid_skene,
+    "one_coin": one_coin_dawid_skene,
+    "glad": glad,
+    "mace": mace,
+}
+DEFAULT_METHOD = "ds"
+
+
+def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD, **options):
+    """Run categorical truth inference with `method` (default: smoothed Dawid-Skene)."""
+    try:
+        fn = METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}") from None
+    return fn(task_idx, annotator_idx, label_idx, K, **options)
+
+
+__all__ = [
+    "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
+    "cohens_kappa", "dawid_skene", "encode_answers", "encode_ids", "fleiss_kappa", "glad", "infer",
+    "krippendorff_alpha", "mace", "majority_vote", "numeric_mean", "numeric_median",
+    "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",
+    "task_posterior", "wawa", "weighted_mean", "weighted_median", "weighted_vote",
+]
