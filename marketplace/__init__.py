@@ -12,12 +12,14 @@ def create_app(config=None):
 
     from marketplace import cli, errors, queue
     from marketplace.config import config_from_env
+    from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
     from marketplace.routes import blueprints
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or config_from_env())
     db.init_app(app)
+    tune_sqlite(app)
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
     api.init_app(app)
     queue.init_app(app)

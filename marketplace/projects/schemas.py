@@ -1,5 +1,7 @@
 """Project schemas. `status`, counters and the owner are read-only: never loaded from a body."""
-from marshmallow import Schema, fields, validate
+import copy
+
+from marshmallow import Schema, fields, missing, validate
 
 from marketplace.pagination import PageArgs, page_schema
 from marketplace.projects.models import STATUSES
@@ -15,18 +17,25 @@ class ProjectIn(Schema):
         required=True,
         metadata={"example": {"type": "classification", "classes": ["cat", "dog"]}},
     )
-    reward_cents = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
+    reward_cents = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=100_000))
     currency = fields.String(load_default="usd", validate=validate.OneOf(CURRENCIES))
-    answers_per_task = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100))
-    assignment_duration_s = fields.Integer(load_default=600, validate=validate.Range(min=10, max=7 * 24 * 3600))
-    max_leases_per_annotator = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+    answers_per_task = fields.Integer(strict=True, load_default=3, validate=validate.Range(min=1, max=100))
+    assignment_duration_s = fields.Integer(strict=True, load_default=600, validate=validate.Range(min=10, max=7 * 24 * 3600))
+    max_leases_per_annotator = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100))
 
 
-class ProjectPatch(ProjectIn):
-    """Every field optional; only what is sent changes."""
+def _optional(schema: type[Schema], name: str) -> type[Schema]:
+    """Copy a schema with every field optional and no defaults: only what is sent changes."""
+    declared = {}
+    for field_name, field in schema._declared_fields.items():
+        clone = copy.copy(field)
+        clone.required = False
+        clone.load_default = missing
+        declared[field_name] = clone
+    return Schema.from_dict(declared, name=name)
 
-    class Meta:
-        partial = True
+
+ProjectPatch = _optional(ProjectIn, "ProjectPatch")
 
 
 class ProjectOut(Schema):

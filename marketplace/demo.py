@@ -1,0 +1,132 @@
+"""`make demo`: a scripted marketplace run through the HTTP API on a fresh SQLite database.
+
+A requester posts a 200-task project whose truth the script knows; 15 simulated annotators of
+different accuracy (two of them spammers answering at random) lease and answer until the project
+completes. Prints tasks done, accuracy of the results against the truth, answers used and cost.
+Jobs run inline after each commit (the embedded default: no Redis needed).
+"""
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from marketplace import create_app
+from marketplace.config import ROOT, Config
+
+CLASSES = ["cat", "dog", "bird"]
+PASSWORD = "demo-password-123"
+
+
+def _config(database: Path) -> type[Config]:
+    class DemoConfig(Config):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
+        REDIS_URL = None
+
+    return DemoConfig
+
+
+def _crowd(rng: random.Random, size: int, spammers: int) -> list[float | None]:
+    """Accuracy per annotator; None is a spammer who answers at random."""
+    return [None] * spammers + [round(rng.uniform(0.6, 0.95), 2) for _ in range(size - spammers)]
+
+
+def _answer(rng: random.Random, truth: str, accuracy: float | None) -> str:
+    if accuracy is None or rng.random() >= accuracy:
+        return rng.choice(CLASSES) if accuracy is None else rng.choice([c for c in CLASSES if c != truth])
+    return truth
+
+
+def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) -> int:
+    database = ROOT / "instance" / "demo.db"
+    database.parent.mkdir(exist_ok=True)
+    database.unlink(missing_ok=True)
+    app = create_app(_config(database))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    client = app.test_client()
+    rng = random.Random(seed)
+    started = time.perf_counter()
+
+    def call(method, path, expect, headers=None, **kwargs):
+        response = getattr(client, method)(f"/api/v1{path}", headers=headers, **kwargs)
+        if response.status_code not in expect:
+            sys.exit(f"{method.upper()} {path} -> {response.status_code}: {response.get_json()}")
+        return response
+
+    def account(kind, email):
+        call("post", f"/{kind}", {201}, json={"email": email, "password": PASSWORD})
+        token = call("post", "/auth/tokens", {201}, json={"email": email, "password": PASSWORD}).json["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    requester = account("requesters", "requester@demo.test")
+    key = call("post", "/api-keys", {201}, requester, json={"name": "demo"}).json["key"]
+    requester = {"Authorization": f"Bearer {key}"}
+    project = call("post", "/projects", {201}, requester, json={
+        "name": "Pets", "instructions": "Which animal is in the picture?",
+        "label_schema": {"type": "classification", "classes": CLASSES},
+        "reward_cents": 3, "answers_per_task": redundancy, "assignment_duration_s": 300,
+    }).json
+    truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(tasks)}
+    items = [{"external_id": ext, "data": {"image_url": f"https://example.test/{ext}.jpg"}} for ext in truth]
+    call("post", f"/projects/{project['id']}/tasks", {201}, requester, json={"tasks": items})
+    call("post", f"/projects/{project['id']}/publish", {200}, requester)
+
+    crowd = [(account("annotators", f"annotator{i}@demo.test"), accuracy)
+             for i, accuracy in enumerate(_crowd(rng, annotators, spammers))]
+    external_of = {t["id"]: t["external_id"] for t in _all_tasks(call, project["id"], requester)}
+    active = list(crowd)
+    answers = 0
+    while active:
+        for member in list(active):
+            headers, accuracy = member
+            leased = call("post", f"/projects/{project['id']}/assignments", {201, 404, 409}, headers)
+            if leased.status_code != 201:
+                active.remove(member)
+                continue
+            label = _answer(rng, truth[external_of[leased.json["task"]["id"]]], accuracy)
+            call("post", f"/assignments/{leased.json['id']}/answer", {200}, headers, json={"answer": {"label": label}})
+            answers += 1
+
+    status = call("get", f"/projects/{project['id']}", {200}, requester).json
+    exported = call("get", f"/projects/{project['id']}/results/export", {200}, requester).get_data(as_text=True)
+    results = [json.loads(line) for line in exported.splitlines()]
+    correct = sum(truth[r["external_id"]] == r["label"] for r in results)
+    elapsed = time.perf_counter() - started
+    print(f"project {project['id']} '{status['name']}': {status['status']}")
+    print(f"  annotators           {annotators} ({spammers} spammers answering at random)")
+    print(f"  tasks done           {status['closed_task_count']} / {status['task_count']}")
+    print(f"  accuracy vs truth    {correct / len(results):.3f}  ({correct}/{len(results)}, majority vote of {redundancy})")
+    print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task)")
+    print(f"  cost                 {answers * project['reward_cents'] / 100:.2f} {project['currency'].upper()}"
+          f"  ({project['reward_cents']} cents per answer)")
+    print(f"  wall time            {elapsed:.1f} s")
+    return 0 if status["status"] == "completed" else 1
+
+
+def _all_tasks(call, project_id, headers):
+    cursor = ""
+    while True:
+        page = call("get", f"/projects/{project_id}/tasks?limit=1000{cursor}", {200}, headers).json
+        yield from page["items"]
+        if page["next_cursor"] is None:
+            return
+        cursor = f"&cursor={page['next_cursor']}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--annotators", type=int, default=15)
+    parser.add_argument("--spammers", type=int, default=2)
+    parser.add_argument("--redundancy", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Test fixtures: PostgreSQL schema built once by the migrations; each test inside a rolled-back transaction.
+
+Flask-SQLAlchemy 3 ignores a session's own bind (its issue #1167), so the test binds through
+`db.engines`: the app's default engine is replaced by one connection holding an outer transaction,
+and sessions join it with savepoints. Routes commit (releasing a savepoint) exactly as in production;
+the outer rollback at the end of the test throws everything away. `test_isolation.py` is the canary.
+
+Tests that need real commits (threads, an RQ worker) use `committed_app`; the tables are truncated after.
+"""
+import os
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from marketplace import create_app
+from marketplace.config import Config
+from marketplace.extensions import db
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DB = os.environ.get("TEST_DB_NAME", "marketplace_test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("MARKETPLACE_REQUIRE_SERVICES") == "1"
+
+
+def _database_url() -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{TEST_DB}"
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 40, "max_overflow": 10}
+    REDIS_URL = None
+
+
+def _service_missing(what: str, error: Exception):
+    message = f"{what} is not reachable ({error}); start it as DESIGN.md §4 says"
+    if REQUIRE_SERVICES:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _recreate_database() -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The app on a fresh PostgreSQL database whose schema the migrations built."""
+    try:
+        _recreate_database()
+    except psycopg.OperationalError as exc:
+        _service_missing("PostgreSQL", exc)
+    app = create_app(TestConfig)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context whose database work is rolled back at the end of the test."""
+    with app.app_context():
+        engines = db._app_engines[app]
+        engine = engines[None]
+        connection = engine.connect()
+        outer = connection.begin()
+        engines[None] = connection
+        factory_kw = db.session.session_factory.kw
+        factory_kw["join_transaction_mode"] = "create_savepoint"
+        db.session.remove()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            factory_kw.pop("join_transaction_mode", None)
+            engines[None] = engine
+            outer.rollback()
+            connection.close()
+
+
+class SetupCommittingClient(FlaskClient):
+    """A test client that commits the test's own setup before each request.
+
+    Requests share the test's session; without this, a request that rolls back (any 4xx) would
+    also undo the rows the test flushed before it. The commit only releases a savepoint.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(ctx):
+    ctx.test_client_class = SetupCommittingClient
+    return ctx.test_client()
+
+
+@pytest.fixture
+def committed_app(app):
+    """The app with real commits (for threads and workers); every table is emptied afterwards."""
+    yield app
+    with app.app_context():
+        db.session.remove()
+        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def redis_conn():
+    """A real Redis connection on a database reserved for tests, emptied before and after."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    conn = Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except RedisConnectionError as exc:
+        _service_missing("Redis", exc)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()

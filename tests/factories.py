@@ -1,0 +1,94 @@
+"""factory-boy factories for every feature; rows are flushed into the test's transaction."""
+import functools
+from datetime import timedelta
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from marketplace.accounts import secrets
+from marketplace.accounts.models import ANNOTATOR, REQUESTER, AccessToken, Account
+from marketplace.db import utcnow
+from marketplace.extensions import db
+from marketplace.projects.models import DRAFT, OPEN, Project
+from marketplace.tasks.models import Task
+
+PASSWORD = "correct horse battery"
+
+
+@functools.cache
+def _password_hash() -> str:
+    return secrets.hash_password(PASSWORD)
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "flush"
+
+
+class AccountFactory(Base):
+    class Meta:
+        model = Account
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    password_hash = factory.LazyFunction(_password_hash)
+    role = REQUESTER
+    status = "active"
+    display_name = ""
+
+
+class RequesterFactory(AccountFactory):
+    role = REQUESTER
+
+
+class AnnotatorFactory(AccountFactory):
+    role = ANNOTATOR
+
+
+class ProjectFactory(Base):
+    class Meta:
+        model = Project
+
+    requester_id = factory.LazyFunction(lambda: RequesterFactory().id)
+    name = factory.Sequence(lambda n: f"project {n}")
+    description = ""
+    instructions = "Pick the animal."
+    label_schema = factory.LazyFunction(lambda: {"type": "classification", "classes": ["cat", "dog", "bird"]})
+    reward_cents = 5
+    currency = "usd"
+    answers_per_task = 3
+    assignment_duration_s = 600
+    max_leases_per_annotator = 1
+    status = DRAFT
+    task_count = 0
+    closed_task_count = 0
+
+
+class TaskFactory(Base):
+    class Meta:
+        model = Task
+
+    project_id = factory.LazyFunction(lambda: ProjectFactory().id)
+    external_id = factory.Sequence(lambda n: f"ext-{n}")
+    data = factory.LazyFunction(lambda: {"text": "hello"})
+    status = "open"
+    slots_taken = 0
+    answer_count = 0
+
+
+def open_project(tasks: int = 5, **fields) -> Project:
+    """An open project with `tasks` tasks."""
+    project = ProjectFactory(status=OPEN, task_count=tasks, published_at=utcnow(), **fields)
+    for i in range(tasks):
+        TaskFactory(project_id=project.id, external_id=f"t{i}")
+    return project
+
+
+def bearer(account: Account) -> dict:
+    """Authorization headers with a fresh login token for the account."""
+    full, prefix, secret_hash = secrets.new_secret(secrets.TOKEN)
+    db.session.add(AccessToken(account_id=account.id, prefix=prefix, secret_hash=secret_hash,
+                               expires_at=utcnow() + timedelta(hours=1)))
+    db.session.flush()
+    return {"Authorization": f"Bearer {full}"}

@@ -1,0 +1,61 @@
+"""App-wide behaviour: health, the one error shape, the committed OpenAPI spec, job paths."""
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from marketplace.assignments import jobs as assignment_jobs
+from marketplace.results import jobs as result_jobs
+
+SPEC = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
+ERROR_KEYS = {"code", "status", "message", "errors"}
+
+
+def test_health_reports_database_and_queue(client):
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json["database"] == {"backend": "postgresql", "ok": True}
+    assert response.json["queue"]["backend"] == "inline"
+    assert response.json["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status",
+    [
+        ("get", "/api/v1/projects", None, 401),  # no credentials
+        ("post", "/api/v1/requesters", {"email": "not-an-email", "password": "long enough pw"}, 422),  # schema
+        ("get", "/api/v1/nowhere", None, 404),  # werkzeug
+        ("delete", "/api/v1/requesters", None, 405),
+    ],
+)
+def test_every_error_has_the_one_shape(client, method, path, body, status):
+    response = getattr(client, method)(path, json=body)
+    assert response.status_code == status
+    assert set(response.json) == ERROR_KEYS
+    assert response.json["code"] == status
+
+
+def test_committed_openapi_spec_is_current(app):
+    with app.test_request_context():
+        current = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    assert json.loads(SPEC.read_text()) == json.loads(json.dumps(current)), "run `make spec` and commit api_spec/openapi.json"
+
+
+@pytest.mark.parametrize("path", [
+    value for module in (assignment_jobs, result_jobs) for name, value in vars(module).items() if name.isupper()
+])
+def test_every_job_path_imports(path):
+    module_path, name = path.rsplit(".", 1)
+    func = getattr(importlib.import_module(module_path), name)
+    assert callable(func) and func.job_path == path
+
+
+def test_cron_config_schedules_the_periodic_jobs(redis_conn):
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis_conn)
+    scheduler.load_config_from_file(str(Path(__file__).resolve().parent.parent / "workers" / "cron.py"))
+    intervals = {job.func_name: job.interval for job in scheduler.get_jobs()}
+    assert intervals["workers.assignments.expire_leases"] == 60
+    assert "workers.results.sweep_unaggregated" in intervals
