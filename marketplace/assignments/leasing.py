@@ -30,7 +30,14 @@ class Lease:
     expires_at: datetime
 
 
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:lock_space, :annotator_id)")
+# One round trip: take the annotator's lock and read their position in the project. The position is
+# only where the scan starts, so reading it from a snapshot taken just before the lock is harmless;
+# the checks that matter (not had before, the cap) run in the next statement, after the lock.
+_PG_LOCK_AND_POSITION = text(
+    "SELECT pg_advisory_xact_lock(:lock_key)::text, "
+    "(SELECT coalesce(max(task_id), 0) FROM assignments "
+    " WHERE annotator_id = :annotator_id AND project_id = :project_id) AS position"
+)
 
 _PG_LEASE = """
 WITH picked AS (
@@ -57,12 +64,9 @@ SELECT inserted.id, inserted.task_id, bumped.data FROM inserted JOIN bumped ON b
 """
 _PG_FORWARD = text(_PG_LEASE.format(direction=">"))
 _PG_WRAPPED = text(_PG_LEASE.format(direction="<="))
-_PG_POSITION = text(
-    "SELECT coalesce(max(task_id), 0) FROM assignments WHERE annotator_id = :annotator_id AND project_id = :project_id"
-)
 
-# First argument of the two-key advisory lock: the namespace of "one annotator's lease requests".
-LEASE_LOCK_SPACE = 1
+# Advisory lock keys of "one annotator's lease requests": this namespace in the top bits, the id below.
+LEASE_LOCK_SPACE = 1 << 48
 
 
 def lease(*, project: Project, annotator_id: int, now: datetime) -> Lease | None:
@@ -75,7 +79,10 @@ def lease(*, project: Project, annotator_id: int, now: datetime) -> Lease | None
 
 def _lease_postgres(project: Project, annotator_id: int, now: datetime, expires_at: datetime) -> Lease | None:
     session = db.session
-    session.execute(_PG_LOCK, {"lock_space": LEASE_LOCK_SPACE, "annotator_id": annotator_id})
+    position = session.execute(
+        _PG_LOCK_AND_POSITION,
+        {"lock_key": LEASE_LOCK_SPACE | annotator_id, "annotator_id": annotator_id, "project_id": project.id},
+    ).one().position
     params = {
         "project_id": project.id,
         "annotator_id": annotator_id,
@@ -83,7 +90,7 @@ def _lease_postgres(project: Project, annotator_id: int, now: datetime, expires_
         "cap": project.max_leases_per_annotator,
         "now": now,
         "expires_at": expires_at,
-        "after": session.execute(_PG_POSITION, {"annotator_id": annotator_id, "project_id": project.id}).scalar_one(),
+        "after": position,
     }
     row = session.execute(_PG_FORWARD, params).first()
     if row is None and params["after"] > 0:
