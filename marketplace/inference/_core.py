@@ -14,21 +14,37 @@ def vote_matrix(task, label, n_tasks: int, K: int, weights=None) -> np.ndarray:
 
 def normalise_rows(scores: np.ndarray) -> np.ndarray:
     """Scale non-negative rows to sum to one; a row of zeros becomes uniform."""
-    totals = scores.sum(axis=1, keepdims=True)
+    totals = row_sum(scores)[:, None]
     K = scores.shape[1]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(totals > 0, scores / totals, 1.0 / K)
     return out
 
 
+def row_max(x: np.ndarray) -> np.ndarray:
+    """Return each row's maximum of a tall, narrow matrix.
+
+    `x.max(axis=1)` on a (200000, 5) array is ~4x slower than K column-wise maxima.
+    """
+    top = x[:, 0].copy()
+    for k in range(1, x.shape[1]):
+        np.maximum(top, x[:, k], out=top)
+    return top
+
+
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """Return each row's sum of a tall, narrow matrix (a matrix-vector product, for speed)."""
+    return x @ np.ones(x.shape[1])
+
+
 def softmax_rows(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return row-normalised exp(log_scores) and each row's log normaliser, in place."""
-    top = log_scores.max(axis=1, keepdims=True)
-    log_scores -= top
+    top = row_max(log_scores)
+    log_scores -= top[:, None]
     np.exp(log_scores, out=log_scores)
-    totals = log_scores.sum(axis=1, keepdims=True)
-    log_scores /= totals
-    return log_scores, (np.log(totals) + top).ravel()
+    totals = row_sum(log_scores)
+    log_scores /= totals[:, None]
+    return log_scores, np.log(totals) + top
 
 
 def clamp_gold(post: np.ndarray, gold_tasks: np.ndarray, gold_labels: np.ndarray) -> None:
