@@ -1,0 +1,302 @@
+"""Shared helpers of the HTTP benchmarks (lease_throughput.py, import_tasks.py).
+
+PostgreSQL databases created and dropped per run, gunicorn started and always stopped, a small
+blocking client for setup calls, a lean asyncio load generator (raw sockets, one short connection
+per request: gunicorn's sync workers close the connection after every response anyway), and
+percentiles / a plain-text table. Standard library plus psycopg only; everything talks to 127.0.0.1.
+"""
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+PASSWORD = "bench-password-123"
+
+
+def db_url(name: str) -> str:
+    """Return the URL of database `name` on the benchmark server."""
+    return f"{PG_URL}/{name}"
+
+
+def admin_sql(*statements: str) -> None:
+    """Run statements outside a transaction on the maintenance database."""
+    with psycopg.connect(db_url("postgres"), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def recreate_db(name: str, template: str | None = None) -> None:
+    """Drop and create a database (optionally as a copy of `template`)."""
+    suffix = f" TEMPLATE {template}" if template else ""
+    admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}{suffix}")
+
+
+def drop_db(name: str) -> None:
+    admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def migrate(name: str) -> None:
+    """Build the schema by running the app's migrations."""
+    env = app_env(name)
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=REPO, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def app_env(name: str) -> dict:
+    """Environment of the app: PostgreSQL database `name`, jobs inline (no Redis)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FLASK_APP")}
+    env.update(DATABASE_URL=db_url(name), SECRET_KEY="bench-secret", PYTHONUNBUFFERED="1")
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """One gunicorn master (sync workers) on 127.0.0.1; `stop()` is safe to call twice."""
+
+    def __init__(self, target: str, env: dict, workers: int, extra: tuple = ()):
+        self.port = free_port()
+        cmd = [str(BIN / "gunicorn"), "-k", "sync", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+               "--log-level", "warning", "--backlog", "2048", *extra, target]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+            try:
+                status, _ = call(self.port, "GET", "/__ready__")
+                if status:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gunicorn did not start listening in time")
+
+    def worker_cpu(self) -> float:
+        """CPU seconds used so far by the worker processes (user + system)."""
+        total = 0
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return float("nan")
+        for pid in children:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only processes we started
+            self.proc.wait()
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so `finally` blocks stop gunicorn."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+# ---------------------------------------------------------------- blocking client for setup calls
+
+def call(port: int, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None):
+    """One HTTP request; returns (status, parsed JSON or None)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    try:
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    try:
+        return response.status, json.loads(data) if data else None
+    except ValueError:
+        return response.status, None
+
+
+def expect(port: int, method: str, path: str, body=None, token=None, status: int = 201, raw=None):
+    got, data = call(port, method, path, body, token, raw)
+    if got != status:
+        raise RuntimeError(f"{method} {path}: expected {status}, got {got}: {data}")
+    return data
+
+
+def account(port: int, role: str, email: str) -> tuple[int, str]:
+    """Register an account of `role` ('requesters' or 'annotators') and log in; return (id, token)."""
+    created = expect(port, "POST", f"/api/v1/{role}", {"email": email, "password": PASSWORD, "display_name": email})
+    token = expect(port, "POST", "/api/v1/auth/tokens", {"email": email, "password": PASSWORD})["token"]
+    return created["id"], token
+
+
+def accounts(port: int, role: str, emails: list[str], threads: int = 4) -> list[tuple[int, str]]:
+    """Register many accounts in parallel (argon2 makes each take ~0.2 s of CPU)."""
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda e: account(port, role, e), emails))
+
+
+# ---------------------------------------------------------------- asyncio load generator
+
+def raw_request(method: str, path: str, body: bytes = b"", token: str | None = None) -> bytes:
+    """Serialise one HTTP/1.1 request that asks the server to close the connection afterwards."""
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
+            f"Content-Length: {len(body)}"]
+    if body:
+        head.append("Content-Type: application/json")
+    if token:
+        head.append(f"Authorization: Bearer {token}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def send(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send one request on a fresh connection and read the response until the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        data = await reader.read(-1)
+    finally:
+        writer.close()
+    if len(data) < 12:
+        return 0, b""
+    return int(data[9:12]), data[data.find(b"\r\n\r\n") + 4:]
+
+
+@dataclass
+class Samples:
+    """Completed requests of one kind: (end time, latency s, status)."""
+
+    rows: list = field(default_factory=list)
+
+    def window(self, start: float, end: float, ok: int):
+        inside = [r for r in self.rows if start <= r[0] < end]
+        good = sorted(r[1] for r in inside if r[2] == ok)
+        return good, len(inside) - len(good)
+
+
+@dataclass
+class Summary:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    count: int
+    errors: int
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+def summarise(samples: Samples, start: float, end: float, ok: int) -> Summary:
+    good, errors = samples.window(start, end, ok)
+    return Summary(len(good) / (end - start), percentile(good, 50) * 1e3, percentile(good, 99) * 1e3,
+                   len(good), errors)
+
+
+class Annotator:
+    """How one simulated annotator asks for a lease and answers it (app or reference dialect)."""
+
+    def __init__(self, lease_request: bytes, answer_request):
+        self.lease_request = lease_request
+        self.answer_request = answer_request  # assignment id -> request bytes
+        self.leases = Samples()
+        self.answers = Samples()
+        self.statuses: dict[int, int] = {}
+
+
+async def _annotator_loop(port: int, who: Annotator, stop_at: float) -> None:
+    clock = time.perf_counter
+    while clock() < stop_at:
+        began = clock()
+        try:
+            status, body = await send(port, who.lease_request)
+        except OSError:
+            status, body = 0, b""
+        ended = clock()
+        who.leases.rows.append((ended, ended - began, status))
+        who.statuses[status] = who.statuses.get(status, 0) + 1
+        if status != 201:
+            await asyncio.sleep(0.05 if status == 404 else 0.01)
+            continue
+        assignment_id = json.loads(body)["id"]
+        began = clock()
+        try:
+            status, _ = await send(port, who.answer_request(assignment_id))
+        except OSError:
+            status = 0
+        ended = clock()
+        who.answers.rows.append((ended, ended - began, status))
+
+
+def run_load(port: int, annotators: list[Annotator], seconds: float, warmup: float) -> tuple[float, float, float]:
+    """Run every annotator's lease -> answer loop; return (window start, window end, client CPU s)."""
+    cpu0 = time.process_time()
+    start = time.perf_counter() + warmup
+    end = start + seconds
+
+    async def main():
+        await asyncio.gather(*(_annotator_loop(port, a, end) for a in annotators))
+
+    asyncio.run(main())
+    return start, end, time.process_time() - cpu0
+
+
+def merged(annotators: list[Annotator], kind: str) -> Samples:
+    out = Samples()
+    for a in annotators:
+        out.rows.extend(getattr(a, kind).rows)
+    return out
+
+
+# ---------------------------------------------------------------- output
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """Format rows as a plain-text table with right-aligned numbers."""
+    cells = [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))
+    out = [line, "-" * len(line)]
+    for row in cells:
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(out)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)

@@ -1,0 +1,270 @@
+"""Lease throughput: the real app vs a bare Flask + SQLAlchemy reference, under gunicorn on PostgreSQL.
+
+What it measures
+  1. Throughput. A published project of 100k tasks (answers_per_task 100 by default, so no task
+     closes and none runs out during the run; max_leases_per_annotator 1). N simulated annotators
+     (16, then 64, each a fresh set of accounts) loop lease -> answer for --seconds. Printed: lease
+     and answer req/s and p50/p99 latency of each, for the app (`wsgi:app`, bearer token auth,
+     schemas, services) and for `benchmarks/reference_app.py` (only the lease SQL as one statement)
+     served by the same gunicorn settings against an identical copy of the database, and the
+     app/ref ratio. Targets (issue 2): lease req/s >= 60% of the reference; lease p99 <= 100 ms at 64.
+  2. Scale. Two more projects in the app's database: 1k tasks and 1M tasks, the 1M one with an
+     annotator who already answered 10k of its tasks (rows inserted with SQL, counters kept
+     consistent). The first --scale-annotators annotators (the heavy one among them) loop on each
+     project in turn. Printed: lease p50 at 1M vs at 1k. Target: <= 1.5x.
+
+How
+  Fresh databases per run (bench_lease, and bench_ref = a template copy of it taken after setup),
+  schema from the app's migrations, accounts/projects/publish through the API, tasks by server-side
+  INSERT ... SELECT generate_series (setup only). gunicorn sync workers (--workers, default 4 for 2
+  cores), jobs inline (no REDIS_URL). The load generator is this process: one asyncio loop, raw
+  sockets, a fresh connection per request (sync workers close it after each response anyway). It
+  shares the 2 cores with the server; that is why only the ratio in the same run is a target.
+  A --warmup period precedes every measured window; only requests that end inside it count.
+
+Run from the repo root:  .venv/bin/python benchmarks/lease_throughput.py [--seconds 20] [--help]
+Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness as h  # noqa: E402
+
+APP_DB, REF_DB = "bench_lease", "bench_ref"
+CLASSES = ["a", "b", "c"]
+ANSWER_BODY = json.dumps({"answer": {"label": "a"}}).encode()
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run (default 20)")
+    p.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run (default 2)")
+    p.add_argument("--annotators", default="16,64", help="comma-separated annotator counts (default 16,64)")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn sync workers for both apps (default 4)")
+    p.add_argument("--tasks", type=int, default=100_000, help="tasks in the throughput project (default 100k)")
+    p.add_argument("--answers-per-task", type=int, default=100, help="redundancy of every project (default 100, the max)")
+    p.add_argument("--big", type=int, default=1_000_000, help="tasks in the large scale project (default 1M)")
+    p.add_argument("--small", type=int, default=1_000, help="tasks in the small scale project (default 1k)")
+    p.add_argument("--history", type=int, default=10_000, help="answers the heavy annotator already has (default 10k)")
+    p.add_argument("--scale-annotators", type=int, default=16, help="annotators in the scale runs (default 16)")
+    p.add_argument("--skip-scale", action="store_true", help="only the throughput part")
+    p.add_argument("--keep-db", action="store_true", help="leave the databases behind for inspection")
+    return p.parse_args()
+
+
+# ---------------------------------------------------------------- setup
+
+def new_project(port: int, token: str, name: str, apt: int) -> int:
+    return h.expect(port, "POST", "/api/v1/projects", {
+        "name": name, "label_schema": {"type": "classification", "classes": CLASSES}, "reward_cents": 5,
+        "answers_per_task": apt, "assignment_duration_s": 3600, "max_leases_per_annotator": 1,
+    }, token)["id"]
+
+
+def load_tasks(conn: psycopg.Connection, project_id: int, n: int) -> None:
+    """Insert n tasks server-side (setup only; the API import is measured by import_tasks.py)."""
+    conn.execute("""
+        INSERT INTO tasks (project_id, external_id, data, status, slots_taken, answer_count, created_at)
+        SELECT %(p)s, 'item-' || g, jsonb_build_object('text', 'sentence number ' || g,
+               'url', 'https://example.org/img/' || g || '.jpg'), 'open', 0, 0, now()
+        FROM generate_series(1, %(n)s) g""", {"p": project_id, "n": n})
+    conn.execute("UPDATE projects SET task_count = task_count + %s WHERE id = %s", (n, project_id))
+    conn.commit()
+
+
+def give_history(conn: psycopg.Connection, project_id: int, annotator_id: int, n: int) -> None:
+    """The annotator answered the project's first n tasks; tasks' counters follow."""
+    conn.execute("""
+        WITH first AS (SELECT id FROM tasks WHERE project_id = %(p)s ORDER BY id LIMIT %(n)s)
+        INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at,
+                                 submitted_at, ended_at, answer, duration_ms)
+        SELECT id, %(p)s, %(a)s, 'submitted', now() - interval '1 day', now() - interval '23 hours',
+               now() - interval '1 day', now() - interval '1 day', '{"label": "a"}', 5000 FROM first""",
+                 {"p": project_id, "a": annotator_id, "n": n})
+    conn.execute("""UPDATE tasks SET slots_taken = slots_taken + 1, answer_count = answer_count + 1
+                    WHERE id IN (SELECT task_id FROM assignments WHERE annotator_id = %s AND project_id = %s)""",
+                 (annotator_id, project_id))
+    conn.commit()
+
+
+def vacuum(db: str) -> None:
+    with psycopg.connect(h.db_url(db), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+def setup_main(args, counts: list[int]) -> dict:
+    """Build bench_lease through the app, then copy it to bench_ref."""
+    h.recreate_db(APP_DB)
+    h.migrate(APP_DB)
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    try:
+        _, req_token = h.account(app.port, "requesters", "req@bench.test")
+        project = new_project(app.port, req_token, "throughput", args.answers_per_task)
+        with psycopg.connect(h.db_url(APP_DB)) as conn:
+            load_tasks(conn, project, args.tasks)
+        h.expect(app.port, "POST", f"/api/v1/projects/{project}/publish", token=req_token, status=200)
+        emails = [f"ann{i}@bench.test" for i in range(sum(counts))]
+        people = h.accounts(app.port, "annotators", emails)
+    finally:
+        app.stop()
+    vacuum(APP_DB)
+    h.recreate_db(REF_DB, template=APP_DB)
+    return {"project": project, "people": people, "req_token": req_token}
+
+
+# ---------------------------------------------------------------- load
+
+def app_annotators(project: int, people) -> list[h.Annotator]:
+    return [h.Annotator(
+        h.raw_request("POST", f"/api/v1/projects/{project}/assignments", token=token),
+        lambda aid, token=token: h.raw_request("POST", f"/api/v1/assignments/{aid}/answer", ANSWER_BODY, token),
+    ) for _, token in people]
+
+
+def ref_annotators(project: int, people) -> list[h.Annotator]:
+    return [h.Annotator(
+        h.raw_request("POST", f"/ref/projects/{project}/annotators/{who}/lease"),
+        lambda aid, who=who: h.raw_request("POST", f"/ref/assignments/{aid}/answer?annotator={who}&project={project}",
+                                           ANSWER_BODY),
+    ) for who, _ in people]
+
+
+def measure(server: h.Gunicorn, annotators: list[h.Annotator], args) -> dict:
+    server_cpu = server.worker_cpu()
+    start, end, cpu = h.run_load(server.port, annotators, args.seconds, args.warmup)
+    server_cpu = server.worker_cpu() - server_cpu
+    requests = sum(len(a.leases.rows) + len(a.answers.rows) for a in annotators)
+    lease = h.summarise(h.merged(annotators, "leases"), start, end, 201)
+    answer = h.summarise(h.merged(annotators, "answers"), start, end, 200)
+    statuses: dict[int, int] = {}
+    for a in annotators:
+        for status, count in a.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {"lease": lease, "answer": answer, "cpu": cpu / (end - start + args.warmup), "statuses": statuses,
+            "server_ms": server_cpu / max(requests, 1) * 1e3,
+            "window": (start, end)}
+
+
+def row(n, name, m) -> list:
+    lease, answer = m["lease"], m["answer"]
+    return [f"{n:>3} {name}", lease.rate, answer.rate, lease.p50_ms, lease.p99_ms, answer.p50_ms, answer.p99_ms,
+            m["server_ms"], lease.errors + answer.errors, f"{m['cpu'] * 100:.0f}%"]
+
+
+def throughput(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
+    rows, verdicts = [], []
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    ref = h.Gunicorn("reference_app:app", {**h.app_env(REF_DB), "BENCH_REF_DATABASE_URL": h.db_url(REF_DB)},
+                     args.workers, extra=("--pythonpath", "benchmarks"))
+    try:
+        used = 0
+        for n in counts:
+            people = state["people"][used:used + n]
+            used += n
+            ours = measure(app, app_annotators(state["project"], people), args)
+            theirs = measure(ref, ref_annotators(state["project"], people), args)
+            print(f"  {n} annotators: app statuses {ours['statuses']}, ref statuses {theirs['statuses']}", flush=True)
+            ratio = ours["lease"].rate / theirs["lease"].rate
+            rows += [row(n, "app", ours), row(n, "ref", theirs),
+                     [f"{n:>3} app/ref", ratio, ours["answer"].rate / theirs["answer"].rate,
+                      ours["lease"].p50_ms / theirs["lease"].p50_ms, ours["lease"].p99_ms / theirs["lease"].p99_ms,
+                      ours["answer"].p50_ms / theirs["answer"].p50_ms, ours["answer"].p99_ms / theirs["answer"].p99_ms,
+                      ours["server_ms"] / theirs["server_ms"], "", ""]]
+            verdicts.append(f"lease req/s app/ref at {n:>2} annotators: {ratio:.2f} (target >= 0.60) "
+                            f"{'PASS' if ratio >= 0.6 else 'FAIL'}")
+            if n == 64:
+                p99 = ours["lease"].p99_ms
+                verdicts.append(f"lease p99 at 64 annotators: {p99:.0f} ms (target <= 100 ms) "
+                                f"{'PASS' if p99 <= 100 else 'FAIL'}")
+    finally:
+        app.stop()
+        ref.stop()
+    return rows, verdicts
+
+
+def scale(args, state: dict) -> tuple[list, list[str]]:
+    people = state["people"][:args.scale_annotators]
+    heavy_id = people[0][0]
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    try:
+        token = state["req_token"]
+        small = new_project(app.port, token, "scale-small", args.answers_per_task)
+        big = new_project(app.port, token, "scale-big", args.answers_per_task)
+        t0 = time.perf_counter()
+        with psycopg.connect(h.db_url(APP_DB)) as conn:
+            load_tasks(conn, small, args.small)
+            load_tasks(conn, big, args.big)
+            give_history(conn, big, heavy_id, args.history)
+        vacuum(APP_DB)
+        print(f"  loaded {args.small:,} + {args.big:,} tasks and {args.history:,} answers in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        for project in (small, big):
+            h.expect(app.port, "POST", f"/api/v1/projects/{project}/publish", token=token, status=200)
+        results = {}
+        for label, project in ((f"{args.small:,} tasks", small), (f"{args.big:,} tasks + {args.history:,} history", big)):
+            annotators = app_annotators(project, people)
+            m = measure(app, annotators, args)
+            heavy = h.summarise(annotators[0].leases, *m["window"], 201)
+            print(f"  {label}: statuses {m['statuses']}", flush=True)
+            results[label] = (m, heavy)
+    finally:
+        app.stop()
+    rows = []
+    for label, (m, heavy) in results.items():
+        rows.append([label, m["lease"].rate, m["lease"].p50_ms, m["lease"].p99_ms, heavy.p50_ms, heavy.count])
+    (small_m, small_h), (big_m, big_h) = results.values()
+    ratio = big_m["lease"].p50_ms / small_m["lease"].p50_ms
+    rows.append(["big/small", big_m["lease"].rate / small_m["lease"].rate, ratio,
+                 big_m["lease"].p99_ms / small_m["lease"].p99_ms, big_h.p50_ms / small_h.p50_ms, ""])
+    verdict = f"lease p50 at {args.big:,} vs {args.small:,} tasks: {ratio:.2f}x (target <= 1.5x) " \
+              f"{'PASS' if ratio <= 1.5 else 'FAIL'}"
+    return rows, [verdict]
+
+
+def main() -> None:
+    args = parse_args()
+    h.exit_on_sigterm()
+    counts = [int(c) for c in args.annotators.split(",") if c]
+    began = time.perf_counter()
+    try:
+        print(f"setup: {args.tasks:,} tasks, {sum(counts)} annotators (load average {os.getloadavg()[0]:.1f}) ...",
+              flush=True)
+        state = setup_main(args, counts)
+        print(f"setup done in {time.perf_counter() - began:.0f} s; measuring {args.seconds:g} s per run", flush=True)
+        rows, verdicts = throughput(args, counts, state)
+        scale_rows, scale_verdicts = ([], []) if args.skip_scale else scale(args, state)
+    finally:
+        if not args.keep_db:
+            h.drop_db(REF_DB)
+            h.drop_db(APP_DB)
+    print()
+    print(f"Lease throughput: {args.tasks:,}-task project, answers_per_task {args.answers_per_task}, gunicorn sync "
+          f"x{args.workers}, {args.seconds:g} s per run")
+    print("(latencies in ms; worker CPU = gunicorn workers' CPU per request; client CPU = load generator, "
+          "share of one core)")
+    print(h.table(["annotators", "lease/s", "answer/s", "lease p50", "lease p99", "answer p50", "answer p99",
+                   "worker CPU ms/req", "non-2xx", "client CPU"], rows))
+    if scale_rows:
+        print()
+        print(f"Lease latency vs project size: {args.scale_annotators} annotators on the app, "
+              f"annotator 1 has answered {args.history:,} tasks of the big project (latencies in ms)")
+        print(h.table(["project", "lease/s", "lease p50", "lease p99", "heavy p50", "heavy n"], scale_rows))
+    print()
+    for verdict in verdicts + scale_verdicts:
+        print(verdict)
+    print(f"total {time.perf_counter() - began:.0f} s; load average at the end {os.getloadavg()[0]:.1f} "
+          f"(other work on the machine skews absolute figures, not much the ratios)")
+
+
+if __name__ == "__main__":
+    main()
