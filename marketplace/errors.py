@@ -74,9 +74,29 @@ def _domain(error: DomainError):
     return response
 
 
+def first_problem(errors) -> str | None:
+    """Describe the first leaf of a nested error dict as `path.to.field: message`."""
+    path = []
+    while isinstance(errors, dict) and errors:
+        key = next(iter(errors))
+        path.append(str(key))
+        errors = errors[key]
+    if isinstance(errors, list) and errors:
+        leaf = errors[0]
+        if isinstance(leaf, (dict, list)):
+            return first_problem(leaf)
+        return f"{'.'.join(path)}: {leaf}" if path else str(leaf)
+    return None
+
+
 def _http(error: HTTPException):
     data = getattr(error, "data", None) or {}
-    message = data.get("message") or error.description or HTTPStatus(error.code).phrase
+    message = (
+        data.get("message")
+        or first_problem(data.get("messages"))
+        or error.description
+        or HTTPStatus(error.code).phrase
+    )
     response = jsonify(body(error.code, message, data.get("messages")))
     response.status_code = error.code
     response.headers.update(data.get("headers") or {})

@@ -59,3 +59,14 @@ def test_cron_config_schedules_the_periodic_jobs(redis_conn):
     intervals = {job.func_name: job.interval for job in scheduler.get_jobs()}
     assert intervals["workers.assignments.expire_leases"] == 60
     assert "workers.results.sweep_unaggregated" in intervals
+
+
+def test_schema_error_message_names_the_failing_field(client):
+    response = client.post("/api/v1/requesters", json={"password": "long enough pw"})
+    assert response.status_code == 422
+    assert response.json["message"] == "json.email: Missing data for required field."
+
+
+def test_invalid_json_body_is_400_in_the_one_shape(client):
+    response = client.post("/api/v1/requesters", data="{oops", content_type="application/json")
+    assert response.status_code == 400 and set(response.json) == ERROR_KEYS
