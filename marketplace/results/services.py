@@ -1,14 +1,14 @@
 """Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
 import hashlib
 import hmac
-from collections import Counter
 from datetime import datetime
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace import labels
+from marketplace import inference, labels
 from marketplace.accounts.models import Account
 from marketplace.assignments import services as assignments
 from marketplace.db import is_postgres
@@ -24,12 +24,13 @@ BATCH = 2_000
 MAJORITY_VOTE = "majority_vote"
 
 
-def majority_vote(chosen: list, classes: list) -> tuple[object, float, bool]:
-    """Return (label, vote share, tie?) ; ties go to the class listed first in the schema."""
-    counts = Counter(chosen)
-    top = max(counts.values())
-    leaders = [c for c in classes if counts.get(c) == top]
-    return leaders[0], top / len(chosen), len(leaders) > 1
+def majority_vote(task_idx: np.ndarray, label_idx: np.ndarray, n_tasks: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (label index, vote share, tie?) per task; ties go to the class listed first in the schema."""
+    annotator_idx = np.zeros_like(task_idx)  # who answered does not matter to a plain vote
+    result = inference.majority_vote(task_idx, annotator_idx, label_idx, K, n_tasks=n_tasks, n_annotators=1)
+    top = result.posteriors.max(axis=1, keepdims=True)
+    ties = (np.isclose(result.posteriors, top)).sum(axis=1) > 1
+    return result.labels, result.confidence, ties
 
 
 def aggregate_project(*, project_id: int, now: datetime) -> int:
@@ -53,17 +54,7 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
         ))
         if not task_ids:
             break
-        chosen: dict[int, list] = {task_id: [] for task_id in task_ids}
-        for answer in assignments.answers_of_tasks(task_ids):
-            chosen[answer.task_id].append(label_type.class_of(answer.answer))
-        rows = []
-        for task_id, votes in chosen.items():
-            if not votes:
-                continue
-            label, share, tie = majority_vote(votes, classes)
-            rows.append({"task_id": task_id, "project_id": project_id, "label": label, "confidence": share,
-                         "method": MAJORITY_VOTE, "answer_count": len(votes), "tie": tie,
-                         "created_at": now, "updated_at": now})
+        rows = _vote_rows(project_id, task_ids, assignments.answers_of_tasks(task_ids), label_type, classes, now)
         if rows:
             _insert_results(rows)
         done += len(rows)
@@ -71,6 +62,24 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
             break
     _refresh_progress(project, now)
     return done
+
+
+def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[dict]:
+    """Majority-vote rows for the tasks that have answers."""
+    position = {task_id: i for i, task_id in enumerate(task_ids)}
+    class_index = {name: k for k, name in enumerate(classes)}
+    task_idx = np.fromiter((position[a.task_id] for a in answers), dtype=np.int64, count=len(answers))
+    label_idx = np.fromiter((class_index[label_type.class_of(a.answer)] for a in answers), dtype=np.int64, count=len(answers))
+    if task_idx.size == 0:
+        return []
+    labels, shares, ties = majority_vote(task_idx, label_idx, len(task_ids), len(classes))
+    counts = np.bincount(task_idx, minlength=len(task_ids))
+    return [
+        {"task_id": task_id, "project_id": project_id, "label": classes[labels[i]], "confidence": float(shares[i]),
+         "method": MAJORITY_VOTE, "answer_count": int(counts[i]), "tie": bool(ties[i]),
+         "created_at": now, "updated_at": now}
+        for i, task_id in enumerate(task_ids) if counts[i] > 0
+    ]
 
 
 def _insert_results(rows: list[dict]) -> None:

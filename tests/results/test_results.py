@@ -3,6 +3,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 
 from marketplace.db import utcnow
@@ -15,14 +16,14 @@ from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_pro
 from tests.projects.test_routes import _owner
 
 
-@pytest.mark.parametrize("votes, expected", [
-    (["dog", "dog", "cat"], ("dog", 2 / 3, False)),
-    (["bird", "cat"], ("cat", 0.5, True)),           # tie: the class listed first in the schema wins
-    (["bird", "dog", "bird", "dog"], ("dog", 0.5, True)),
-    (["bird"], ("bird", 1.0, False)),
-])
-def test_majority_vote_breaks_ties_by_schema_order(votes, expected):
-    assert services.majority_vote(votes, ["cat", "dog", "bird"]) == expected
+def test_majority_vote_breaks_ties_by_schema_order():
+    # classes: 0 cat, 1 dog, 2 bird; tasks: (dog dog cat) (bird cat) (bird dog bird dog) (bird)
+    task_idx = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
+    label_idx = np.array([1, 1, 0, 2, 0, 2, 1, 2, 1, 2])
+    labels, shares, ties = services.majority_vote(task_idx, label_idx, n_tasks=4, K=3)
+    assert labels.tolist() == [1, 0, 1, 2]  # a tie goes to the class listed first in the schema
+    assert shares.tolist() == pytest.approx([2 / 3, 0.5, 0.5, 1.0])
+    assert ties.tolist() == [False, True, True, False]
 
 
 def run_project(client, project, labels_per_task):
