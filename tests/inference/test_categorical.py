@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marketplace.inference import (DEFAULT_METHOD, METHODS, dawid_skene, infer, majority_vote,
+                                   weighted_vote)
+
+from .conftest import make_crowd
+
+ALL = sorted(METHODS)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_perfect_annotators_recover_the_truth_exactly(method):
+    t, a, lab, truth = make_crowd(1, accuracies=(1.0, 1.0, 1.0))
+    result = infer(t, a, lab, 3, method=method)
+    assert (result.labels == truth).all()
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_posteriors_are_distributions_without_nan(method, crowd):
+    t, a, lab, _ = crowd
+    result = infer(t, a, lab, 3, method=method)
+    assert result.posteriors.shape == (300, 3)
+    assert np.isfinite(result.posteriors).all() and np.isfinite(result.skill).all()
+    np.testing.assert_allclose(result.posteriors.sum(axis=1), 1.0)
+    assert (result.labels == result.posteriors.argmax(axis=1)).all()
+
+
+@pytest.mark.parametrize("method", ["wawa", "ds", "one_coin", "glad", "mace"])
+def test_a_spammer_weighs_less_than_a_good_annotator(method):
+    t, a, lab, _ = make_crowd(2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.5))
+    rng = np.random.default_rng(3)
+    lab = np.where(a == 4, rng.integers(0, 3, lab.size), lab)  # annotator 4 answers at random
+    skill = infer(t, a, lab, 3, method=method).skill
+    assert skill[4] < skill[:4].min()
+
+
+def test_majority_vote_breaks_ties_towards_the_lowest_class():
+    result = majority_vote([0, 0, 1, 1], [0, 1, 0, 1], [2, 1, 0, 2], 3)
+    assert result.labels.tolist() == [1, 0]
+
+
+def test_weighted_vote_follows_the_trusted_annotator():
+    result = weighted_vote([0, 0, 0], [0, 1, 2], [1, 0, 0], 2, weights=[5.0, 1.0, 1.0])
+    assert result.labels.tolist() == [1]
+
+
+@pytest.mark.parametrize("method", ["ds", "one_coin", "glad", "mace", "mv", "wawa"])
+def test_a_clamped_gold_task_keeps_its_answer(method):
+    t, a, lab, truth = make_crowd(4)
+    gold_label = (truth[0] + 1) % 3
+    result = infer(t, a, lab, 3, method=method, gold={0: int(gold_label)})
+    assert result.labels[0] == gold_label
+    assert result.posteriors[0, gold_label] == 1.0
+
+
+def test_gold_pulls_confusion_matrices_towards_it():
+    # Everybody answers 1 on task 0; gold says 2: their confusion mass on (true 2 -> answer 1)
+    # rises compared with the unclamped run.
+    t, a, lab, _ = make_crowd(5)
+    lab = np.where(t == 0, 1, lab)
+    free = dawid_skene(t, a, lab, 3)
+    clamped = dawid_skene(t, a, lab, 3, gold={0: 2})
+    assert (clamped.confusion[:, 2, 1] > free.confusion[:, 2, 1]).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), method=st.sampled_from(ALL))
+def test_permuting_ids_permutes_the_output_and_nothing_else(seed, method):
+    t, a, lab, _ = make_crowd(seed, n_tasks=60, per_task=3)
+    rng = np.random.default_rng(seed)
+    pt, pa, pl = rng.permutation(60), rng.permutation(5), rng.permutation(3)
+    if method in ("mv", "wawa"):
+        pl = np.arange(3)  # their tie rule (lowest class index) is deliberately label-order based
+    rows = rng.permutation(t.size)  # answer order must not matter either
+    base = infer(t, a, lab, 3, method=method)
+    perm = infer(pt[t][rows], pa[a][rows], pl[lab][rows], 3, method=method, n_tasks=60)
+    np.testing.assert_allclose(perm.posteriors[pt][:, pl], base.posteriors, atol=1e-6)
+    np.testing.assert_allclose(perm.skill[pa], base.skill, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_degenerate_inputs_give_finite_results(method):
+    single = infer([0], [0], [1], 2, method=method)
+    assert single.labels.tolist() == [1] and np.isfinite(single.posteriors).all()
+    one_annotator = infer([0, 1, 2], [0, 0, 0], [0, 1, 1], 3, method=method)
+    assert one_annotator.labels.tolist() == [0, 1, 1]
+    assert np.isfinite(one_annotator.posteriors).all()
+    # Class 2 is never chosen: it must still get a finite (small) posterior.
+    unused = infer([0, 0, 1, 1], [0, 1, 0, 1], [0, 0, 1, 1], 3, method=method)
+    assert np.isfinite(unused.posteriors).all() and unused.labels.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        (([], [], [], 2), {}, "no answers"),
+        (([0], [0], [0], 1), {}, "K .* must be an integer >= 2"),
+        (([0], [0], [2], 2), {}, "outside the label set"),
+        (([0], [0], [-1], 2), {}, "negative"),
+        (([0], [0], [0], 2), {"gold": {0: 5}}, "gold label 5 for task 0"),
+        (([0], [0], [0], 2), {"gold": {3: 0}}, "gold names task 3"),
+        (([0, 1], [0], [0], 2), {}, "same length"),
+        (([0], [0], [0], 2), {"priors": [1.0, -1.0]}, "priors"),
+    ],
+)
+def test_bad_input_raises_a_value_error_naming_the_problem(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        dawid_skene(*args, **kwargs)
+
+
+def test_default_method_is_exposed():
+    assert DEFAULT_METHOD in METHODS
+    with pytest.raises(ValueError, match="unknown method"):
+        infer([0], [0], [0], 2, method="nope")

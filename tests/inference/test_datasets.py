@@ -1,0 +1,50 @@
+"""Accuracy floors on the shared crowdsourcing datasets (crowd-kit 1.4.2 defaults on gold items).
+
+Run wherever `../shared/datasets` (or $MARKETPLACE_DATASETS) exists, as it does in CI.
+"""
+
+import numpy as np
+import pytest
+
+import _datasets
+from marketplace.inference import encode_answers, infer, numeric_mean, numeric_with_bias
+
+TOLERANCE = 0.002
+FLOORS = [
+    ("D_Product", "ds", 0.9397), ("D_Product", "glad", 0.9284), ("D_Product", "mace", 0.9290),
+    ("D_Product", "mv", 0.8966), ("D_PosSent", "ds", 0.9600), ("D_PosSent", "wawa", 0.9510),
+    ("Dog", "ds", 0.8426), ("Dog", "glad", 0.8340),
+    # crowd-kit's .6173 counts S_Rel's 1,570 duplicate answers twice; on the answers our
+    # keep-the-last rule leaves, crowd-kit DS scores .6137 and Wawa .5587 (benchmarks/inference.py).
+    ("S_Rel", "ds", 0.6137), ("S_Rel", "wawa", 0.5587),
+]
+
+
+def _require(name):
+    if not _datasets.available(name):
+        pytest.skip(f"dataset {name} not found under {_datasets.datasets_dir()}")
+    return _datasets.load(name)
+
+
+@pytest.mark.parametrize("name, method, floor", FLOORS)
+def test_accuracy_floor(name, method, floor):
+    raw = _require(name)
+    enc = encode_answers(raw.items, raw.workers, raw.labels)
+    gold = enc.encode_gold(raw.gold)
+    result = infer(enc.task_idx, enc.annotator_idx, enc.label_idx, enc.K, method=method)
+    tasks = np.fromiter(gold.keys(), dtype=np.int64)
+    labels = np.fromiter(gold.values(), dtype=np.int64)
+    assert (result.labels[tasks] == labels).mean() >= floor - TOLERANCE
+
+
+def test_numeric_bias_model_stays_close_to_the_mean_on_n_emotion():
+    # Measured: mean MAE 12.02, bias/variance model 12.77; a regression would show up as a jump.
+    raw = _require("N_Emotion")
+    enc = encode_answers(raw.items, raw.workers, raw.labels.astype(float))
+    values = enc.label_ids.astype(float)[enc.label_idx]
+    gold = {enc.task_ids.tolist().index(k): float(v) for k, v in list(raw.gold.items())}
+    tasks = np.fromiter(gold.keys(), dtype=np.int64)
+    truth = np.fromiter(gold.values(), dtype=np.float64)
+    mean_mae = np.abs(numeric_mean(enc.task_idx, values).values[tasks] - truth).mean()
+    fit = numeric_with_bias(enc.task_idx, enc.annotator_idx, values)
+    assert np.abs(fit.values[tasks] - truth).mean() <= 1.1 * mean_mae
