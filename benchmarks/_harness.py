@@ -23,6 +23,10 @@ from pathlib import Path
 import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+# The checkout whose wsgi.py, marketplace/ and migrations/ are measured (default: this repository).
+# Point it at an exported commit (git archive) to measure a fixed state while the tree is being edited.
+APP_DIR = Path(os.environ.get("BENCH_APP_DIR", REPO)).resolve()
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
 PASSWORD = "bench-password-123"
@@ -53,14 +57,15 @@ def drop_db(name: str) -> None:
 def migrate(name: str) -> None:
     """Build the schema by running the app's migrations."""
     env = app_env(name)
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=REPO, env=env, check=True,
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=APP_DIR, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def app_env(name: str) -> dict:
     """Environment of the app: PostgreSQL database `name`, jobs inline (no Redis)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FLASK_APP")}
-    env.update(DATABASE_URL=db_url(name), SECRET_KEY="bench-secret", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=db_url(name), SECRET_KEY="bench-secret", PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([str(APP_DIR), str(HERE)]))
     return env
 
 
@@ -77,7 +82,7 @@ class Gunicorn:
         self.port = free_port()
         cmd = [str(BIN / "gunicorn"), "-k", "sync", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
                "--log-level", "warning", "--backlog", "2048", *extra, target]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, cwd=APP_DIR, env=env, start_new_session=True)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:

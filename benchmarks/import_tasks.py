@@ -12,8 +12,8 @@ What it measures
   prints the median over --rounds, tasks/s and API/COPY. Target (issue 2): API >= 15% of COPY's rate.
 
 Run from the repo root:  .venv/bin/python benchmarks/import_tasks.py [--rounds 3] [--help]
-Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432). Database bench_import
-is dropped and recreated per run, and dropped at the end.
+Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432); BENCH_APP_DIR, the checkout
+to measure (default this repo). Database bench_import is dropped and recreated per run, and at the end.
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def main() -> None:
     api_rate, copy_rate = args.tasks / api, args.tasks / copy
     print()
     print(f"Task import: {args.tasks:,} tasks; API = POST /projects/{{id}}/tasks, {args.batch:,} per request, "
-          f"gunicorn sync x{args.workers}; median of {args.rounds} rounds")
+          f"gunicorn sync x{args.workers}; median of {args.rounds} rounds; app from {h.APP_DIR}")
     print(h.table(["method", "seconds", "best s", "tasks/s", "vs COPY", "worker CPU s"], [
         ["API (HTTP, gunicorn)", api, min(api_s), api_rate, api_rate / copy_rate, statistics.median(api_cpu)],
         ["COPY (psycopg)", copy, min(copy_s), copy_rate, 1.0, float("nan")],

@@ -23,7 +23,8 @@ How
   A --warmup period precedes every measured window; only requests that end inside it count.
 
 Run from the repo root:  .venv/bin/python benchmarks/lease_throughput.py [--seconds 20] [--help]
-Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432).
+Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432); BENCH_APP_DIR, the checkout
+to measure (default this repo; e.g. `git archive HEAD | tar -x -C /tmp/app` to pin a commit).
 """
 from __future__ import annotations
 
@@ -165,7 +166,7 @@ def throughput(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
     rows, verdicts = [], []
     app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
     ref = h.Gunicorn("reference_app:app", {**h.app_env(REF_DB), "BENCH_REF_DATABASE_URL": h.db_url(REF_DB)},
-                     args.workers, extra=("--pythonpath", "benchmarks"))
+                     args.workers)
     try:
         used = 0
         for n in counts:
@@ -249,7 +250,7 @@ def main() -> None:
             h.drop_db(APP_DB)
     print()
     print(f"Lease throughput: {args.tasks:,}-task project, answers_per_task {args.answers_per_task}, gunicorn sync "
-          f"x{args.workers}, {args.seconds:g} s per run")
+          f"x{args.workers}, {args.seconds:g} s per run, app from {h.APP_DIR}")
     print("(latencies in ms; worker CPU = gunicorn workers' CPU per request; client CPU = load generator, "
           "share of one core)")
     print(h.table(["annotators", "lease/s", "answer/s", "lease p50", "lease p99", "answer p50", "answer p99",

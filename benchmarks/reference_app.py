@@ -11,7 +11,7 @@ ratio. It runs against a copy of the benchmark database (same tables, rows and i
 - POST /ref/assignments/<assignment_id>/answer?annotator=<id>&project=<id>  body {"answer": {...}}
   One statement: mark the live lease submitted and count the answer on its task (closing it when full).
 
-Run: gunicorn --pythonpath benchmarks reference_app:app with BENCH_REF_DATABASE_URL set.
+Run: gunicorn --pythonpath benchmarks reference_app:app with BENCH_REF_DATABASE_URL set (the harness does).
 """
 import json
 import os
