@@ -4,7 +4,7 @@ Run from the repo root in a venv with the `bench` extra:  python benchmarks/infe
 
 Both libraries get the same answers: the datasets after our duplicate rule (last answer of each
 (task, annotator) pair kept), the synthetic as generated. Our methods run one per fresh
-subprocess, so "peak MB" is that process's ru_maxrss: interpreter + numpy/scipy + building the
+subprocess, so "peak MB" is that process's peak RSS (VmHWM): interpreter + numpy/scipy + building the
 data + encoding + the method. Our seconds include encoding the raw ids; crowd-kit's seconds are
 its fit_predict on a ready DataFrame.
 """
@@ -65,6 +65,21 @@ def run_ours(name: str, method: str) -> dict:
     return {"acc": accuracy(predicted, gold), "s": seconds, "iter": result.n_iter}
 
 
+def peak_rss_mb() -> float:
+    """Return this process's peak resident set size in MB.
+
+    VmHWM belongs to the address space exec created; ru_maxrss is not used on Linux because it
+    carries over the parent's peak across fork + exec, which here is the crowd-kit process.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def ours_in_subprocess(name: str, method: str) -> dict:
     """Run `run_ours` in a fresh interpreter and add its peak RSS in MB."""
     out = subprocess.run([sys.executable, __file__, "--worker", name, method],
@@ -112,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         row = run_ours(*args.worker)
-        row["mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        row["mb"] = peak_rss_mb()
         print(json.dumps(row))
         return
     names = [n for n in _datasets.CATEGORICAL if _datasets.available(n)] + list(SYNTHETIC)
@@ -138,7 +153,7 @@ def main() -> None:
                                  "iterations (its default 100 would take far longer)")
             print(f"{name:<17} {method:<9} {ours['acc']:>8.4f} {ck['acc']:>8.4f} {ours['s']:>8.2f} "
                   f"{ck['s']:>8.2f} {ck['s'] / ours['s']:>7.1f}x {ours['mb']:>16.0f}", flush=True)
-    print("* peak RSS = ru_maxrss of a fresh subprocess running only our method: interpreter, "
+    print("* peak RSS = VmHWM of a fresh subprocess running only our method: interpreter, "
           "numpy/scipy, building the data, encoding ids and the method")
     print("  Our seconds include encoding raw ids; crowd-kit's are fit_predict on a ready DataFrame.")
     if args.quick:
