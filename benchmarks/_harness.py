@@ -203,8 +203,9 @@ class Samples:
 
     rows: list = field(default_factory=list)
 
-    def window(self, start: float, end: float, ok: int):
-        inside = [r for r in self.rows if start <= r[0] < end]
+    def within(self, windows: list[tuple[float, float]], ok: int):
+        """Latencies of the `ok` responses that ended inside any window, sorted; and the others' count."""
+        inside = [r for r in self.rows if any(start <= r[0] < end for start, end in windows)]
         good = sorted(r[1] for r in inside if r[2] == ok)
         return good, len(inside) - len(good)
 
@@ -225,10 +226,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def summarise(samples: Samples, start: float, end: float, ok: int) -> Summary:
-    good, errors = samples.window(start, end, ok)
-    return Summary(len(good) / (end - start), percentile(good, 50) * 1e3, percentile(good, 99) * 1e3,
-                   len(good), errors)
+def summarise(samples: Samples, windows: list[tuple[float, float]], ok: int) -> Summary:
+    good, errors = samples.within(windows, ok)
+    seconds = sum(end - start for start, end in windows)
+    return Summary(len(good) / seconds, percentile(good, 50) * 1e3, percentile(good, 99) * 1e3, len(good), errors)
 
 
 class Annotator:

@@ -20,7 +20,9 @@ How
   cores), jobs inline (no REDIS_URL). The load generator is this process: one asyncio loop, raw
   sockets, a fresh connection per request (sync workers close it after each response anyway). It
   shares the 2 cores with the server; that is why only the ratio in the same run is a target.
-  A --warmup period precedes every measured window; only requests that end inside it count.
+  Compared runs are interleaved in --slices slices (A B, B A, ...) so background load on the shared
+  machine hits both alike; each slice starts with --warmup unmeasured seconds; only requests that
+  end inside a measured window count.
 
 Run from the repo root:  .venv/bin/python benchmarks/lease_throughput.py [--seconds 20] [--help]
 Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432); BENCH_APP_DIR, the checkout
@@ -48,7 +50,9 @@ ANSWER_BODY = json.dumps({"answer": {"label": "a"}}).encode()
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run (default 20)")
-    p.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run (default 2)")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each slice (default 1)")
+    p.add_argument("--slices", type=int, default=4,
+                   help="split each run into this many slices, interleaved with the compared run (default 4)")
     p.add_argument("--annotators", default="16,64", help="comma-separated annotator counts (default 16,64)")
     p.add_argument("--workers", type=int, default=4, help="gunicorn sync workers for both apps (default 4)")
     p.add_argument("--tasks", type=int, default=100_000, help="tasks in the throughput project (default 100k)")
@@ -140,20 +144,41 @@ def ref_annotators(project: int, people) -> list[h.Annotator]:
     ) for who, _ in people]
 
 
-def measure(server: h.Gunicorn, annotators: list[h.Annotator], args) -> dict:
-    server_cpu = server.worker_cpu()
-    start, end, cpu = h.run_load(server.port, annotators, args.seconds, args.warmup)
-    server_cpu = server.worker_cpu() - server_cpu
-    requests = sum(len(a.leases.rows) + len(a.answers.rows) for a in annotators)
-    lease = h.summarise(h.merged(annotators, "leases"), start, end, 201)
-    answer = h.summarise(h.merged(annotators, "answers"), start, end, 200)
-    statuses: dict[int, int] = {}
-    for a in annotators:
-        for status, count in a.statuses.items():
-            statuses[status] = statuses.get(status, 0) + count
-    return {"lease": lease, "answer": answer, "cpu": cpu / (end - start + args.warmup), "statuses": statuses,
-            "server_ms": server_cpu / max(requests, 1) * 1e3,
-            "window": (start, end)}
+def measure(contenders: list[tuple[h.Gunicorn, list[h.Annotator]]], args) -> list[dict]:
+    """Run each (server, annotators) for --seconds in total, in --slices interleaved slices.
+
+    Interleaving (A B, B A, A B, ...) spreads any change in the machine's background load over all
+    contenders, so their ratio stays meaningful on a shared machine.
+    """
+    state = [{"windows": [], "cpu": 0.0, "server_cpu": 0.0, "requests": 0, "wall": 0.0} for _ in contenders]
+    for slice_no in range(args.slices):
+        order = list(range(len(contenders)))
+        if slice_no % 2:
+            order.reverse()
+        for i in order:
+            server, annotators = contenders[i]
+            st = state[i]
+            before_cpu = server.worker_cpu()
+            before_n = sum(len(a.leases.rows) + len(a.answers.rows) for a in annotators)
+            start, end, cpu = h.run_load(server.port, annotators, args.seconds / args.slices, args.warmup)
+            st["windows"].append((start, end))
+            st["cpu"] += cpu
+            st["wall"] += end - start + args.warmup
+            st["server_cpu"] += server.worker_cpu() - before_cpu
+            st["requests"] += sum(len(a.leases.rows) + len(a.answers.rows) for a in annotators) - before_n
+    results = []
+    for (server, annotators), st in zip(contenders, state):
+        statuses: dict[int, int] = {}
+        for a in annotators:
+            for status, count in a.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+        results.append({
+            "lease": h.summarise(h.merged(annotators, "leases"), st["windows"], 201),
+            "answer": h.summarise(h.merged(annotators, "answers"), st["windows"], 200),
+            "cpu": st["cpu"] / st["wall"], "statuses": statuses, "windows": st["windows"],
+            "server_ms": st["server_cpu"] / max(st["requests"], 1) * 1e3,
+        })
+    return results
 
 
 def row(n, name, m) -> list:
@@ -172,8 +197,8 @@ def throughput(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
         for n in counts:
             people = state["people"][used:used + n]
             used += n
-            ours = measure(app, app_annotators(state["project"], people), args)
-            theirs = measure(ref, ref_annotators(state["project"], people), args)
+            ours, theirs = measure([(app, app_annotators(state["project"], people)),
+                                    (ref, ref_annotators(state["project"], people))], args)
             print(f"  {n} annotators: app statuses {ours['statuses']}, ref statuses {theirs['statuses']}", flush=True)
             ratio = ours["lease"].rate / theirs["lease"].rate
             rows += [row(n, "app", ours), row(n, "ref", theirs),
@@ -211,13 +236,12 @@ def scale(args, state: dict) -> tuple[list, list[str]]:
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         for project in (small, big):
             h.expect(app.port, "POST", f"/api/v1/projects/{project}/publish", token=token, status=200)
+        labels = (f"{args.small:,} tasks", f"{args.big:,} tasks + {args.history:,} history")
+        crowds = [app_annotators(small, people), app_annotators(big, people)]
         results = {}
-        for label, project in ((f"{args.small:,} tasks", small), (f"{args.big:,} tasks + {args.history:,} history", big)):
-            annotators = app_annotators(project, people)
-            m = measure(app, annotators, args)
-            heavy = h.summarise(annotators[0].leases, *m["window"], 201)
+        for label, crowd, m in zip(labels, crowds, measure([(app, crowds[0]), (app, crowds[1])], args)):
             print(f"  {label}: statuses {m['statuses']}", flush=True)
-            results[label] = (m, heavy)
+            results[label] = (m, h.summarise(crowd[0].leases, m["windows"], 201))
     finally:
         app.stop()
     rows = []
