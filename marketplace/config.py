@@ -21,6 +21,7 @@ class Config:
     MAX_TASKS_PER_IMPORT = 10_000
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     RQ_JOB_TIMEOUT_S = 600
+    REPUTATION_HALF_LIFE_DAYS = 90.0
 
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
@@ -52,5 +53,6 @@ def config_from_env() -> type[Config]:
         REDIS_URL = env.get("REDIS_URL") or None
         TOKEN_TTL_S = _int("TOKEN_TTL_S", Config.TOKEN_TTL_S)
         MAX_TASKS_PER_IMPORT = _int("MAX_TASKS_PER_IMPORT", Config.MAX_TASKS_PER_IMPORT)
+        REPUTATION_HALF_LIFE_DAYS = float(env.get("REPUTATION_HALF_LIFE_DAYS", Config.REPUTATION_HALF_LIFE_DAYS))
 
     return EnvConfig

@@ -7,9 +7,11 @@ def blueprints():
     from marketplace.assignments.routes import bp as assignments
     from marketplace.health.routes import bp as health
     from marketplace.projects.routes import bp as projects
+    from marketplace.qualifications.routes import bp as qualifications
+    from marketplace.quality.routes import bp as quality
     from marketplace.results.routes import bp as results
     from marketplace.tasks.routes import bp as tasks
 
-    for bp in (health, accounts, projects, tasks, assignments, results):
+    for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality):
         bp.url_prefix = "/api/v1"
         yield bp

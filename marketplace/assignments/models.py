@@ -1,7 +1,7 @@
 """Assignments: one annotator's lease on one task, carrying the answer once submitted."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime
@@ -11,7 +11,8 @@ LEASED = "leased"
 SUBMITTED = "submitted"
 EXPIRED = "expired"
 RELEASED = "released"
-STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED)
+REJECTED = "rejected"
+STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED, REJECTED)
 
 
 class Assignment(IdMixin, db.Model):
@@ -49,3 +50,6 @@ class Assignment(IdMixin, db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[dict | None] = mapped_column(Json)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # Never shown to the annotator before submission: whether the task was gold and the answer right.
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    gold_correct: Mapped[bool | None] = mapped_column(Boolean)

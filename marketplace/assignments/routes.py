@@ -44,7 +44,7 @@ class AssignmentItem(MethodView):
 class AssignmentAnswer(MethodView):
     @requires(ANNOTATOR)
     @bp.arguments(schemas.AnswerIn)
-    @bp.response(200, schemas.AssignmentOut)
+    @bp.response(200, schemas.SubmissionOut)
     def post(self, body, assignment_id):
         """Submit the answer of a live lease; 409 if it expired (its slot goes back to the pool)."""
         with transaction():

@@ -1,13 +1,13 @@
-"""Assignment schemas. The same fields for every task, gold or not: nothing hints at gold."""
+"""Assignment schemas, annotator-facing: the same fields for every task, gold or not.
+
+Tasks appear under a per-annotator opaque `ref`, never their database id, so no id sequence can
+single out a gold task imported in a batch of its own.
+"""
 from marshmallow import Schema, fields, validate
 
+from marketplace import pseudonyms
 from marketplace.assignments.models import STATUSES
 from marketplace.pagination import PageArgs, page_schema
-
-
-class LeasedTaskOut(Schema):
-    id = fields.Integer()
-    data = fields.Dict()
 
 
 class LeaseOut(Schema):
@@ -19,23 +19,37 @@ class LeaseOut(Schema):
     expires_at = fields.DateTime()
 
     def _task(self, lease):
-        return {"id": lease.task_id, "data": lease.task_data}
+        return {"ref": pseudonyms.task_ref(lease.task_id, lease.annotator_id), "data": lease.task_data}
 
 
 class AnswerIn(Schema):
     answer = fields.Raw(required=True, metadata={"example": {"label": "cat"}, "description": "validated against the project's label schema"})
 
 
+class FeedbackOut(Schema):
+    correct = fields.Boolean()
+    expected = fields.Raw()
+    explanation = fields.String(allow_none=True)
+
+
 class AssignmentOut(Schema):
     id = fields.Integer()
     project_id = fields.Integer()
-    task_id = fields.Integer()
+    task_ref = fields.Method("_task_ref")
     status = fields.String()
     leased_at = fields.DateTime()
     expires_at = fields.DateTime()
     submitted_at = fields.DateTime(allow_none=True)
     answer = fields.Raw(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
+
+    def _task_ref(self, assignment):
+        return pseudonyms.task_ref(assignment.task_id, assignment.annotator_id)
+
+
+class SubmissionOut(AssignmentOut):
+    feedback = fields.Nested(FeedbackOut, allow_none=True, metadata={
+        "description": "set only on projects that give feedback, when the answer missed a known answer"})
 
 
 class AssignmentListArgs(PageArgs):
@@ -44,3 +58,4 @@ class AssignmentListArgs(PageArgs):
 
 
 AssignmentPageOut = page_schema(AssignmentOut, "AssignmentPageOut")
+

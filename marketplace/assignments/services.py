@@ -1,4 +1,6 @@
 """Leases and answers: lease the next task, submit, release, expire."""
+import random
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -7,16 +9,19 @@ from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.assignments import leasing
 from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
-from marketplace.errors import Conflict, NotFound, field_error
+from marketplace.errors import Conflict, Forbidden, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.projects.models import Project
+from marketplace.quality import eligibility
+from marketplace.quality import services as quality
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.tasks.models import CLOSED, Task
 
 EXPIRY_BATCH = 5_000
+_rng = random.Random()
 
 
 class LeaseExpired(Conflict):
@@ -29,10 +34,19 @@ class NoTaskAvailable(NotFound):
     """Nothing left for this annotator in the project right now."""
 
 
-def lease_next_task(*, project_id: int, annotator: Account, now: datetime) -> leasing.Lease:
-    """Lease the next open task of a project to this annotator."""
+def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: random.Random = _rng) -> leasing.Lease:
+    """Lease the next task of a project to this annotator, now and then a gold one."""
     project = projects.open_for_work(project_id=project_id)
-    lease = leasing.lease(project=project, annotator_id=annotator.id, now=now)
+    eligibility.ensure(annotator=annotator, project=project, now=now)
+    standing = leasing.standing(project=project, annotator_id=annotator.id)
+    if standing.blocked_reason is not None:
+        raise Forbidden(f"You are blocked on this project: {standing.blocked_reason}.")
+    cap = project.max_answers_per_annotator
+    if cap is not None and standing.answers + leasing.live_leases(project_id=project.id, annotator_id=annotator.id) >= cap:
+        raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.")
+    gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
+    lease = leasing.lease(project=project, annotator_id=annotator.id, position=standing.position, now=now,
+                          gold_first=gold_first)
     if lease is not None:
         return lease
     if leasing.live_leases(project_id=project.id, annotator_id=annotator.id) >= project.max_leases_per_annotator:
@@ -54,8 +68,19 @@ def own_assignment(*, assignment_id: int, annotator: Account, lock: bool = False
     return assignment
 
 
-def submit_answer(*, assignment_id: int, annotator: Account, answer, now: datetime) -> Assignment:
-    """Record the answer of a live lease; close the task when it has all its answers."""
+@dataclass(frozen=True)
+class Submission:
+    """A submitted assignment (its attributes read through) and the feedback it earned, if any."""
+
+    assignment: Assignment
+    feedback: quality.Feedback | None
+
+    def __getattr__(self, name):
+        return getattr(self.assignment, name)
+
+
+def submit_answer(*, assignment_id: int, annotator: Account, answer, now: datetime) -> Submission:
+    """Record the answer of a live lease; score gold; close the task when it has all its answers."""
     assignment = own_assignment(assignment_id=assignment_id, annotator=annotator, lock=True)
     if assignment.status != LEASED:
         raise Conflict(f"This assignment is {assignment.status}; it takes no answer.")
@@ -77,13 +102,15 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     assignment.submitted_at = now
     assignment.ended_at = now
     assignment.duration_ms = int((now - assignment.leased_at).total_seconds() * 1000)
-    task.answer_count += 1
-    if task.answer_count >= project.answers_per_task:
-        task.status = CLOSED
-        task.closed_at = now
-        enqueue_after_commit(AGGREGATE_PROJECT, project.id, queue="truth", debounce=True)
+    if not assignment.is_gold:
+        task.answer_count += 1
+        if task.answer_count >= project.answers_per_task:
+            task.status = CLOSED
+            task.closed_at = now
+            enqueue_after_commit(AGGREGATE_PROJECT, project.id, queue="truth", debounce=True)
+    feedback = quality.after_answer(assignment=assignment, task=task, project=project, now=now)
     db.session.flush()
-    return assignment
+    return Submission(assignment, feedback)
 
 
 def release(*, assignment_id: int, annotator: Account, now: datetime) -> Assignment:
@@ -98,7 +125,8 @@ def release(*, assignment_id: int, annotator: Account, now: datetime) -> Assignm
 def _end_lease(assignment: Assignment, status: str, now: datetime) -> None:
     assignment.status = status
     assignment.ended_at = now
-    db.session.execute(update(Task).where(Task.id == assignment.task_id).values(slots_taken=Task.slots_taken - 1))
+    if not assignment.is_gold:  # gold has no slots
+        db.session.execute(update(Task).where(Task.id == assignment.task_id).values(slots_taken=Task.slots_taken - 1))
     db.session.flush()
 
 
@@ -119,7 +147,7 @@ def expire_leases(*, now: datetime) -> int:
     total = 0
     while True:
         rows = db.session.execute(
-            select(Assignment.id, Assignment.task_id)
+            select(Assignment.id, Assignment.task_id, Assignment.is_gold)
             .where(Assignment.status == LEASED, Assignment.expires_at <= now)
             .order_by(Assignment.expires_at)
             .limit(EXPIRY_BATCH)
@@ -134,7 +162,8 @@ def expire_leases(*, now: datetime) -> int:
         )
         per_task: dict[int, int] = {}
         for row in rows:
-            per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
+            if not row.is_gold:
+                per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
         for task_id, count in sorted(per_task.items()):
             db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - count))
         total += len(rows)

@@ -8,7 +8,7 @@ from marketplace.labels.errors import LabelError
 
 TYPES = {"classification": classification}
 
-__all__ = ["LabelError", "label_type", "validate_schema", "validate_answer"]
+__all__ = ["LabelError", "agrees", "label_type", "validate_schema", "validate_answer"]
 
 
 def label_type(schema: dict):
@@ -29,3 +29,8 @@ def validate_schema(schema: dict) -> dict:
 def validate_answer(schema: dict, answer) -> dict:
     """Check an answer against the project's label schema and return its normalised form."""
     return label_type(schema).validate_answer(schema, answer)
+
+
+def agrees(schema: dict, answer: dict, reference: dict) -> bool:
+    """Tell whether an answer matches a reference answer under the schema's label type."""
+    return label_type(schema).agrees(schema, answer, reference)

@@ -35,3 +35,8 @@ def validate_answer(schema: dict, answer) -> dict:
 def class_of(answer: dict) -> str:
     """Return the class an answer chose."""
     return answer["label"]
+
+
+def agrees(schema: dict, answer: dict, reference: dict) -> bool:
+    """Tell whether an answer matches a reference answer (a gold answer, say)."""
+    return answer["label"] == reference["label"]

@@ -1,7 +1,7 @@
 """Projects: a requester's labeling job and its marketplace listing."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, TimestampMixin, UTCDateTime
@@ -29,6 +29,14 @@ class Project(IdMixin, TimestampMixin, db.Model):
     answers_per_task: Mapped[int] = mapped_column(Integer)
     assignment_duration_s: Mapped[int] = mapped_column(Integer)
     max_leases_per_annotator: Mapped[int] = mapped_column(Integer)
+    max_answers_per_annotator: Mapped[int | None] = mapped_column(Integer)
+    # Quality control (see marketplace/quality): honeypot share, feedback on missed gold,
+    # who may work (qualifications, trust, skills) and the rules that block or down-weight.
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    gold_feedback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    requirements: Mapped[dict] = mapped_column(Json, default=dict, server_default=text("'{}'"))
+    quality_rules: Mapped[list] = mapped_column(Json, default=list, server_default=text("'[]'"))
+    gold_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default=DRAFT)
     task_count: Mapped[int] = mapped_column(Integer, default=0)
     closed_task_count: Mapped[int] = mapped_column(Integer, default=0)

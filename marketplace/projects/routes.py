@@ -24,7 +24,7 @@ class Projects(MethodView):
     @bp.response(200, schemas.ProjectPageOut)
     def get(self, args):
         """List projects: yours (requester), those open to you (annotator), all (admin)."""
-        items = services.listing(account=current_account(), **args)
+        items = services.listing(account=current_account(), now=utcnow(), **args)
         page = page_of(items, args["limit"])
         return {**page, "items": [_for_caller(p) for p in page["items"]]}
 

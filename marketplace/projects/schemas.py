@@ -5,8 +5,21 @@ from marshmallow import Schema, fields, missing, validate
 
 from marketplace.pagination import PageArgs, page_schema
 from marketplace.projects.models import STATUSES
+from marketplace.quality.rules import RuleIn
 
 CURRENCIES = ("usd", "eur", "gbp")
+
+
+class QualificationNeed(Schema):
+    id = fields.Integer(strict=True, required=True)
+    min_score = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1))
+
+
+class RequirementsIn(Schema):
+    qualifications = fields.List(fields.Nested(QualificationNeed), load_default=list)
+    min_trust = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1),
+                             metadata={"description": "minimum global reputation (recency-weighted gold accuracy)"})
+    skills = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list)
 
 
 class ProjectIn(Schema):
@@ -22,6 +35,14 @@ class ProjectIn(Schema):
     answers_per_task = fields.Integer(strict=True, load_default=3, validate=validate.Range(min=1, max=100))
     assignment_duration_s = fields.Integer(strict=True, load_default=600, validate=validate.Range(min=10, max=7 * 24 * 3600))
     max_leases_per_annotator = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100))
+    max_answers_per_annotator = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                               validate=validate.Range(min=1))
+    gold_rate = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=0.5),
+                             metadata={"description": "share of leases that are gold tasks (honeypots)"})
+    gold_feedback = fields.Boolean(load_default=False,
+                                   metadata={"description": "tell an annotator at once when they miss a gold task"})
+    requirements = fields.Nested(RequirementsIn, load_default=dict)
+    quality_rules = fields.List(fields.Nested(RuleIn), load_default=list, validate=validate.Length(max=20))
 
 
 def _optional(schema: type[Schema], name: str) -> type[Schema]:
@@ -50,6 +71,12 @@ class ProjectOut(Schema):
     answers_per_task = fields.Integer()
     assignment_duration_s = fields.Integer()
     max_leases_per_annotator = fields.Integer()
+    max_answers_per_annotator = fields.Integer(allow_none=True)
+    gold_rate = fields.Float()
+    gold_feedback = fields.Boolean()
+    requirements = fields.Dict()
+    quality_rules = fields.List(fields.Dict())
+    gold_count = fields.Integer()
     status = fields.String()
     task_count = fields.Integer()
     closed_task_count = fields.Integer()
@@ -62,7 +89,7 @@ class ProjectOut(Schema):
 # What an annotator sees of a listing: the work, its pay and its terms, not the owner's progress.
 LISTING_FIELDS = (
     "id", "name", "description", "instructions", "label_schema", "reward_cents", "currency",
-    "assignment_duration_s", "max_leases_per_annotator", "status",
+    "assignment_duration_s", "max_leases_per_annotator", "max_answers_per_annotator", "requirements", "status",
 )
 
 

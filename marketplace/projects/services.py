@@ -8,6 +8,7 @@ from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project
+from marketplace.quality import eligibility
 
 # status -> (action, statuses it may start from, status it ends in)
 TRANSITIONS = {
@@ -25,10 +26,21 @@ def _checked_schema(label_schema: dict) -> dict:
         raise field_error(exc.message, "label_schema", *exc.path)
 
 
+def _checked_requirements(requirements: dict, requester: Account) -> dict:
+    from marketplace.qualifications.models import Qualification
+
+    for i, need in enumerate(requirements.get("qualifications", [])):
+        qualification = db.session.get(Qualification, need["id"])
+        if qualification is None or (qualification.owner_id != requester.id and requester.role != ADMIN):
+            raise field_error("no such qualification of yours", "requirements", "qualifications", str(i), "id")
+    return requirements
+
+
 def create(*, requester: Account, fields: dict) -> Project:
     """Create a draft project owned by the requester."""
-    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, **fields)
+    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, gold_count=0, **fields)
     project.label_schema = _checked_schema(fields["label_schema"])
+    project.requirements = _checked_requirements(fields.get("requirements") or {}, requester)
     db.session.add(project)
     db.session.flush()
     return project
@@ -59,8 +71,8 @@ def owned(*, account: Account, project_id: int, lock: bool = False) -> Project:
     return project
 
 
-def listing(*, account: Account, status: str | None, cursor: int | None, limit: int) -> list[Project]:
-    """List projects: a requester's own, the open marketplace for annotators, all for admins."""
+def listing(*, account: Account, status: str | None, cursor: int | None, limit: int, now: datetime) -> list[Project]:
+    """List projects: a requester's own, for annotators the open ones they are eligible for, all for admins."""
     query = select(Project).order_by(Project.id).limit(limit + 1)
     if account.role == ANNOTATOR:
         query = query.where(Project.status == OPEN)
@@ -68,9 +80,17 @@ def listing(*, account: Account, status: str | None, cursor: int | None, limit: 
         query = query.where(Project.requester_id == account.id)
     if status:
         query = query.where(Project.status == status)
-    if cursor:
-        query = query.where(Project.id > cursor)
-    return list(db.session.scalars(query))
+    if account.role != ANNOTATOR:
+        return list(db.session.scalars(query.where(Project.id > (cursor or 0))))
+    # Eligibility is checked in Python, so read on until the page is full.
+    found: list[Project] = []
+    while len(found) <= limit:
+        batch = list(db.session.scalars(query.where(Project.id > (cursor or 0))))
+        found += eligibility.eligible(annotator=account, projects=batch, now=now)
+        if len(batch) <= limit:
+            break
+        cursor = batch[-1].id
+    return found[: limit + 1]
 
 
 def update(*, account: Account, project_id: int, fields: dict) -> Project:
@@ -80,6 +100,8 @@ def update(*, account: Account, project_id: int, fields: dict) -> Project:
         raise Conflict(f"Only a draft project can be edited; this one is {project.status}.")
     if "label_schema" in fields:
         fields = {**fields, "label_schema": _checked_schema(fields["label_schema"])}
+    if "requirements" in fields:
+        fields = {**fields, "requirements": _checked_requirements(fields["requirements"], account)}
     for name, value in fields.items():
         setattr(project, name, value)
     db.session.flush()

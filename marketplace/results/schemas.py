@@ -17,6 +17,7 @@ class ResultOut(Schema):
     method = fields.String()
     answer_count = fields.Integer()
     tie = fields.Boolean(metadata={"description": "the vote was tied; the class listed first in the schema won"})
+    gold = fields.Boolean(metadata={"description": "a gold task: label is its known answer"})
     answers = fields.List(fields.Nested(ResultAnswerOut))
 
 

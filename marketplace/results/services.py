@@ -1,17 +1,14 @@
 """Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
-import hashlib
-import hmac
 from datetime import datetime
 
 import numpy as np
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace import inference, labels
+from marketplace import inference, labels, pseudonyms
 from marketplace.accounts.models import Account
 from marketplace.assignments import services as assignments
-from marketplace.db import is_postgres
+from marketplace.db import is_postgres, utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
@@ -22,6 +19,7 @@ from marketplace.tasks.models import CLOSED, Task
 
 BATCH = 2_000
 MAJORITY_VOTE = "majority_vote"
+GOLD = "gold"
 
 
 def majority_vote(task_idx: np.ndarray, label_idx: np.ndarray, n_tasks: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,9 +85,21 @@ def _insert_results(rows: list[dict]) -> None:
     db.session.execute(dialect_insert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
 
 
+def record_gold(*, project: Project, task_ids: list[int], answers: dict) -> None:
+    """Give gold tasks their known answer as a result (method "gold"), so exports carry and mark them."""
+    label_type = labels.label_type(project.label_schema)
+    gold = db.session.execute(select(Task.id, Task.external_id).where(Task.id.in_(task_ids))).all()
+    now = utcnow()
+    _insert_results([
+        {"task_id": task_id, "project_id": project.id, "label": label_type.class_of(answers[external_id]),
+         "confidence": 1.0, "method": GOLD, "answer_count": 0, "tie": False, "created_at": now, "updated_at": now}
+        for task_id, external_id in gold
+    ])
+
+
 def _refresh_progress(project: Project, now: datetime) -> None:
     closed = db.session.scalar(
-        select(func.count()).select_from(Result).where(Result.project_id == project.id)
+        select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != GOLD)
     )
     project.closed_task_count = closed
     if project.status in (OPEN, PAUSED) and project.task_count > 0 and closed >= project.task_count:
@@ -117,13 +127,6 @@ def sweep_unaggregated() -> int:
     return len(project_ids)
 
 
-def pseudonym(project_id: int, annotator_id: int) -> str:
-    """Return an annotator's stable pseudonym within one project (unlinkable across projects)."""
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, f"{project_id}:{annotator_id}".encode(), hashlib.sha256).hexdigest()
-    return "ann_" + digest[:16]
-
-
 def result_rows(*, account: Account, project_id: int, cursor: int | None, limit: int) -> list[dict]:
     """Return up to limit+1 results of a project from a task-id cursor, each with its answers."""
     project = projects.owned(account=account, project_id=project_id)
@@ -141,12 +144,13 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
     answers: dict[int, list] = {}
     for answer in assignments.answers_of_tasks([result.task_id for result, _ in pairs]):
         answers.setdefault(answer.task_id, []).append(
-            {"annotator": pseudonym(project.id, answer.annotator_id), "label": label_type.class_of(answer.answer)}
+            {"annotator": pseudonyms.annotator(project.id, answer.annotator_id), "label": label_type.class_of(answer.answer)}
         )
     return [
         {"task_id": result.task_id, "external_id": external_id, "label": result.label,
-         "confidence": result.confidence, "method": result.method, "answer_count": result.answer_count,
-         "tie": result.tie, "answers": answers.get(result.task_id, [])}
+         "confidence": result.confidence, "method": result.method,
+         "answer_count": len(answers.get(result.task_id, [])) if result.method == GOLD else result.answer_count,
+         "tie": result.tie, "gold": result.method == GOLD, "answers": answers.get(result.task_id, [])}
         for result, external_id in pairs
     ]
 

@@ -1,7 +1,7 @@
 """Tasks: the items to label inside a project."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
@@ -9,7 +9,9 @@ from marketplace.extensions import db
 
 OPEN = "open"
 CLOSED = "closed"
-STATUSES = (OPEN, CLOSED)
+# Gold tasks have a known answer, are mixed into live work as honeypots, and never close.
+GOLD = "gold"
+STATUSES = (OPEN, CLOSED, GOLD)
 
 
 class Task(IdMixin, db.Model):
@@ -25,6 +27,13 @@ class Task(IdMixin, db.Model):
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_tasks_project_status_id", "project_id", "status", "id"),
+        Index(
+            "ix_tasks_gold",
+            "project_id",
+            "id",
+            postgresql_where=text("status = 'gold'"),
+            sqlite_where=text("status = 'gold'"),
+        ),
     )
 
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
@@ -34,5 +43,8 @@ class Task(IdMixin, db.Model):
     # Live leases plus submitted answers: a task never has more than answers_per_task of them.
     slots_taken: Mapped[int] = mapped_column(Integer, default=0)
     answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Visible to the project's requester only; never in an annotator-facing response before submission.
+    gold_answer: Mapped[dict | None] = mapped_column(Json)
+    gold_explanation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

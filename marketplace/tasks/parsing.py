@@ -13,18 +13,24 @@ from marketplace.errors import ValidationFailed
 MAX_EXTERNAL_ID = 255
 
 
-def check_rows(items: list, rows: list[int] | None = None) -> list[tuple[str, dict]]:
-    """Validate raw rows and return (external_id, data) pairs; an id repeated inside a batch is an error.
+FIELDS = {"external_id", "data", "gold_answer", "gold_explanation"}
+
+
+def check_rows(items: list, rows: list[int] | None = None) -> list[dict]:
+    """Validate raw rows and return them as dicts; an id repeated inside a batch is an error.
+
+    A row may carry `gold_answer` (checked against the label schema by the caller) and
+    `gold_explanation`, making it a gold task.
 
     `rows` gives file line numbers; without it rows are named by their index in the JSON `tasks` list.
     """
-    out: list[tuple[str, dict]] = []
+    out: list[dict] = []
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         row = rows[i] if rows else i
         if not isinstance(item, dict):
             raise _row_error(rows, row, "_schema", "must be an object with external_id and data")
-        unknown = set(item) - {"external_id", "data"}
+        unknown = set(item) - FIELDS
         if unknown:
             raise _row_error(rows, row, sorted(unknown)[0], "unknown field")
         external_id = item.get("external_id")
@@ -33,10 +39,14 @@ def check_rows(items: list, rows: list[int] | None = None) -> list[tuple[str, di
         data = item.get("data")
         if not isinstance(data, dict):
             raise _row_error(rows, row, "data", "must be a JSON object")
+        explanation = item.get("gold_explanation")
+        if explanation is not None and (not isinstance(explanation, str) or item.get("gold_answer") is None):
+            raise _row_error(rows, row, "gold_explanation", "must be a string, given with a gold_answer")
         if external_id in seen:
             raise _row_error(rows, row, "external_id", f"repeats the id of {'line' if rows else 'row'} {seen[external_id]}")
         seen[external_id] = row
-        out.append((external_id, data))
+        out.append({"external_id": external_id, "data": data, "gold_answer": item.get("gold_answer"),
+                    "gold_explanation": explanation, "row": row})
     return out
 
 
@@ -83,8 +93,16 @@ def parse_csv(content: bytes) -> tuple[list, list[int]]:
             except json.JSONDecodeError as exc:
                 raise _file_error(number, "data", f"not valid JSON ({exc.msg})")
         else:
-            data = {k: v for k, v in record.items() if k != "external_id"}
-        items.append({"external_id": record["external_id"], "data": data})
+            data = {k: v for k, v in record.items() if k not in FIELDS}
+        item = {"external_id": record["external_id"], "data": data}
+        if record.get("gold_answer"):
+            try:
+                item["gold_answer"] = json.loads(record["gold_answer"])
+            except json.JSONDecodeError as exc:
+                raise _file_error(number, "gold_answer", f"not valid JSON ({exc.msg})")
+            if record.get("gold_explanation"):
+                item["gold_explanation"] = record["gold_explanation"]
+        items.append(item)
         lines.append(number)
     return items, lines
 

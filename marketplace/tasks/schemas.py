@@ -8,10 +8,12 @@ from marketplace.tasks.models import STATUSES
 class TaskIn(Schema):
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
     data = fields.Dict(required=True, metadata={"description": "the item to label (a JSON object)"})
+    gold_answer = fields.Raw(metadata={"description": "makes this a gold task: its known answer, hidden from annotators"})
+    gold_explanation = fields.String(metadata={"description": "shown to an annotator who misses it (if the project gives feedback)"})
 
 
 class TaskBatchIn(Schema):
-    tasks = fields.List(fields.Raw(), required=True, metadata={"description": "up to 10,000 TaskIn objects"})
+    tasks = fields.List(fields.Raw(), required=True, metadata={"description": "up to 10,000 TaskIn objects (checked row by row)"})
 
 
 class TaskUploadArgs(Schema):
@@ -34,8 +36,10 @@ class TaskOut(Schema):
     project_id = fields.Integer()
     external_id = fields.String()
     data = fields.Dict()
-    status = fields.String()
+    status = fields.String(metadata={"description": "open, closed, or gold"})
     answer_count = fields.Integer()
+    gold_answer = fields.Raw(allow_none=True)
+    gold_explanation = fields.String(allow_none=True)
     created_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
 

@@ -2,13 +2,15 @@
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.db import is_postgres, utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.projects import services as projects
+from marketplace.results import services as results
 from marketplace.tasks import parsing
-from marketplace.tasks.models import OPEN, Task
+from marketplace.tasks.models import GOLD, OPEN, Task
 
 IMPORT_CHUNK = 2_000
 
@@ -28,10 +30,18 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
             f"At most {max_tasks} tasks per request; this one has {len(items)}.",
             errors={"json": {"tasks": [f"more than {max_tasks} items"]}},
         )
-    pairs = parsing.check_rows(items, rows)
-    created = _insert_new(project.id, pairs)
-    duplicates = sorted({external_id for external_id, _ in pairs} - created)
-    project.task_count += len(created)  # the project row is locked for this transaction
+    checked = parsing.check_rows(items, rows)
+    for item in checked:
+        if item["gold_answer"] is not None:
+            item["gold_answer"] = _checked_gold(project.label_schema, item, rows)
+    created = _insert_new(project.id, checked)
+    duplicates = sorted({item["external_id"] for item in checked} - set(created))
+    gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
+    if gold:
+        results.record_gold(project=project, task_ids=list(gold.values()),
+                            answers={i["external_id"]: i["gold_answer"] for i in checked if i["external_id"] in gold})
+    project.task_count += len(created) - len(gold)  # the project row is locked for this transaction
+    project.gold_count += len(gold)
     db.session.flush()
     return {
         "created": len(created),
@@ -41,22 +51,35 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     }
 
 
-def _insert_new(project_id: int, pairs: list[tuple[str, dict]]) -> set[str]:
+def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
+    try:
+        return labels.validate_answer(label_schema, item["gold_answer"])
+    except labels.LabelError as exc:
+        where = {"file": {str(item["row"]): {"gold_answer": [exc.message]}}} if rows else \
+            {"json": {"tasks": {str(item["row"]): {"gold_answer": [exc.message]}}}}
+        raise ValidationFailed(f"{'line' if rows else 'row'} {item['row']}: gold_answer: {exc.message}", errors=where)
+
+
+def _insert_new(project_id: int, items: list[dict]) -> dict[str, tuple[int, bool]]:
+    """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those."""
     dialect_insert = postgresql.insert if is_postgres() else sqlite.insert
+    table = Task.__table__
     stmt = (
-        dialect_insert(Task.__table__)
+        dialect_insert(table)
         .on_conflict_do_nothing(index_elements=["project_id", "external_id"])
-        .returning(Task.__table__.c.external_id)
+        .returning(table.c.external_id, table.c.id, table.c.status)
     )
     now = utcnow()
-    created: set[str] = set()
-    for start in range(0, len(pairs), IMPORT_CHUNK):
+    created: dict[str, tuple[int, bool]] = {}
+    for start in range(0, len(items), IMPORT_CHUNK):
         chunk = [
-            {"project_id": project_id, "external_id": external_id, "data": data, "status": OPEN,
-             "slots_taken": 0, "answer_count": 0, "created_at": now}
-            for external_id, data in pairs[start:start + IMPORT_CHUNK]
+            {"project_id": project_id, "external_id": item["external_id"], "data": item["data"],
+             "status": OPEN if item["gold_answer"] is None else GOLD, "gold_answer": item["gold_answer"],
+             "gold_explanation": item["gold_explanation"], "slots_taken": 0, "answer_count": 0, "created_at": now}
+            for item in items[start:start + IMPORT_CHUNK]
         ]
-        created.update(db.session.execute(stmt, chunk).scalars())
+        for external_id, task_id, status in db.session.execute(stmt, chunk):
+            created[external_id] = (task_id, status == GOLD)
     return created
 
 

@@ -9,6 +9,11 @@ from marketplace.tasks.models import Task
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project
 
 
+def task_of(leased) -> int:
+    """The task behind a lease (annotators only see an opaque ref)."""
+    return db.session.get(Assignment, leased["id"]).task_id
+
+
 def lease(client, project, headers):
     return client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers)
 
@@ -23,7 +28,8 @@ def test_lease_returns_the_task_data_and_a_deadline(client):
     assert response.status_code == 201
     body = response.json
     assert set(body) == {"id", "status", "project_id", "task", "leased_at", "expires_at"}
-    assert set(body["task"]) == {"id", "data"} and body["task"]["data"] == {"text": "hello"}
+    assert set(body["task"]) == {"ref", "data"} and body["task"]["data"] == {"text": "hello"}
+    assert str(task_of(body)) not in body["task"]["ref"]
     assert body["status"] == "leased" and body["project_id"] == project.id
 
 
@@ -35,7 +41,7 @@ def test_answer_is_recorded_with_its_duration(client):
     assert response.status_code == 200
     assert response.json["status"] == "submitted" and response.json["answer"] == {"label": "dog"}
     assert response.json["duration_ms"] >= 0
-    assert db.session.get(Task, leased["task"]["id"]).answer_count == 1
+    assert db.session.get(Task, task_of(leased)).answer_count == 1
 
 
 def test_answer_outside_the_schema_is_422_naming_the_field(client):
@@ -57,7 +63,7 @@ def test_annotator_never_gets_the_same_task_twice(client):
     seen = []
     for _ in range(3):
         leased = lease(client, project, headers).json
-        seen.append(leased["task"]["id"])
+        seen.append(task_of(leased))
         answer(client, leased["id"], headers)
     assert len(set(seen)) == 3
     assert lease(client, project, headers).status_code == 404
@@ -88,7 +94,7 @@ def test_release_returns_the_slot(client):
     assert lease(client, project, bob).status_code == 404
     released = client.post(f"/api/v1/assignments/{leased['id']}/release", headers=alice)
     assert released.status_code == 200 and released.json["status"] == "released"
-    assert lease(client, project, bob).json["task"]["id"] == leased["task"]["id"]
+    assert task_of(lease(client, project, bob).json) == task_of(leased)
     assert client.post(f"/api/v1/assignments/{leased['id']}/release", headers=alice).status_code == 409
 
 
@@ -101,7 +107,7 @@ def test_answer_after_expiry_is_409_and_the_slot_is_back(client):
     late = answer(client, leased["id"], alice)
     assert late.status_code == 409 and "expired" in late.json["message"]
     assert db.session.get(Assignment, leased["id"]).status == "expired"
-    assert db.session.get(Task, leased["task"]["id"]).slots_taken == 0
+    assert db.session.get(Task, task_of(leased)).slots_taken == 0
     assert lease(client, project, bob).status_code == 201
     assert answer(client, leased["id"], alice).status_code == 409
 

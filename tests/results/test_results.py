@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pytest
 
+from marketplace import pseudonyms
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.results import services
 from marketplace.results.models import Result
-from tests.assignments.test_routes import answer, lease
+from tests.assignments.test_routes import answer, lease, task_of
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project
 from tests.projects.test_routes import _owner
 
@@ -32,7 +33,7 @@ def run_project(client, project, labels_per_task):
     for position, headers in enumerate(annotators):
         for _ in range(project.task_count):
             leased = lease(client, project, headers).json
-            answer(client, leased["id"], headers, labels_per_task[leased["task"]["id"]][position])
+            answer(client, leased["id"], headers, labels_per_task[task_of(leased)][position])
 
 
 def test_closed_tasks_get_results_and_the_project_completes(client):
@@ -63,9 +64,9 @@ def test_aggregation_is_idempotent(client):
 
 
 def test_pseudonyms_are_stable_per_project_and_hide_account_ids(ctx):
-    assert services.pseudonym(1, 42) == services.pseudonym(1, 42)
-    assert services.pseudonym(1, 42) != services.pseudonym(2, 42)
-    assert "42" not in services.pseudonym(1, 42)[4:8]
+    assert pseudonyms.annotator(1, 42) == pseudonyms.annotator(1, 42)
+    assert pseudonyms.annotator(1, 42) != pseudonyms.annotator(2, 42)
+    assert pseudonyms.task_ref(5, 42) != pseudonyms.task_ref(5, 43)
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_jsonl_export_streams_every_result(client, finished):
     assert response.is_streamed
     rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert len(rows) == 5 and {r["label"] for r in rows} == {"dog"}
-    assert set(rows[0]) == {"task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "answers"}
+    assert set(rows[0]) == {"task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold", "answers"}
 
 
 def test_csv_export_reads_back(client, finished, monkeypatch):

@@ -1,0 +1,8 @@
+"""Every feature's tables, imported in one place so the metadata (and Alembic) sees them all."""
+from marketplace.accounts import models as accounts  # noqa: F401
+from marketplace.assignments import models as assignments  # noqa: F401
+from marketplace.projects import models as projects  # noqa: F401
+from marketplace.qualifications import models as qualifications  # noqa: F401
+from marketplace.quality import models as quality  # noqa: F401
+from marketplace.results import models as results  # noqa: F401
+from marketplace.tasks import models as tasks  # noqa: F401

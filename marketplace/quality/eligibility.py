@@ -1,0 +1,75 @@
+"""Who may work on a project: its requirements (qualifications, trust, skills) and blocks."""
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from marketplace.accounts.models import Account
+from marketplace.errors import Forbidden
+from marketplace.extensions import db
+from marketplace.projects.models import Project
+from marketplace.qualifications.models import Grant
+from marketplace.quality import trust
+from marketplace.quality.models import AnnotatorStats, Skill
+
+
+class NotQualified(Forbidden):
+    """The annotator does not meet one of the project's requirements."""
+
+
+def unmet_requirement(*, annotator: Account, project: Project, now: datetime) -> str | None:
+    """Describe the first requirement of the project the annotator does not meet, or None."""
+    needs = project.requirements or {}
+    for need in needs.get("qualifications", []):
+        grant = db.session.scalar(
+            select(Grant).where(
+                Grant.annotator_id == annotator.id, Grant.qualification_id == need["id"], ~Grant.revoked,
+                or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+            ).order_by(Grant.score.desc()).limit(1)
+        )
+        if grant is None:
+            return f"qualification {need['id']} is required; take its test first"
+        if grant.score < need.get("min_score", 0):
+            return f"qualification {need['id']} needs a score of at least {need['min_score']} (yours: {grant.score:.2f})"
+    if needs.get("skills"):
+        held = set(db.session.scalars(select(Skill.name).where(Skill.annotator_id == annotator.id)))
+        missing = sorted(set(needs["skills"]) - held)
+        if missing:
+            return f"skill(s) not verified for you: {', '.join(missing)}"
+    if needs.get("min_trust") is not None:
+        estimate = reputation_of(annotator_id=annotator.id, now=now)
+        if estimate.mean < needs["min_trust"]:
+            return f"trust of at least {needs['min_trust']} is required (yours: {estimate.mean:.2f})"
+    return None
+
+
+def ensure(*, annotator: Account, project: Project, now: datetime) -> None:
+    """Raise 403 naming the unmet requirement, if any."""
+    if not project.requirements:
+        return
+    problem = unmet_requirement(annotator=annotator, project=project, now=now)
+    if problem is not None:
+        raise NotQualified(f"You are not eligible for this project: {problem}.")
+
+
+def eligible(*, annotator: Account, projects: list[Project], now: datetime) -> list[Project]:
+    """Keep the projects the annotator may work on: requirements met and not blocked there."""
+    blocked = set(db.session.scalars(
+        select(AnnotatorStats.project_id).where(
+            AnnotatorStats.annotator_id == annotator.id, AnnotatorStats.blocked,
+            AnnotatorStats.project_id.in_([p.id for p in projects]),
+        )
+    )) if projects else set()
+    return [
+        p for p in projects
+        if p.id not in blocked and (not p.requirements or unmet_requirement(annotator=annotator, project=p, now=now) is None)
+    ]
+
+
+def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
+    """Return the annotator's global, recency-weighted gold accuracy across projects."""
+    records = db.session.execute(
+        select(AnnotatorStats.gold_correct, AnnotatorStats.gold_seen, AnnotatorStats.updated_at)
+        .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.gold_seen > 0)
+    ).all()
+    return trust.reputation([tuple(r) for r in records], now, current_app.config["REPUTATION_HALF_LIFE_DAYS"])

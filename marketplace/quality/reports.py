@@ -1,0 +1,134 @@
+"""What annotators read of their own trust, and what requesters read of their project's quality."""
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select
+
+from marketplace import inference, labels, pseudonyms
+from marketplace.accounts.models import Account
+from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
+from marketplace.extensions import db
+from marketplace.projects import services as projects
+from marketplace.quality import eligibility, trust
+from marketplace.quality.models import AnnotatorStats, QualityAction
+from marketplace.tasks.models import Task
+
+AGREEMENT_SAMPLE = 50_000
+
+
+def _gold(stats: AnnotatorStats) -> dict:
+    estimate = trust.gold_accuracy(stats.gold_correct, stats.gold_seen)
+    return {"seen": stats.gold_seen, "correct": stats.gold_correct, "mean": estimate.mean,
+            "lower_bound": estimate.lower_bound}
+
+
+def _approval(annotator_id: int, project_id: int) -> float | None:
+    counts = dict(db.session.execute(
+        select(Assignment.status, func.count()).where(
+            Assignment.annotator_id == annotator_id, Assignment.project_id == project_id,
+            Assignment.status.in_((SUBMITTED, REJECTED)))
+        .group_by(Assignment.status)
+    ).all())
+    total = sum(counts.values())
+    return counts.get(SUBMITTED, 0) / total if total else None
+
+
+def _row(stats: AnnotatorStats) -> dict:
+    return {
+        "answers": stats.answers,
+        "mean_answer_time_s": stats.duration_ms_total / stats.answers / 1000 if stats.answers else None,
+        "gold": _gold(stats),
+        "ds_accuracy": stats.ds_accuracy,
+        "confusion": stats.confusion,
+        "agreement_with_truth": stats.agreement,
+        "approval_rate": _approval(stats.annotator_id, stats.project_id),
+        "weight": stats.weight,
+        "blocked": stats.blocked,
+        "blocked_reason": stats.blocked_reason,
+    }
+
+
+def my_trust(*, annotator: Account, now: datetime) -> dict:
+    """The annotator's reputation, per-project trust and the automatic actions taken on them."""
+    rows = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.annotator_id == annotator.id)
+                              .order_by(AnnotatorStats.project_id)).all()
+    estimate = eligibility.reputation_of(annotator_id=annotator.id, now=now)
+    actions = db.session.scalars(select(QualityAction).where(QualityAction.annotator_id == annotator.id)
+                                 .order_by(QualityAction.id.desc()).limit(100)).all()
+    return {
+        "reputation": {"mean": estimate.mean, "lower_bound": estimate.lower_bound, "evidence": estimate.evidence},
+        "projects": [{"project_id": s.project_id, **_row(s)} for s in rows],
+        "actions": actions,
+    }
+
+
+def missed_gold(*, annotator: Account, project_id: int | None) -> list[dict]:
+    """The gold tasks the annotator answered wrongly, with the expected answer and explanation."""
+    query = (select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
+             .where(Assignment.annotator_id == annotator.id, Assignment.is_gold, Assignment.gold_correct.is_(False))
+             .order_by(Assignment.id.desc()).limit(500))
+    if project_id:
+        query = query.where(Assignment.project_id == project_id)
+    return [{"assignment_id": a.id, "project_id": a.project_id, "task_ref": pseudonyms.task_ref(t.id, annotator.id),
+             "data": t.data, "your_answer": a.answer, "expected": t.gold_answer, "explanation": t.gold_explanation,
+             "submitted_at": a.submitted_at} for a, t in db.session.execute(query).all()]
+
+
+def project_annotators(*, account: Account, project_id: int) -> list[dict]:
+    """Per-annotator statistics of a project, under pseudonyms."""
+    project = projects.owned(account=account, project_id=project_id)
+    rows = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id)).all()
+    return [{"annotator": pseudonyms.annotator(project.id, s.annotator_id), **_row(s)} for s in rows]
+
+
+def project_stats(*, account: Account, project_id: int) -> dict:
+    """Agreement, gold accuracy distribution, blocked annotators and gold exhaustion of a project."""
+    project = projects.owned(account=account, project_id=project_id)
+    stats = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id)).all()
+    with_gold = [trust.gold_accuracy(s.gold_correct, s.gold_seen).mean for s in stats if s.gold_seen]
+    return {
+        "tasks": project.task_count, "closed_tasks": project.closed_task_count, "gold_tasks": project.gold_count,
+        "annotators": len(stats),
+        "agreement": agreement(project),
+        "gold_accuracy": _distribution(with_gold),
+        "blocked_annotators": [{"annotator": pseudonyms.annotator(project.id, s.annotator_id), "reason": s.blocked_reason}
+                               for s in stats if s.blocked],
+        "annotators_out_of_gold": sum(1 for s in stats if project.gold_count and s.gold_seen >= project.gold_count),
+    }
+
+
+def _distribution(values: list[float]) -> dict:
+    if not values:
+        return {"annotators": 0, "mean": None, "quantiles": None}
+    q = np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9])
+    return {"annotators": len(values), "mean": float(np.mean(values)),
+            "quantiles": dict(zip(("p10", "p25", "p50", "p75", "p90"), map(float, q)))}
+
+
+def agreement(project) -> dict:
+    """Krippendorff's alpha, Fleiss' kappa and percent agreement over (a sample of) non-gold answers."""
+    answers = db.session.execute(
+        select(Assignment.task_id, Assignment.answer).where(
+            Assignment.project_id == project.id, Assignment.status == SUBMITTED, ~Assignment.is_gold)
+        .order_by(Assignment.task_id).limit(AGREEMENT_SAMPLE)
+    ).all()
+    empty = {"answers": len(answers), "krippendorff_alpha": None, "fleiss_kappa": None, "percent_agreement": None}
+    if not answers:
+        return empty
+    label_type = labels.label_type(project.label_schema)
+    classes = {name: k for k, name in enumerate(project.label_schema["classes"])}
+    task_ids, task_idx = np.unique(np.array([a.task_id for a in answers]), return_inverse=True)
+    label_idx = np.array([classes[label_type.class_of(a.answer)] for a in answers])
+    counts = np.bincount(task_idx * len(classes) + label_idx, minlength=task_ids.size * len(classes))
+    counts = counts.reshape(task_ids.size, len(classes))
+    per_unit = counts.sum(axis=1)
+    if (per_unit >= 2).sum() == 0:
+        return empty
+    modal = int(np.bincount(per_unit).argmax())
+    same = counts[per_unit == modal]
+    return {
+        "answers": len(answers),
+        "krippendorff_alpha": inference.krippendorff_alpha_counts(counts),
+        "fleiss_kappa": inference.fleiss_kappa(same) if modal >= 2 and len(same) else None,
+        "percent_agreement": inference.percent_agreement(counts),
+    }

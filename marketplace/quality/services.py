@@ -1,0 +1,131 @@
+"""Quality control at submission: score gold, keep trust counters, fire rules, block and reject."""
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from marketplace import labels
+from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
+from marketplace.db import is_postgres
+from marketplace.extensions import db
+from marketplace.projects.models import COMPLETED, OPEN, Project
+from marketplace.quality import rules, trust
+from marketplace.quality.models import AnnotatorStats, QualityAction
+from marketplace.results.models import Result
+from marketplace.tasks.models import CLOSED, OPEN as TASK_OPEN, Task
+
+
+@dataclass(frozen=True)
+class Feedback:
+    correct: bool
+    explanation: str | None
+    expected: object
+
+
+def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> AnnotatorStats:
+    """Return (creating if needed) the annotator's stats row in a project, locked for update."""
+    insert = postgresql.insert if is_postgres() else sqlite.insert
+    db.session.execute(
+        insert(AnnotatorStats.__table__)
+        .values(annotator_id=annotator_id, project_id=project_id, answers=0, duration_ms_total=0, gold_seen=0,
+                gold_correct=0, agreement_answers=0, weight=1.0, blocked=False,
+                created_at=db.func.now(), updated_at=db.func.now())
+        .on_conflict_do_nothing(index_elements=["annotator_id", "project_id"])
+    )
+    query = select(AnnotatorStats).where(AnnotatorStats.annotator_id == annotator_id,
+                                         AnnotatorStats.project_id == project_id)
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query.execution_options(populate_existing=True))
+
+
+def after_answer(*, assignment: Assignment, task: Task, project: Project, now: datetime) -> Feedback | None:
+    """Count a submitted answer, score it if gold, and apply the project's rules; return gold feedback."""
+    stats = stats_row(annotator_id=assignment.annotator_id, project_id=project.id)
+    stats.answers += 1
+    stats.duration_ms_total += assignment.duration_ms or 0
+    feedback = None
+    if assignment.is_gold:
+        assignment.gold_correct = labels.agrees(project.label_schema, assignment.answer, task.gold_answer)
+        stats.gold_seen += 1
+        stats.gold_correct += int(assignment.gold_correct)
+        if project.gold_feedback and not assignment.gold_correct:
+            feedback = Feedback(False, task.gold_explanation, labels.label_type(project.label_schema).class_of(task.gold_answer))
+    if project.quality_rules and not stats.blocked:
+        apply_rules(stats=stats, project=project, metrics=submission_metrics(stats, project), now=now)
+    return feedback
+
+
+def submission_metrics(stats: AnnotatorStats, project: Project) -> dict:
+    """Metrics known at submission time: gold lower bound and (when a rule needs it) median answer time."""
+    metrics = {rules.GOLD_LOWER_BOUND: (trust.gold_accuracy(stats.gold_correct, stats.gold_seen).lower_bound, stats.gold_seen)}
+    if any(rule["metric"] == rules.MEDIAN_TIME for rule in project.quality_rules):
+        durations = db.session.scalars(
+            select(Assignment.duration_ms)
+            .where(Assignment.annotator_id == stats.annotator_id, Assignment.project_id == project.id,
+                   Assignment.status == SUBMITTED, Assignment.duration_ms.is_not(None))
+            .order_by(Assignment.id.desc()).limit(rules.MEDIAN_WINDOW)
+        ).all()
+        if durations:
+            metrics[rules.MEDIAN_TIME] = (statistics.median(durations) / 1000.0, stats.answers)
+    if stats.agreement is not None:
+        metrics[rules.AGREEMENT] = (stats.agreement, stats.agreement_answers)
+    return metrics
+
+
+def apply_rules(*, stats: AnnotatorStats, project: Project, metrics: dict, now: datetime) -> list[rules.Firing]:
+    """Evaluate the project's rules for one annotator and carry out what fires."""
+    fired = rules.evaluate(project.quality_rules, metrics)
+    for firing in fired:
+        if firing.rule["action"] == rules.BLOCK and not stats.blocked:
+            block(stats=stats, project=project, reason=firing.reason, rule=firing.rule, value=firing.value,
+                  reject_answers=firing.rule.get("reject_answers", False), now=now)
+        elif firing.rule["action"] == rules.DOWNWEIGHT and stats.weight > firing.rule["weight"]:
+            stats.weight = firing.rule["weight"]
+            _record(stats.annotator_id, project.id, "downweight", firing.reason, firing.rule, firing.value, now)
+    return fired
+
+
+def block(*, stats: AnnotatorStats, project: Project, reason: str, now: datetime, rule: dict | None = None,
+          value: float | None = None, reject_answers: bool = False, actor_id: int | None = None) -> None:
+    """Stop an annotator from leasing in a project, optionally rejecting their unapproved answers."""
+    stats.blocked = True
+    stats.blocked_reason = reason
+    _record(stats.annotator_id, project.id, "block", reason, rule, value, now, actor_id)
+    if reject_answers:
+        count = reject_unapproved(annotator_id=stats.annotator_id, project=project, now=now)
+        _record(stats.annotator_id, project.id, "reject_answers", f"{count} answer(s) rejected: {reason}",
+                rule, value, now, actor_id)
+
+
+def reject_unapproved(*, annotator_id: int, project: Project, now: datetime) -> int:
+    """Reject an annotator's submitted answers on a project and reopen those task slots."""
+    rows = db.session.execute(
+        update(Assignment)
+        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project.id,
+               Assignment.status == SUBMITTED)
+        .values(status=REJECTED, ended_at=now)
+        .returning(Assignment.task_id, Assignment.is_gold)
+    ).all()
+    task_ids = sorted(row.task_id for row in rows if not row.is_gold)
+    if task_ids:
+        db.session.execute(
+            update(Task).where(Task.id.in_(task_ids))
+            .values(answer_count=Task.answer_count - 1, slots_taken=Task.slots_taken - 1,
+                    status=case((Task.status == CLOSED, TASK_OPEN), else_=Task.status), closed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        removed = db.session.execute(delete(Result).where(Result.task_id.in_(task_ids))).rowcount
+        if removed:
+            project.closed_task_count = max(project.closed_task_count - removed, 0)
+            if project.status == COMPLETED:
+                project.status = OPEN
+                project.completed_at = None
+    return len(rows)
+
+
+def _record(annotator_id, project_id, action, reason, rule, value, now, actor_id=None) -> None:
+    db.session.add(QualityAction(annotator_id=annotator_id, project_id=project_id, action=action, reason=reason,
+                                 rule=rule, value=value, actor_id=actor_id, created_at=now))
