@@ -50,7 +50,7 @@ def e_step(log_confusion_rows, log_priors, A) -> tuple[np.ndarray, np.ndarray]:
 def dawid_skene(
     task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
     n_annotators=None, smoothing: float = DEFAULT_SMOOTHING,
-    prior_accuracy: float = DEFAULT_PRIOR_ACCURACY, max_iter: int = 100, tol: float = 1e-6,
+    prior_accuracy: float = DEFAULT_PRIOR_ACCURACY, max_iter: int = 100, tol: float = 1e-5,
 ) -> InferenceResult:
     """Infer true labels and a confusion matrix per annotator with MAP Dawid-Skene EM.
 
@@ -99,7 +99,7 @@ def dawid_skene(
 def one_coin_dawid_skene(
     task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
     n_annotators=None, smoothing: float = 2.0, prior_accuracy: float = DEFAULT_PRIOR_ACCURACY,
-    max_iter: int = 100, tol: float = 1e-6,
+    max_iter: int = 100, tol: float = 1e-5,
 ) -> InferenceResult:
     """Infer true labels and one accuracy per annotator (errors spread evenly) with EM."""
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
