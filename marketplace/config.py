@@ -42,7 +42,8 @@ def config_from_env() -> type[Config]:
     database_url = env.get("DATABASE_URL", Config.SQLALCHEMY_DATABASE_URI)
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
-    engine_options = {"pool_pre_ping": True}
+    # No pre-ping by default: it costs a round trip on every request; connections are recycled instead.
+    engine_options = {"pool_pre_ping": env.get("DATABASE_POOL_PRE_PING") == "1", "pool_recycle": 1800}
     if database_url.startswith("postgresql"):
         engine_options.update(pool_size=_int("DATABASE_POOL_SIZE", 10), max_overflow=20)
 

@@ -62,6 +62,11 @@ def tune_sqlite(app) -> None:
             cursor.close()
 
 
+def core(statement, params: dict | None = None):
+    """Execute a Core statement in the session's transaction, skipping the ORM layer (hot paths)."""
+    return db.session.connection().execute(statement, params or {})
+
+
 def is_postgres() -> bool:
     """Tell whether the session talks to PostgreSQL (leasing and bulk paths differ on SQLite)."""
     return db.session.get_bind().dialect.name == "postgresql"

@@ -77,7 +77,8 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) 
 
     crowd = [(account("annotators", f"annotator{i}@demo.test"), accuracy)
              for i, accuracy in enumerate(_crowd(rng, annotators, spammers))]
-    external_of = {t["id"]: t["external_id"] for t in _all_tasks(call, project["id"], requester)}
+    # Annotators see the task's data, not our ids: the simulated crowd "looks at the image".
+    external_of = {t["data"]["image_url"]: t["external_id"] for t in _all_tasks(call, project["id"], requester)}
     active = list(crowd)
     answers = 0
     while active:
@@ -87,7 +88,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) 
             if leased.status_code != 201:
                 active.remove(member)
                 continue
-            label = _answer(rng, truth[external_of[leased.json["task"]["id"]]], accuracy)
+            label = _answer(rng, truth[external_of[leased.json["task"]["data"]["image_url"]]], accuracy)
             call("post", f"/assignments/{leased.json['id']}/answer", {200}, headers, json={"answer": {"label": label}})
             answers += 1
 

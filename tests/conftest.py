@@ -98,7 +98,9 @@ class SetupCommittingClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         db.session.commit()
-        return super().open(*args, **kwargs)
+        response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test reads what the request wrote, not objects it held before
+        return response
 
 
 @pytest.fixture

@@ -92,3 +92,8 @@ def bearer(account: Account) -> dict:
                                expires_at=utcnow() + timedelta(hours=1)))
     db.session.flush()
     return {"Authorization": f"Bearer {full}"}
+
+
+def fresh(model, key):
+    """Read a row as the database has it now (services write with Core statements the session does not see)."""
+    return db.session.get(model, key, populate_existing=True)

@@ -4,17 +4,17 @@ import functools
 from flask import g, request
 
 from marketplace.accounts import services
-from marketplace.accounts.models import Account
+from marketplace.accounts.services import Principal
 from marketplace.db import utcnow
 from marketplace.errors import Forbidden, Unauthorized
 
 
-def current_account() -> Account:
-    """Return the account authenticated for this request."""
+def current_account() -> Principal:
+    """Return the account authenticated for this request (its id and role)."""
     return g.account
 
 
-def _authenticate() -> Account:
+def _authenticate() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, bearer = header.partition(" ")
     if scheme.lower() != "bearer" or not bearer.strip():

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, TimestampMixin, UTCDateTime
 from marketplace.extensions import db
@@ -37,8 +37,6 @@ class ApiKey(IdMixin, TimestampMixin, db.Model):
     secret_hash: Mapped[str] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    account: Mapped[Account] = relationship(lazy="joined")
-
 
 class AccessToken(IdMixin, TimestampMixin, db.Model):
     """A bearer token issued at login; expires."""
@@ -50,5 +48,3 @@ class AccessToken(IdMixin, TimestampMixin, db.Model):
     secret_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    account: Mapped[Account] = relationship(lazy="joined")

@@ -64,7 +64,7 @@ class Me(MethodView):
     @bp.response(200, schemas.AccountOut)
     def get(self):
         """Read the calling account."""
-        return current_account()
+        return services.get_account(account_id=current_account().id)
 
 
 @bp.route("/api-keys")

@@ -1,7 +1,8 @@
 """Registration, login, API keys and bearer authentication."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, null, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts import secrets
@@ -14,6 +15,7 @@ from marketplace.accounts.models import (
     Account,
     ApiKey,
 )
+from marketplace.db import core
 from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
 from marketplace.extensions import db
 
@@ -52,7 +54,7 @@ def login(*, email: str, password: str, now: datetime, ttl_s: int) -> tuple[Acce
     if account.status != ACTIVE:
         raise Forbidden("This account is suspended.")
     bearer, prefix, secret_hash = secrets.new_secret(secrets.TOKEN)
-    token = AccessToken(account=account, prefix=prefix, secret_hash=secret_hash, expires_at=now + timedelta(seconds=ttl_s))
+    token = AccessToken(account_id=account.id, prefix=prefix, secret_hash=secret_hash, expires_at=now + timedelta(seconds=ttl_s))
     db.session.add(token)
     db.session.flush()
     return token, bearer
@@ -69,7 +71,7 @@ def revoke_token(*, token_id: int, account: Account, now: datetime) -> None:
 def create_api_key(*, account: Account, name: str) -> tuple[ApiKey, str]:
     """Create an API key; the full key is returned once and never stored."""
     bearer, prefix, secret_hash = secrets.new_secret(secrets.API_KEY)
-    key = ApiKey(account=account, name=name, prefix=prefix, secret_hash=secret_hash)
+    key = ApiKey(account_id=account.id, name=name, prefix=prefix, secret_hash=secret_hash)
     db.session.add(key)
     db.session.flush()
     return key, bearer
@@ -89,21 +91,48 @@ def revoke_api_key(*, key_id: int, account: Account, now: datetime) -> ApiKey:
     return key
 
 
-def authenticate(*, bearer: str, now: datetime) -> Account:
-    """Return the active account behind a bearer API key or token."""
+# Built once: this runs on every request, so it should not pay for building a query each time.
+_BEARER_LOOKUP = {
+    kind: select(model.secret_hash, model.revoked_at, expiry.label("expires_at"), Account.id, Account.role, Account.status)
+    .join(Account, Account.id == model.account_id)
+    .where(model.prefix == bindparam("prefix"))
+    for kind, model, expiry in (
+        (secrets.API_KEY, ApiKey, null()),
+        (secrets.TOKEN, AccessToken, AccessToken.expires_at),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: read from one narrow query per request, not a full ORM account."""
+
+    id: int
+    role: str
+
+
+def authenticate(*, bearer: str, now: datetime) -> Principal:
+    """Return the active account behind a bearer API key or token (one round trip)."""
     parts = secrets.split_bearer(bearer)
     if parts is None:
         raise Unauthorized("Malformed bearer credential.")
     kind, prefix, secret = parts
-    model = ApiKey if kind == secrets.API_KEY else AccessToken
-    row = db.session.scalar(select(model).where(model.prefix == prefix))
+    row = core(_BEARER_LOOKUP[kind], {"prefix": prefix}).first()
     if row is None or not secrets.secret_matches(secret, row.secret_hash) or row.revoked_at is not None:
         raise Unauthorized("Invalid or revoked credential.")
-    if kind == secrets.TOKEN and row.expires_at <= now:
+    if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("This token has expired; log in again.")
-    if row.account.status != ACTIVE:
+    if row.status != ACTIVE:
         raise Forbidden("This account is suspended.")
-    return row.account
+    return Principal(row.id, row.role)
+
+
+def get_account(*, account_id: int) -> Account:
+    """Return an account by id."""
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    return account
 
 
 def count_admins() -> int:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from marketplace.assignments.models import LEASED, Assignment
-from marketplace.db import is_postgres
+from marketplace.db import core, is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
@@ -36,25 +36,73 @@ class Lease:
 
 
 @dataclass(frozen=True)
-class Standing:
-    """The annotator's state in the project, read with the lease lock."""
+class LeaseContext:
+    """What a lease needs of the project and of the annotator's standing in it, read in one round trip."""
 
+    project_id: int
+    status: str
+    answers_per_task: int
+    max_leases_per_annotator: int
+    max_answers_per_annotator: int | None
+    assignment_duration_s: int
+    gold_rate: float
+    gold_count: int
+    requirements: dict
     position: int
     blocked_reason: str | None
     answers: int
 
 
-# One round trip: take the annotator's lock and read their standing in the project. The position is
-# only where the scan starts and the rest is re-checked by the statements that follow, so reading
-# them from a snapshot taken just before the lock is harmless.
-_PG_LOCK_AND_STANDING = text("""
-SELECT pg_advisory_xact_lock(:lock_key)::text,
-       (SELECT coalesce(max(task_id), 0) FROM assignments
-        WHERE annotator_id = :annotator_id AND project_id = :project_id AND NOT is_gold) AS position,
-       s.blocked, s.blocked_reason, coalesce(s.answers, 0) AS answers
-FROM (SELECT 1) AS one
-LEFT JOIN annotator_stats s ON s.annotator_id = :annotator_id AND s.project_id = :project_id
+_PG_CONTEXT = text("""
+SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
+       p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements,
+       (SELECT coalesce(max(a.task_id), 0) FROM assignments a
+        WHERE a.annotator_id = :annotator_id AND a.project_id = :project_id AND NOT a.is_gold) AS position,
+       s.blocked, s.blocked_reason, coalesce(s.answers, 0) AS answers,
+       pg_advisory_xact_lock(:lock_key)::text AS locked
+FROM projects p
+LEFT JOIN annotator_stats s ON s.project_id = p.id AND s.annotator_id = :annotator_id
+WHERE p.id = :project_id
 """)
+
+
+def _portable_context_query(project_id: int, annotator_id: int):
+    position = (
+        select(func.coalesce(func.max(Assignment.task_id), 0))
+        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id, ~Assignment.is_gold)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Project.id, Project.status, Project.answers_per_task, Project.max_leases_per_annotator,
+            Project.max_answers_per_annotator, Project.assignment_duration_s, Project.gold_rate, Project.gold_count,
+            Project.requirements, position.label("position"), AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
+            func.coalesce(AnnotatorStats.answers, 0).label("answers"),
+        )
+        .outerjoin(AnnotatorStats, (AnnotatorStats.project_id == Project.id) & (AnnotatorStats.annotator_id == annotator_id))
+        .where(Project.id == project_id)
+    )
+
+
+def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
+    """Read the lease context, and on PostgreSQL take the annotator's lease lock; None if no such project.
+
+    The position is only where the scan starts and the rest is re-checked by the statements that
+    follow, so reading them from a snapshot taken just before the lock is harmless.
+    """
+    if is_postgres():
+        params = {"project_id": project_id, "annotator_id": annotator_id, "lock_key": LEASE_LOCK_SPACE | annotator_id}
+        row = core(_PG_CONTEXT, params).first()
+    else:
+        row = db.session.execute(_portable_context_query(project_id, annotator_id)).first()
+    if row is None:
+        return None
+    return LeaseContext(
+        row.id, row.status, row.answers_per_task, row.max_leases_per_annotator, row.max_answers_per_annotator,
+        row.assignment_duration_s, row.gold_rate, row.gold_count, row.requirements or {}, row.position,
+        row.blocked_reason if row.blocked else None, row.answers,
+    )
+
 
 _LIVE_UNDER_CAP = """(SELECT count(*) FROM assignments l
            WHERE l.annotator_id = :annotator_id AND l.project_id = :project_id AND l.status = 'leased') < :cap"""
@@ -105,24 +153,12 @@ SELECT inserted.id, inserted.task_id, picked.data FROM inserted JOIN picked ON p
 LEASE_LOCK_SPACE = 1 << 48
 
 
-def standing(*, project: Project, annotator_id: int) -> Standing:
-    """Take the annotator's lease lock (PostgreSQL) and read their standing in the project."""
-    if is_postgres():
-        row = db.session.execute(
-            _PG_LOCK_AND_STANDING,
-            {"lock_key": LEASE_LOCK_SPACE | annotator_id, "annotator_id": annotator_id, "project_id": project.id},
-        ).one()
-        return Standing(row.position, row.blocked_reason if row.blocked else None, row.answers)
-    stats = db.session.get(AnnotatorStats, (annotator_id, project.id))
-    blocked = stats.blocked_reason if stats is not None and stats.blocked else None
-    return Standing(0, blocked, stats.answers if stats is not None else 0)
-
-
-def lease(*, project: Project, annotator_id: int, position: int, now: datetime, gold_first: bool) -> Lease | None:
+def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first: bool) -> Lease | None:
     """Lease a task of the project to the annotator (a gold one first if asked), or None."""
     expires_at = now + timedelta(seconds=project.assignment_duration_s)
+    position = project.position
     params = {
-        "project_id": project.id,
+        "project_id": project.project_id,
         "annotator_id": annotator_id,
         "answers_per_task": project.answers_per_task,
         "cap": project.max_leases_per_annotator,
@@ -131,20 +167,20 @@ def lease(*, project: Project, annotator_id: int, position: int, now: datetime, 
         "after": position,
     }
     if is_postgres():
-        row = db.session.execute(_PG_GOLD, params).first() if gold_first else None
+        row = core(_PG_GOLD, params).first() if gold_first else None
         if row is None:
-            row = db.session.execute(_PG_FORWARD, params).first()
+            row = core(_PG_FORWARD, params).first()
         if row is None and position > 0:
-            row = db.session.execute(_PG_WRAPPED, params).first()
-        return None if row is None else Lease(row.id, project.id, annotator_id, row.task_id, row.data, now, expires_at)
+            row = core(_PG_WRAPPED, params).first()
+        return None if row is None else Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at)
     return _lease_portable(project, annotator_id, now, expires_at, gold_first)
 
 
-def _lease_portable(project: Project, annotator_id: int, now: datetime, expires_at: datetime, gold_first: bool) -> Lease | None:
-    if live_leases(project_id=project.id, annotator_id=annotator_id) >= project.max_leases_per_annotator:
+def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, expires_at: datetime, gold_first: bool) -> Lease | None:
+    if live_leases(project_id=project.project_id, annotator_id=annotator_id) >= project.max_leases_per_annotator:
         return None
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
-    unseen = select(Task).where(Task.project_id == project.id, ~had.exists()).order_by(Task.id).limit(1)
+    unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(Task.id).limit(1)
     task = db.session.scalar(unseen.where(Task.status == GOLD)) if gold_first else None
     if task is None:
         task = db.session.scalar(unseen.where(Task.status == OPEN, Task.slots_taken < project.answers_per_task))
@@ -152,14 +188,14 @@ def _lease_portable(project: Project, annotator_id: int, now: datetime, expires_
         return None
     is_gold = task.status == GOLD
     assignment = Assignment(
-        task_id=task.id, project_id=project.id, annotator_id=annotator_id, status=LEASED,
+        task_id=task.id, project_id=project.project_id, annotator_id=annotator_id, status=LEASED,
         leased_at=now, expires_at=expires_at, is_gold=is_gold,
     )
     db.session.add(assignment)
     if not is_gold:
         task.slots_taken += 1
     db.session.flush()
-    return Lease(assignment.id, project.id, annotator_id, task.id, task.data, now, expires_at)
+    return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at)
 
 
 def live_leases(*, project_id: int, annotator_id: int) -> int:

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ANNOTATOR
-from marketplace.assignments import schemas, services
+from marketplace.assignments import answering, schemas, services
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
 
@@ -48,7 +48,7 @@ class AssignmentAnswer(MethodView):
     def post(self, body, assignment_id):
         """Submit the answer of a live lease; 409 if it expired (its slot goes back to the pool)."""
         with transaction():
-            return services.submit_answer(
+            return answering.submit_answer(
                 assignment_id=assignment_id, annotator=current_account(), answer=body["answer"], now=utcnow()
             )
 

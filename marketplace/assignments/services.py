@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 
 from marketplace import labels
 from marketplace.accounts.models import Account
-from marketplace.assignments import leasing
+from marketplace.assignments import answering, leasing
 from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound, field_error
 from marketplace.extensions import db
@@ -24,32 +24,25 @@ EXPIRY_BATCH = 5_000
 _rng = random.Random()
 
 
-class LeaseExpired(Conflict):
-    """The lease ran out before the answer came; the slot is returned, so this change is kept."""
-
-    keeps_changes = True
-
-
 class NoTaskAvailable(NotFound):
     """Nothing left for this annotator in the project right now."""
 
 
 def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: random.Random = _rng) -> leasing.Lease:
     """Lease the next task of a project to this annotator, now and then a gold one."""
-    project = projects.open_for_work(project_id=project_id)
+    project = leasing.context(project_id=project_id, annotator_id=annotator.id)
+    projects.ensure_open_for_work(project)
     eligibility.ensure(annotator=annotator, project=project, now=now)
-    standing = leasing.standing(project=project, annotator_id=annotator.id)
-    if standing.blocked_reason is not None:
-        raise Forbidden(f"You are blocked on this project: {standing.blocked_reason}.")
+    if project.blocked_reason is not None:
+        raise Forbidden(f"You are blocked on this project: {project.blocked_reason}.")
     cap = project.max_answers_per_annotator
-    if cap is not None and standing.answers + leasing.live_leases(project_id=project.id, annotator_id=annotator.id) >= cap:
+    if cap is not None and project.answers + leasing.live_leases(project_id=project_id, annotator_id=annotator.id) >= cap:
         raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.")
     gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
-    lease = leasing.lease(project=project, annotator_id=annotator.id, position=standing.position, now=now,
-                          gold_first=gold_first)
+    lease = leasing.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
     if lease is not None:
         return lease
-    if leasing.live_leases(project_id=project.id, annotator_id=annotator.id) >= project.max_leases_per_annotator:
+    if leasing.live_leases(project_id=project_id, annotator_id=annotator.id) >= project.max_leases_per_annotator:
         raise Conflict(
             f"You already hold {project.max_leases_per_annotator} live lease(s) in this project; "
             "answer or release one first."
@@ -68,66 +61,14 @@ def own_assignment(*, assignment_id: int, annotator: Account, lock: bool = False
     return assignment
 
 
-@dataclass(frozen=True)
-class Submission:
-    """A submitted assignment (its attributes read through) and the feedback it earned, if any."""
-
-    assignment: Assignment
-    feedback: quality.Feedback | None
-
-    def __getattr__(self, name):
-        return getattr(self.assignment, name)
-
-
-def submit_answer(*, assignment_id: int, annotator: Account, answer, now: datetime) -> Submission:
-    """Record the answer of a live lease; score gold; close the task when it has all its answers."""
-    assignment = own_assignment(assignment_id=assignment_id, annotator=annotator, lock=True)
-    if assignment.status != LEASED:
-        raise Conflict(f"This assignment is {assignment.status}; it takes no answer.")
-    if assignment.expires_at <= now:
-        _end_lease(assignment, EXPIRED, now)
-        raise LeaseExpired("The lease expired before the answer arrived; the task went back to the pool.")
-    task, project = db.session.execute(
-        select(Task, Project).join(Project, Project.id == Task.project_id)
-        .where(Task.id == assignment.task_id).with_for_update(of=Task)
-    ).one()
-    if project.status != PROJECT_OPEN:
-        raise Conflict(f"This project is {project.status}; it takes no answers.")
-    try:
-        clean = labels.validate_answer(project.label_schema, answer)
-    except labels.LabelError as exc:
-        raise field_error(exc.message, "answer", *exc.path)
-    assignment.status = SUBMITTED
-    assignment.answer = clean
-    assignment.submitted_at = now
-    assignment.ended_at = now
-    assignment.duration_ms = int((now - assignment.leased_at).total_seconds() * 1000)
-    if not assignment.is_gold:
-        task.answer_count += 1
-        if task.answer_count >= project.answers_per_task:
-            task.status = CLOSED
-            task.closed_at = now
-            enqueue_after_commit(AGGREGATE_PROJECT, project.id, queue="truth", debounce=True)
-    feedback = quality.after_answer(assignment=assignment, task=task, project=project, now=now)
-    db.session.flush()
-    return Submission(assignment, feedback)
-
-
 def release(*, assignment_id: int, annotator: Account, now: datetime) -> Assignment:
     """Give a live lease back without answering."""
-    assignment = own_assignment(assignment_id=assignment_id, annotator=annotator, lock=True)
-    if assignment.status != LEASED:
+    assignment = own_assignment(assignment_id=assignment_id, annotator=annotator)
+    if assignment.status != LEASED or not answering.end_lease(
+        assignment_id=assignment.id, task_id=assignment.task_id, is_gold=assignment.is_gold, status=RELEASED, now=now
+    ):
         raise Conflict(f"This assignment is {assignment.status}; only a live lease can be released.")
-    _end_lease(assignment, RELEASED, now)
     return assignment
-
-
-def _end_lease(assignment: Assignment, status: str, now: datetime) -> None:
-    assignment.status = status
-    assignment.ended_at = now
-    if not assignment.is_gold:  # gold has no slots
-        db.session.execute(update(Task).where(Task.id == assignment.task_id).values(slots_taken=Task.slots_taken - 1))
-    db.session.flush()
 
 
 def list_own(*, annotator: Account, status: str | None, project_id: int | None, cursor: int | None, limit: int) -> list[Assignment]:

@@ -129,13 +129,9 @@ def accepts_tasks(project: Project) -> None:
         raise Conflict(f"Tasks cannot be added to a project that is {project.status}.")
 
 
-def open_for_work(*, project_id: int) -> Project:
-    """Return a project that is open for leasing."""
-    project = db.session.get(Project, project_id)
-    if project is None:
+def ensure_open_for_work(project) -> None:
+    """Raise unless a project (or its lease context) is open for leasing; a draft is invisible."""
+    if project is None or project.status == DRAFT:
         raise NotFound("No such project.")
     if project.status != OPEN:
-        if project.status in (DRAFT,):
-            raise NotFound("No such project.")
         raise Conflict(f"This project is {project.status}; it is not handing out tasks.")
-    return project

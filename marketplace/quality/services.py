@@ -3,15 +3,15 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace import labels
 from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
 from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import COMPLETED, OPEN, Project
-from marketplace.quality import rules, trust
+from marketplace.quality import rules as _rules
+from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats, QualityAction
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, OPEN as TASK_OPEN, Task
@@ -24,14 +24,15 @@ class Feedback:
     expected: object
 
 
+def _upsert():
+    return postgresql.insert if is_postgres() else sqlite.insert
+
+
 def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> AnnotatorStats:
     """Return (creating if needed) the annotator's stats row in a project, locked for update."""
-    insert = postgresql.insert if is_postgres() else sqlite.insert
     db.session.execute(
-        insert(AnnotatorStats.__table__)
-        .values(annotator_id=annotator_id, project_id=project_id, answers=0, duration_ms_total=0, gold_seen=0,
-                gold_correct=0, agreement_answers=0, weight=1.0, blocked=False,
-                created_at=db.func.now(), updated_at=db.func.now())
+        _upsert()(AnnotatorStats.__table__)
+        .values(annotator_id=annotator_id, project_id=project_id, **_FRESH, created_at=func.now(), updated_at=func.now())
         .on_conflict_do_nothing(index_elements=["annotator_id", "project_id"])
     )
     query = select(AnnotatorStats).where(AnnotatorStats.annotator_id == annotator_id,
@@ -41,48 +42,65 @@ def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> Annot
     return db.session.scalar(query.execution_options(populate_existing=True))
 
 
-def after_answer(*, assignment: Assignment, task: Task, project: Project, now: datetime) -> Feedback | None:
-    """Count a submitted answer, score it if gold, and apply the project's rules; return gold feedback."""
-    stats = stats_row(annotator_id=assignment.annotator_id, project_id=project.id)
-    stats.answers += 1
-    stats.duration_ms_total += assignment.duration_ms or 0
-    feedback = None
-    if assignment.is_gold:
-        assignment.gold_correct = labels.agrees(project.label_schema, assignment.answer, task.gold_answer)
-        stats.gold_seen += 1
-        stats.gold_correct += int(assignment.gold_correct)
-        if project.gold_feedback and not assignment.gold_correct:
-            feedback = Feedback(False, task.gold_explanation, labels.label_type(project.label_schema).class_of(task.gold_answer))
-    if project.quality_rules and not stats.blocked:
-        apply_rules(stats=stats, project=project, metrics=submission_metrics(stats, project), now=now)
-    return feedback
+COUNTERS = tuple(AnnotatorStats.__table__.c[name] for name in
+                 ("answers", "gold_seen", "gold_correct", "agreement", "agreement_answers", "blocked"))
+_FRESH = dict(answers=0, duration_ms_total=0, gold_seen=0, gold_correct=0, agreement_answers=0, weight=1.0, blocked=False)
 
 
-def submission_metrics(stats: AnnotatorStats, project: Project) -> dict:
-    """Metrics known at submission time: gold lower bound and (when a rule needs it) median answer time."""
-    metrics = {rules.GOLD_LOWER_BOUND: (trust.gold_accuracy(stats.gold_correct, stats.gold_seen).lower_bound, stats.gold_seen)}
-    if any(rule["metric"] == rules.MEDIAN_TIME for rule in project.quality_rules):
+def count_answer(*, annotator_id: int, project_id: int, duration_ms: int, gold_correct: bool | None, now: datetime):
+    """Count a submitted answer in the annotator's trust counters (one upsert); return the counters."""
+    gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
+    table = AnnotatorStats.__table__
+    insert = _upsert()(table).values(
+        annotator_id=annotator_id, project_id=project_id, **{**_FRESH, "answers": 1, "duration_ms_total": duration_ms,
+                                                            "gold_seen": gold_seen, "gold_correct": right},
+        created_at=now, updated_at=now,
+    )
+    return db.session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["annotator_id", "project_id"],
+            set_={"answers": table.c.answers + 1, "duration_ms_total": table.c.duration_ms_total + duration_ms,
+                  "gold_seen": table.c.gold_seen + gold_seen, "gold_correct": table.c.gold_correct + right,
+                  "updated_at": now},
+        ).returning(*COUNTERS)
+    ).one()
+
+
+def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime) -> None:
+    """Apply the project's rules to an annotator's fresh counters; load and lock the row only if one fires."""
+    if not rules or counters.blocked:
+        return
+    metrics = submission_metrics(counters, annotator_id, project_id, rules)
+    if _rules.evaluate(rules, metrics):
+        stats = stats_row(annotator_id=annotator_id, project_id=project_id)
+        apply_rules(stats=stats, project=db.session.get(Project, project_id), metrics=metrics, now=now)
+
+
+def submission_metrics(stats, annotator_id: int, project_id: int, rules: list) -> dict:
+    """Metrics for the rules: gold lower bound, agreement with the truth, and (when a rule needs it) median answer time."""
+    metrics = {_rules.GOLD_LOWER_BOUND: (trust.gold_accuracy(stats.gold_correct, stats.gold_seen).lower_bound, stats.gold_seen)}
+    if any(rule["metric"] == _rules.MEDIAN_TIME for rule in rules):
         durations = db.session.scalars(
             select(Assignment.duration_ms)
-            .where(Assignment.annotator_id == stats.annotator_id, Assignment.project_id == project.id,
+            .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id,
                    Assignment.status == SUBMITTED, Assignment.duration_ms.is_not(None))
-            .order_by(Assignment.id.desc()).limit(rules.MEDIAN_WINDOW)
+            .order_by(Assignment.id.desc()).limit(_rules.MEDIAN_WINDOW)
         ).all()
         if durations:
-            metrics[rules.MEDIAN_TIME] = (statistics.median(durations) / 1000.0, stats.answers)
+            metrics[_rules.MEDIAN_TIME] = (statistics.median(durations) / 1000.0, stats.answers)
     if stats.agreement is not None:
-        metrics[rules.AGREEMENT] = (stats.agreement, stats.agreement_answers)
+        metrics[_rules.AGREEMENT] = (stats.agreement, stats.agreement_answers)
     return metrics
 
 
-def apply_rules(*, stats: AnnotatorStats, project: Project, metrics: dict, now: datetime) -> list[rules.Firing]:
+def apply_rules(*, stats: AnnotatorStats, project: Project, metrics: dict, now: datetime) -> list[_rules.Firing]:
     """Evaluate the project's rules for one annotator and carry out what fires."""
-    fired = rules.evaluate(project.quality_rules, metrics)
+    fired = _rules.evaluate(project.quality_rules, metrics)
     for firing in fired:
-        if firing.rule["action"] == rules.BLOCK and not stats.blocked:
+        if firing.rule["action"] == _rules.BLOCK and not stats.blocked:
             block(stats=stats, project=project, reason=firing.reason, rule=firing.rule, value=firing.value,
                   reject_answers=firing.rule.get("reject_answers", False), now=now)
-        elif firing.rule["action"] == rules.DOWNWEIGHT and stats.weight > firing.rule["weight"]:
+        elif firing.rule["action"] == _rules.DOWNWEIGHT and stats.weight > firing.rule["weight"]:
             stats.weight = firing.rule["weight"]
             _record(stats.annotator_id, project.id, "downweight", firing.reason, firing.rule, firing.value, now)
     return fired

@@ -6,12 +6,12 @@ from sqlalchemy import select
 from marketplace.assignments.models import Assignment
 from marketplace.extensions import db
 from marketplace.tasks.models import Task
-from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project
+from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project, fresh
 
 
 def task_of(leased) -> int:
     """The task behind a lease (annotators only see an opaque ref)."""
-    return db.session.get(Assignment, leased["id"]).task_id
+    return fresh(Assignment, leased["id"]).task_id
 
 
 def lease(client, project, headers):
@@ -41,7 +41,7 @@ def test_answer_is_recorded_with_its_duration(client):
     assert response.status_code == 200
     assert response.json["status"] == "submitted" and response.json["answer"] == {"label": "dog"}
     assert response.json["duration_ms"] >= 0
-    assert db.session.get(Task, task_of(leased)).answer_count == 1
+    assert fresh(Task, task_of(leased)).answer_count == 1
 
 
 def test_answer_outside_the_schema_is_422_naming_the_field(client):
@@ -54,7 +54,7 @@ def test_answer_outside_the_schema_is_422_naming_the_field(client):
     assert wrong_shape.status_code == 422
     missing = client.post(f"/api/v1/assignments/{leased['id']}/answer", json={}, headers=headers)
     assert missing.status_code == 422 and "answer" in missing.json["errors"]["json"]
-    assert db.session.get(Assignment, leased["id"]).status == "leased"
+    assert fresh(Assignment, leased["id"]).status == "leased"
 
 
 def test_annotator_never_gets_the_same_task_twice(client):
@@ -102,12 +102,12 @@ def test_answer_after_expiry_is_409_and_the_slot_is_back(client):
     project = open_project(tasks=1, answers_per_task=1)
     alice, bob = bearer(AnnotatorFactory()), bearer(AnnotatorFactory())
     leased = lease(client, project, alice).json
-    assignment = db.session.get(Assignment, leased["id"])
+    assignment = fresh(Assignment, leased["id"])
     assignment.expires_at = assignment.leased_at - timedelta(seconds=1)
     late = answer(client, leased["id"], alice)
     assert late.status_code == 409 and "expired" in late.json["message"]
-    assert db.session.get(Assignment, leased["id"]).status == "expired"
-    assert db.session.get(Task, task_of(leased)).slots_taken == 0
+    assert fresh(Assignment, leased["id"]).status == "expired"
+    assert fresh(Task, task_of(leased)).slots_taken == 0
     assert lease(client, project, bob).status_code == 201
     assert answer(client, leased["id"], alice).status_code == 409
 
@@ -146,7 +146,7 @@ def test_another_annotators_assignment_is_404(client):
     assert answer(client, leased["id"], bob).status_code == 404
     assert client.post(f"/api/v1/assignments/{leased['id']}/release", headers=bob).status_code == 404
     assert client.get("/api/v1/assignments", headers=bob).json["items"] == []
-    assert db.session.get(Assignment, leased["id"]).status == "leased"
+    assert fresh(Assignment, leased["id"]).status == "leased"
 
 
 def test_annotators_list_their_own_assignments(client):

@@ -6,6 +6,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from marketplace import queue
+from marketplace.assignments import answering
 from marketplace.assignments import services as assignments
 from marketplace.assignments.models import Assignment
 from marketplace.db import transaction, utcnow
@@ -16,7 +17,7 @@ from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.tasks.models import Task
 from tests.conftest import REDIS_URL
-from tests.factories import AnnotatorFactory, open_project
+from tests.factories import AnnotatorFactory, open_project, fresh
 from workers import queues
 from workers.assignments import expire_leases
 from workers.results import sweep_unaggregated
@@ -68,7 +69,7 @@ def test_debounced_job_is_queued_once_until_it_runs(ctx, with_redis):
 
 
 def _answer_everything(project_id: int, annotators: int) -> None:
-    project = db.session.get(Project, project_id)
+    project = fresh(Project, project_id)
     for _ in range(annotators):
         annotator = AnnotatorFactory()
         db.session.commit()
@@ -76,7 +77,7 @@ def _answer_everything(project_id: int, annotators: int) -> None:
             with transaction():
                 lease = assignments.lease_next_task(project_id=project_id, annotator=annotator, now=utcnow())
             with transaction():
-                assignments.submit_answer(assignment_id=lease.assignment_id, annotator=annotator,
+                answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator,
                                           answer={"label": "cat"}, now=utcnow())
 
 
@@ -90,7 +91,7 @@ def test_simple_worker_burst_aggregates_and_completes_the_project(committed_app,
         worker = SimpleWorker([Queue(queues.TRUTH, connection=with_redis)], connection=with_redis)
         assert worker.work(burst=True)
         db.session.expire_all()
-        assert db.session.get(Project, project.id).status == "completed"
+        assert fresh(Project, project.id).status == "completed"
         assert db.session.query(Result).filter_by(project_id=project.id).count() == 4
         assert Queue(queues.TRUTH, connection=with_redis).failed_job_registry.count == 0
 
@@ -100,8 +101,8 @@ def test_expire_leases_job_returns_slots(ctx):
     annotator = AnnotatorFactory()
     lease = assignments.lease_next_task(project_id=project.id, annotator=annotator, now=utcnow() - timedelta(hours=1))
     assert expire_leases() == 1
-    assert db.session.get(Assignment, lease.assignment_id).status == "expired"
-    assert db.session.get(Task, lease.task_id).slots_taken == 0
+    assert fresh(Assignment, lease.assignment_id).status == "expired"
+    assert fresh(Task, lease.task_id).slots_taken == 0
     assert expire_leases() == 0
 
 
@@ -111,9 +112,9 @@ def test_sweep_requeues_aggregation_a_lost_job_left_undone(ctx, monkeypatch):
     annotator = AnnotatorFactory()
     with transaction():
         lease = assignments.lease_next_task(project_id=project.id, annotator=annotator, now=utcnow())
-        assignments.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": "dog"}, now=utcnow())
+        answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": "dog"}, now=utcnow())
     assert db.session.query(Result).count() == 0
     monkeypatch.undo()
     assert sweep_unaggregated() == 1
-    assert db.session.get(Result, lease.task_id).label == "dog"
-    assert db.session.get(Project, project.id).status == "completed"
+    assert fresh(Result, lease.task_id).label == "dog"
+    assert fresh(Project, project.id).status == "completed"

@@ -1,0 +1,166 @@
+"""Submitting an answer: the hot path after leasing, kept to a few narrow statements.
+
+One read of the assignment with what the answer needs of its project and task, then (on PostgreSQL)
+one statement that submits it only if it is still a live lease, counts the answer on its task
+(closing the task when full) and in the annotator's trust counters. No row is locked before that
+conditional update: two racing submissions of one assignment cannot both match `status = 'leased'`.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, case, select, text, update
+
+from marketplace import labels
+from marketplace.accounts.models import Account
+from marketplace.assignments.models import EXPIRED, LEASED, SUBMITTED, Assignment
+from marketplace.errors import Conflict, NotFound, field_error
+from marketplace.db import Json, core, is_postgres
+from marketplace.extensions import db
+from marketplace.projects.models import OPEN as PROJECT_OPEN
+from marketplace.projects.models import Project
+from marketplace.quality import services as quality
+from marketplace.queue import enqueue_after_commit
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.tasks.models import CLOSED, Task
+
+
+class LeaseExpired(Conflict):
+    """The lease ran out before the answer came; the slot is returned, so this change is kept."""
+
+    keeps_changes = True
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted answer as the annotator sees it, and the gold feedback it earned, if any."""
+
+    id: int
+    project_id: int
+    task_id: int
+    annotator_id: int
+    status: str
+    leased_at: datetime
+    expires_at: datetime
+    submitted_at: datetime
+    answer: dict
+    duration_ms: int
+    feedback: quality.Feedback | None
+
+
+_CONTEXT = (
+    select(
+        Assignment.id, Assignment.annotator_id, Assignment.project_id, Assignment.task_id, Assignment.status,
+        Assignment.leased_at, Assignment.expires_at, Assignment.is_gold,
+        Project.status.label("project_status"), Project.label_schema, Project.answers_per_task,
+        Project.gold_feedback, Project.quality_rules, Task.gold_answer, Task.gold_explanation,
+    )
+    .join(Project, Project.id == Assignment.project_id)
+    .join(Task, Task.id == Assignment.task_id)
+    .where(Assignment.id == bindparam("assignment_id"))
+)
+
+
+def submit_answer(*, assignment_id: int, annotator: Account, answer, now: datetime) -> Submission:
+    """Record the answer of a live lease; score gold; close the task when it has all its answers."""
+    row = core(_CONTEXT, {"assignment_id": assignment_id}).first()
+    if row is None or row.annotator_id != annotator.id:
+        raise NotFound("No such assignment.")
+    if row.status != LEASED:
+        raise Conflict(f"This assignment is {row.status}; it takes no answer.")
+    if row.expires_at <= now:
+        end_lease(assignment_id=row.id, task_id=row.task_id, is_gold=row.is_gold, status=EXPIRED, now=now)
+        raise LeaseExpired("The lease expired before the answer arrived; the task went back to the pool.")
+    if row.project_status != PROJECT_OPEN:
+        raise Conflict(f"This project is {row.project_status}; it takes no answers.")
+    try:
+        clean = labels.validate_answer(row.label_schema, answer)
+    except labels.LabelError as exc:
+        raise field_error(exc.message, "answer", *exc.path)
+    duration_ms = int((now - row.leased_at).total_seconds() * 1000)
+    gold_correct = labels.agrees(row.label_schema, clean, row.gold_answer) if row.is_gold else None
+    write = _write_postgres if is_postgres() else _write_portable
+    counters = write(row, annotator.id, clean, duration_ms, gold_correct, now)
+    if counters is None:
+        raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
+    quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id,
+                        rules=row.quality_rules, now=now)
+    feedback = None
+    if gold_correct is False and row.gold_feedback:
+        feedback = quality.Feedback(False, row.gold_explanation, labels.label_type(row.label_schema).class_of(row.gold_answer))
+    return Submission(row.id, row.project_id, row.task_id, annotator.id, SUBMITTED, row.leased_at, row.expires_at,
+                      now, clean, duration_ms, feedback)
+
+
+_PG_WRITE = text("""
+WITH done AS (
+    UPDATE assignments SET status = 'submitted', answer = :answer, submitted_at = :now, ended_at = :now,
+           duration_ms = :duration_ms, gold_correct = :gold_correct
+    WHERE id = :assignment_id AND status = 'leased'
+    RETURNING task_id
+), counted AS (
+    UPDATE tasks SET answer_count = tasks.answer_count + 1,
+           status = CASE WHEN tasks.answer_count + 1 >= :answers_per_task THEN 'closed' ELSE tasks.status END,
+           closed_at = CASE WHEN tasks.answer_count + 1 >= :answers_per_task THEN :now ELSE tasks.closed_at END
+    FROM done WHERE tasks.id = done.task_id AND NOT :is_gold
+    RETURNING tasks.status
+), counters AS (
+    INSERT INTO annotator_stats AS s (annotator_id, project_id, answers, duration_ms_total, gold_seen, gold_correct,
+                                      agreement_answers, weight, blocked, created_at, updated_at)
+    SELECT :annotator_id, :project_id, 1, :duration_ms, :gold_seen, :gold_right, 0, 1.0, false, :now, :now FROM done
+    ON CONFLICT (annotator_id, project_id) DO UPDATE SET
+        answers = s.answers + 1, duration_ms_total = s.duration_ms_total + :duration_ms,
+        gold_seen = s.gold_seen + :gold_seen, gold_correct = s.gold_correct + :gold_right, updated_at = :now
+    RETURNING s.answers, s.gold_seen, s.gold_correct, s.agreement, s.agreement_answers, s.blocked
+)
+SELECT counters.*, (SELECT status FROM counted) AS task_status FROM counters
+""").bindparams(bindparam("answer", type_=Json))
+
+
+def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold_correct: bool | None, now: datetime):
+    """Submit, count on the task and in the annotator's trust: one statement. None if no longer live."""
+    gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
+    counters = core(_PG_WRITE, {
+        "assignment_id": row.id, "answer": answer, "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
+        "answers_per_task": row.answers_per_task, "is_gold": row.is_gold, "annotator_id": annotator_id,
+        "project_id": row.project_id, "gold_seen": gold_seen, "gold_right": right,
+    }).first()
+    if counters is not None and counters.task_status == CLOSED:
+        enqueue_after_commit(AGGREGATE_PROJECT, row.project_id, queue="truth", debounce=True)
+    return counters
+
+
+def _write_portable(row, annotator_id: int, answer: dict, duration_ms: int, gold_correct: bool | None, now: datetime):
+    """The same writes as plain statements, for SQLite."""
+    submitted = db.session.execute(
+        update(Assignment)
+        .where(Assignment.id == row.id, Assignment.status == LEASED)
+        .values(status=SUBMITTED, answer=answer, submitted_at=now, ended_at=now, duration_ms=duration_ms,
+                gold_correct=gold_correct)
+        .returning(Assignment.id)
+    ).first()
+    if submitted is None:
+        return None
+    if not row.is_gold:
+        full = Task.answer_count + 1 >= row.answers_per_task
+        status = db.session.execute(
+            update(Task)
+            .where(Task.id == row.task_id)
+            .values(answer_count=Task.answer_count + 1, status=case((full, CLOSED), else_=Task.status),
+                    closed_at=case((full, now), else_=Task.closed_at))
+            .returning(Task.status)
+        ).scalar_one()
+        if status == CLOSED:
+            enqueue_after_commit(AGGREGATE_PROJECT, row.project_id, queue="truth", debounce=True)
+    return quality.count_answer(annotator_id=annotator_id, project_id=row.project_id, duration_ms=duration_ms,
+                                gold_correct=gold_correct, now=now)
+
+
+def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, now: datetime) -> bool:
+    """End a live lease (released or expired) and give its slot back; False if it was no longer live."""
+    ended = db.session.execute(
+        update(Assignment).where(Assignment.id == assignment_id, Assignment.status == LEASED)
+        .values(status=status, ended_at=now).returning(Assignment.id)
+    ).first()
+    if ended is not None and not is_gold:  # gold has no slots
+        db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - 1))
+    return ended is not None
