@@ -1,10 +1,12 @@
 """Bulk import and reads of tasks."""
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+import json
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 
 from marketplace import labels
 from marketplace.accounts.models import Account
-from marketplace.db import is_postgres, utcnow
+from marketplace.db import core, is_postgres, utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.projects import services as projects
@@ -60,12 +62,38 @@ def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
         raise ValidationFailed(f"{'line' if rows else 'row'} {item['row']}: gold_answer: {exc.message}", errors=where)
 
 
+_PG_INSERT = text("""
+INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, answer_count,
+                   created_at)
+SELECT :project_id, u.external_id, u.data::jsonb, CASE WHEN u.gold IS NULL THEN 'open' ELSE 'gold' END,
+       u.gold::jsonb, u.explanation, 0, 0, :now
+FROM unnest(CAST(:external_ids AS text[]), CAST(:datas AS text[]), CAST(:golds AS text[]),
+            CAST(:explanations AS text[])) AS u(external_id, data, gold, explanation)
+ON CONFLICT (project_id, external_id) DO NOTHING
+RETURNING external_id, id, status
+""")
+
+
 def _insert_new(project_id: int, items: list[dict]) -> dict[str, tuple[int, bool]]:
-    """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those."""
-    dialect_insert = postgresql.insert if is_postgres() else sqlite.insert
+    """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those.
+
+    On PostgreSQL the whole batch is one INSERT ... SELECT FROM unnest(arrays): a handful of
+    parameters however many rows, where a multi-row VALUES list makes the driver parse tens of
+    thousands of placeholders.
+    """
+    if is_postgres():
+        dumps = json.dumps
+        rows = core(_PG_INSERT, {
+            "project_id": project_id, "now": utcnow(),
+            "external_ids": [item["external_id"] for item in items],
+            "datas": [dumps(item["data"]) for item in items],
+            "golds": [None if item["gold_answer"] is None else dumps(item["gold_answer"]) for item in items],
+            "explanations": [item["gold_explanation"] for item in items],
+        })
+        return {external_id: (task_id, status == GOLD) for external_id, task_id, status in rows}
     table = Task.__table__
     stmt = (
-        dialect_insert(table)
+        sqlite.insert(table)
         .on_conflict_do_nothing(index_elements=["project_id", "external_id"])
         .returning(table.c.external_id, table.c.id, table.c.status)
     )
