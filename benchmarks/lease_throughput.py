@@ -8,7 +8,11 @@ What it measures
      schemas, services) and for `benchmarks/reference_app.py` (only the lease SQL as one statement)
      served by the same gunicorn settings against an identical copy of the database, and the
      app/ref ratio. Targets (issue 2): lease req/s >= 60% of the reference; lease p99 <= 100 ms at 64.
-  2. Scale. Two more projects in the app's database: 1k tasks and 1M tasks, the 1M one with an
+  2. Quality control (issue 4). The same load on two projects of the app, interleaved: the plain
+     one, and one with gold_rate 0.1 (a pool of --gold gold tasks) and quality rules on (a gold
+     lower-bound block rule, a median-answer-time rule, a down-weighting agreement rule; none fires,
+     so every request is a normal one). Target: lease req/s with them >= 85% of without.
+  3. Scale. Two more projects in the app's database: 1k tasks and 1M tasks, the 1M one with an
      annotator who already answered 10k of its tasks (rows inserted with SQL, counters kept
      consistent). The first --scale-annotators annotators (the heavy one among them) loop on each
      project in turn. Printed: lease p50 at 1M vs at 1k. Target: <= 1.5x.
@@ -61,6 +65,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--small", type=int, default=1_000, help="tasks in the small scale project (default 1k)")
     p.add_argument("--history", type=int, default=10_000, help="answers the heavy annotator already has (default 10k)")
     p.add_argument("--scale-annotators", type=int, default=16, help="annotators in the scale runs (default 16)")
+    p.add_argument("--gold", type=int, default=1_000, help="gold tasks in the quality-control project (default 1k)")
+    p.add_argument("--skip-quality", action="store_true", help="skip the quality-control comparison")
     p.add_argument("--skip-scale", action="store_true", help="only the throughput part")
     p.add_argument("--keep-db", action="store_true", help="leave the databases behind for inspection")
     return p.parse_args()
@@ -68,11 +74,32 @@ def parse_args() -> argparse.Namespace:
 
 # ---------------------------------------------------------------- setup
 
-def new_project(port: int, token: str, name: str, apt: int) -> int:
+QUALITY = {
+    "gold_rate": 0.1,
+    "quality_rules": [
+        {"metric": "gold_accuracy_lower_bound", "below": 0.2, "min_count": 5, "action": "block", "reject_answers": True},
+        {"metric": "median_answer_time_s", "below": 0.0001, "min_count": 10, "action": "block"},
+        {"metric": "agreement_with_truth", "below": 0.1, "min_count": 20, "action": "downweight", "weight": 0.2},
+    ],
+}
+
+
+def new_project(port: int, token: str, name: str, apt: int, **extra) -> int:
     return h.expect(port, "POST", "/api/v1/projects", {
         "name": name, "label_schema": {"type": "classification", "classes": CLASSES}, "reward_cents": 5,
-        "answers_per_task": apt, "assignment_duration_s": 3600, "max_leases_per_annotator": 1,
+        "answers_per_task": apt, "assignment_duration_s": 3600, "max_leases_per_annotator": 1, **extra,
     }, token)["id"]
+
+
+def load_gold(conn: psycopg.Connection, project_id: int, n: int) -> None:
+    """Insert n gold tasks whose known answer is the one the simulated crowd gives (so nobody is blocked)."""
+    conn.execute("""
+        INSERT INTO tasks (project_id, external_id, data, status, gold_answer, slots_taken, answer_count, created_at)
+        SELECT %(p)s, 'gold-' || g, jsonb_build_object('text', 'sentence number ' || g), 'gold', '{"label": "a"}',
+               0, 0, now()
+        FROM generate_series(1, %(n)s) g""", {"p": project_id, "n": n})
+    conn.execute("UPDATE projects SET gold_count = gold_count + %s WHERE id = %s", (n, project_id))
+    conn.commit()
 
 
 def load_tasks(conn: psycopg.Connection, project_id: int, n: int) -> None:
@@ -115,16 +142,21 @@ def setup_main(args, counts: list[int]) -> dict:
     try:
         _, req_token = h.account(app.port, "requesters", "req@bench.test")
         project = new_project(app.port, req_token, "throughput", args.answers_per_task)
+        quality = None if args.skip_quality else new_project(app.port, req_token, "quality", args.answers_per_task, **QUALITY)
         with psycopg.connect(h.db_url(APP_DB)) as conn:
-            load_tasks(conn, project, args.tasks)
-        h.expect(app.port, "POST", f"/api/v1/projects/{project}/publish", token=req_token, status=200)
+            for target in filter(None, (project, quality)):
+                load_tasks(conn, target, args.tasks)
+            if quality:
+                load_gold(conn, quality, args.gold)
+        for target in filter(None, (project, quality)):
+            h.expect(app.port, "POST", f"/api/v1/projects/{target}/publish", token=req_token, status=200)
         emails = [f"ann{i}@bench.test" for i in range(sum(counts))]
         people = h.accounts(app.port, "annotators", emails)
     finally:
         app.stop()
     vacuum(APP_DB)
     h.recreate_db(REF_DB, template=APP_DB)
-    return {"project": project, "people": people, "req_token": req_token}
+    return {"project": project, "quality": quality, "people": people, "req_token": req_token}
 
 
 # ---------------------------------------------------------------- load
@@ -218,6 +250,27 @@ def throughput(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
     return rows, verdicts
 
 
+def quality_overhead(args, state: dict) -> tuple[list, list[str]]:
+    """The same crowd on the plain project and on the one with gold and rules, interleaved."""
+    people = state["people"][:args.scale_annotators]
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    try:
+        plain, checked = measure([(app, app_annotators(state["project"], people)),
+                                  (app, app_annotators(state["quality"], people))], args)
+    finally:
+        app.stop()
+    print(f"  quality: plain statuses {plain['statuses']}, with gold and rules {checked['statuses']}", flush=True)
+    ratio = checked["lease"].rate / plain["lease"].rate
+    rows = [row(len(people), "plain", plain), row(len(people), "gold+rules", checked),
+            [f"{len(people):>3} ratio", ratio, checked["answer"].rate / plain["answer"].rate,
+             checked["lease"].p50_ms / plain["lease"].p50_ms, checked["lease"].p99_ms / plain["lease"].p99_ms,
+             checked["answer"].p50_ms / plain["answer"].p50_ms, checked["answer"].p99_ms / plain["answer"].p99_ms,
+             checked["server_ms"] / plain["server_ms"], "", ""]]
+    verdict = f"lease req/s with gold_rate 0.1 and rules vs without: {ratio:.2f} (target >= 0.85) " \
+              f"{'PASS' if ratio >= 0.85 else 'FAIL'}"
+    return rows, [verdict]
+
+
 def scale(args, state: dict) -> tuple[list, list[str]]:
     people = state["people"][:args.scale_annotators]
     heavy_id = people[0][0]
@@ -267,6 +320,7 @@ def main() -> None:
         state = setup_main(args, counts)
         print(f"setup done in {time.perf_counter() - began:.0f} s; measuring {args.seconds:g} s per run", flush=True)
         rows, verdicts = throughput(args, counts, state)
+        quality_rows, quality_verdicts = ([], []) if args.skip_quality else quality_overhead(args, state)
         scale_rows, scale_verdicts = ([], []) if args.skip_scale else scale(args, state)
     finally:
         if not args.keep_db:
@@ -279,13 +333,19 @@ def main() -> None:
           "share of one core)")
     print(h.table(["annotators", "lease/s", "answer/s", "lease p50", "lease p99", "answer p50", "answer p99",
                    "worker CPU ms/req", "non-2xx", "client CPU"], rows))
+    if quality_rows:
+        print()
+        print(f"Quality control overhead: {args.scale_annotators} annotators, the same {args.tasks:,} tasks with and "
+              f"without gold_rate 0.1 ({args.gold:,} gold tasks) and three quality rules")
+        print(h.table(["annotators", "lease/s", "answer/s", "lease p50", "lease p99", "answer p50", "answer p99",
+                       "worker CPU ms/req", "non-2xx", "client CPU"], quality_rows))
     if scale_rows:
         print()
         print(f"Lease latency vs project size: {args.scale_annotators} annotators on the app, "
               f"annotator 1 has answered {args.history:,} tasks of the big project (latencies in ms)")
         print(h.table(["project", "lease/s", "lease p50", "lease p99", "heavy p50", "heavy n"], scale_rows))
     print()
-    for verdict in verdicts + scale_verdicts:
+    for verdict in verdicts + quality_verdicts + scale_verdicts:
         print(verdict)
     print(f"total {time.perf_counter() - began:.0f} s; load average at the end {os.getloadavg()[0]:.1f} "
           f"(other work on the machine skews absolute figures, not much the ratios)")

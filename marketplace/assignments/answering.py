@@ -18,6 +18,7 @@ from marketplace.db import Json, core, is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.projects.models import Project
+from marketplace.quality import rules as _rules
 from marketplace.quality import services as quality
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
@@ -82,8 +83,9 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     counters = write(row, annotator.id, clean, duration_ms, gold_correct, now)
     if counters is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
-    quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id,
-                        rules=row.quality_rules, now=now)
+    quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
+                        now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
+                        recent_durations=getattr(counters, "recent_durations", None))
     feedback = None
     if gold_correct is False and row.gold_feedback:
         feedback = quality.Feedback(False, row.gold_explanation, labels.label_type(row.label_schema).class_of(row.gold_answer))
@@ -112,7 +114,13 @@ WITH done AS (
         gold_seen = s.gold_seen + :gold_seen, gold_correct = s.gold_correct + :gold_right, updated_at = :now
     RETURNING s.answers, s.gold_seen, s.gold_correct, s.agreement, s.agreement_answers, s.blocked
 )
-SELECT counters.*, (SELECT status FROM counted) AS task_status FROM counters
+SELECT counters.*, (SELECT status FROM counted) AS task_status,
+       CASE WHEN :median_window > 0 THEN ARRAY(
+           SELECT r.duration_ms FROM assignments r
+           WHERE r.annotator_id = :annotator_id AND r.project_id = :project_id AND r.status = 'submitted'
+             AND r.duration_ms IS NOT NULL
+           ORDER BY r.task_id DESC LIMIT :median_window) END AS recent_durations
+FROM counters
 """).bindparams(bindparam("answer", type_=Json))
 
 
@@ -123,6 +131,9 @@ def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold
         "assignment_id": row.id, "answer": answer, "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
         "answers_per_task": row.answers_per_task, "is_gold": row.is_gold, "annotator_id": annotator_id,
         "project_id": row.project_id, "gold_seen": gold_seen, "gold_right": right,
+        # The previous answers' times come back with the write when a rule will want their median.
+        "median_window": _rules.MEDIAN_WINDOW - 1 if any(
+            rule["metric"] == _rules.MEDIAN_TIME for rule in row.quality_rules or ()) else 0,
     }).first()
     if counters is not None and counters.task_status == CLOSED:
         enqueue_after_commit(AGGREGATE_PROJECT, row.project_id, queue="truth", debounce=True)

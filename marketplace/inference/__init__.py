@@ -7,7 +7,8 @@ arbitrary ids into those codes and back.
 
 from __future__ import annotations
 
-from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement)
+from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, krippendorff_alpha_counts,
+                        percent_agreement)
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
 from .encoding import EncodedAnswers, encode_answers, encode_ids
 from .glad import glad
@@ -40,7 +41,7 @@ def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD
 __all__ = [
     "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
     "cohens_kappa", "dawid_skene", "encode_answers", "encode_ids", "fleiss_kappa", "glad", "infer",
-    "krippendorff_alpha", "mace", "majority_vote", "numeric_mean", "numeric_median",
+    "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "majority_vote", "numeric_mean", "numeric_median",
     "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",
     "task_posterior", "wawa", "weighted_mean", "weighted_median", "weighted_vote",
 ]

@@ -43,6 +43,18 @@ def krippendorff_alpha(data, level: str = "nominal") -> float:
     With no variation at all (every pairable value equal) alpha is undefined; 1.0 is returned.
     """
     counts, values = _counts_from_matrix(data)
+    return krippendorff_alpha_counts(counts, values, level)
+
+
+def krippendorff_alpha_counts(counts, values=None, level: str = "nominal") -> float:
+    """Return Krippendorff's alpha from a units x values count matrix (values default to 0..V-1).
+
+    The form to use with many coders: no coders x units matrix, which would be mostly empty.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 2:
+        raise ValueError("counts must be a units x values matrix")
+    values = np.arange(counts.shape[1], dtype=np.float64) if values is None else np.asarray(values, dtype=np.float64)
     m = counts.sum(axis=1)
     counts = counts[m >= 2]
     m = m[m >= 2]

@@ -56,8 +56,8 @@ def recompute_trust(*, project_id: int, now: datetime) -> dict:
         stats.agreement = float(agreed[w] / compared[w]) if compared[w] else None
         stats.agreement_answers = int(compared[w])
         if project.quality_rules and not stats.blocked:
-            metrics = services.submission_metrics(stats, stats.annotator_id, project.id, project.quality_rules)
-            services.apply_rules(stats=stats, project=project, metrics=metrics, now=now)
+            services.apply_rules(stats=stats, project=project, metrics=services.all_metrics(stats, project.quality_rules),
+                                 now=now)
     db.session.flush()
     return {"answers": len(rows), "annotators": W, "iterations": result.n_iter}
 

@@ -21,7 +21,8 @@ BLOCK = "block"
 DOWNWEIGHT = "downweight"
 ACTIONS = (BLOCK, DOWNWEIGHT)
 
-# The median answer time is taken over this many most recent answers (bounded work per submission).
+# The median answer time is taken over this many most recent answers (bounded work per submission);
+# "recent" is by task, which is the order an annotator is handed tasks in, and what an index serves.
 MEDIAN_WINDOW = 200
 
 

@@ -66,26 +66,52 @@ def count_answer(*, annotator_id: int, project_id: int, duration_ms: int, gold_c
     ).one()
 
 
-def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime) -> None:
-    """Apply the project's rules to an annotator's fresh counters; load and lock the row only if one fires."""
+def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,
+                duration_ms: int, recent_durations: list[int] | None = None) -> None:
+    """Apply the project's rules after one answer; load and lock the stats row only if one fires.
+
+    Only what this answer can change is evaluated: the gold bound after a gold answer, the median
+    answer time after any answer (over the previous answers, newest first by task, and this one).
+    Agreement with the inferred truth changes only in the periodic recompute, which checks it.
+    """
     if not rules or counters.blocked:
         return
-    metrics = submission_metrics(counters, annotator_id, project_id, rules)
-    if _rules.evaluate(rules, metrics):
+    metrics = {}
+    if gold_answered and _needs(rules, _rules.GOLD_LOWER_BOUND, counters.gold_seen):
+        metrics[_rules.GOLD_LOWER_BOUND] = (trust.gold_accuracy(counters.gold_correct, counters.gold_seen).lower_bound,
+                                            counters.gold_seen)
+    if _needs(rules, _rules.MEDIAN_TIME, counters.answers):
+        if recent_durations is None:  # this answer is already written: it is among the latest
+            window = recent_answer_times(annotator_id=annotator_id, project_id=project_id, limit=_rules.MEDIAN_WINDOW)
+        else:  # read with the write, so from before it
+            window = [duration_ms, *recent_durations]
+        metrics[_rules.MEDIAN_TIME] = (statistics.median(window) / 1000.0, counters.answers)
+    if metrics and _rules.evaluate(rules, metrics):
         stats = stats_row(annotator_id=annotator_id, project_id=project_id)
         apply_rules(stats=stats, project=db.session.get(Project, project_id), metrics=metrics, now=now)
 
 
-def submission_metrics(stats, annotator_id: int, project_id: int, rules: list) -> dict:
-    """Metrics for the rules: gold lower bound, agreement with the truth, and (when a rule needs it) median answer time."""
-    metrics = {_rules.GOLD_LOWER_BOUND: (trust.gold_accuracy(stats.gold_correct, stats.gold_seen).lower_bound, stats.gold_seen)}
+def _needs(rules: list, metric: str, evidence: int) -> bool:
+    return any(rule["metric"] == metric and evidence >= rule["min_count"] for rule in rules)
+
+
+def recent_answer_times(*, annotator_id: int, project_id: int, limit: int) -> list[int]:
+    """Durations (ms) of the annotator's latest answers in a project, newest task first."""
+    return list(db.session.scalars(
+        select(Assignment.duration_ms)
+        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id,
+               Assignment.status == SUBMITTED, Assignment.duration_ms.is_not(None))
+        .order_by(Assignment.task_id.desc()).limit(limit)
+    ))
+
+
+def all_metrics(stats: AnnotatorStats, rules: list) -> dict:
+    """Every metric the rules may use, for the periodic recompute."""
+    metrics = {_rules.GOLD_LOWER_BOUND: (trust.gold_accuracy(stats.gold_correct, stats.gold_seen).lower_bound,
+                                         stats.gold_seen)}
     if any(rule["metric"] == _rules.MEDIAN_TIME for rule in rules):
-        durations = db.session.scalars(
-            select(Assignment.duration_ms)
-            .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id,
-                   Assignment.status == SUBMITTED, Assignment.duration_ms.is_not(None))
-            .order_by(Assignment.id.desc()).limit(_rules.MEDIAN_WINDOW)
-        ).all()
+        durations = recent_answer_times(annotator_id=stats.annotator_id, project_id=stats.project_id,
+                                        limit=_rules.MEDIAN_WINDOW)
         if durations:
             metrics[_rules.MEDIAN_TIME] = (statistics.median(durations) / 1000.0, stats.answers)
     if stats.agreement is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.stats import beta
+from scipy.special import betaincinv
 
 PRIOR_A = 1.0
 PRIOR_B = 1.0
@@ -26,7 +26,8 @@ def gold_accuracy(correct: float, seen: float, prior_a: float = PRIOR_A, prior_b
     """Return the Beta posterior mean and 5% lower credible bound of an accuracy."""
     a = prior_a + correct
     b = prior_b + (seen - correct)
-    return BetaEstimate(mean=a / (a + b), lower_bound=float(beta.ppf(LOWER_QUANTILE, a, b)), evidence=float(seen))
+    # betaincinv(a, b, q) is scipy.stats.beta.ppf(q, a, b) without the distribution framework (~20x faster).
+    return BetaEstimate(mean=a / (a + b), lower_bound=float(betaincinv(a, b, LOWER_QUANTILE)), evidence=float(seen))
 
 
 def recency_weights(updated: list[datetime], now: datetime, half_life_days: float) -> np.ndarray:

@@ -43,3 +43,11 @@ def test_alpha_rejects_unknown_levels_and_unpairable_data():
         krippendorff_alpha(KRIPPENDORFF_2011, "ratio-ish")
     with pytest.raises(ValueError, match="pairable"):
         krippendorff_alpha([[1, NAN], [NAN, 2]])
+
+
+def test_alpha_from_counts_equals_alpha_from_the_coder_matrix():
+    from marketplace.inference import krippendorff_alpha, krippendorff_alpha_counts
+
+    data = np.array([[0, 1, 1, np.nan], [0, 1, 0, 2], [np.nan, 1, 1, 2]], dtype=float)
+    counts = np.array([[2, 0, 0], [0, 3, 0], [1, 2, 0], [0, 0, 2]])
+    assert krippendorff_alpha_counts(counts) == pytest.approx(krippendorff_alpha(data))
