@@ -56,17 +56,34 @@ def load(name: str) -> RawDataset:
     return RawDataset(name, items, workers, labels, gold)
 
 
-def synthetic(seed: int = 20240601, n_tasks: int = 200_000, n_annotators: int = 5_000, K: int = 5,
-              per_task: int = 5, spammer_share: float = 0.10):
-    """Build the synthetic problem: random confusion matrices, 10% spammers, 5 answers per task.
+SYNTHETIC_DIAGONAL_BOOST = 8.8
 
-    Returns (task, annotator, label, truth) int arrays; every task gets distinct annotators.
+
+def synthetic(seed: int = 20240601, n_tasks: int = 200_000, n_annotators: int = 5_000, K: int = 5,
+              per_task: int = 5, spammer_share: float = 0.10,
+              diagonal_boost: float = SYNTHETIC_DIAGONAL_BOOST):
+    """Build the issue's synthetic problem; return (task, annotator, label, truth) int arrays.
+
+    - truth: uniform over the K classes;
+    - annotators: a random confusion matrix each. Row k (true class k) is drawn from
+      Dirichlet(1 + diagonal_boost * [l == k]): errors go anywhere, unevenly and differently per
+      annotator and per true class, and the expected accuracy is (1 + b) / (K + b), 0.71 at
+      b = 8.8 (individual rows range from near chance to near perfect);
+    - spammers: a `spammer_share` of annotators, chosen at random, answer from one Dirichlet(1)
+      distribution over the classes whatever the truth is;
+    - assignment: each task gets `per_task` distinct annotators (a random start and stride modulo
+      W), so every annotator answers about n_tasks * per_task / W tasks (200 by default).
+
+    The boost was calibrated once, only against the reference figures the issue reports for
+    crowd-kit 1.4.2 on its own version of this problem (majority vote .8933, Dawid-Skene .9407):
+    with b = 8.8 and the default seed, majority vote (ties to the lowest class) scores .8925 and
+    Dawid-Skene .9405. A fixed-accuracy generator (every error spread by one Dirichlet draw, the
+    previous version) was easier: majority vote .925.
     """
     rng = np.random.default_rng(seed)
     truth = rng.integers(0, K, n_tasks)
-    accuracy = rng.uniform(0.45, 0.95, n_annotators)
-    noise = rng.dirichlet(np.ones(K), size=(n_annotators, K))
-    confusion = noise * (1.0 - accuracy)[:, None, None] + np.eye(K) * accuracy[:, None, None]
+    alpha = np.ones((K, K)) + diagonal_boost * np.eye(K)
+    confusion = np.stack([rng.dirichlet(alpha[k], size=n_annotators) for k in range(K)], axis=1)
     spammers = rng.random(n_annotators) < spammer_share
     # A spammer answers from one fixed distribution whatever the truth is.
     confusion[spammers] = rng.dirichlet(np.ones(K), size=int(spammers.sum()))[:, None, :]
