@@ -58,12 +58,38 @@ def answer_matrices(task, annotator, label, n_tasks: int, n_annotators: int, K: 
     """Build the sparse task x (annotator, label) incidence matrix A and its transpose, both CSR.
 
     With these an E-step is `A @ log_confusion_rows` and an M-step is `A.T @ posteriors`: two
-    sparse x dense products over the answers.
+    sparse x dense products over the answers. Answers already grouped by task (what
+    `encode_answers` returns for task-ordered input) give A's row pointers by one bincount, no sort.
     """
     cols = annotator * K + label
     ones = np.ones(task.size, dtype=np.float64)
-    A = sp.csr_matrix((ones, (task, cols)), shape=(n_tasks, n_annotators * K))
-    return A, A.T.tocsr()
+    if task.size < 2 or not (task[1:] < task[:-1]).any():
+        indptr = np.zeros(n_tasks + 1, dtype=np.int64)
+        np.cumsum(np.bincount(task, minlength=n_tasks), out=indptr[1:])
+        A = sp.csr_matrix((ones, cols, indptr), shape=(n_tasks, n_annotators * K))
+    else:
+        A = sp.csr_matrix((ones, (task, cols)), shape=(n_tasks, n_annotators * K))
+    AT = sp.csr_matrix((ones, (cols, task)), shape=(n_annotators * K, n_tasks))
+    return A, AT
+
+
+def softmax_columns(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax of each column of a short, wide (K, n) matrix in place; return it and log normalisers.
+
+    The transposed layout makes every pass contiguous: about half the time of `softmax_rows`.
+    """
+    top = log_scores[0].copy()
+    for row in log_scores[1:]:
+        np.maximum(top, row, out=top)
+    log_scores -= top
+    np.exp(log_scores, out=log_scores)
+    totals = log_scores[0].copy()
+    for row in log_scores[1:]:
+        totals += row
+    log_scores /= totals
+    np.log(totals, out=totals)
+    totals += top
+    return log_scores, totals
 
 
 def one_coin_log_lik(task, label, log_right, log_wrong, n_tasks: int, K: int) -> np.ndarray:

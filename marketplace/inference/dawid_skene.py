@@ -14,7 +14,7 @@ import numpy as np
 
 from ._checks import Answers, check_answers, check_priors
 from ._core import (answer_matrices, clamp_gold, learned_priors, normalise_rows,
-                    one_coin_log_lik, softmax_rows, vote_matrix)
+                    one_coin_log_lik, softmax_columns, softmax_rows, vote_matrix)
 from .result import InferenceResult
 
 DEFAULT_PRIOR_ACCURACY = 0.7
@@ -40,11 +40,32 @@ def _converged(objective: float, previous: float, tol: float) -> bool:
     return abs(objective - previous) <= tol * max(1.0, abs(objective))
 
 
-def e_step(log_confusion_rows, log_priors, A) -> tuple[np.ndarray, np.ndarray]:
-    """Return task posteriors and per-task log evidence from log confusion rows (W*K, K)."""
-    log_post = A @ log_confusion_rows
-    log_post += log_priors
-    return softmax_rows(log_post)
+def _initial_posteriors_t(a: Answers) -> np.ndarray:
+    """Majority-vote posteriors in the (K, n_tasks) layout the EM loop works in."""
+    votes = np.bincount(a.label * a.n_tasks + a.task, minlength=a.K * a.n_tasks)
+    post = normalise_rows(votes.reshape(a.K, a.n_tasks).T.astype(np.float64))
+    _clamp_gold_t(post.T, a)
+    return np.ascontiguousarray(post.T)
+
+
+def _clamp_gold_t(post_t: np.ndarray, a: Answers) -> None:
+    if a.gold_tasks.size:
+        post_t[:, a.gold_tasks] = 0.0
+        post_t[a.gold_labels, a.gold_tasks] = 1.0
+
+
+def e_step(log_rows_t, log_priors, A) -> tuple[np.ndarray, np.ndarray]:
+    """Return (K, n_tasks) posteriors and per-task log evidence.
+
+    `log_rows_t[k, w * K + l]` is log P(annotator w answers l | true class k); one sparse
+    matrix-vector product per class keeps every array contiguous.
+    """
+    K = log_rows_t.shape[0]
+    log_post = np.empty((K, A.shape[0]))
+    for k in range(K):
+        log_post[k] = A @ log_rows_t[k]
+        log_post[k] += log_priors[k]
+    return softmax_columns(log_post)
 
 
 def dawid_skene(
@@ -66,29 +87,32 @@ def dawid_skene(
         raise ValueError(f"smoothing must be >= 0, got {smoothing}")
     pseudo = strength * prior_confusion(K, prior_accuracy)  # [true k, answer l]
     A, AT = answer_matrices(a.task, a.annotator, a.label, a.n_tasks, W, K)
-    post = _initial_posteriors(a)
+    post_t = _initial_posteriors_t(a)  # [class k, task t]
+    counts = np.empty((K, W * K))  # [true k, (annotator w, answer l)]
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
-        # M-step: expected counts[w, l, k] of answering l when the truth is k.
-        counts = (AT @ post).reshape(W, K, K).transpose(0, 2, 1)
-        counts = counts + pseudo
+        # M-step: expected counts of annotator w answering l when the truth is k.
+        for k in range(K):
+            counts[k] = AT @ post_t[k]
+        conf = counts.reshape(K, W, K) + pseudo[:, None, :]
         # A true class with no mass for this annotator (possible only with smoothing=0) gives a
         # uniform row rather than 0/0.
-        counts = np.maximum(counts, _TINY)
-        confusion = counts / counts.sum(axis=2, keepdims=True)
-        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post)
-        log_conf = np.log(np.maximum(confusion, 1e-300))
-        # E-step: rows indexed by (annotator, answer) -> log P(answer | each true class).
-        rows = np.ascontiguousarray(log_conf.transpose(0, 2, 1)).reshape(W * K, K)
-        post, log_evidence = e_step(rows, np.log(class_priors), A)
-        clamp_gold(post, a.gold_tasks, a.gold_labels)
+        np.maximum(conf, _TINY, out=conf)
+        conf /= conf.sum(axis=2, keepdims=True)
+        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post_t.T)
+        log_conf = np.log(conf)
+        # E-step: log P(answers | class) summed over each task's answers, then priors, softmax.
+        post_t, log_evidence = e_step(log_conf.reshape(K, W * K), np.log(class_priors), A)
+        _clamp_gold_t(post_t, a)
         log_lik = float(log_evidence.sum())
-        objective = log_lik + float((pseudo * log_conf).sum())
+        objective = log_lik + float(np.einsum("kl,kwl->", pseudo, log_conf))
         if _converged(objective, previous, tol):
             converged = True
             break
         previous = objective
+    confusion = np.ascontiguousarray(conf.transpose(1, 0, 2))  # [annotator, true k, answer l]
     skill = np.einsum("wkk,k->w", confusion, class_priors)
+    post = np.ascontiguousarray(post_t.T)
     return InferenceResult(
         method="ds", labels=post.argmax(axis=1), posteriors=post, skill=skill,
         confusion=confusion, priors=class_priors, n_iter=it, log_likelihood=log_lik,
