@@ -14,10 +14,11 @@ def create_app(config=None):
     from marketplace.config import config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
-    from marketplace.routes import blueprints
+    from marketplace.routes import NoCookieSession, blueprints
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or config_from_env())
+    app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
     tune_sqlite(app)
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])

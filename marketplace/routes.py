@@ -1,4 +1,5 @@
-"""The API's blueprints, mounted under /api/v1."""
+"""The API's blueprints, mounted under /api/v1, and the (cookie-less) session interface."""
+from flask.sessions import SessionInterface
 
 
 def blueprints():
@@ -15,3 +16,13 @@ def blueprints():
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality):
         bp.url_prefix = "/api/v1"
         yield bp
+
+
+class NoCookieSession(SessionInterface):
+    """Flask's session interface without the cookie: the API authenticates with bearer tokens."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None

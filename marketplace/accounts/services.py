@@ -15,7 +15,7 @@ from marketplace.accounts.models import (
     Account,
     ApiKey,
 )
-from marketplace.db import core
+from marketplace.db import core, is_postgres, pg_one, pg_sql
 from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
 from marketplace.extensions import db
 
@@ -103,6 +103,14 @@ _BEARER_LOOKUP = {
 }
 
 
+_PG_BEARER_LOOKUP = {
+    kind: pg_sql(f"""SELECT c.secret_hash, c.revoked_at, {expiry} AS expires_at, a.id, a.role, a.status
+                     FROM {table} c JOIN accounts a ON a.id = c.account_id WHERE c.prefix = :prefix""")
+    for kind, table, expiry in ((secrets.API_KEY, "api_keys", "NULL::timestamptz"),
+                                (secrets.TOKEN, "access_tokens", "c.expires_at"))
+}
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: read from one narrow query per request, not a full ORM account."""
@@ -117,7 +125,10 @@ def authenticate(*, bearer: str, now: datetime) -> Principal:
     if parts is None:
         raise Unauthorized("Malformed bearer credential.")
     kind, prefix, secret = parts
-    row = core(_BEARER_LOOKUP[kind], {"prefix": prefix}).first()
+    if is_postgres():
+        row = pg_one(_PG_BEARER_LOOKUP[kind], {"prefix": prefix})
+    else:
+        row = core(_BEARER_LOOKUP[kind], {"prefix": prefix}).first()
     if row is None or not secrets.secret_matches(secret, row.secret_hash) or row.revoked_at is not None:
         raise Unauthorized("Invalid or revoked credential.")
     if row.expires_at is not None and row.expires_at <= now:

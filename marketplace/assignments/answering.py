@@ -8,13 +8,14 @@ conditional update: two racing submissions of one assignment cannot both match `
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, select, text, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import bindparam, case, select, update
 
 from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.assignments.models import EXPIRED, LEASED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, NotFound, field_error
-from marketplace.db import Json, core, is_postgres
+from marketplace.db import core, is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.projects.models import Project
@@ -48,6 +49,14 @@ class Submission:
     feedback: quality.Feedback | None
 
 
+_PG_CONTEXT = pg_sql("""
+SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold,
+       p.status AS project_status, p.label_schema, p.answers_per_task, p.gold_feedback, p.quality_rules,
+       t.gold_answer, t.gold_explanation
+FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
+WHERE a.id = :assignment_id
+""")
+# The same read for SQLite, where the column types do the JSON decoding.
 _CONTEXT = (
     select(
         Assignment.id, Assignment.annotator_id, Assignment.project_id, Assignment.task_id, Assignment.status,
@@ -63,7 +72,10 @@ _CONTEXT = (
 
 def submit_answer(*, assignment_id: int, annotator: Account, answer, now: datetime) -> Submission:
     """Record the answer of a live lease; score gold; close the task when it has all its answers."""
-    row = core(_CONTEXT, {"assignment_id": assignment_id}).first()
+    if is_postgres():
+        row = pg_one(_PG_CONTEXT, {"assignment_id": assignment_id})
+    else:
+        row = core(_CONTEXT, {"assignment_id": assignment_id}).first()
     if row is None or row.annotator_id != annotator.id:
         raise NotFound("No such assignment.")
     if row.status != LEASED:
@@ -93,7 +105,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
                       now, clean, duration_ms, feedback)
 
 
-_PG_WRITE = text("""
+_PG_WRITE = pg_sql("""
 WITH done AS (
     UPDATE assignments SET status = 'submitted', answer = :answer, submitted_at = :now, ended_at = :now,
            duration_ms = :duration_ms, gold_correct = :gold_correct
@@ -121,20 +133,20 @@ SELECT counters.*, (SELECT status FROM counted) AS task_status,
              AND r.duration_ms IS NOT NULL
            ORDER BY r.task_id DESC LIMIT :median_window) END AS recent_durations
 FROM counters
-""").bindparams(bindparam("answer", type_=Json))
+""")
 
 
 def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold_correct: bool | None, now: datetime):
     """Submit, count on the task and in the annotator's trust: one statement. None if no longer live."""
     gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
-    counters = core(_PG_WRITE, {
-        "assignment_id": row.id, "answer": answer, "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
+    counters = pg_one(_PG_WRITE, {
+        "assignment_id": row.id, "answer": Jsonb(answer), "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
         "answers_per_task": row.answers_per_task, "is_gold": row.is_gold, "annotator_id": annotator_id,
         "project_id": row.project_id, "gold_seen": gold_seen, "gold_right": right,
         # The previous answers' times come back with the write when a rule will want their median.
         "median_window": _rules.MEDIAN_WINDOW - 1 if any(
             rule["metric"] == _rules.MEDIAN_TIME for rule in row.quality_rules or ()) else 0,
-    }).first()
+    })
     if counters is not None and counters.task_status == CLOSED:
         enqueue_after_commit(AGGREGATE_PROJECT, row.project_id, queue="truth", debounce=True)
     return counters

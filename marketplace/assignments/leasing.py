@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from marketplace.assignments.models import LEASED, Assignment
-from marketplace.db import core, is_postgres
+from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
@@ -53,7 +53,7 @@ class LeaseContext:
     answers: int
 
 
-_PG_CONTEXT = text("""
+_PG_CONTEXT = pg_sql("""
 SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
        p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements,
        (SELECT coalesce(max(a.task_id), 0) FROM assignments a
@@ -92,7 +92,7 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
     """
     if is_postgres():
         params = {"project_id": project_id, "annotator_id": annotator_id, "lock_key": LEASE_LOCK_SPACE | annotator_id}
-        row = core(_PG_CONTEXT, params).first()
+        row = pg_one(_PG_CONTEXT, params)
     else:
         row = db.session.execute(_portable_context_query(project_id, annotator_id)).first()
     if row is None:
@@ -129,10 +129,10 @@ WITH picked AS (
 )
 SELECT inserted.id, inserted.task_id, bumped.data FROM inserted JOIN bumped ON bumped.id = inserted.task_id
 """
-_PG_FORWARD = text(_PG_LEASE.format(direction=">"))
-_PG_WRAPPED = text(_PG_LEASE.format(direction="<="))
+_PG_FORWARD = pg_sql(_PG_LEASE.format(direction=">"))
+_PG_WRAPPED = pg_sql(_PG_LEASE.format(direction="<="))
 
-_PG_GOLD = text("""
+_PG_GOLD = pg_sql("""
 WITH picked AS (
     SELECT t.id, t.data FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'gold'
@@ -167,11 +167,11 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         "after": position,
     }
     if is_postgres():
-        row = core(_PG_GOLD, params).first() if gold_first else None
+        row = pg_one(_PG_GOLD, params) if gold_first else None
         if row is None:
-            row = core(_PG_FORWARD, params).first()
+            row = pg_one(_PG_FORWARD, params)
         if row is None and position > 0:
-            row = core(_PG_WRAPPED, params).first()
+            row = pg_one(_PG_WRAPPED, params)
         return None if row is None else Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at)
     return _lease_portable(project, annotator_id, now, expires_at, gold_first)
 
