@@ -14,21 +14,31 @@ from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.quality.models import AnnotatorStats
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, Task
 
 BATCH = 2_000
 MAJORITY_VOTE = "majority_vote"
+WEIGHTED_VOTE = "weighted_vote"
 GOLD = "gold"
 
 
-def majority_vote(task_idx: np.ndarray, label_idx: np.ndarray, n_tasks: int, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (label index, vote share, tie?) per task; ties go to the class listed first in the schema."""
-    annotator_idx = np.zeros_like(task_idx)  # who answered does not matter to a plain vote
-    result = inference.majority_vote(task_idx, annotator_idx, label_idx, K, n_tasks=n_tasks, n_annotators=1)
+def vote(task_idx: np.ndarray, annotator_idx: np.ndarray, label_idx: np.ndarray, weights: np.ndarray,
+         n_tasks: int, K: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (method, label index, vote share, tie?) per task; ties go to the class listed first.
+
+    A plain majority vote while every annotator weighs 1; a trust-weighted vote once a quality rule
+    has lowered someone's weight.
+    """
+    options = dict(n_tasks=n_tasks, n_annotators=weights.size)
+    if np.all(weights == 1.0):
+        method, result = MAJORITY_VOTE, inference.majority_vote(task_idx, annotator_idx, label_idx, K, **options)
+    else:
+        method, result = WEIGHTED_VOTE, inference.weighted_vote(task_idx, annotator_idx, label_idx, K, weights, **options)
     top = result.posteriors.max(axis=1, keepdims=True)
     ties = (np.isclose(result.posteriors, top)).sum(axis=1) > 1
-    return result.labels, result.confidence, ties
+    return method, result.labels, result.confidence, ties
 
 
 def aggregate_project(*, project_id: int, now: datetime) -> int:
@@ -63,18 +73,24 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
 
 
 def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[dict]:
-    """Majority-vote rows for the tasks that have answers."""
+    """Vote rows for the tasks that have answers, each answer weighted by its annotator's weight."""
+    if not answers:
+        return []
     position = {task_id: i for i, task_id in enumerate(task_ids)}
     class_index = {name: k for k, name in enumerate(classes)}
     task_idx = np.fromiter((position[a.task_id] for a in answers), dtype=np.int64, count=len(answers))
     label_idx = np.fromiter((class_index[label_type.class_of(a.answer)] for a in answers), dtype=np.int64, count=len(answers))
-    if task_idx.size == 0:
-        return []
-    labels, shares, ties = majority_vote(task_idx, label_idx, len(task_ids), len(classes))
+    annotators, annotator_idx = np.unique(np.array([a.annotator_id for a in answers]), return_inverse=True)
+    lowered = dict(db.session.execute(
+        select(AnnotatorStats.annotator_id, AnnotatorStats.weight)
+        .where(AnnotatorStats.project_id == project_id, AnnotatorStats.weight != 1.0)
+    ).all())
+    weights = np.array([lowered.get(int(a), 1.0) for a in annotators], dtype=np.float64)
+    method, labels, shares, ties = vote(task_idx, annotator_idx, label_idx, weights, len(task_ids), len(classes))
     counts = np.bincount(task_idx, minlength=len(task_ids))
     return [
         {"task_id": task_id, "project_id": project_id, "label": classes[labels[i]], "confidence": float(shares[i]),
-         "method": MAJORITY_VOTE, "answer_count": int(counts[i]), "tie": bool(ties[i]),
+         "method": method, "answer_count": int(counts[i]), "tie": bool(ties[i]),
          "created_at": now, "updated_at": now}
         for i, task_id in enumerate(task_ids) if counts[i] > 0
     ]

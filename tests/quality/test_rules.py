@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import select
 from hypothesis import strategies as st
 from scipy.stats import beta
 
@@ -157,3 +158,35 @@ def test_a_blocked_annotator_never_gets_another_lease(ctx, steps):
             if fresh(AnnotatorStats, (annotator.id, project.id)).blocked:
                 blocked_at = i
         savepoint.rollback()
+
+
+def test_aggregation_uses_lowered_weights(ctx):
+    from marketplace.results.models import Result
+
+    project = gold_project(tasks=1, gold=0, answers_per_task=3, max_leases_per_annotator=1)
+    crowd = [AnnotatorFactory() for _ in range(3)]
+    for annotator, label in zip(crowd, ["dog", "dog", "cat"]):
+        with transaction():
+            lease = lease_now(project, annotator, LIVE_DRAW)
+            if annotator is not crowd[-1]:
+                db.session.add(AnnotatorStats(annotator_id=annotator.id, project_id=project.id, weight=0.1,
+                                              answers=0, duration_ms_total=0, gold_seen=0, gold_correct=0,
+                                              agreement_answers=0, blocked=False))
+                db.session.flush()
+            answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": label},
+                                    now=utcnow())
+    result = db.session.scalar(select(Result).where(Result.project_id == project.id))
+    assert (result.label, result.method) == ("cat", "weighted_vote")
+
+
+def test_answer_cap_per_annotator(ctx):
+    from marketplace.errors import Conflict
+
+    project = gold_project(tasks=5, gold=0, max_answers_per_annotator=2)
+    annotator = AnnotatorFactory()
+    for _ in range(2):
+        lease = lease_now(project, annotator, LIVE_DRAW)
+        answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": "cat"},
+                                now=utcnow())
+    with pytest.raises(Conflict, match="limit of 2 answers"):
+        lease_now(project, annotator, LIVE_DRAW)

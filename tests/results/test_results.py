@@ -21,10 +21,18 @@ def test_majority_vote_breaks_ties_by_schema_order():
     # classes: 0 cat, 1 dog, 2 bird; tasks: (dog dog cat) (bird cat) (bird dog bird dog) (bird)
     task_idx = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
     label_idx = np.array([1, 1, 0, 2, 0, 2, 1, 2, 1, 2])
-    labels, shares, ties = services.majority_vote(task_idx, label_idx, n_tasks=4, K=3)
+    annotator_idx = np.array([0, 1, 2, 0, 1, 0, 1, 2, 3, 0])
+    method, labels, shares, ties = services.vote(task_idx, annotator_idx, label_idx, np.ones(4), n_tasks=4, K=3)
+    assert method == "majority_vote"
     assert labels.tolist() == [1, 0, 1, 2]  # a tie goes to the class listed first in the schema
     assert shares.tolist() == pytest.approx([2 / 3, 0.5, 0.5, 1.0])
     assert ties.tolist() == [False, True, True, False]
+
+
+def test_a_down_weighted_annotator_counts_for_less():
+    task_idx, annotator_idx, label_idx = np.array([0, 0, 0]), np.array([0, 1, 2]), np.array([1, 1, 0])
+    method, labels, shares, _ = services.vote(task_idx, annotator_idx, label_idx, np.array([0.1, 0.1, 1.0]), 1, 3)
+    assert method == "weighted_vote" and labels.tolist() == [0] and shares[0] == pytest.approx(1 / 1.2)
 
 
 def run_project(client, project, labels_per_task):
