@@ -14,7 +14,7 @@ SQLite (the embedded demo) has one writer at a time, so the same rules in plain 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from marketplace.assignments.models import LEASED, Assignment
 from marketplace.db import is_postgres, pg_one, pg_sql

@@ -1,24 +1,17 @@
 """Leases and answers: lease the next task, submit, release, expire."""
 import random
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.assignments import answering, leasing
 from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
-from marketplace.errors import Conflict, Forbidden, NotFound, field_error
+from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
 from marketplace.projects import services as projects
-from marketplace.projects.models import OPEN as PROJECT_OPEN
-from marketplace.projects.models import Project
 from marketplace.quality import eligibility
-from marketplace.quality import services as quality
-from marketplace.queue import enqueue_after_commit
-from marketplace.results.jobs import AGGREGATE_PROJECT
-from marketplace.tasks.models import CLOSED, Task
+from marketplace.tasks.models import Task
 
 EXPIRY_BATCH = 5_000
 _rng = random.Random()

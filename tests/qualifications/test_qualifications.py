@@ -4,7 +4,6 @@ from datetime import timedelta
 import pytest
 
 from marketplace.qualifications.models import Attempt
-from marketplace.extensions import db
 from tests.factories import AnnotatorFactory, ProjectFactory, RequesterFactory, bearer, fresh
 from tests.quality.helpers import gold_project
 

@@ -2,9 +2,7 @@
 import pytest
 
 from marketplace.assignments import answering
-from marketplace.assignments import services as assignments
 from marketplace.db import utcnow
-from marketplace.extensions import db
 from marketplace.quality.models import AnnotatorStats
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, fresh
 from tests.projects.test_routes import _owner
