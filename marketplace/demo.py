@@ -38,7 +38,7 @@ def _answer(rng: random.Random, truth: str, accuracy: float | None) -> str:
     return truth
 
 
-def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) -> int:
+def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, gold: int) -> int:
     database = ROOT / "instance" / "demo.db"
     database.parent.mkdir(exist_ok=True)
     database.unlink(missing_ok=True)
@@ -65,13 +65,24 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) 
     requester = account("requesters", "requester@demo.test")
     key = call("post", "/api-keys", {201}, requester, json={"name": "demo"}).json["key"]
     requester = {"Authorization": f"Bearer {key}"}
+    quality = {} if gold == 0 else {
+        # Honeypots in about one lease in seven; whoever gets at most one right of their first four
+        # (a 5% lower bound under 0.15) is blocked and their answers rejected, reopening those slots.
+        "gold_rate": 0.15,
+        "quality_rules": [{"metric": "gold_accuracy_lower_bound", "below": 0.15, "min_count": 4, "action": "block",
+                           "reject_answers": True}],
+    }
     project = call("post", "/projects", {201}, requester, json={
         "name": "Pets", "instructions": "Which animal is in the picture?",
         "label_schema": {"type": "classification", "classes": CLASSES},
-        "reward_cents": 3, "answers_per_task": redundancy, "assignment_duration_s": 300,
+        "reward_cents": 3, "answers_per_task": redundancy, "assignment_duration_s": 300, **quality,
     }).json
     truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(tasks)}
     items = [{"external_id": ext, "data": {"image_url": f"https://example.test/{ext}.jpg"}} for ext in truth]
+    known = {f"gold-{i:03d}": rng.choice(CLASSES) for i in range(gold)}
+    items += [{"external_id": ext, "data": {"image_url": f"https://example.test/{ext}.jpg"},
+               "gold_answer": {"label": label}, "gold_explanation": "A known answer."} for ext, label in known.items()]
+    truth.update(known)
     call("post", f"/projects/{project['id']}/tasks", {201}, requester, json={"tasks": items})
     call("post", f"/projects/{project['id']}/publish", {200}, requester)
 
@@ -84,7 +95,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) 
     while active:
         for member in list(active):
             headers, accuracy = member
-            leased = call("post", f"/projects/{project['id']}/assignments", {201, 404, 409}, headers)
+            leased = call("post", f"/projects/{project['id']}/assignments", {201, 403, 404, 409}, headers)
             if leased.status_code != 201:
                 active.remove(member)
                 continue
@@ -94,14 +105,18 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int) 
 
     status = call("get", f"/projects/{project['id']}", {200}, requester).json
     exported = call("get", f"/projects/{project['id']}/results/export", {200}, requester).get_data(as_text=True)
-    results = [json.loads(line) for line in exported.splitlines()]
+    results = [r for r in map(json.loads, exported.splitlines()) if not r["gold"]]
     correct = sum(truth[r["external_id"]] == r["label"] for r in results)
+    stats = call("get", f"/projects/{project['id']}/stats", {200}, requester).json
     elapsed = time.perf_counter() - started
     print(f"project {project['id']} '{status['name']}': {status['status']}")
     print(f"  annotators           {annotators} ({spammers} spammers answering at random)")
+    print(f"  gold tasks           {gold} (gold_rate {quality.get('gold_rate', 0)}); blocked annotators: "
+          f"{len(stats['blocked_annotators'])}")
+    print(f"  agreement            Krippendorff alpha {stats['agreement']['krippendorff_alpha']:.3f}")
     print(f"  tasks done           {status['closed_task_count']} / {status['task_count']}")
     print(f"  accuracy vs truth    {correct / len(results):.3f}  ({correct}/{len(results)}, majority vote of {redundancy})")
-    print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task)")
+    print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task, gold and rejected included)")
     print(f"  cost                 {answers * project['reward_cents'] / 100:.2f} {project['currency'].upper()}"
           f"  ({project['reward_cents']} cents per answer)")
     print(f"  wall time            {elapsed:.1f} s")
@@ -125,8 +140,9 @@ def main(argv=None) -> int:
     parser.add_argument("--spammers", type=int, default=2)
     parser.add_argument("--redundancy", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--gold", type=int, default=20, help="gold tasks mixed in (0: no quality control)")
     args = parser.parse_args(argv)
-    return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed)
+    return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed, args.gold)
 
 
 if __name__ == "__main__":
