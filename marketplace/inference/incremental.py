@@ -1,8 +1,9 @@
 """Posterior of one task from current confusion matrices: what the submit path calls per answer.
 
 It is the Dawid-Skene E-step restricted to one task, O(answers on that task): an annotator the
-model has not seen yet (index -1 or >= W) is treated as right with `default_accuracy` and wrong
-uniformly otherwise.
+model has not seen yet (index -1 or >= W) answers as `unseen_confusion` says (pass DS's
+`result.extra["prior_confusion"]`, the population's average annotator), else as one right with
+`default_accuracy` and wrong uniformly otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from .dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 
 
 def task_posterior(annotator_idx, label_idx, confusion, priors,
-                   default_accuracy: float = DEFAULT_PRIOR_ACCURACY) -> np.ndarray:
+                   default_accuracy: float = DEFAULT_PRIOR_ACCURACY,
+                   unseen_confusion=None) -> np.ndarray:
     """Return P(true class | this task's answers) as a (K,) array summing to one."""
     conf = np.asarray(confusion, dtype=np.float64)
     if conf.ndim != 3 or conf.shape[1] != conf.shape[2]:
@@ -33,7 +35,11 @@ def task_posterior(annotator_idx, label_idx, confusion, priors,
     columns = np.empty((labels.size, K))
     columns[seen] = conf[annotators[seen], :, labels[seen]]
     if not seen.all():
-        columns[~seen] = prior_confusion(K, default_accuracy)[:, labels[~seen]].T
+        newcomer = (prior_confusion(K, default_accuracy) if unseen_confusion is None
+                    else np.asarray(unseen_confusion, dtype=np.float64))
+        if newcomer.shape != (K, K):
+            raise ValueError(f"unseen_confusion must have shape ({K}, {K}), got {newcomer.shape}")
+        columns[~seen] = newcomer[:, labels[~seen]].T
     log_post = log_post + np.log(np.maximum(columns, 1e-300)).sum(axis=0)
     log_post -= log_post.max()
     post = np.exp(log_post)

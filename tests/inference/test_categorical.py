@@ -116,3 +116,37 @@ def test_default_method_is_exposed():
     assert DEFAULT_METHOD in METHODS
     with pytest.raises(ValueError, match="unknown method"):
         infer([0], [0], [0], 2, method="nope")
+
+
+def _with_newcomers():
+    """A crowd of five plus newcomers 5 (two right answers) and 6 (two wrong ones)."""
+    t, a, lab, truth = make_crowd(8)
+    tasks = np.array([0, 1])
+    wrong = (truth[tasks] + 1) % 3
+    t = np.concatenate([t, tasks, tasks])
+    a = np.concatenate([a, [5, 5], [6, 6]])
+    lab = np.concatenate([lab, truth[tasks], wrong])
+    return t, a, lab, truth[tasks]
+
+
+def test_an_annotator_with_two_answers_is_not_judged_perfect_or_useless():
+    t, a, lab, true_classes = _with_newcomers()
+    confusion = dawid_skene(t, a, lab, 3).confusion
+    right = confusion[5, true_classes, true_classes]
+    wrong = confusion[6, true_classes, true_classes]
+    assert (right < 0.95).all() and (wrong > 0.1).all()
+    # ... yet the answers count: the right newcomer is trusted more than the wrong one.
+    assert (right > wrong).all()
+    # Without smoothing (plain maximum likelihood, crowd-kit's model) they would be 1 and 0.
+    mle = dawid_skene(t, a, lab, 3, smoothing=0).confusion
+    assert np.allclose(mle[5, true_classes, true_classes], 1) and np.allclose(mle[6, true_classes, true_classes], 0)
+
+
+def test_the_population_prior_centres_newcomers_on_the_average_annotator():
+    t, a, lab, _ = _with_newcomers()
+    result = dawid_skene(t, a, lab, 3, n_annotators=8)  # annotator 7 has no answers yet
+    prior = result.extra["prior_confusion"]
+    np.testing.assert_allclose(prior.sum(axis=1), 1.0)
+    np.testing.assert_allclose(result.confusion[7], prior)
+    # The crowd's accuracy is 0.75 on average: the prior's diagonal says so.
+    assert 0.65 < np.diag(prior).mean() < 0.9

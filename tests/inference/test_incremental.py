@@ -33,3 +33,12 @@ def test_no_answers_yet_returns_the_priors():
 def test_a_label_outside_the_set_is_rejected():
     with pytest.raises(ValueError, match="outside the label set"):
         task_posterior([0], [3], np.ones((1, 3, 3)) / 3, [1, 1, 1])
+
+
+def test_unseen_annotators_can_use_the_population_prior():
+    t, a, lab, _ = make_crowd(9, n_tasks=100, per_task=3)
+    result = dawid_skene(t, a, lab, 3, n_annotators=6)  # annotator 5: no answers yet
+    prior = result.extra["prior_confusion"]
+    as_unseen = task_posterior([-1, 1], [2, 2], result.confusion, result.priors, unseen_confusion=prior)
+    as_known = task_posterior([5, 1], [2, 2], result.confusion, result.priors)
+    np.testing.assert_allclose(as_unseen, as_known, atol=1e-12)
