@@ -104,8 +104,10 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
     )
 
 
+# A lease past its deadline no longer counts against the cap, even before the sweep marks it expired.
 _LIVE_UNDER_CAP = """(SELECT count(*) FROM assignments l
-           WHERE l.annotator_id = :annotator_id AND l.project_id = :project_id AND l.status = 'leased') < :cap"""
+           WHERE l.annotator_id = :annotator_id AND l.project_id = :project_id AND l.status = 'leased'
+             AND l.expires_at > :now) < :cap"""
 
 _PG_LEASE = """
 WITH picked AS (
@@ -177,7 +179,7 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
 
 
 def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, expires_at: datetime, gold_first: bool) -> Lease | None:
-    if live_leases(project_id=project.project_id, annotator_id=annotator_id) >= project.max_leases_per_annotator:
+    if live_leases(project_id=project.project_id, annotator_id=annotator_id, now=now) >= project.max_leases_per_annotator:
         return None
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
     unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(Task.id).limit(1)
@@ -198,10 +200,11 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at)
 
 
-def live_leases(*, project_id: int, annotator_id: int) -> int:
-    """Count the annotator's live leases in a project."""
+def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:
+    """Count the annotator's live (leased, not past their deadline) leases in a project."""
     return db.session.scalar(
         select(func.count())
         .select_from(Assignment)
-        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id, Assignment.status == LEASED)
+        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id, Assignment.status == LEASED,
+               Assignment.expires_at > now)
     )

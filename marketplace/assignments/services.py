@@ -29,13 +29,13 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
     if project.blocked_reason is not None:
         raise Forbidden(f"You are blocked on this project: {project.blocked_reason}.")
     cap = project.max_answers_per_annotator
-    if cap is not None and project.answers + leasing.live_leases(project_id=project_id, annotator_id=annotator.id) >= cap:
+    if cap is not None and project.answers + leasing.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= cap:
         raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.")
     gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
     lease = leasing.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
     if lease is not None:
         return lease
-    if leasing.live_leases(project_id=project_id, annotator_id=annotator.id) >= project.max_leases_per_annotator:
+    if leasing.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= project.max_leases_per_annotator:
         raise Conflict(
             f"You already hold {project.max_leases_per_annotator} live lease(s) in this project; "
             "answer or release one first."

@@ -169,3 +169,14 @@ def test_a_full_task_closes_inside_the_submit_transaction(client):
         answer(client, lease(client, project, headers).json["id"], headers)
     task = db.session.scalar(select(Task).where(Task.project_id == project.id))
     assert task.status == "closed" and task.answer_count == 2 and task.closed_at is not None
+
+
+def test_a_lease_past_its_deadline_does_not_hold_the_cap(client):
+    project = open_project(tasks=3, max_leases_per_annotator=1)
+    headers = bearer(AnnotatorFactory())
+    leased = lease(client, project, headers).json
+    assert lease(client, project, headers).status_code == 409
+    assignment = fresh(Assignment, leased["id"])
+    assignment.expires_at = assignment.leased_at - timedelta(seconds=1)
+    again = lease(client, project, headers)
+    assert again.status_code == 201 and task_of(again.json) != task_of(leased)
