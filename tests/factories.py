@@ -58,6 +58,7 @@ class ProjectFactory(Base):
     reward_cents = 5
     currency = "usd"
     answers_per_task = 3
+    aggregation = "mv"
     assignment_duration_s = 600
     max_leases_per_annotator = 1
     status = DRAFT
@@ -74,6 +75,7 @@ class TaskFactory(Base):
     data = factory.LazyFunction(lambda: {"text": "hello"})
     status = "open"
     slots_taken = 0
+    slot_limit = 3
     answer_count = 0
 
 
@@ -81,7 +83,7 @@ def open_project(tasks: int = 5, **fields) -> Project:
     """An open project with `tasks` tasks."""
     project = ProjectFactory(status=OPEN, task_count=tasks, published_at=utcnow(), **fields)
     for i in range(tasks):
-        TaskFactory(project_id=project.id, external_id=f"t{i}")
+        TaskFactory(project_id=project.id, external_id=f"t{i}", slot_limit=project.answers_per_task)
     return project
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from marketplace.assignments import jobs as assignment_jobs
-from marketplace.quality import jobs as quality_jobs
 from marketplace.results import jobs as result_jobs
 
 SPEC = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
@@ -44,7 +43,7 @@ def test_committed_openapi_spec_is_current(app):
 
 
 @pytest.mark.parametrize("path", [
-    value for module in (assignment_jobs, quality_jobs, result_jobs) for name, value in vars(module).items() if name.isupper()
+    value for module in (assignment_jobs, result_jobs) for name, value in vars(module).items() if name.isupper()
 ])
 def test_every_job_path_imports(path):
     module_path, name = path.rsplit(".", 1)
@@ -60,7 +59,7 @@ def test_cron_config_schedules_the_periodic_jobs(redis_conn):
     intervals = {job.func_name: job.interval for job in scheduler.get_jobs()}
     assert intervals["workers.assignments.expire_leases"] == 60
     assert "workers.results.sweep_unaggregated" in intervals
-    assert "workers.quality.recompute_open_projects" in intervals
+    assert "workers.results.recompute_due_projects" in intervals
 
 
 def test_schema_error_message_names_the_failing_field(client):

@@ -1,6 +1,6 @@
-"""Truth jobs: aggregate a project's closed tasks; sweep up what lost jobs left undone."""
+"""Truth jobs: aggregate closed tasks, recompute projects, and sweep up what lost jobs left undone."""
 from marketplace.db import utcnow
-from marketplace.results import services
+from marketplace.results import recompute, services
 from workers.context import job
 
 
@@ -14,3 +14,19 @@ def aggregate_project(project_id: int) -> int:
 def sweep_unaggregated() -> int:
     """Re-enqueue aggregation where closed tasks still lack a result."""
     return services.sweep_unaggregated()
+
+
+@job
+def recompute_project(project_id: int) -> dict:
+    """Dawid-Skene over all of a project's answers: results, trust, class priors, reopened tasks."""
+    return recompute.recompute_project(project_id=project_id, now=utcnow())
+
+
+@job
+def recompute_due_projects() -> int:
+    """Queue a recompute for every open project with answers since its last run."""
+    now = utcnow()
+    project_ids = recompute.due_projects(now=now)
+    for project_id in project_ids:
+        recompute.queue_run(project_id=project_id, reason="periodic", now=now)
+    return len(project_ids)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, false, select, update
 
 from marketplace import labels
 from marketplace.accounts.models import Account
@@ -22,6 +22,7 @@ from marketplace.projects.models import Project
 from marketplace.quality import rules as _rules
 from marketplace.quality import services as quality
 from marketplace.queue import enqueue_after_commit
+from marketplace.results import policy
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.tasks.models import CLOSED, Task
 
@@ -51,8 +52,8 @@ class Submission:
 
 _PG_CONTEXT = pg_sql("""
 SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold,
-       p.status AS project_status, p.label_schema, p.answers_per_task, p.gold_feedback, p.quality_rules,
-       t.gold_answer, t.gold_explanation
+       p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
+       p.min_answers, p.max_answers, p.aggregation, p.class_priors, t.gold_answer, t.gold_explanation
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
 WHERE a.id = :assignment_id
 """)
@@ -61,8 +62,9 @@ _CONTEXT = (
     select(
         Assignment.id, Assignment.annotator_id, Assignment.project_id, Assignment.task_id, Assignment.status,
         Assignment.leased_at, Assignment.expires_at, Assignment.is_gold,
-        Project.status.label("project_status"), Project.label_schema, Project.answers_per_task,
-        Project.gold_feedback, Project.quality_rules, Task.gold_answer, Task.gold_explanation,
+        Project.status.label("project_status"), Project.label_schema, Project.gold_feedback, Project.quality_rules,
+        Project.target_confidence, Project.min_answers, Project.max_answers, Project.aggregation, Project.class_priors,
+        Task.gold_answer, Task.gold_explanation,
     )
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)
@@ -95,6 +97,8 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     counters = write(row, annotator.id, clean, duration_ms, gold_correct, now)
     if counters is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
+    if row.target_confidence is not None and not row.is_gold:
+        policy.after_answer(project=row, task_id=row.task_id, now=now)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
                         recent_durations=getattr(counters, "recent_durations", None))
@@ -113,8 +117,8 @@ WITH done AS (
     RETURNING task_id
 ), counted AS (
     UPDATE tasks SET answer_count = tasks.answer_count + 1,
-           status = CASE WHEN tasks.answer_count + 1 >= :answers_per_task THEN 'closed' ELSE tasks.status END,
-           closed_at = CASE WHEN tasks.answer_count + 1 >= :answers_per_task THEN :now ELSE tasks.closed_at END
+           status = CASE WHEN :fixed AND tasks.answer_count + 1 >= tasks.slot_limit THEN 'closed' ELSE tasks.status END,
+           closed_at = CASE WHEN :fixed AND tasks.answer_count + 1 >= tasks.slot_limit THEN :now ELSE tasks.closed_at END
     FROM done WHERE tasks.id = done.task_id AND NOT :is_gold
     RETURNING tasks.status
 ), counters AS (
@@ -141,7 +145,7 @@ def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold
     gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
     counters = pg_one(_PG_WRITE, {
         "assignment_id": row.id, "answer": Jsonb(answer), "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
-        "answers_per_task": row.answers_per_task, "is_gold": row.is_gold, "annotator_id": annotator_id,
+        "fixed": row.target_confidence is None, "is_gold": row.is_gold, "annotator_id": annotator_id,
         "project_id": row.project_id, "gold_seen": gold_seen, "gold_right": right,
         # The previous answers' times come back with the write when a rule will want their median.
         "median_window": _rules.MEDIAN_WINDOW - 1 if any(
@@ -164,7 +168,7 @@ def _write_portable(row, annotator_id: int, answer: dict, duration_ms: int, gold
     if submitted is None:
         return None
     if not row.is_gold:
-        full = Task.answer_count + 1 >= row.answers_per_task
+        full = (Task.answer_count + 1 >= Task.slot_limit) if row.target_confidence is None else false()
         status = db.session.execute(
             update(Task)
             .where(Task.id == row.task_id)

@@ -1,7 +1,8 @@
 """Picking the next task for an annotator: race-free on PostgreSQL, plain ORM on SQLite.
 
 PostgreSQL: a per-annotator advisory lock serialises one annotator's concurrent requests (so the
-live-lease cap holds exactly), then one statement picks the first open task with a free slot that
+live-lease cap holds exactly), then one statement picks the first open task with a free slot (fewer
+live leases plus answers than its slot_limit) that
 this annotator has not had, locks it with FOR UPDATE SKIP LOCKED, inserts the assignment
 (ON CONFLICT DO NOTHING backs up the unique key) and bumps the task's slot counter only if the
 insert happened. The scan starts after the last task this annotator was given in the project, so an
@@ -112,7 +113,7 @@ _LIVE_UNDER_CAP = """(SELECT count(*) FROM assignments l
 _PG_LEASE = """
 WITH picked AS (
     SELECT t.id FROM tasks t
-    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < :answers_per_task
+    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
       AND t.id {direction} :after
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
@@ -162,7 +163,6 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
     params = {
         "project_id": project.project_id,
         "annotator_id": annotator_id,
-        "answers_per_task": project.answers_per_task,
         "cap": project.max_leases_per_annotator,
         "now": now,
         "expires_at": expires_at,
@@ -185,7 +185,7 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(Task.id).limit(1)
     task = db.session.scalar(unseen.where(Task.status == GOLD)) if gold_first else None
     if task is None:
-        task = db.session.scalar(unseen.where(Task.status == OPEN, Task.slots_taken < project.answers_per_task))
+        task = db.session.scalar(unseen.where(Task.status == OPEN, Task.slots_taken < Task.slot_limit))
     if task is None:
         return None
     is_gold = task.status == GOLD

@@ -40,3 +40,6 @@ def class_of(answer: dict) -> str:
 def agrees(schema: dict, answer: dict, reference: dict) -> bool:
     """Tell whether an answer matches a reference answer (a gold answer, say)."""
     return answer["label"] == reference["label"]
+
+# How to read an answer's class in SQL, for reading a project's answers in bulk.
+SQL_CLASS = "answer->>'label'"

@@ -26,7 +26,16 @@ class Project(IdMixin, TimestampMixin, db.Model):
     label_schema: Mapped[dict] = mapped_column(Json)
     reward_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
+    # Fixed redundancy: every task gets answers_per_task answers. With target_confidence set, the
+    # redundancy policy (marketplace/results/policy.py) asks for min_answers, then one more at a time
+    # until the task's posterior reaches the target, escalating at max_answers.
     answers_per_task: Mapped[int] = mapped_column(Integer)
+    min_answers: Mapped[int | None] = mapped_column(Integer)
+    max_answers: Mapped[int | None] = mapped_column(Integer)
+    target_confidence: Mapped[float | None] = mapped_column(Float)
+    aggregation: Mapped[str] = mapped_column(String(16), default="ds", server_default="ds")
+    # Class priors learned by the last recompute (None: uniform), for the per-answer posterior.
+    class_priors: Mapped[list | None] = mapped_column(Json)
     assignment_duration_s: Mapped[int] = mapped_column(Integer)
     max_leases_per_annotator: Mapped[int] = mapped_column(Integer)
     max_answers_per_annotator: Mapped[int | None] = mapped_column(Integer)
@@ -42,3 +51,8 @@ class Project(IdMixin, TimestampMixin, db.Model):
     closed_task_count: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def initial_slots(project) -> int:
+    """How many answers a new task of the project asks for before any policy decision."""
+    return project.min_answers if project.target_confidence is not None else project.answers_per_task

@@ -37,6 +37,13 @@ class ProjectIn(Schema):
     max_leases_per_annotator = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100))
     max_answers_per_annotator = fields.Integer(strict=True, load_default=None, allow_none=True,
                                                validate=validate.Range(min=1))
+    min_answers = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1, max=100))
+    max_answers = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1, max=100))
+    target_confidence = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.5, max=0.9999),
+                                     metadata={"description": "set to let the redundancy policy decide how many answers "
+                                                              "each task needs, between min_answers and max_answers"})
+    aggregation = fields.String(load_default="ds", validate=validate.OneOf(("ds", "mv")),
+                                metadata={"description": "ds: Dawid-Skene (default); mv: (weighted) majority vote"})
     gold_rate = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=0.5),
                              metadata={"description": "share of leases that are gold tasks (honeypots)"})
     gold_feedback = fields.Boolean(load_default=False,
@@ -72,6 +79,10 @@ class ProjectOut(Schema):
     assignment_duration_s = fields.Integer()
     max_leases_per_annotator = fields.Integer()
     max_answers_per_annotator = fields.Integer(allow_none=True)
+    min_answers = fields.Integer(allow_none=True)
+    max_answers = fields.Integer(allow_none=True)
+    target_confidence = fields.Float(allow_none=True)
+    aggregation = fields.String()
     gold_rate = fields.Float()
     gold_feedback = fields.Boolean()
     requirements = fields.Dict()

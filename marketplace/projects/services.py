@@ -2,13 +2,16 @@
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 
 from marketplace import labels
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
-from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project
+from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
 from marketplace.quality import eligibility
+from marketplace.tasks.models import OPEN as TASK_OPEN
+from marketplace.tasks.models import Task
 
 # status -> (action, statuses it may start from, status it ends in)
 TRANSITIONS = {
@@ -36,11 +39,23 @@ def _checked_requirements(requirements: dict, requester: Account) -> dict:
     return requirements
 
 
+def _check_redundancy(project: Project) -> None:
+    """An adaptive project needs 1 <= min_answers <= max_answers; a fixed one ignores them."""
+    if project.target_confidence is None:
+        return
+    if project.min_answers is None or project.max_answers is None:
+        missing = "min_answers" if project.min_answers is None else "max_answers"
+        raise field_error("required when target_confidence is set", missing)
+    if project.min_answers > project.max_answers:
+        raise field_error("must not exceed max_answers", "min_answers")
+
+
 def create(*, requester: Account, fields: dict) -> Project:
     """Create a draft project owned by the requester."""
     project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, gold_count=0, **fields)
     project.label_schema = _checked_schema(fields["label_schema"])
     project.requirements = _checked_requirements(fields.get("requirements") or {}, requester)
+    _check_redundancy(project)
     db.session.add(project)
     db.session.flush()
     return project
@@ -104,6 +119,7 @@ def update(*, account: Account, project_id: int, fields: dict) -> Project:
         fields = {**fields, "requirements": _checked_requirements(fields["requirements"], account)}
     for name, value in fields.items():
         setattr(project, name, value)
+    _check_redundancy(project)
     db.session.flush()
     return project
 
@@ -118,6 +134,11 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
         if project.task_count == 0:
             raise Conflict("Add at least one task before publishing.")
         project.published_at = now
+        # Tasks imported before the redundancy settings last changed start from the current ones.
+        db.session.execute(
+            sql_update(Task).where(Task.project_id == project.id, Task.status == TASK_OPEN, Task.answer_count == 0)
+            .values(slot_limit=initial_slots(project))
+        )
     project.status = target
     db.session.flush()
     return project

@@ -4,7 +4,8 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-CSV_COLUMNS = ("task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold", "answers")
+CSV_COLUMNS = ("task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold", "posterior",
+               "answers")
 
 
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:

@@ -2,3 +2,5 @@
 
 AGGREGATE_PROJECT = "workers.results.aggregate_project"
 SWEEP_UNAGGREGATED = "workers.results.sweep_unaggregated"
+RECOMPUTE_PROJECT = "workers.results.recompute_project"
+RECOMPUTE_DUE_PROJECTS = "workers.results.recompute_due_projects"

@@ -1,11 +1,17 @@
-"""Results: the inferred truth of a closed task."""
+"""Results: the inferred truth of a closed task; recompute runs of a project."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.db import BigId, Json, UTCDateTime, utcnow
+from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
 from marketplace.extensions import db
+
+QUEUED = "queued"
+RUNNING = "running"
+FINISHED = "finished"
+FAILED = "failed"
+SKIPPED = "skipped"
 
 
 class Result(db.Model):
@@ -19,5 +25,28 @@ class Result(db.Model):
     method: Mapped[str] = mapped_column(String(32))
     answer_count: Mapped[int] = mapped_column(Integer)
     tie: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The task's posterior over the project's classes (Dawid-Skene methods), in class order.
+    posterior: Mapped[list | None] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RecomputeRun(IdMixin, db.Model):
+    """One project recompute: queued by the periodic sweep or the requester, then run by a job."""
+
+    __tablename__ = "recompute_runs"
+    __table_args__ = (Index("ix_recompute_runs_project", "project_id", "id"),)
+
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    reason: Mapped[str] = mapped_column(String(32))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answers: Mapped[int | None] = mapped_column(Integer)
+    annotators: Mapped[int | None] = mapped_column(Integer)
+    iterations: Mapped[int | None] = mapped_column(Integer)
+    results_written: Mapped[int | None] = mapped_column(Integer)
+    tasks_reopened: Mapped[int | None] = mapped_column(Integer)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)

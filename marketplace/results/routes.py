@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, REQUESTER
+from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
 from marketplace.projects import services as projects
 from marketplace.results import export, schemas, services
@@ -43,3 +44,19 @@ class ProjectResultsExport(MethodView):
             mimetype=mimetype,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+
+@bp.route("/projects/<int:project_id>/recompute")
+class ProjectRecompute(MethodView):
+    @requires(REQUESTER, ADMIN)
+    @bp.response(200, schemas.RecomputeOut)
+    def get(self, project_id):
+        """Read the latest recompute of the project: status, progress, figures."""
+        return services.recompute_status(account=current_account(), project_id=project_id)
+
+    @requires(REQUESTER, ADMIN)
+    @bp.response(202, schemas.RecomputeOut)
+    def post(self, project_id):
+        """Queue a Dawid-Skene recompute of the project's results and annotators' trust."""
+        with transaction():
+            return services.request_recompute(account=current_account(), project_id=project_id, now=utcnow())

@@ -18,6 +18,7 @@ class ResultOut(Schema):
     answer_count = fields.Integer()
     tie = fields.Boolean(metadata={"description": "the vote was tied; the class listed first in the schema won"})
     gold = fields.Boolean(metadata={"description": "a gold task: label is its known answer"})
+    posterior = fields.List(fields.Float(), allow_none=True, metadata={"description": "per class, in schema order"})
     answers = fields.List(fields.Nested(ResultAnswerOut))
 
 
@@ -29,3 +30,21 @@ class ExportArgs(Schema):
 
 
 ResultListArgs = PageArgs
+
+
+class RecomputeOut(Schema):
+    id = fields.Integer(allow_none=True)
+    status = fields.String(metadata={"description": "queued, running, finished, failed or skipped; none before the first"})
+    reason = fields.String()
+    percent = fields.Float(allow_none=True)
+    stage = fields.String(allow_none=True)
+    queued_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    seconds = fields.Float(allow_none=True)
+    answers = fields.Integer(allow_none=True)
+    annotators = fields.Integer(allow_none=True)
+    iterations = fields.Integer(allow_none=True)
+    results_written = fields.Integer(allow_none=True)
+    tasks_reopened = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)

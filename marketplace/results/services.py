@@ -1,6 +1,8 @@
 """Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
 from datetime import datetime
 
+import json
+
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -8,14 +10,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from marketplace import inference, labels, pseudonyms
 from marketplace.accounts.models import Account
 from marketplace.assignments import services as assignments
-from marketplace.db import is_postgres, utcnow
+from marketplace.db import is_postgres, pg_sql, utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results.models import Result
+from marketplace.results import policy, recompute
+from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, Task
 
 BATCH = 2_000
@@ -42,7 +45,10 @@ def vote(task_idx: np.ndarray, annotator_idx: np.ndarray, label_idx: np.ndarray,
 
 
 def aggregate_project(*, project_id: int, now: datetime) -> int:
-    """Give every closed task without a result its majority vote; complete the project when all are done.
+    """Give every closed task without a result its result; complete the project when all are done.
+
+    The result is the project's aggregation: Dawid-Skene posteriors from the annotators' current
+    confusion matrices (refreshed by the periodic recompute), or a (weighted) majority vote.
 
     Idempotent, and serialised per project by a row lock: a second run finds nothing left to do.
     """
@@ -62,11 +68,17 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
         ))
         if not task_ids:
             break
-        rows = _vote_rows(project_id, task_ids, assignments.answers_of_tasks(task_ids), label_type, classes, now)
-        if rows:
+        if project.aggregation == "ds":
+            found = policy.posteriors(project_id=project_id, task_ids=task_ids, label_schema=project.label_schema,
+                                      class_priors=project.class_priors, now=now)
+            written = policy.write_results(project_id=project_id, classes=classes, found=found,
+                                           method=policy.DS_METHOD, now=now)
+        else:
+            rows = _vote_rows(project_id, task_ids, assignments.answers_of_tasks(task_ids), label_type, classes, now)
             _insert_results(rows)
-        done += len(rows)
-        if len(task_ids) < BATCH or not rows:
+            written = len(rows)
+        done += written
+        if len(task_ids) < BATCH or not written:
             break
     _refresh_progress(project, now)
     return done
@@ -96,7 +108,46 @@ def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[
     ]
 
 
+_PG_UPSERT = pg_sql("""
+INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
+SELECT u.task_id, u.project_id, u.label::jsonb, u.confidence, u.method, u.answer_count, u.tie, u.posterior::jsonb,
+       u.created_at, u.updated_at
+FROM unnest(CAST(:task_id AS bigint[]), CAST(:project_id AS bigint[]), CAST(:label AS text[]),
+            CAST(:confidence AS float8[]), CAST(:method AS text[]), CAST(:answer_count AS int[]), CAST(:tie AS bool[]),
+            CAST(:posterior AS text[]), CAST(:created_at AS timestamptz[]), CAST(:updated_at AS timestamptz[]))
+     AS u(task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
+ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
+    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
+""")
+_UPSERT_COLUMNS = ("task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
+                   "created_at", "updated_at")
+
+
+def upsert_results(rows: list[dict]) -> None:
+    """Insert results, replacing what an earlier computation stored for the same tasks.
+
+    On PostgreSQL one INSERT ... SELECT FROM unnest(arrays) however many rows (a recompute writes
+    hundreds of thousands); elsewhere a plain executemany.
+    """
+    if not rows:
+        return
+    if is_postgres():
+        arrays = {name: [row[name] for row in rows] for name in _UPSERT_COLUMNS}
+        arrays["label"] = [json.dumps(v) for v in arrays["label"]]
+        arrays["posterior"] = [None if v is None else json.dumps(v) for v in arrays["posterior"]]
+        db.session.connection().connection.dbapi_connection.execute(_PG_UPSERT, arrays)
+        return
+    insert = (postgresql.insert if is_postgres() else sqlite.insert)(Result.__table__)
+    db.session.execute(insert.on_conflict_do_update(
+        index_elements=["task_id"],
+        set_={name: insert.excluded[name] for name in
+              ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")},
+    ), rows)
+
+
 def _insert_results(rows: list[dict]) -> None:
+    if not rows:
+        return
     dialect_insert = postgresql.insert if is_postgres() else sqlite.insert
     db.session.execute(dialect_insert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
 
@@ -166,9 +217,30 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
         {"task_id": result.task_id, "external_id": external_id, "label": result.label,
          "confidence": result.confidence, "method": result.method,
          "answer_count": len(answers.get(result.task_id, [])) if result.method == GOLD else result.answer_count,
-         "tie": result.tie, "gold": result.method == GOLD, "answers": answers.get(result.task_id, [])}
+         "tie": result.tie, "gold": result.method == GOLD, "posterior": result.posterior,
+         "answers": answers.get(result.task_id, [])}
         for result, external_id in pairs
     ]
+
+
+def recompute_status(*, account: Account, project_id: int) -> dict:
+    """The latest recompute run of a project, with live progress while it runs."""
+    project = projects.owned(account=account, project_id=project_id)
+    run = db.session.scalar(
+        select(RecomputeRun).where(RecomputeRun.project_id == project.id).order_by(RecomputeRun.id.desc()).limit(1))
+    if run is None:
+        return {"id": None, "status": "none"}
+    live = recompute.live_progress(project.id) if run.status in (QUEUED, RUNNING) else {}
+    percent = float(live["percent"]) if "percent" in live else (100.0 if run.status == FINISHED else 0.0)
+    return {**{c.name: getattr(run, c.name) for c in RecomputeRun.__table__.columns},
+            "status": live.get("status", run.status), "percent": percent, "stage": live.get("stage")}
+
+
+def request_recompute(*, account: Account, project_id: int, now: datetime) -> dict:
+    """Queue a recompute of the project now (the requester's trigger)."""
+    project = projects.owned(account=account, project_id=project_id)
+    run = recompute.queue_run(project_id=project.id, reason="requested", now=now)
+    return {**{c.name: getattr(run, c.name) for c in RecomputeRun.__table__.columns}, "percent": 0.0, "stage": None}
 
 
 def iter_results(*, account: Account, project_id: int, batch: int = 1_000):

@@ -9,9 +9,11 @@ from marketplace.extensions import db
 
 OPEN = "open"
 CLOSED = "closed"
+# At the policy's max_answers without reaching the target confidence: closed to the crowd, to review.
+ESCALATED = "escalated"
 # Gold tasks have a known answer, are mixed into live work as honeypots, and never close.
 GOLD = "gold"
-STATUSES = (OPEN, CLOSED, GOLD)
+STATUSES = (OPEN, CLOSED, ESCALATED, GOLD)
 
 
 class Task(IdMixin, db.Model):
@@ -40,8 +42,10 @@ class Task(IdMixin, db.Model):
     external_id: Mapped[str] = mapped_column(String(255))
     data: Mapped[dict] = mapped_column(Json)
     status: Mapped[str] = mapped_column(String(16), default=OPEN)
-    # Live leases plus submitted answers: a task never has more than answers_per_task of them.
+    # Live leases plus submitted answers: a task never has more than slot_limit of them. slot_limit is
+    # the project's redundancy, or, under the redundancy policy, grows one at a time up to max_answers.
     slots_taken: Mapped[int] = mapped_column(Integer, default=0)
+    slot_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     answer_count: Mapped[int] = mapped_column(Integer, default=0)
     # Visible to the project's requester only; never in an annotator-facing response before submission.
     gold_answer: Mapped[dict | None] = mapped_column(Json)

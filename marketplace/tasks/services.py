@@ -12,6 +12,7 @@ from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.results import services as results
 from marketplace.tasks import parsing
+from marketplace.projects.models import initial_slots
 from marketplace.tasks.models import GOLD, OPEN, Task
 
 IMPORT_CHUNK = 2_000
@@ -36,7 +37,7 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     for item in checked:
         if item["gold_answer"] is not None:
             item["gold_answer"] = _checked_gold(project.label_schema, item, rows)
-    created = _insert_new(project.id, checked)
+    created = _insert_new(project.id, checked, initial_slots(project))
     duplicates = sorted({item["external_id"] for item in checked} - set(created))
     gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
     if gold:
@@ -63,10 +64,10 @@ def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
 
 
 _PG_INSERT = text("""
-INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, answer_count,
-                   created_at)
+INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, slot_limit,
+                   answer_count, created_at)
 SELECT :project_id, u.external_id, u.data::jsonb, CASE WHEN u.gold IS NULL THEN 'open' ELSE 'gold' END,
-       u.gold::jsonb, u.explanation, 0, 0, :now
+       u.gold::jsonb, u.explanation, 0, :slot_limit, 0, :now
 FROM unnest(CAST(:external_ids AS text[]), CAST(:datas AS text[]), CAST(:golds AS text[]),
             CAST(:explanations AS text[])) AS u(external_id, data, gold, explanation)
 ON CONFLICT (project_id, external_id) DO NOTHING
@@ -74,7 +75,7 @@ RETURNING external_id, id, status
 """)
 
 
-def _insert_new(project_id: int, items: list[dict]) -> dict[str, tuple[int, bool]]:
+def _insert_new(project_id: int, items: list[dict], slot_limit: int) -> dict[str, tuple[int, bool]]:
     """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those.
 
     On PostgreSQL the whole batch is one INSERT ... SELECT FROM unnest(arrays): a handful of
@@ -84,7 +85,7 @@ def _insert_new(project_id: int, items: list[dict]) -> dict[str, tuple[int, bool
     if is_postgres():
         dumps = json.dumps
         rows = core(_PG_INSERT, {
-            "project_id": project_id, "now": utcnow(),
+            "project_id": project_id, "now": utcnow(), "slot_limit": slot_limit,
             "external_ids": [item["external_id"] for item in items],
             "datas": [dumps(item["data"]) for item in items],
             "golds": [None if item["gold_answer"] is None else dumps(item["gold_answer"]) for item in items],
@@ -103,7 +104,8 @@ def _insert_new(project_id: int, items: list[dict]) -> dict[str, tuple[int, bool
         chunk = [
             {"project_id": project_id, "external_id": item["external_id"], "data": item["data"],
              "status": OPEN if item["gold_answer"] is None else GOLD, "gold_answer": item["gold_answer"],
-             "gold_explanation": item["gold_explanation"], "slots_taken": 0, "answer_count": 0, "created_at": now}
+             "gold_explanation": item["gold_explanation"], "slots_taken": 0, "slot_limit": slot_limit,
+             "answer_count": 0, "created_at": now}
             for item in items[start:start + IMPORT_CHUNK]
         ]
         for external_id, task_id, status in db.session.execute(stmt, chunk):

@@ -7,7 +7,7 @@ from marketplace.quality.models import AnnotatorStats
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, fresh
 from tests.projects.test_routes import _owner
 from tests.quality.helpers import GOLD_DRAW, LIVE_DRAW, gold_project, lease_now
-from workers.quality import recompute_open_projects, recompute_trust
+from workers.results import recompute_due_projects, recompute_project
 
 
 def label_all(project, annotators_labels, draw=LIVE_DRAW):
@@ -54,7 +54,7 @@ def test_recompute_stores_confusion_and_agreement_and_fires_agreement_rules(work
     project, good, spammer = worked
     project.quality_rules = [{"metric": "agreement_with_truth", "below": 0.5, "min_count": 3, "action": "downweight",
                               "weight": 0.1}]
-    outcome = recompute_trust(project.id)
+    outcome = recompute_project(project.id)
     assert outcome["answers"] == 14 and outcome["annotators"] == 3
     good_stats = fresh(AnnotatorStats, (good.id, project.id))
     spam_stats = fresh(AnnotatorStats, (spammer.id, project.id))
@@ -64,5 +64,6 @@ def test_recompute_stores_confusion_and_agreement_and_fires_agreement_rules(work
     assert spam_stats.weight == 0.1 and good_stats.weight == 1.0
 
 
-def test_periodic_sweep_queues_recomputes_for_open_projects(worked):
-    assert recompute_open_projects() == 1
+def test_periodic_sweep_queues_recomputes_for_projects_with_new_answers(worked):
+    assert recompute_due_projects() == 1
+    assert recompute_due_projects() == 0  # nothing new since that run was queued

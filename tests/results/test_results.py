@@ -100,7 +100,8 @@ def test_jsonl_export_streams_every_result(client, finished):
     assert response.is_streamed
     rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert len(rows) == 5 and {r["label"] for r in rows} == {"dog"}
-    assert set(rows[0]) == {"task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold", "answers"}
+    assert set(rows[0]) == {"task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold",
+                            "posterior", "answers"}
 
 
 def test_csv_export_reads_back(client, finished, monkeypatch):

@@ -1,0 +1,146 @@
+"""The redundancy policy and per-task posteriors from the annotators' current confusion matrices.
+
+After each answer on a task of an adaptive project (target_confidence set), inside the submit
+transaction: the task's posterior is the Dawid-Skene E-step for that task alone, using each
+annotator's confusion matrix from the last recompute, or for an annotator without one a matrix that
+is right with their gold accuracy (Beta mean) or, lacking gold here, their global reputation. Then:
+close when the top posterior reaches the target with at least min_answers; otherwise open one more
+slot, up to max_answers; at max_answers without the target, escalate. The same batched posterior
+gives Dawid-Skene results for closed tasks between full recomputes.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select, update
+
+from marketplace import labels
+from marketplace.assignments.models import SUBMITTED, Assignment
+from marketplace.extensions import db
+from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
+from marketplace.quality import eligibility, trust
+from marketplace.quality.models import AnnotatorStats
+from marketplace.queue import enqueue_after_commit
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results.models import Result
+from marketplace.tasks.models import CLOSED, ESCALATED, OPEN, Task
+
+CLOSE, MORE, ESCALATE = "close", "more", "escalate"
+DS_METHOD = "dawid_skene"
+
+
+@dataclass(frozen=True)
+class Posteriors:
+    task_ids: list[int]
+    posteriors: np.ndarray  # tasks x K
+    answer_counts: np.ndarray
+
+
+def decide(top: float, answers: int, *, min_answers: int, max_answers: int, target: float) -> str:
+    """Close, ask for one more answer, or escalate, from a task's top posterior and answer count."""
+    if answers >= min_answers and top >= target:
+        return CLOSE
+    if answers >= max_answers:
+        return ESCALATE
+    return MORE
+
+
+def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, class_priors, now: datetime) -> Posteriors:
+    """Posterior of each task from its submitted answers and the annotators' current confusion matrices."""
+    classes = label_schema["classes"]
+    K = len(classes)
+    class_index = {name: k for k, name in enumerate(classes)}
+    label_type = labels.label_type(label_schema)
+    rows = db.session.execute(
+        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer, AnnotatorStats.confusion,
+               AnnotatorStats.gold_seen, AnnotatorStats.gold_correct)
+        .outerjoin(AnnotatorStats, (AnnotatorStats.annotator_id == Assignment.annotator_id)
+                   & (AnnotatorStats.project_id == Assignment.project_id))
+        .where(Assignment.task_id.in_(task_ids), Assignment.status == SUBMITTED, ~Assignment.is_gold)
+    ).all()
+    position = {task_id: i for i, task_id in enumerate(task_ids)}
+    log_post = np.tile(np.log(_priors(class_priors, K)), (len(task_ids), 1))
+    counts = np.zeros(len(task_ids), dtype=np.int64)
+    reputations: dict[int, float] = {}
+    for row in rows:
+        label = class_index[label_type.class_of(row.answer)]
+        matrix = _confusion(row, K, now, reputations)
+        log_post[position[row.task_id]] += np.log(np.maximum(matrix[:, label], 1e-300))
+        counts[position[row.task_id]] += 1
+    log_post -= log_post.max(axis=1, keepdims=True)
+    post = np.exp(log_post)
+    return Posteriors(task_ids, post / post.sum(axis=1, keepdims=True), counts)
+
+
+def _priors(class_priors, K: int) -> np.ndarray:
+    if class_priors and len(class_priors) == K:
+        p = np.maximum(np.asarray(class_priors, dtype=np.float64), 1e-6)
+        return p / p.sum()
+    return np.full(K, 1.0 / K)
+
+
+def _confusion(row, K: int, now: datetime, reputations: dict) -> np.ndarray:
+    """The annotator's confusion matrix, or one right with their gold accuracy here, or their reputation."""
+    if row.confusion is not None and len(row.confusion) == K:
+        return np.asarray(row.confusion, dtype=np.float64)
+    if row.gold_seen:
+        accuracy = trust.gold_accuracy(row.gold_correct, row.gold_seen).mean
+    else:
+        if row.annotator_id not in reputations:
+            estimate = eligibility.reputation_of(annotator_id=row.annotator_id, now=now)
+            reputations[row.annotator_id] = estimate.mean if estimate.evidence > 0 else DEFAULT_PRIOR_ACCURACY
+        accuracy = reputations[row.annotator_id]
+    return prior_confusion(K, min(max(accuracy, 1.0 / K + 0.01), 0.99))
+
+
+def after_answer(*, project, task_id: int, now: datetime) -> str:
+    """Apply the policy to one task after an answer (inside the submit transaction); return the decision."""
+    task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
+    if task.status != OPEN:
+        return task.status
+    found = posteriors(project_id=project.project_id, task_ids=[task_id], label_schema=project.label_schema,
+                       class_priors=project.class_priors, now=now)
+    post, answers = found.posteriors[0], int(found.answer_counts[0])
+    decision = decide(float(post.max()), answers, min_answers=project.min_answers, max_answers=project.max_answers,
+                      target=project.target_confidence)
+    if decision == MORE:
+        if task.slot_limit <= answers:
+            task.slot_limit = answers + 1
+        return decision
+    task.status = CLOSED if decision == CLOSE else ESCALATED
+    task.closed_at = now
+    write_results(project_id=project.project_id, classes=project.label_schema["classes"],
+                  found=found, method=DS_METHOD, now=now)
+    enqueue_after_commit(AGGREGATE_PROJECT, project.project_id, queue="truth", debounce=True)
+    return decision
+
+
+def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:
+    """Upsert a result per task from its posterior (label, confidence, method, number of answers)."""
+    from marketplace.results.services import upsert_results
+
+    best = found.posteriors.argmax(axis=1)
+    top = found.posteriors.max(axis=1)
+    ties = (np.isclose(found.posteriors, top[:, None])).sum(axis=1) > 1
+    rows = [
+        {"task_id": task_id, "project_id": project_id, "label": classes[best[i]], "confidence": float(top[i]),
+         "method": method, "answer_count": int(found.answer_counts[i]), "tie": bool(ties[i]),
+         "posterior": found.posteriors[i].round(6).tolist(), "created_at": now, "updated_at": now}
+        for i, task_id in enumerate(found.task_ids) if found.answer_counts[i] > 0
+    ]
+    upsert_results(rows)
+    return len(rows)
+
+
+def reopen(*, task_ids: list[int], max_answers: int) -> int:
+    """Give tasks whose confidence fell below target one more slot (within max_answers) and reopen them."""
+    if not task_ids:
+        return 0
+    reopened = db.session.execute(
+        update(Task).where(Task.id.in_(task_ids), Task.status == CLOSED, Task.answer_count < max_answers)
+        .values(status=OPEN, closed_at=None, slot_limit=Task.answer_count + 1)
+        .returning(Task.id)
+    ).scalars().all()
+    if reopened:
+        db.session.execute(Result.__table__.delete().where(Result.task_id.in_(reopened)))
+    return len(reopened)

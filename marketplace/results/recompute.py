@@ -1,0 +1,172 @@
+"""The project recompute: Dawid-Skene over every answer of a project, gold clamped, written back.
+
+Stores for every task with answers its result (label, posterior, method, number of answers) when the
+task is closed or escalated, each annotator's confusion matrix and trust, and the class priors the
+per-answer posterior uses. Under the redundancy policy a closed task whose confidence fell below the
+target is reopened for one more answer, within max_answers. One run per project at a time (an
+advisory lock; a second trigger finds it taken and is skipped); progress is readable while it runs.
+Built for size: answers are read through a bare cursor, results written with one unnest statement.
+"""
+import time
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select, text
+
+from marketplace import inference, labels, queue
+from marketplace.assignments.models import SUBMITTED, Assignment
+from marketplace.db import is_postgres
+from marketplace.extensions import db
+from marketplace.projects.models import OPEN, Project
+from marketplace.quality.recompute import update_trust
+from marketplace.results import policy
+from marketplace.results.jobs import RECOMPUTE_PROJECT
+from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
+from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
+
+LOCK_SPACE = 2 << 48
+PROGRESS_KEY = "marketplace:recompute:{project_id}"
+PROGRESS_TTL_S = 3600
+
+
+def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
+    """Record a queued run and enqueue its job after the commit (debounced per project)."""
+    run = RecomputeRun(project_id=project_id, status=QUEUED, reason=reason, queued_at=now)
+    db.session.add(run)
+    db.session.flush()
+    queue.enqueue_after_commit(RECOMPUTE_PROJECT, project_id, queue="truth", debounce=True)
+    return run
+
+
+def due_projects(*, now: datetime) -> list[int]:
+    """Open projects with answers submitted since their last run started (or never run)."""
+    last_start = (
+        select(func.max(RecomputeRun.queued_at)).where(RecomputeRun.project_id == Project.id).scalar_subquery()
+    )
+    newer = select(Assignment.id).where(
+        Assignment.project_id == Project.id, Assignment.status == SUBMITTED,
+        Assignment.submitted_at > func.coalesce(last_start, datetime(1970, 1, 1)),
+    ).exists()
+    return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer)))
+
+
+def _progress(project_id: int, **fields) -> None:
+    redis = queue.redis_connection()
+    if redis is not None:
+        key = PROGRESS_KEY.format(project_id=project_id)
+        redis.hset(key, mapping={k: str(v) for k, v in fields.items()})
+        redis.expire(key, PROGRESS_TTL_S)
+
+
+def live_progress(project_id: int) -> dict:
+    """Progress of a running recompute (percent, stage), when a queue backend can hold it."""
+    redis = queue.redis_connection()
+    if redis is None:
+        return {}
+    return {k.decode(): v.decode() for k, v in redis.hgetall(PROGRESS_KEY.format(project_id=project_id)).items()}
+
+
+def recompute_project(*, project_id: int, now: datetime) -> dict:
+    """Run the recompute for a project unless one is running; record the outcome on its queued runs."""
+    runs = list(db.session.scalars(
+        select(RecomputeRun).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
+    ))
+    if is_postgres() and not db.session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_SPACE | project_id}
+    ).scalar_one():
+        for run in runs:
+            run.status, run.error = SKIPPED, "a recompute of this project was already running"
+        return {"skipped": True}
+    started = time.perf_counter()
+    for run in runs:
+        run.status, run.started_at = RUNNING, now
+    _progress(project_id, status=RUNNING, percent=0, stage="reading answers", started_at=now.isoformat())
+    try:
+        outcome = _recompute(project_id, now)
+    except Exception as exc:
+        _progress(project_id, status=FAILED, percent=100, stage=type(exc).__name__)
+        raise
+    seconds = round(time.perf_counter() - started, 3)
+    for run in runs:
+        run.status, run.finished_at, run.seconds = FINISHED, now, seconds
+        for name, value in outcome.items():
+            setattr(run, name, value)
+    _progress(project_id, status=FINISHED, percent=100, stage="done", seconds=seconds)
+    return {**outcome, "seconds": seconds}
+
+
+def _read_answers(project_id: int, label_type):
+    """(task ids, annotator ids, labels) of every submitted answer of a project."""
+    if is_postgres() and getattr(label_type, "SQL_CLASS", None):
+        dbapi = db.session.connection().connection.dbapi_connection
+        with dbapi.cursor() as cursor:
+            cursor.execute(f"SELECT task_id, annotator_id, {label_type.SQL_CLASS} FROM assignments "
+                           "WHERE project_id = %s AND status = 'submitted'", (project_id,))
+            rows = cursor.fetchall()
+        tasks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        annotators = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        return tasks, annotators, [r[2] for r in rows]
+    rows = db.session.execute(
+        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer)
+        .where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
+    ).all()
+    return (np.array([r.task_id for r in rows], dtype=np.int64), np.array([r.annotator_id for r in rows], dtype=np.int64),
+            [label_type.class_of(r.answer) for r in rows])
+
+
+def _recompute(project_id: int, now: datetime) -> dict:
+    project = db.session.get(Project, project_id)
+    label_type = labels.label_type(project.label_schema)
+    classes = project.label_schema["classes"]
+    tasks, annotators, chosen = _read_answers(project_id, label_type)
+    if tasks.size == 0:
+        return {"answers": 0, "annotators": 0, "iterations": 0, "results_written": 0, "tasks_reopened": 0}
+    _progress(project_id, percent=30, stage="inferring")
+    encoded = inference.encode_answers(tasks, annotators, chosen, label_set=classes)
+    gold = _gold_codes(project, encoded.task_ids, label_type, classes)
+    result = inference.dawid_skene(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
+                                   n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
+    _progress(project_id, percent=60, stage="writing results")
+    gold_task = np.zeros(encoded.task_ids.size, dtype=bool)
+    gold_task[list(gold)] = True
+    written, reopened = 0, 0
+    if project.aggregation == "ds":
+        written, reopened = _write_back(project, encoded, result, gold_task, now)
+    project.class_priors = result.priors.round(6).tolist()
+    _progress(project_id, percent=85, stage="updating trust")
+    update_trust(project=project, annotator_ids=encoded.annotator_ids, annotator_idx=encoded.annotator_idx,
+                 label_idx=encoded.label_idx, task_idx=encoded.task_idx, gold_task=gold_task, result=result, now=now)
+    return {"answers": int(encoded.task_idx.size), "annotators": int(encoded.annotator_ids.size),
+            "iterations": int(result.n_iter), "results_written": written, "tasks_reopened": reopened}
+
+
+def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int, int]:
+    known = db.session.execute(
+        select(Task.id, Task.gold_answer).where(Task.project_id == project.id, Task.status == GOLD)
+    ).all()
+    position = {int(task_id): i for i, task_id in enumerate(task_ids.tolist())}
+    class_index = {name: k for k, name in enumerate(classes)}
+    return {position[t]: class_index[label_type.class_of(a)] for t, a in known if t in position}
+
+
+def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
+    """Results for closed and escalated tasks; reopen those that fell below the target."""
+    done_ids = set(db.session.scalars(
+        select(Task.id).where(Task.project_id == project.id, Task.status.in_((CLOSED, ESCALATED)))
+    ))
+    ids = encoded.task_ids.astype(np.int64)
+    keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
+    counts = np.bincount(encoded.task_idx, minlength=ids.size)
+    found = policy.Posteriors([int(t) for t in ids[keep]], result.posteriors[keep], counts[keep])
+    written = policy.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
+                                   method=policy.DS_METHOD, now=now)
+    reopened = 0
+    if project.target_confidence is not None:
+        low = [int(t) for t, top in zip(found.task_ids, found.posteriors.max(axis=1)) if top < project.target_confidence]
+        reopened = policy.reopen(task_ids=low, max_answers=project.max_answers)
+        if reopened:
+            project.closed_task_count = db.session.scalar(
+                select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold"))
+            if project.status == "completed":
+                project.status, project.completed_at = OPEN, None
+    return written, reopened

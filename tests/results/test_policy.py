@@ -1,0 +1,175 @@
+"""The redundancy policy in the submit path, Dawid-Skene results, and the project recompute."""
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from marketplace.assignments import answering
+from marketplace.db import transaction, utcnow
+from marketplace.extensions import db
+from marketplace.projects.models import Project
+from marketplace.quality.models import AnnotatorStats
+from marketplace.results import policy, recompute
+from marketplace.results.models import RecomputeRun, Result
+from marketplace.tasks.models import Task
+from tests.conftest import PG_ADMIN_URL, TEST_DB
+from tests.factories import AnnotatorFactory, bearer, fresh, open_project
+from tests.projects.test_routes import _owner
+from tests.quality.helpers import LIVE_DRAW, lease_now
+
+GOOD = [[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]]
+
+
+@pytest.mark.parametrize("top, answers, expected", [
+    (0.95, 2, policy.CLOSE),     # confident with min answers
+    (0.95, 1, policy.MORE),      # confident but below min
+    (0.9, 3, policy.CLOSE),      # exactly at the target
+    (0.8999, 3, policy.MORE),    # just below
+    (0.6, 4, policy.ESCALATE),   # at max without the target
+    (0.95, 4, policy.CLOSE),     # at max and confident
+])
+def test_decisions_at_the_boundaries(top, answers, expected):
+    assert policy.decide(top, answers, min_answers=2, max_answers=4, target=0.9) == expected
+
+
+def adaptive_project(tasks=1, **fields):
+    defaults = dict(target_confidence=0.9, min_answers=2, max_answers=4, aggregation="ds", answers_per_task=2,
+                    max_leases_per_annotator=1)
+    return open_project(tasks=tasks, **{**defaults, **fields})
+
+
+def skilled(project, confusion=GOOD):
+    annotator = AnnotatorFactory()
+    db.session.add(AnnotatorStats(annotator_id=annotator.id, project_id=project.id, confusion=confusion, answers=0,
+                                  duration_ms_total=0, gold_seen=0, gold_correct=0, agreement_answers=0, weight=1.0,
+                                  blocked=False))
+    db.session.flush()
+    return annotator
+
+
+def answer(project, annotator, label):
+    with transaction():
+        lease = lease_now(project, annotator, LIVE_DRAW)
+        answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": label},
+                                now=utcnow())
+    return lease.task_id
+
+
+def test_two_confident_agreeing_answers_close_the_task_with_a_posterior(ctx):
+    project = adaptive_project()
+    task_id = answer(project, skilled(project), "dog")
+    assert fresh(Task, task_id).status == "open"  # below min_answers
+    answer(project, skilled(project), "dog")
+    task = fresh(Task, task_id)
+    assert task.status == "closed" and task.answer_count == 2
+    result = fresh(Result, task_id)
+    assert result.label == "dog" and result.method == "dawid_skene" and result.confidence >= 0.9
+    assert len(result.posterior) == 3 and sum(result.posterior) == pytest.approx(1)
+    assert fresh(Project, project.id).status == "completed"
+
+
+def test_disagreement_opens_one_more_slot_at_a_time_then_escalates(ctx):
+    project = adaptive_project(target_confidence=0.95)
+    task_id = answer(project, skilled(project), "dog")
+    answer(project, skilled(project), "cat")
+    assert fresh(Task, task_id).slot_limit == 3 and fresh(Task, task_id).status == "open"
+    answer(project, skilled(project), "bird")
+    assert fresh(Task, task_id).slot_limit == 4
+    answer(project, skilled(project), "cat")  # cat 2, dog 1, bird 1: 0.9 sure, not 0.95, at max 4
+    task = fresh(Task, task_id)
+    assert task.status == "escalated" and task.answer_count == 4
+    assert fresh(Result, task_id).label == "cat" and fresh(Result, task_id).confidence == pytest.approx(0.9)
+
+
+def test_newcomers_are_judged_by_a_prior_not_as_experts(ctx):
+    project = adaptive_project(target_confidence=0.95)
+    task_id = answer(project, AnnotatorFactory(), "dog")
+    answer(project, AnnotatorFactory(), "dog")  # two unproven annotators: prior accuracy 0.7 each
+    posterior = policy.posteriors(project_id=project.id, task_ids=[task_id], label_schema=project.label_schema,
+                                  class_priors=None, now=utcnow()).posteriors[0]
+    assert 0.8 < posterior.max() < 0.95
+    assert fresh(Task, task_id).status == "open"
+
+
+def test_fixed_redundancy_with_dawid_skene_aggregation(ctx):
+    project = open_project(tasks=1, answers_per_task=3, aggregation="ds")
+    for label in ("dog", "dog", "cat"):
+        task_id = answer(project, skilled(project), label)
+    result = fresh(Result, task_id)
+    assert result.method == "dawid_skene" and result.label == "dog" and result.answer_count == 3
+
+
+def test_recompute_writes_results_trust_and_priors_and_is_idempotent(ctx):
+    project = open_project(tasks=4, answers_per_task=3, aggregation="ds", max_leases_per_annotator=1)
+    crowd = [AnnotatorFactory() for _ in range(3)]
+    for annotator, labels in zip(crowd, (["dog", "cat", "dog", "cat"], ["dog", "cat", "dog", "bird"],
+                                         ["bird", "bird", "bird", "bird"])):
+        for label in labels:
+            answer(project, annotator, label)
+    with transaction():
+        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())  # runs inline after the commit
+    first = {r.task_id: (r.label, round(r.confidence, 6)) for r in db.session.scalars(select(Result)).all()}
+    run = db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc()))
+    assert run.status == "finished" and run.answers == 12 and run.results_written == 4
+    assert fresh(Project, project.id).class_priors is not None
+    assert fresh(AnnotatorStats, (crowd[2].id, project.id)).confusion is not None
+    with transaction():
+        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+    again = {r.task_id: (r.label, round(r.confidence, 6)) for r in db.session.scalars(select(Result)).all()}
+    assert again == first
+
+
+def test_a_recompute_finds_the_lock_taken_and_skips(committed_app):
+    with committed_app.app_context():
+        project = open_project(tasks=1, answers_per_task=1, aggregation="ds")
+        answer(project, AnnotatorFactory(), "dog")
+        db.session.commit()
+        with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (recompute.LOCK_SPACE | project.id,))
+            with transaction():
+                run = recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+            assert fresh(RecomputeRun, run.id).status == "skipped"
+            other.execute("SELECT pg_advisory_unlock(%s)", (recompute.LOCK_SPACE | project.id,))
+        with transaction():
+            run = recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+        assert fresh(RecomputeRun, run.id).status == "finished"
+
+
+def test_recompute_reopens_a_closed_task_whose_confidence_fell(ctx):
+    project = adaptive_project(min_answers=2, max_answers=4)
+    first, second = skilled(project), skilled(project)
+    task_id = answer(project, first, "dog")
+    answer(project, second, "dog")
+    assert fresh(Task, task_id).status == "closed"
+    # The recompute learns these two are no better than chance: the task falls below the target.
+    for stats in db.session.scalars(select(AnnotatorStats)).all():
+        stats.confusion = None
+    with transaction():
+        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+    task = fresh(Task, task_id)
+    assert task.status == "open" and task.slot_limit == 3 and fresh(Result, task_id) is None
+    run = db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc()))
+    assert run.tasks_reopened == 1
+
+
+def test_recompute_endpoints(client):
+    project = open_project(tasks=1, answers_per_task=1, aggregation="ds")
+    owner = bearer(_owner(project))
+    assert client.get(f"/api/v1/projects/{project.id}/recompute", headers=owner).json["status"] == "none"
+    answer(project, AnnotatorFactory(), "cat")
+    queued = client.post(f"/api/v1/projects/{project.id}/recompute", headers=owner)
+    assert queued.status_code == 202
+    status = client.get(f"/api/v1/projects/{project.id}/recompute", headers=owner).json
+    assert status["status"] == "finished" and status["percent"] == 100 and status["answers"] == 1
+    stranger = bearer(AnnotatorFactory())
+    assert client.post(f"/api/v1/projects/{project.id}/recompute", headers=stranger).status_code == 403
+
+
+def test_adaptive_projects_need_min_and_max(client):
+    from tests.factories import RequesterFactory
+
+    body = {"name": "p", "label_schema": {"type": "classification", "classes": ["a", "b"]}, "reward_cents": 1,
+            "target_confidence": 0.9, "min_answers": 3}
+    response = client.post("/api/v1/projects", json=body, headers=bearer(RequesterFactory()))
+    assert response.status_code == 422 and "max_answers" in response.json["errors"]["json"]
+    response = client.post("/api/v1/projects", json={**body, "max_answers": 2}, headers=bearer(RequesterFactory()))
+    assert response.status_code == 422 and "min_answers" in response.json["errors"]["json"]
