@@ -1,0 +1,1 @@
+"""Outgoing webhooks: requesters' endpoints, signed deliveries, retries with backoff, replay."""
