@@ -22,6 +22,13 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     RQ_JOB_TIMEOUT_S = 600
     REPUTATION_HALF_LIFE_DAYS = 90.0
+    # Outgoing webhooks (marketplace/webhooks). http:// targets only in development; private/loopback
+    # targets only for tests and local development (the SSRF guard is off when this is true).
+    WEBHOOKS_ALLOW_HTTP = False
+    WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    WEBHOOKS_MAX_ATTEMPTS = 6
+    WEBHOOKS_TIMEOUT_S = 5.0
+    WEBHOOKS_SECRET_KEY: str | None = None  # derives endpoint signing secrets; None: SECRET_KEY
 
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
@@ -55,5 +62,10 @@ def config_from_env() -> type[Config]:
         TOKEN_TTL_S = _int("TOKEN_TTL_S", Config.TOKEN_TTL_S)
         MAX_TASKS_PER_IMPORT = _int("MAX_TASKS_PER_IMPORT", Config.MAX_TASKS_PER_IMPORT)
         REPUTATION_HALF_LIFE_DAYS = float(env.get("REPUTATION_HALF_LIFE_DAYS", Config.REPUTATION_HALF_LIFE_DAYS))
+        WEBHOOKS_ALLOW_HTTP = env.get("WEBHOOKS_ALLOW_HTTP") == "1"
+        WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.get("WEBHOOKS_ALLOW_PRIVATE_TARGETS") == "1"
+        WEBHOOKS_MAX_ATTEMPTS = _int("WEBHOOKS_MAX_ATTEMPTS", Config.WEBHOOKS_MAX_ATTEMPTS)
+        WEBHOOKS_TIMEOUT_S = float(env.get("WEBHOOKS_TIMEOUT_S", Config.WEBHOOKS_TIMEOUT_S))
+        WEBHOOKS_SECRET_KEY = env.get("WEBHOOKS_SECRET_KEY") or None
 
     return EnvConfig

@@ -12,8 +12,9 @@ def blueprints():
     from marketplace.quality.routes import bp as quality
     from marketplace.results.routes import bp as results
     from marketplace.tasks.routes import bp as tasks
+    from marketplace.webhooks.routes import bp as webhooks
 
-    for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality):
+    for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks):
         bp.url_prefix = "/api/v1"
         yield bp
 
