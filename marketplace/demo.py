@@ -38,7 +38,7 @@ def _answer(rng: random.Random, truth: str, accuracy: float | None) -> str:
     return truth
 
 
-def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, gold: int) -> int:
+def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, gold: int, aggregation: str) -> int:
     database = ROOT / "instance" / "demo.db"
     database.parent.mkdir(exist_ok=True)
     database.unlink(missing_ok=True)
@@ -75,7 +75,8 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     project = call("post", "/projects", {201}, requester, json={
         "name": "Pets", "instructions": "Which animal is in the picture?",
         "label_schema": {"type": "classification", "classes": CLASSES},
-        "reward_cents": 3, "answers_per_task": redundancy, "assignment_duration_s": 300, **quality,
+        "reward_cents": 3, "answers_per_task": redundancy, "assignment_duration_s": 300, "aggregation": aggregation,
+        **quality,
     }).json
     truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(tasks)}
     items = [{"external_id": ext, "data": {"image_url": f"https://example.test/{ext}.jpg"}} for ext in truth]
@@ -104,9 +105,15 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
             answers += 1
 
     status = call("get", f"/projects/{project['id']}", {200}, requester).json
-    exported = call("get", f"/projects/{project['id']}/results/export", {200}, requester).get_data(as_text=True)
-    results = [r for r in map(json.loads, exported.splitlines()) if not r["gold"]]
-    correct = sum(truth[r["external_id"]] == r["label"] for r in results)
+    def accuracy():
+        exported = call("get", f"/projects/{project['id']}/results/export", {200}, requester).get_data(as_text=True)
+        rows = [r for r in map(json.loads, exported.splitlines()) if not r["gold"]]
+        return rows, sum(truth[r["external_id"]] == r["label"] for r in rows)
+
+    results, correct = accuracy()
+    # A full Dawid-Skene recompute over every answer (what `rq cron` runs every few minutes).
+    call("post", f"/projects/{project['id']}/recompute", {202}, requester)
+    recomputed, correct_after = accuracy()
     stats = call("get", f"/projects/{project['id']}/stats", {200}, requester).json
     elapsed = time.perf_counter() - started
     print(f"project {project['id']} '{status['name']}': {status['status']}")
@@ -115,7 +122,9 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
           f"{len(stats['blocked_annotators'])}")
     print(f"  agreement            Krippendorff alpha {stats['agreement']['krippendorff_alpha']:.3f}")
     print(f"  tasks done           {status['closed_task_count']} / {status['task_count']}")
-    print(f"  accuracy vs truth    {correct / len(results):.3f}  ({correct}/{len(results)}, majority vote of {redundancy})")
+    print(f"  accuracy vs truth    {correct / len(results):.3f}  ({correct}/{len(results)}, {redundancy} answers per task, "
+          f"{results[0]['method']} as tasks closed)")
+    print(f"  after recompute      {correct_after / len(recomputed):.3f}  (Dawid-Skene over all answers, gold clamped)")
     print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task, gold and rejected included)")
     print(f"  cost                 {answers * project['reward_cents'] / 100:.2f} {project['currency'].upper()}"
           f"  ({project['reward_cents']} cents per answer)")
@@ -141,8 +150,9 @@ def main(argv=None) -> int:
     parser.add_argument("--redundancy", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--gold", type=int, default=20, help="gold tasks mixed in (0: no quality control)")
+    parser.add_argument("--aggregation", choices=("ds", "mv"), default="ds")
     args = parser.parse_args(argv)
-    return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed, args.gold)
+    return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed, args.gold, args.aggregation)
 
 
 if __name__ == "__main__":
