@@ -1,7 +1,7 @@
 """Results: the inferred truth of a closed task; recompute runs of a project."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
@@ -16,7 +16,11 @@ SKIPPED = "skipped"
 
 class Result(db.Model):
     __tablename__ = "results"
-    __table_args__ = (Index("ix_results_project_task", "project_id", "task_id"),)
+    __table_args__ = (
+        Index("ix_results_project_task", "project_id", "task_id"),
+        Index("ix_results_unannounced", "project_id", "task_id", postgresql_where=text("NOT announced"),
+              sqlite_where=text("NOT announced")),
+    )
 
     task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"), primary_key=True)
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
@@ -27,6 +31,8 @@ class Result(db.Model):
     tie: Mapped[bool] = mapped_column(Boolean, default=False)
     # The task's posterior over the project's classes (Dawid-Skene methods), in class order.
     posterior: Mapped[list | None] = mapped_column(Json)
+    # Set once the completion (or escalation) has been announced to the requester's webhooks.
+    announced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -20,9 +20,11 @@ from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.recompute import update_trust
 from marketplace.results import policy
-from marketplace.results.jobs import RECOMPUTE_PROJECT
+from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
+from marketplace.webhooks import models as webhooks
+from marketplace.webhooks import services as webhook_services
 
 LOCK_SPACE = 2 << 48
 PROGRESS_KEY = "marketplace:recompute:{project_id}"
@@ -92,6 +94,10 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
         for name, value in outcome.items():
             setattr(run, name, value)
     _progress(project_id, status=FINISHED, percent=100, stage="done", seconds=seconds)
+    webhook_services.emit(project_id=project_id, event=webhooks.RECOMPUTE_FINISHED, now=now,
+                          payload={"project_id": project_id, **outcome, "seconds": seconds})
+    if outcome["tasks_reopened"] or outcome["results_written"]:
+        queue.enqueue_after_commit(AGGREGATE_PROJECT, project_id, queue="truth", debounce=True)
     return {**outcome, "seconds": seconds}
 
 

@@ -4,7 +4,7 @@ from datetime import datetime
 import json
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace import inference, labels, pseudonyms
@@ -19,7 +19,9 @@ from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import policy, recompute
 from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
-from marketplace.tasks.models import CLOSED, Task
+from marketplace.tasks.models import CLOSED, ESCALATED, Task
+from marketplace.webhooks import models as webhooks
+from marketplace.webhooks import services as webhook_services
 
 BATCH = 2_000
 MAJORITY_VOTE = "majority_vote"
@@ -80,8 +82,27 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
         done += written
         if len(task_ids) < BATCH or not written:
             break
+    _announce(project, now)
     _refresh_progress(project, now)
     return done
+
+
+def _announce(project: Project, now: datetime) -> int:
+    """Tell the requester's webhooks about results not yet announced (task.completed or task.escalated)."""
+    rows = db.session.execute(
+        select(Result.task_id, Task.external_id, Task.status, Result.label, Result.confidence, Result.method,
+               Result.answer_count)
+        .join(Task, Task.id == Result.task_id)
+        .where(Result.project_id == project.id, ~Result.announced, Result.method != GOLD)
+        .order_by(Result.task_id)
+    ).all()
+    for status, event in ((ESCALATED, webhooks.TASK_ESCALATED), (CLOSED, webhooks.TASK_COMPLETED)):
+        payloads = [{"task_id": r.task_id, "external_id": r.external_id, "label": r.label, "confidence": r.confidence,
+                     "method": r.method, "answer_count": r.answer_count} for r in rows if r.status == status]
+        webhook_services.emit_many(project_id=project.id, event=event, payloads=payloads, now=now)
+    if rows:
+        db.session.execute(update(Result).where(Result.task_id.in_([r.task_id for r in rows])).values(announced=True))
+    return len(rows)
 
 
 def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[dict]:
@@ -172,6 +193,8 @@ def _refresh_progress(project: Project, now: datetime) -> None:
     if project.status in (OPEN, PAUSED) and project.task_count > 0 and closed >= project.task_count:
         project.status = COMPLETED
         project.completed_at = now
+        webhook_services.emit(project_id=project.id, event=webhooks.PROJECT_COMPLETED, now=now,
+                              payload={"project_id": project.id, "tasks": project.task_count})
     db.session.flush()
 
 

@@ -162,25 +162,33 @@ def emit(*, project_id: int, event: str, payload: dict, now: datetime) -> list[i
       the every-minute sweep sends whatever is due. Delivery is at least once, in no set order.
     - Costs one SELECT when the owner has no matching endpoint. Returns the new delivery ids.
     """
+    return emit_many(project_id=project_id, event=event, payloads=[payload], now=now)
+
+
+def emit_many(*, project_id: int, event: str, payloads: list[dict], now: datetime) -> list[int]:
+    """emit() for many events of one kind and project: the endpoints are looked up once, rows inserted at once."""
     if event not in EVENTS and event != PING:
         raise ValueError(f"unknown webhook event {event!r}")
-    json.dumps(payload)
+    for payload in payloads:
+        json.dumps(payload)
+    if not payloads:
+        return []
     endpoints = db.session.scalars(
         select(WebhookEndpoint).join(Project, Project.requester_id == WebhookEndpoint.owner_id)
         .where(Project.id == project_id, WebhookEndpoint.active,
                or_(WebhookEndpoint.project_id.is_(None), WebhookEndpoint.project_id == project_id))
     ).all()
-    return _record(endpoints=[e for e in endpoints if event in e.events], project_id=project_id, event=event,
-                   payload=payload, now=now)
+    subscribed = [e for e in endpoints if event in e.events]
+    return _record(endpoints=subscribed, project_id=project_id, event=event, payloads=payloads, now=now)
 
 
-def _record(*, endpoints: list[WebhookEndpoint], project_id: int | None, event: str, payload: dict,
+def _record(*, endpoints: list[WebhookEndpoint], project_id: int | None, event: str, payloads: list[dict],
             now: datetime) -> list[int]:
     if not endpoints:
         return []
     rows = [{"endpoint_id": e.id, "project_id": project_id, "event": event, "event_id": f"evt_{uuid.uuid4().hex}",
              "payload": payload, "status": PENDING, "cycle": 1, "attempt_count": 0, "next_attempt_at": now,
-             "created_at": now} for e in endpoints]
+             "created_at": now} for e in endpoints for payload in payloads]
     ids = list(db.session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
     schedule(ids)
     return ids
@@ -229,7 +237,7 @@ def ping(*, account: Account, endpoint_id: int, now: datetime) -> WebhookDeliver
     if not endpoint.active:
         raise Conflict("This endpoint is disabled; enable it before testing.")
     payload = {"endpoint_id": endpoint.id, "message": "Webhook test from the marketplace."}
-    [delivery_id] = _record(endpoints=[endpoint], project_id=endpoint.project_id, event=PING, payload=payload, now=now)
+    [delivery_id] = _record(endpoints=[endpoint], project_id=endpoint.project_id, event=PING, payloads=[payload], now=now)
     return db.session.get(WebhookDelivery, delivery_id)
 
 
