@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from marketplace import labels
 from marketplace.assignments.models import SUBMITTED, Assignment
+from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.quality import eligibility, trust
@@ -116,20 +117,27 @@ def after_answer(*, project, task_id: int, now: datetime) -> str:
 
 
 def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:
-    """Upsert a result per task from its posterior (label, confidence, method, number of answers)."""
-    from marketplace.results.services import upsert_results
+    """Upsert a result per task with answers from its posterior (label, confidence, method, answers, posterior)."""
+    from marketplace.results import services
 
-    best = found.posteriors.argmax(axis=1)
-    top = found.posteriors.max(axis=1)
-    ties = (np.isclose(found.posteriors, top[:, None])).sum(axis=1) > 1
-    rows = [
+    keep = found.answer_counts > 0
+    task_ids = [t for t, k in zip(found.task_ids, keep.tolist()) if k]
+    post, counts = found.posteriors[keep], found.answer_counts[keep]
+    if not task_ids:
+        return 0
+    if is_postgres():
+        services.copy_posteriors(project_id=project_id, method=method, classes=classes, task_ids=task_ids,
+                                 posteriors=post, answer_counts=counts, now=now)
+        return len(task_ids)
+    best, top = post.argmax(axis=1), post.max(axis=1)
+    ties = (np.isclose(post, top[:, None])).sum(axis=1) > 1
+    services.upsert_results([
         {"task_id": task_id, "project_id": project_id, "label": classes[best[i]], "confidence": float(top[i]),
-         "method": method, "answer_count": int(found.answer_counts[i]), "tie": bool(ties[i]),
-         "posterior": found.posteriors[i].round(6).tolist(), "created_at": now, "updated_at": now}
-        for i, task_id in enumerate(found.task_ids) if found.answer_counts[i] > 0
-    ]
-    upsert_results(rows)
-    return len(rows)
+         "method": method, "answer_count": int(counts[i]), "tie": bool(ties[i]), "posterior": post[i].round(6).tolist(),
+         "created_at": now, "updated_at": now}
+        for i, task_id in enumerate(task_ids)
+    ])
+    return len(task_ids)
 
 
 def reopen(*, task_ids: list[int], max_answers: int) -> int:

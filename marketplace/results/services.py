@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from marketplace import inference, labels, pseudonyms
 from marketplace.accounts.models import Account
 from marketplace.assignments import services as assignments
-from marketplace.db import is_postgres, pg_sql, utcnow
+from marketplace.db import is_postgres, utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
@@ -129,34 +129,53 @@ def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[
     ]
 
 
-_PG_UPSERT = pg_sql("""
+_PG_UPSERT_FROM_STAGE = """
 INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
-SELECT u.task_id, u.project_id, u.label::jsonb, u.confidence, u.method, u.answer_count, u.tie, u.posterior::jsonb,
-       u.created_at, u.updated_at
-FROM unnest(CAST(:task_id AS bigint[]), CAST(:project_id AS bigint[]), CAST(:label AS text[]),
-            CAST(:confidence AS float8[]), CAST(:method AS text[]), CAST(:answer_count AS int[]), CAST(:tie AS bool[]),
-            CAST(:posterior AS text[]), CAST(:created_at AS timestamptz[]), CAST(:updated_at AS timestamptz[]))
-     AS u(task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
+SELECT task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at
+FROM results_stage
 ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
     answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
-""")
-_UPSERT_COLUMNS = ("task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
-                   "created_at", "updated_at")
+"""
+_STAGE_COLUMNS = ("task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
+                  "created_at", "updated_at")
+
+
+def copy_posteriors(*, project_id: int, method: str, classes: list, task_ids: list[int], posteriors: np.ndarray,
+                    answer_counts: np.ndarray, now: datetime) -> None:
+    """Upsert results from posteriors on PostgreSQL: COPY into a stage, then one INSERT ... ON CONFLICT.
+
+    A recompute writes hundreds of thousands of rows: each is formatted by one %-format, never a
+    json.dumps or a parameter per value.
+    """
+    best = posteriors.argmax(axis=1)
+    top = posteriors.max(axis=1)
+    ties = (np.isclose(posteriors, top[:, None])).sum(axis=1) > 1
+    label_json = [_copy_escape(json.dumps(name)) for name in classes]
+    stamp = now.isoformat()
+    line = (f"%d\t{project_id}\t%s\t%r\t{_copy_escape(method)}\t%d\t%s\t[" + ",".join(["%.6g"] * len(classes))
+            + f"]\t{stamp}\t{stamp}\n")
+    body = "".join(
+        line % (task_id, label_json[b], float(c), n, "t" if tie else "f", *post)
+        for task_id, b, c, n, tie, post in zip(task_ids, best.tolist(), top.tolist(), answer_counts.tolist(),
+                                              ties.tolist(), posteriors.tolist())
+    )
+    dbapi = db.session.connection().connection.dbapi_connection
+    with dbapi.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS results_stage (LIKE results INCLUDING DEFAULTS) "
+                       "ON COMMIT DELETE ROWS")
+        cursor.execute("TRUNCATE results_stage")
+        with cursor.copy(f"COPY results_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(body)
+        cursor.execute(_PG_UPSERT_FROM_STAGE)
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def upsert_results(rows: list[dict]) -> None:
-    """Insert results, replacing what an earlier computation stored for the same tasks.
-
-    On PostgreSQL one INSERT ... SELECT FROM unnest(arrays) however many rows (a recompute writes
-    hundreds of thousands); elsewhere a plain executemany.
-    """
+    """Insert results, replacing what an earlier computation stored for the same tasks."""
     if not rows:
-        return
-    if is_postgres():
-        arrays = {name: [row[name] for row in rows] for name in _UPSERT_COLUMNS}
-        arrays["label"] = [json.dumps(v) for v in arrays["label"]]
-        arrays["posterior"] = [None if v is None else json.dumps(v) for v in arrays["posterior"]]
-        db.session.connection().connection.dbapi_connection.execute(_PG_UPSERT, arrays)
         return
     insert = (postgresql.insert if is_postgres() else sqlite.insert)(Result.__table__)
     db.session.execute(insert.on_conflict_do_update(
