@@ -25,6 +25,8 @@ bench: $(BIN)/.bench-installed
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/import_tasks.py
 	$(BIN)/python benchmarks/lease_throughput.py
+	$(BIN)/python benchmarks/recompute.py
+	$(BIN)/python benchmarks/redundancy_replay.py
 
 spec: $(BIN)/.installed
 	FLASK_APP=wsgi $(BIN)/flask openapi write --format=json api_spec/openapi.json
