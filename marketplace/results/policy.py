@@ -3,7 +3,8 @@
 After each answer on a task of an adaptive project (target_confidence set), inside the submit
 transaction: the task's posterior is the Dawid-Skene E-step for that task alone, using each
 annotator's confusion matrix from the last recompute, or for an annotator without one a matrix that
-is right with their gold accuracy (Beta mean) or, lacking gold here, their global reputation. Then:
+is right with their gold accuracy (Beta mean) or, lacking gold here, their global reputation; its
+evidence is discounted (inference/redundancy.py) so that confidences behave like probabilities. Then:
 close when the top posterior reaches the target with at least min_answers; otherwise open one more
 slot, up to max_answers; at max_answers without the target, escalate. The same batched posterior
 gives Dawid-Skene results for closed tasks between full recomputes.
@@ -18,6 +19,7 @@ from marketplace import labels
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres
 from marketplace.extensions import db
+from marketplace.inference import redundancy
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
@@ -26,7 +28,6 @@ from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, ESCALATED, OPEN, Task
 
-CLOSE, MORE, ESCALATE = "close", "more", "escalate"
 DS_METHOD = "dawid_skene"
 
 
@@ -37,17 +38,13 @@ class Posteriors:
     answer_counts: np.ndarray
 
 
-def decide(top: float, answers: int, *, min_answers: int, max_answers: int, target: float) -> str:
-    """Close, ask for one more answer, or escalate, from a task's top posterior and answer count."""
-    if answers >= min_answers and top >= target:
-        return CLOSE
-    if answers >= max_answers:
-        return ESCALATE
-    return MORE
-
-
 def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, class_priors, now: datetime) -> Posteriors:
-    """Posterior of each task from its submitted answers and the annotators' current confusion matrices."""
+    """Posterior of each task from its submitted answers and the annotators' current confusion matrices.
+
+    The answers' evidence is counted at redundancy.DEFAULT_EVIDENCE_WEIGHT (see discount_evidence):
+    Dawid-Skene's independence assumption makes raw posteriors overconfident, and these are the
+    confidences requesters read and the policy's target is judged on.
+    """
     classes = label_schema["classes"]
     K = len(classes)
     class_index = {name: k for k, name in enumerate(classes)}
@@ -70,7 +67,13 @@ def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, clas
         counts[position[row.task_id]] += 1
     log_post -= log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post)
-    return Posteriors(task_ids, post / post.sum(axis=1, keepdims=True), counts)
+    post /= post.sum(axis=1, keepdims=True)
+    return Posteriors(task_ids, calibrated(post, _priors(class_priors, K)), counts)
+
+
+def calibrated(posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Posteriors with the answers' evidence discounted, as every stored confidence is."""
+    return redundancy.discount_evidence(posteriors, priors, redundancy.DEFAULT_EVIDENCE_WEIGHT)
 
 
 def _priors(class_priors, K: int) -> np.ndarray:
@@ -94,7 +97,7 @@ def _confusion(row, K: int, now: datetime, reputations: dict) -> np.ndarray:
     return prior_confusion(K, min(max(accuracy, 1.0 / K + 0.01), 0.99))
 
 
-def after_answer(*, project, task_id: int, now: datetime) -> str:
+def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision | str:
     """Apply the policy to one task after an answer (inside the submit transaction); return the decision."""
     task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
     if task.status != OPEN:
@@ -102,13 +105,13 @@ def after_answer(*, project, task_id: int, now: datetime) -> str:
     found = posteriors(project_id=project.project_id, task_ids=[task_id], label_schema=project.label_schema,
                        class_priors=project.class_priors, now=now)
     post, answers = found.posteriors[0], int(found.answer_counts[0])
-    decision = decide(float(post.max()), answers, min_answers=project.min_answers, max_answers=project.max_answers,
-                      target=project.target_confidence)
-    if decision == MORE:
+    decision = redundancy.decide(post, answers, min_answers=project.min_answers, max_answers=project.max_answers,
+                                 target=project.target_confidence)
+    if decision == redundancy.Decision.MORE:
         if task.slot_limit <= answers:
             task.slot_limit = answers + 1
         return decision
-    task.status = CLOSED if decision == CLOSE else ESCALATED
+    task.status = CLOSED if decision == redundancy.Decision.CLOSE else ESCALATED
     task.closed_at = now
     write_results(project_id=project.project_id, classes=project.label_schema["classes"],
                   found=found, method=DS_METHOD, now=now)

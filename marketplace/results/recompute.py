@@ -163,7 +163,8 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     ids = encoded.task_ids.astype(np.int64)
     keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
     counts = np.bincount(encoded.task_idx, minlength=ids.size)
-    found = policy.Posteriors([int(t) for t in ids[keep]], result.posteriors[keep], counts[keep])
+    found = policy.Posteriors([int(t) for t in ids[keep]], policy.calibrated(result.posteriors[keep], result.priors),
+                              counts[keep])
     written = policy.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
                                    method=policy.DS_METHOD, now=now)
     reopened = 0
