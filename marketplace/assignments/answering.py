@@ -47,11 +47,12 @@ class Submission:
     submitted_at: datetime
     answer: dict
     duration_ms: int
+    guideline_version: int
     feedback: quality.Feedback | None
 
 
 _PG_CONTEXT = pg_sql("""
-SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold,
+SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold, a.guideline_version,
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, t.gold_answer, t.gold_explanation
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
@@ -61,7 +62,7 @@ WHERE a.id = :assignment_id
 _CONTEXT = (
     select(
         Assignment.id, Assignment.annotator_id, Assignment.project_id, Assignment.task_id, Assignment.status,
-        Assignment.leased_at, Assignment.expires_at, Assignment.is_gold,
+        Assignment.leased_at, Assignment.expires_at, Assignment.is_gold, Assignment.guideline_version,
         Project.status.label("project_status"), Project.label_schema, Project.gold_feedback, Project.quality_rules,
         Project.target_confidence, Project.min_answers, Project.max_answers, Project.aggregation, Project.class_priors,
         Task.gold_answer, Task.gold_explanation,
@@ -106,7 +107,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     if gold_correct is False and row.gold_feedback:
         feedback = quality.Feedback(False, row.gold_explanation, labels.label_type(row.label_schema).class_of(row.gold_answer))
     return Submission(row.id, row.project_id, row.task_id, annotator.id, SUBMITTED, row.leased_at, row.expires_at,
-                      now, clean, duration_ms, feedback)
+                      now, clean, duration_ms, row.guideline_version, feedback)
 
 
 _PG_WRITE = pg_sql("""

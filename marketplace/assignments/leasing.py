@@ -34,6 +34,7 @@ class Lease:
     task_data: dict
     leased_at: datetime
     expires_at: datetime
+    guideline_version: int
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class LeaseContext:
     gold_rate: float
     gold_count: int
     requirements: dict
+    guideline_version: int
+    requalify_after: datetime | None
     position: int
     blocked_reason: str | None
     answers: int
@@ -56,7 +59,7 @@ class LeaseContext:
 
 _PG_CONTEXT = pg_sql("""
 SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
-       p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements,
+       p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements, p.guideline_version, p.requalify_after,
        (SELECT coalesce(max(a.task_id), 0) FROM assignments a
         WHERE a.annotator_id = :annotator_id AND a.project_id = :project_id AND NOT a.is_gold) AS position,
        s.blocked, s.blocked_reason, coalesce(s.answers, 0) AS answers,
@@ -77,7 +80,8 @@ def _portable_context_query(project_id: int, annotator_id: int):
         select(
             Project.id, Project.status, Project.answers_per_task, Project.max_leases_per_annotator,
             Project.max_answers_per_annotator, Project.assignment_duration_s, Project.gold_rate, Project.gold_count,
-            Project.requirements, position.label("position"), AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
+            Project.requirements, Project.guideline_version, Project.requalify_after, position.label("position"),
+            AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
             func.coalesce(AnnotatorStats.answers, 0).label("answers"),
         )
         .outerjoin(AnnotatorStats, (AnnotatorStats.project_id == Project.id) & (AnnotatorStats.annotator_id == annotator_id))
@@ -100,7 +104,8 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
         return None
     return LeaseContext(
         row.id, row.status, row.answers_per_task, row.max_leases_per_annotator, row.max_answers_per_annotator,
-        row.assignment_duration_s, row.gold_rate, row.gold_count, row.requirements or {}, row.position,
+        row.assignment_duration_s, row.gold_rate, row.gold_count, row.requirements or {}, row.guideline_version,
+        row.requalify_after, row.position,
         row.blocked_reason if row.blocked else None, row.answers,
     )
 
@@ -121,8 +126,9 @@ WITH picked AS (
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 ), inserted AS (
-    INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold)
-    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false FROM picked
+    INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
+                             guideline_version)
+    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false, :guideline_version FROM picked
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 ), bumped AS (
@@ -144,8 +150,9 @@ WITH picked AS (
     ORDER BY t.id
     LIMIT 1
 ), inserted AS (
-    INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold)
-    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true FROM picked
+    INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
+                             guideline_version)
+    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true, :guideline_version FROM picked
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 )
@@ -167,6 +174,7 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         "now": now,
         "expires_at": expires_at,
         "after": position,
+        "guideline_version": project.guideline_version,
     }
     if is_postgres():
         row = pg_one(_PG_GOLD, params) if gold_first else None
@@ -174,7 +182,10 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
             row = pg_one(_PG_FORWARD, params)
         if row is None and position > 0:
             row = pg_one(_PG_WRAPPED, params)
-        return None if row is None else Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at)
+        if row is None:
+            return None
+        return Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at,
+                     project.guideline_version)
     return _lease_portable(project, annotator_id, now, expires_at, gold_first)
 
 
@@ -191,13 +202,14 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     is_gold = task.status == GOLD
     assignment = Assignment(
         task_id=task.id, project_id=project.project_id, annotator_id=annotator_id, status=LEASED,
-        leased_at=now, expires_at=expires_at, is_gold=is_gold,
+        leased_at=now, expires_at=expires_at, is_gold=is_gold, guideline_version=project.guideline_version,
     )
     db.session.add(assignment)
     if not is_gold:
         task.slots_taken += 1
     db.session.flush()
-    return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at)
+    return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
+                 project.guideline_version)
 
 
 def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:

@@ -12,7 +12,9 @@ SUBMITTED = "submitted"
 EXPIRED = "expired"
 RELEASED = "released"
 REJECTED = "rejected"
-STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED, REJECTED)
+# Answered under instructions a major guideline version replaced, with the task reopened for new answers.
+SUPERSEDED = "superseded"
+STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED, REJECTED, SUPERSEDED)
 
 
 class Assignment(IdMixin, db.Model):
@@ -50,6 +52,8 @@ class Assignment(IdMixin, db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[dict | None] = mapped_column(Json)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # The version of the project's instructions this lease was given under.
+    guideline_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Never shown to the annotator before submission: whether the task was gold and the answer right.
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     gold_correct: Mapped[bool | None] = mapped_column(Boolean)

@@ -17,6 +17,7 @@ class LeaseOut(Schema):
     task = fields.Method("_task")
     leased_at = fields.DateTime()
     expires_at = fields.DateTime()
+    guideline_version = fields.Integer(metadata={"description": "the version of the instructions this lease is under"})
 
     def _task(self, lease):
         return {"ref": pseudonyms.task_ref(lease.task_id, lease.annotator_id), "data": lease.task_data}
@@ -42,6 +43,7 @@ class AssignmentOut(Schema):
     submitted_at = fields.DateTime(allow_none=True)
     answer = fields.Raw(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
+    guideline_version = fields.Integer()
 
     def _task_ref(self, assignment):
         return pseudonyms.task_ref(assignment.task_id, assignment.annotator_id)

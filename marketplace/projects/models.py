@@ -1,10 +1,10 @@
 """Projects: a requester's labeling job and its marketplace listing."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.db import BigId, IdMixin, Json, TimestampMixin, UTCDateTime
+from marketplace.db import BigId, IdMixin, Json, TimestampMixin, UTCDateTime, utcnow
 from marketplace.extensions import db
 
 DRAFT = "draft"
@@ -23,6 +23,10 @@ class Project(IdMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
+    # Instructions are versioned (Guideline rows); every assignment stamps the version it was shown.
+    guideline_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Set by a major version that requires re-qualification: grants older than this do not count.
+    requalify_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     label_schema: Mapped[dict] = mapped_column(Json)
     reward_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
@@ -56,3 +60,19 @@ class Project(IdMixin, TimestampMixin, db.Model):
 def initial_slots(project) -> int:
     """How many answers a new task of the project asks for before any policy decision."""
     return project.min_answers if project.target_confidence is not None else project.answers_per_task
+
+
+class Guideline(IdMixin, db.Model):
+    """One version of a project's instructions."""
+
+    __tablename__ = "guidelines"
+    __table_args__ = (UniqueConstraint("project_id", "version", name="uq_guidelines_project_version"),)
+
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    major: Mapped[bool] = mapped_column(Boolean, default=False)
+    instructions: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    requalify: Mapped[bool] = mapped_column(Boolean, default=False)
+    tasks_reopened: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,7 @@ from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
-from marketplace.projects import schemas, services
+from marketplace.projects import guidelines, schemas, services
 
 bp = Blueprint("projects", __name__, description="Labeling projects and the marketplace listing")
 
@@ -72,3 +72,20 @@ for _action, _doc in (
     ("close", "Close a project for good; no more leases or answers."),
 ):
     bp.route(f"/projects/<int:project_id>/{_action}")(_transition_view(_action, _doc))
+
+
+@bp.route("/projects/<int:project_id>/guidelines")
+class ProjectGuidelines(MethodView):
+    @requires(*ROLES)
+    @bp.response(200, schemas.GuidelineListOut)
+    def get(self, project_id):
+        """List the versions of a project's instructions, newest first."""
+        return {"items": guidelines.versions(account=current_account(), project_id=project_id)}
+
+    @requires(REQUESTER, ADMIN)
+    @bp.arguments(schemas.GuidelineIn)
+    @bp.response(201, schemas.GuidelineOut)
+    def post(self, body, project_id):
+        """Publish a new version of the instructions (a major one may require re-qualification and reopen tasks)."""
+        with transaction():
+            return guidelines.publish(account=current_account(), project_id=project_id, now=utcnow(), **body)

@@ -89,6 +89,7 @@ class ProjectOut(Schema):
     quality_rules = fields.List(fields.Dict())
     gold_count = fields.Integer()
     status = fields.String()
+    guideline_version = fields.Integer()
     task_count = fields.Integer()
     closed_task_count = fields.Integer()
     created_at = fields.DateTime()
@@ -101,6 +102,7 @@ class ProjectOut(Schema):
 LISTING_FIELDS = (
     "id", "name", "description", "instructions", "label_schema", "reward_cents", "currency",
     "assignment_duration_s", "max_leases_per_annotator", "max_answers_per_annotator", "requirements", "status",
+    "guideline_version",
 )
 
 
@@ -109,3 +111,27 @@ class ProjectListArgs(PageArgs):
 
 
 ProjectPageOut = page_schema(ProjectOut, "ProjectPageOut")
+
+
+class GuidelineIn(Schema):
+    instructions = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    major = fields.Boolean(load_default=False)
+    requalify = fields.Boolean(load_default=False, metadata={
+        "description": "major only: grants of the project's required qualifications from before now stop counting"})
+    reopen_answered = fields.Boolean(load_default=False, metadata={
+        "description": "major only: answers under older versions are superseded and their tasks reopened"})
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class GuidelineOut(Schema):
+    version = fields.Integer()
+    major = fields.Boolean()
+    instructions = fields.String()
+    note = fields.String()
+    requalify = fields.Boolean()
+    tasks_reopened = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class GuidelineListOut(Schema):
+    items = fields.List(fields.Nested(GuidelineOut))

@@ -21,14 +21,16 @@ def unmet_requirement(*, annotator: Account, project: Project, now: datetime) ->
     """Describe the first requirement of the project the annotator does not meet, or None."""
     needs = project.requirements or {}
     for need in needs.get("qualifications", []):
-        grant = db.session.scalar(
-            select(Grant).where(
-                Grant.annotator_id == annotator.id, Grant.qualification_id == need["id"], ~Grant.revoked,
-                or_(Grant.expires_at.is_(None), Grant.expires_at > now),
-            ).order_by(Grant.score.desc()).limit(1)
+        query = select(Grant).where(
+            Grant.annotator_id == annotator.id, Grant.qualification_id == need["id"], ~Grant.revoked,
+            or_(Grant.expires_at.is_(None), Grant.expires_at > now),
         )
+        if project.requalify_after is not None:  # a major guideline version asked everyone to qualify again
+            query = query.where(Grant.created_at >= project.requalify_after)
+        grant = db.session.scalar(query.order_by(Grant.score.desc()).limit(1))
         if grant is None:
-            return f"qualification {need['id']} is required; take its test first"
+            again = " again under the new guidelines" if project.requalify_after is not None else ""
+            return f"qualification {need['id']} is required; take its test{again} first"
         if grant.score < need.get("min_score", 0):
             return f"qualification {need['id']} needs a score of at least {need['min_score']} (yours: {grant.score:.2f})"
     if needs.get("skills"):

@@ -7,6 +7,7 @@ from marketplace.pagination import PageArgs, page_schema
 class ResultAnswerOut(Schema):
     annotator = fields.String(metadata={"description": "pseudonymous annotator id, stable within the project"})
     label = fields.Raw()
+    guideline_version = fields.Integer(metadata={"description": "the instructions version the answer was given under"})
 
 
 class ResultOut(Schema):

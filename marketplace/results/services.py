@@ -253,7 +253,8 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
     answers: dict[int, list] = {}
     for answer in assignments.answers_of_tasks([result.task_id for result, _ in pairs]):
         answers.setdefault(answer.task_id, []).append(
-            {"annotator": pseudonyms.annotator(project.id, answer.annotator_id), "label": label_type.class_of(answer.answer)}
+            {"annotator": pseudonyms.annotator(project.id, answer.annotator_id), "label": label_type.class_of(answer.answer),
+             "guideline_version": answer.guideline_version}
         )
     return [
         {"task_id": result.task_id, "external_id": external_id, "label": result.label,
