@@ -5,5 +5,6 @@ from marketplace.projects import models as projects  # noqa: F401
 from marketplace.qualifications import models as qualifications  # noqa: F401
 from marketplace.quality import models as quality  # noqa: F401
 from marketplace.results import models as results  # noqa: F401
+from marketplace.reviews import models as reviews  # noqa: F401
 from marketplace.tasks import models as tasks  # noqa: F401
 from marketplace.webhooks import models as webhooks  # noqa: F401

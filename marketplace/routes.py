@@ -11,10 +11,12 @@ def blueprints():
     from marketplace.qualifications.routes import bp as qualifications
     from marketplace.quality.routes import bp as quality
     from marketplace.results.routes import bp as results
+    from marketplace.reviews.routes import bp as reviews
     from marketplace.tasks.routes import bp as tasks
     from marketplace.webhooks.routes import bp as webhooks
 
-    for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks):
+    for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
+               reviews):
         bp.url_prefix = "/api/v1"
         yield bp
 

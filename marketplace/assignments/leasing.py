@@ -35,6 +35,7 @@ class Lease:
     leased_at: datetime
     expires_at: datetime
     guideline_version: int
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,16 +135,16 @@ WITH picked AS (
 ), bumped AS (
     UPDATE tasks SET slots_taken = tasks.slots_taken + 1
     FROM inserted WHERE tasks.id = inserted.task_id
-    RETURNING tasks.id, tasks.data
+    RETURNING tasks.id, tasks.data, tasks.rework_note
 )
-SELECT inserted.id, inserted.task_id, bumped.data FROM inserted JOIN bumped ON bumped.id = inserted.task_id
+SELECT inserted.id, inserted.task_id, bumped.data, bumped.rework_note FROM inserted JOIN bumped ON bumped.id = inserted.task_id
 """
 _PG_FORWARD = pg_sql(_PG_LEASE.format(direction=">"))
 _PG_WRAPPED = pg_sql(_PG_LEASE.format(direction="<="))
 
 _PG_GOLD = pg_sql("""
 WITH picked AS (
-    SELECT t.id, t.data FROM tasks t
+    SELECT t.id, t.data, t.rework_note FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'gold'
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
@@ -156,7 +157,7 @@ WITH picked AS (
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 )
-SELECT inserted.id, inserted.task_id, picked.data FROM inserted JOIN picked ON picked.id = inserted.task_id
+SELECT inserted.id, inserted.task_id, picked.data, picked.rework_note FROM inserted JOIN picked ON picked.id = inserted.task_id
 """)
 
 # Advisory lock keys of "one annotator's lease requests": this namespace in the top bits, the id below.
@@ -185,7 +186,7 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         if row is None:
             return None
         return Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at,
-                     project.guideline_version)
+                     project.guideline_version, row.rework_note)
     return _lease_portable(project, annotator_id, now, expires_at, gold_first)
 
 
@@ -209,7 +210,7 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         task.slots_taken += 1
     db.session.flush()
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
-                 project.guideline_version)
+                 project.guideline_version, task.rework_note)
 
 
 def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:

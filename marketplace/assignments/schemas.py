@@ -20,7 +20,8 @@ class LeaseOut(Schema):
     guideline_version = fields.Integer(metadata={"description": "the version of the instructions this lease is under"})
 
     def _task(self, lease):
-        return {"ref": pseudonyms.task_ref(lease.task_id, lease.annotator_id), "data": lease.task_data}
+        return {"ref": pseudonyms.task_ref(lease.task_id, lease.annotator_id), "data": lease.task_data,
+                "note": lease.note}
 
 
 class AnswerIn(Schema):

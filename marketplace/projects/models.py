@@ -50,6 +50,11 @@ class Project(IdMixin, TimestampMixin, db.Model):
     requirements: Mapped[dict] = mapped_column(Json, default=dict, server_default=text("'{}'"))
     quality_rules: Mapped[list] = mapped_column(Json, default=list, server_default=text("'[]'"))
     gold_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Review stage (marketplace/reviews): escalated tasks go to reviewers holding this qualification
+    # or at least this reputation.
+    review_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    review_qualification_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("qualifications.id"))
+    review_min_trust: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default=DRAFT)
     task_count: Mapped[int] = mapped_column(Integer, default=0)
     closed_task_count: Mapped[int] = mapped_column(Integer, default=0)

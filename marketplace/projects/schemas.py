@@ -42,6 +42,10 @@ class ProjectIn(Schema):
     target_confidence = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.5, max=0.9999),
                                      metadata={"description": "set to let the redundancy policy decide how many answers "
                                                               "each task needs, between min_answers and max_answers"})
+    review_enabled = fields.Boolean(load_default=False, metadata={
+        "description": "escalated tasks wait for a reviewer (review_qualification_id or review_min_trust)"})
+    review_qualification_id = fields.Integer(strict=True, load_default=None, allow_none=True)
+    review_min_trust = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
     aggregation = fields.String(load_default="ds", validate=validate.OneOf(("ds", "mv")),
                                 metadata={"description": "ds: Dawid-Skene (default); mv: (weighted) majority vote"})
     gold_rate = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=0.5),
@@ -83,6 +87,9 @@ class ProjectOut(Schema):
     max_answers = fields.Integer(allow_none=True)
     target_confidence = fields.Float(allow_none=True)
     aggregation = fields.String()
+    review_enabled = fields.Boolean()
+    review_qualification_id = fields.Integer(allow_none=True)
+    review_min_trust = fields.Float(allow_none=True)
     gold_rate = fields.Float()
     gold_feedback = fields.Boolean()
     requirements = fields.Dict()

@@ -29,14 +29,26 @@ def _checked_schema(label_schema: dict) -> dict:
         raise field_error(exc.message, "label_schema", *exc.path)
 
 
-def _checked_requirements(requirements: dict, requester: Account) -> dict:
+def _checked_requirements(requirements: dict, requester: Account, field: tuple | None = None) -> dict:
     from marketplace.qualifications.models import Qualification
 
     for i, need in enumerate(requirements.get("qualifications", [])):
         qualification = db.session.get(Qualification, need["id"])
         if qualification is None or (qualification.owner_id != requester.id and requester.role != ADMIN):
-            raise field_error("no such qualification of yours", "requirements", "qualifications", str(i), "id")
+            raise field_error("no such qualification of yours",
+                              *(field or ("requirements", "qualifications", str(i), "id")))
     return requirements
+
+
+def _check_review(project: Project, requester: Account) -> None:
+    """A review stage needs a way to tell reviewers: a qualification of the requester's, or a trust level."""
+    if not project.review_enabled:
+        return
+    if project.review_qualification_id is None and project.review_min_trust is None:
+        raise field_error("set review_qualification_id or review_min_trust to enable review", "review_enabled")
+    if project.review_qualification_id is not None:
+        _checked_requirements({"qualifications": [{"id": project.review_qualification_id}]}, requester,
+                              field=("review_qualification_id",))
 
 
 def _check_redundancy(project: Project) -> None:
@@ -56,6 +68,7 @@ def create(*, requester: Account, fields: dict) -> Project:
     project.label_schema = _checked_schema(fields["label_schema"])
     project.requirements = _checked_requirements(fields.get("requirements") or {}, requester)
     _check_redundancy(project)
+    _check_review(project, requester)
     db.session.add(project)
     db.session.flush()
     return project
@@ -120,6 +133,7 @@ def update(*, account: Account, project_id: int, fields: dict) -> Project:
     for name, value in fields.items():
         setattr(project, name, value)
     _check_redundancy(project)
+    _check_review(project, account)
     db.session.flush()
     return project
 

@@ -21,13 +21,8 @@ def unmet_requirement(*, annotator: Account, project: Project, now: datetime) ->
     """Describe the first requirement of the project the annotator does not meet, or None."""
     needs = project.requirements or {}
     for need in needs.get("qualifications", []):
-        query = select(Grant).where(
-            Grant.annotator_id == annotator.id, Grant.qualification_id == need["id"], ~Grant.revoked,
-            or_(Grant.expires_at.is_(None), Grant.expires_at > now),
-        )
-        if project.requalify_after is not None:  # a major guideline version asked everyone to qualify again
-            query = query.where(Grant.created_at >= project.requalify_after)
-        grant = db.session.scalar(query.order_by(Grant.score.desc()).limit(1))
+        grant = best_grant(annotator_id=annotator.id, qualification_id=need["id"], now=now,
+                           granted_after=project.requalify_after)
         if grant is None:
             again = " again under the new guidelines" if project.requalify_after is not None else ""
             return f"qualification {need['id']} is required; take its test{again} first"
@@ -43,6 +38,17 @@ def unmet_requirement(*, annotator: Account, project: Project, now: datetime) ->
         if estimate.mean < needs["min_trust"]:
             return f"trust of at least {needs['min_trust']} is required (yours: {estimate.mean:.2f})"
     return None
+
+
+def best_grant(*, annotator_id: int, qualification_id: int, now: datetime, granted_after: datetime | None = None):
+    """The annotator's best live grant of a qualification (granted after `granted_after` if given), or None."""
+    query = select(Grant).where(
+        Grant.annotator_id == annotator_id, Grant.qualification_id == qualification_id, ~Grant.revoked,
+        or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+    )
+    if granted_after is not None:  # a major guideline version asked everyone to qualify again
+        query = query.where(Grant.created_at >= granted_after)
+    return db.session.scalar(query.order_by(Grant.score.desc()).limit(1))
 
 
 def ensure(*, annotator: Account, project: Project, now: datetime) -> None:

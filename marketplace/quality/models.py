@@ -28,6 +28,9 @@ class AnnotatorStats(TimestampMixin, db.Model):
     # Weight of the annotator's answers in aggregation; a rule may lower it.
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # As a reviewer: decisions compared with the inferred truth by the recompute, and how many agreed.
+    reviews_checked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reviews_agreed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     blocked_reason: Mapped[str | None] = mapped_column(Text)
 
 

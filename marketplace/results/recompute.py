@@ -22,6 +22,7 @@ from marketplace.quality.recompute import update_trust
 from marketplace.results import policy
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
+from marketplace.reviews.trust import REVIEW_METHOD, check_reviews
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
 from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
@@ -139,6 +140,8 @@ def _recompute(project_id: int, now: datetime) -> dict:
     if project.aggregation == "ds":
         written, reopened = _write_back(project, encoded, result, gold_task, now)
     project.class_priors = result.priors.round(6).tolist()
+    check_reviews(project_id=project.id, task_ids=encoded.task_ids, labels=result.labels, classes=classes,
+                  label_type=label_type)
     _progress(project_id, percent=85, stage="updating trust")
     update_trust(project=project, annotator_ids=encoded.annotator_ids, annotator_idx=encoded.annotator_idx,
                  label_idx=encoded.label_idx, task_idx=encoded.task_idx, gold_task=gold_task, result=result, now=now)
@@ -157,8 +160,9 @@ def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int,
 
 def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     """Results for closed and escalated tasks; reopen those that fell below the target."""
-    done_ids = set(db.session.scalars(
-        select(Task.id).where(Task.project_id == project.id, Task.status.in_((CLOSED, ESCALATED)))
+    reviewed = select(Result.task_id).where(Result.task_id == Task.id, Result.method == REVIEW_METHOD).exists()
+    done_ids = set(db.session.scalars(  # a reviewer's decision is final: the recompute does not overwrite it
+        select(Task.id).where(Task.project_id == project.id, Task.status.in_((CLOSED, ESCALATED)), ~reviewed)
     ))
     ids = encoded.task_ids.astype(np.int64)
     keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task

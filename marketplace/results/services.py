@@ -205,8 +205,11 @@ def record_gold(*, project: Project, task_ids: list[int], answers: dict) -> None
 
 
 def _refresh_progress(project: Project, now: datetime) -> None:
+    # Done: closed tasks, and escalated ones too unless they wait for a review stage.
+    done = (Task.status == CLOSED) if project.review_enabled else Task.status.in_((CLOSED, ESCALATED))
     closed = db.session.scalar(
-        select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != GOLD)
+        select(func.count()).select_from(Result).join(Task, Task.id == Result.task_id)
+        .where(Result.project_id == project.id, Result.method != GOLD, done)
     )
     project.closed_task_count = closed
     if project.status in (OPEN, PAUSED) and project.task_count > 0 and closed >= project.task_count:

@@ -50,5 +50,7 @@ class Task(IdMixin, db.Model):
     # Visible to the project's requester only; never in an annotator-facing response before submission.
     gold_answer: Mapped[dict | None] = mapped_column(Json)
     gold_explanation: Mapped[str | None] = mapped_column(Text)
+    # A reviewer's note when returning the task for rework; shown with the task to the next annotators.
+    rework_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

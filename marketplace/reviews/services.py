@@ -1,0 +1,145 @@
+"""The review stage: reviewers with standing lease escalated tasks, then decide them or return them.
+
+A decision becomes the task's result (method "review", confidence 1); a return reopens the task for
+one more answer with the reviewer's note shown to the next annotators. Reviewers never review a task
+they answered. The project recompute later compares decisions with the inferred truth (reviewer trust).
+"""
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, select, update
+
+from marketplace import labels
+from marketplace.accounts.models import Account
+from marketplace.assignments.models import SUBMITTED, Assignment
+from marketplace.errors import Conflict, Forbidden, NotFound, field_error
+from marketplace.extensions import db
+from marketplace.projects import services as projects
+from marketplace.projects.models import COMPLETED, OPEN, Project
+from marketplace.quality import eligibility
+from marketplace.queue import enqueue_after_commit
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results.models import Result
+from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
+from marketplace.reviews.trust import REVIEW_METHOD
+from marketplace.tasks.models import CLOSED, ESCALATED, Task
+from marketplace.tasks.models import OPEN as TASK_OPEN
+
+
+
+def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> None:
+    """Raise 403 unless the account has reviewer standing on the project."""
+    if not project.review_enabled:
+        raise Conflict("This project has no review stage.")
+    if project.review_qualification_id is not None and eligibility.best_grant(
+        annotator_id=reviewer.id, qualification_id=project.review_qualification_id, now=now
+    ) is not None:
+        return
+    if project.review_min_trust is not None:
+        if eligibility.reputation_of(annotator_id=reviewer.id, now=now).mean >= project.review_min_trust:
+            return
+    raise Forbidden("You do not have reviewer standing on this project.")
+
+
+def lease_review(*, project_id: int, reviewer: Account, now: datetime) -> tuple[Review, Task, list[dict]]:
+    """Lease the next escalated task of the project to a reviewer; returns the review, task and candidates."""
+    project = db.session.get(Project, project_id)
+    projects.ensure_open_for_work(project)
+    ensure_reviewer(reviewer=reviewer, project=project, now=now)
+    live = exists().where(Review.task_id == Task.id, Review.status == LEASED, Review.expires_at > now)
+    answered = exists().where(Assignment.task_id == Task.id, Assignment.annotator_id == reviewer.id)
+    task = db.session.scalar(
+        select(Task).where(Task.project_id == project.id, Task.status == ESCALATED, ~live, ~answered)
+        .order_by(Task.id).limit(1).with_for_update(skip_locked=True)
+    )
+    if task is None:
+        raise NotFound("No task is waiting for your review in this project right now.")
+    review = Review(task_id=task.id, project_id=project.id, reviewer_id=reviewer.id, status=LEASED, leased_at=now,
+                    expires_at=now + timedelta(seconds=project.assignment_duration_s))
+    db.session.add(review)
+    db.session.flush()
+    return review, task, candidates(project=project, task_id=task.id)
+
+
+def candidates(*, project: Project, task_id: int) -> list[dict]:
+    """The answers a task received, as labels with their counts (who gave them stays hidden)."""
+    label_type = labels.label_type(project.label_schema)
+    chosen = db.session.scalars(
+        select(Assignment.answer).where(Assignment.task_id == task_id, Assignment.status == SUBMITTED)).all()
+    counts = Counter(label_type.class_of(answer) for answer in chosen)
+    return [{"label": label, "count": count} for label, count in counts.most_common()]
+
+
+def _own_live_review(review_id: int, reviewer: Account, now: datetime) -> tuple[Review, Project, Task]:
+    review = db.session.scalar(select(Review).where(Review.id == review_id).with_for_update())
+    if review is None or review.reviewer_id != reviewer.id:
+        raise NotFound("No such review.")
+    if review.status != LEASED:
+        raise Conflict(f"This review is {review.status}.")
+    if review.expires_at <= now:
+        raise Conflict("This review lease has expired; lease the task again if it still needs review.")
+    task = db.session.scalar(select(Task).where(Task.id == review.task_id).with_for_update())
+    return review, db.session.get(Project, review.project_id), task
+
+
+def decide(*, review_id: int, reviewer: Account, answer, now: datetime) -> Review:
+    """Decide the task: the reviewer's label becomes its result (method "review")."""
+    review, project, task = _own_live_review(review_id, reviewer, now)
+    try:
+        clean = labels.validate_answer(project.label_schema, answer)
+    except labels.LabelError as exc:
+        raise field_error(exc.message, "answer", *exc.path)
+    review.status, review.decided_at, review.label = DECIDED, now, clean
+    task.status, task.closed_at = CLOSED, now
+    label = labels.label_type(project.label_schema).class_of(clean)
+    db.session.execute(update(Result).where(Result.task_id == task.id).values(
+        label=label, confidence=1.0, method=REVIEW_METHOD, posterior=None, tie=False, announced=False, updated_at=now))
+    if db.session.get(Result, task.id) is None:
+        db.session.add(Result(task_id=task.id, project_id=project.id, label=label, confidence=1.0,
+                              method=REVIEW_METHOD, answer_count=task.answer_count, tie=False, announced=False,
+                              created_at=now, updated_at=now))
+    db.session.flush()
+    enqueue_after_commit(AGGREGATE_PROJECT, project.id, queue="truth", debounce=True)
+    return review
+
+
+def rework(*, review_id: int, reviewer: Account, note: str, now: datetime) -> Review:
+    """Return the task for one more answer, with the reviewer's note for the next annotators."""
+    review, project, task = _own_live_review(review_id, reviewer, now)
+    review.status, review.decided_at, review.note = RETURNED, now, note
+    task.status, task.closed_at, task.rework_note = TASK_OPEN, None, note
+    task.slot_limit = max(task.slot_limit, task.answer_count + 1)
+    db.session.execute(Result.__table__.delete().where(Result.task_id == task.id))
+    _reopen_project(project)
+    db.session.flush()
+    return review
+
+
+def send_to_review(*, account: Account, task_id: int) -> Task:
+    """Put a closed task of the requester's project into the review queue."""
+    task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
+    if task is None:
+        raise NotFound("No such task.")
+    project = projects.owned(account=account, project_id=task.project_id, lock=True)
+    if not project.review_enabled:
+        raise Conflict("This project has no review stage; enable it first.")
+    if task.status not in (CLOSED, ESCALATED):
+        raise Conflict(f"Only a closed task can be sent to review; this one is {task.status}.")
+    task.status = ESCALATED
+    _reopen_project(project)
+    db.session.flush()
+    return task
+
+
+def _reopen_project(project: Project) -> None:
+    project.closed_task_count = db.session.scalar(
+        select(func.count()).select_from(Result).join(Task, Task.id == Result.task_id)
+        .where(Result.project_id == project.id, Result.method != "gold", Task.status == CLOSED))
+    if project.status == COMPLETED:
+        project.status, project.completed_at = OPEN, None
+
+
+def own_reviews(*, reviewer: Account) -> list[Review]:
+    """The reviewer's reviews, newest first."""
+    return list(db.session.scalars(
+        select(Review).where(Review.reviewer_id == reviewer.id).order_by(Review.id.desc()).limit(200)))

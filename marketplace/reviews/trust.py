@@ -1,0 +1,28 @@
+"""Reviewer trust: decisions compared with the truth the crowd's answers imply (at each recompute)."""
+import numpy as np
+from sqlalchemy import select
+
+from marketplace.extensions import db
+from marketplace.quality import services as quality
+from marketplace.reviews.models import DECIDED, Review
+
+REVIEW_METHOD = "review"
+
+
+def check_reviews(*, project_id: int, task_ids: np.ndarray, labels: np.ndarray, classes: list, label_type) -> int:
+    """Mark each decided review as agreeing or not with the inferred truth; count it in the reviewer's stats."""
+    truth = {int(t): classes[int(k)] for t, k in zip(task_ids.tolist(), labels.tolist())}
+    reviews = db.session.scalars(
+        select(Review).where(Review.project_id == project_id, Review.status == DECIDED,
+                             Review.agrees_with_truth.is_(None))
+    ).all()
+    checked = 0
+    for review in reviews:
+        if review.task_id not in truth:
+            continue
+        review.agrees_with_truth = label_type.class_of(review.label) == truth[review.task_id]
+        stats = quality.stats_row(annotator_id=review.reviewer_id, project_id=project_id)
+        stats.reviews_checked += 1
+        stats.reviews_agreed += int(review.agrees_with_truth)
+        checked += 1
+    return checked
