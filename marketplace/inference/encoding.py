@@ -1,10 +1,15 @@
 """Map arbitrary task / annotator / label ids to dense integer codes and back.
 
-Integer ids go through `np.unique(..., return_inverse=True)`. String (object) ids use a dict built
-by `dict.fromkeys` and a C-level `map` lookup: sorting a million Python strings in `np.unique` costs
-0.3-0.5 s per column, the hash table about a third of that. Codes follow the sorted order of the
-ids when they are mutually comparable, first appearance otherwise, so the same data always gets
-the same codes.
+Integer ids go through `np.unique(..., return_inverse=True)`. String (object) ids go through one
+C-level pass of `dict.setdefault` (each id -> the row it first appears in) and only the distinct
+ids are sorted; the rows are then recoded by a numpy gather. When the ids come in runs (answers
+grouped by task, say: checked on a sample), the runs are found by one vectorised `==` of
+neighbours and only each run's first row goes through the dict. On 1M answers (200k "task-i",
+5k "worker-i", 5 "class-i" ids; cold string hashes) that takes the three columns from 0.48 s
+(`dict.fromkeys`, then a code lookup per row) to 0.29 s; `np.unique` on fixed-width unicode is
+slower still (0.13-0.34 s a column for the sort alone, plus 0.06-0.09 s to convert). Codes follow
+the sorted order of the ids when they are mutually comparable, first appearance otherwise, so the
+same data always gets the same codes.
 
 Duplicate (task, annotator) answers: the LAST one in input order is kept (an annotator who edits
 an answer means the new one); how many were dropped is reported in `n_duplicates`. Keeping
@@ -90,18 +95,46 @@ def encode_ids(ids) -> tuple[np.ndarray, np.ndarray]:
     if arr.dtype != object:
         uniques, codes = np.unique(arr, return_inverse=True)
         return codes.astype(np.int64, copy=False), uniques
-    values = arr.tolist()
-    table = dict.fromkeys(values)
-    try:
-        order = sorted(table)
+    heads = _run_heads(arr)
+    rows = arr if heads is None else arr[heads]
+    n = rows.size
+    table: dict = {}
+    first_row = np.fromiter(map(table.setdefault, rows, range(n)), dtype=np.int64, count=n)
+    firsts = np.fromiter(table.values(), dtype=np.int64, count=len(table))  # first appearance
+    keys = list(table)
+    try:  # the permutation `sorted(keys)` applies: same comparisons, same order, same TypeError
+        firsts = firsts[sorted(range(len(keys)), key=keys.__getitem__)]
     except TypeError:  # mixed, incomparable ids: keep first appearance
-        order = list(table)
-    for code, key in enumerate(order):
-        table[key] = code
-    codes = np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
-    uniques = np.empty(len(order), dtype=object)
-    uniques[:] = order
-    return codes, uniques
+        pass
+    code_at = np.empty(n, dtype=np.int64)  # read only at first rows
+    code_at[firsts] = np.arange(firsts.size)
+    codes = code_at[first_row]
+    if heads is not None:
+        codes = np.repeat(codes, np.diff(heads, append=arr.size))
+    return codes, rows[firsts]
+
+
+_RUN_SAMPLE = 1024
+
+
+def _run_heads(arr: np.ndarray) -> np.ndarray | None:
+    """Return the first row of each run of equal neighbours, or None if runs are not worth it.
+
+    Worth it when at least half the rows of a leading sample repeat the row before: the `==` of
+    neighbours costs 12-25 ms per million rows, the dict pass 60-130 ms per million.
+    """
+    if arr.size <= _RUN_SAMPLE:
+        return None
+    try:
+        sample = arr[:_RUN_SAMPLE]
+        if np.count_nonzero(np.equal(sample[1:], sample[:-1])) * 2 < _RUN_SAMPLE:
+            return None
+        head = np.empty(arr.size, dtype=bool)
+        head[0] = True
+        np.logical_not(np.equal(arr[1:], arr[:-1]), out=head[1:])
+    except (TypeError, ValueError):  # ids whose == is not a plain bool: no runs, the dict decides
+        return None
+    return np.flatnonzero(head)
 
 
 def lookup(known_ids: np.ndarray, ids) -> np.ndarray:

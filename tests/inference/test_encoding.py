@@ -45,3 +45,36 @@ def test_gold_is_encoded_and_contradicting_gold_is_named():
 def test_empty_answers_are_rejected():
     with pytest.raises(ValueError, match="no answers"):
         encode_answers([], [], [])
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_string_and_int_ids_of_the_same_data_encode_alike(grouped):
+    rng = np.random.default_rng(7)
+    tasks = np.repeat(rng.permutation(3000), 3) if grouped else rng.integers(0, 3000, 9000)
+    annotators = rng.integers(0, 40, tasks.size)
+    labels = rng.integers(0, 4, tasks.size)
+    as_int = encode_answers(tasks, annotators, labels)
+    # Zero-padded, so sorting the strings sorts the numbers: the codes must then be identical.
+    as_str = encode_answers([f"task-{t:05d}" for t in tasks], [f"ann-{a:03d}" for a in annotators],
+                            [f"class-{k}" for k in labels])
+    assert as_str.n_duplicates == as_int.n_duplicates > 0
+    for field in ("task_idx", "annotator_idx", "label_idx"):
+        assert getattr(as_str, field).tolist() == getattr(as_int, field).tolist()
+    assert as_str.task_ids.tolist() == [f"task-{t:05d}" for t in as_int.task_ids.tolist()]
+    assert as_str.decode_labels(as_str.label_idx).tolist() == [
+        f"class-{k}" for k in as_int.decode_labels(as_int.label_idx).tolist()]
+
+
+@pytest.mark.parametrize("repeats", [1, 4])  # 4: long runs of equal neighbours
+def test_codes_are_sorted_ids_or_first_appearance_when_incomparable(repeats):
+    ids = ["t7", "t10", "t2", "t7", "t10"] * 300
+    codes, uniques = encode_ids(np.repeat(np.array(ids, dtype=object), repeats))
+    assert uniques.tolist() == ["t10", "t2", "t7"]
+    assert uniques[codes].tolist() == np.repeat(ids, repeats).tolist()
+    mixed = [3, "b", 1.5, "b", 3, None] * 300
+    codes, uniques = encode_ids(np.repeat(np.array(mixed, dtype=object), repeats))
+    assert uniques.tolist() == [3, "b", 1.5, None]
+    assert codes.tolist() == np.repeat([0, 1, 2, 1, 0, 3] * 300, repeats).tolist()
+    # Equal ids of different types are one id, shown as the first one met (as a dict key is).
+    codes, uniques = encode_ids(np.repeat(np.array([1.0, 1, True, 2] * 300, dtype=object), repeats))
+    assert uniques.tolist() == [1.0, 2] and type(uniques[0]) is float
