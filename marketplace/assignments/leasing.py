@@ -36,6 +36,7 @@ class Lease:
     expires_at: datetime
     guideline_version: int
     note: str | None = None
+    prelabel: list | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class LeaseContext:
     requirements: dict
     guideline_version: int
     requalify_after: datetime | None
+    active_ordering: bool
+    show_prelabels: bool
     position: int
     blocked_reason: str | None
     answers: int
@@ -61,6 +64,7 @@ class LeaseContext:
 _PG_CONTEXT = pg_sql("""
 SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
        p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements, p.guideline_version, p.requalify_after,
+       p.active_ordering, p.show_prelabels,
        (SELECT coalesce(max(a.task_id), 0) FROM assignments a
         WHERE a.annotator_id = :annotator_id AND a.project_id = :project_id AND NOT a.is_gold) AS position,
        s.blocked, s.blocked_reason, coalesce(s.answers, 0) AS answers,
@@ -81,7 +85,8 @@ def _portable_context_query(project_id: int, annotator_id: int):
         select(
             Project.id, Project.status, Project.answers_per_task, Project.max_leases_per_annotator,
             Project.max_answers_per_annotator, Project.assignment_duration_s, Project.gold_rate, Project.gold_count,
-            Project.requirements, Project.guideline_version, Project.requalify_after, position.label("position"),
+            Project.requirements, Project.guideline_version, Project.requalify_after, Project.active_ordering,
+            Project.show_prelabels, position.label("position"),
             AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
             func.coalesce(AnnotatorStats.answers, 0).label("answers"),
         )
@@ -106,7 +111,7 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
     return LeaseContext(
         row.id, row.status, row.answers_per_task, row.max_leases_per_annotator, row.max_answers_per_annotator,
         row.assignment_duration_s, row.gold_rate, row.gold_count, row.requirements or {}, row.guideline_version,
-        row.requalify_after, row.position,
+        row.requalify_after, row.active_ordering, row.show_prelabels, row.position,
         row.blocked_reason if row.blocked else None, row.answers,
     )
 
@@ -120,10 +125,10 @@ _PG_LEASE = """
 WITH picked AS (
     SELECT t.id FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
-      AND t.id {direction} :after
+      {after}
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
-    ORDER BY t.id
+    ORDER BY {order}
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 ), inserted AS (
@@ -135,16 +140,19 @@ WITH picked AS (
 ), bumped AS (
     UPDATE tasks SET slots_taken = tasks.slots_taken + 1
     FROM inserted WHERE tasks.id = inserted.task_id
-    RETURNING tasks.id, tasks.data, tasks.rework_note
+    RETURNING tasks.id, tasks.data, tasks.rework_note, tasks.prediction
 )
-SELECT inserted.id, inserted.task_id, bumped.data, bumped.rework_note FROM inserted JOIN bumped ON bumped.id = inserted.task_id
+SELECT inserted.id, inserted.task_id, bumped.data, bumped.rework_note, bumped.prediction
+FROM inserted JOIN bumped ON bumped.id = inserted.task_id
 """
-_PG_FORWARD = pg_sql(_PG_LEASE.format(direction=">"))
-_PG_WRAPPED = pg_sql(_PG_LEASE.format(direction="<="))
+_PG_FORWARD = pg_sql(_PG_LEASE.format(after="AND t.id > :after", order="t.id"))
+_PG_WRAPPED = pg_sql(_PG_LEASE.format(after="AND t.id <= :after", order="t.id"))
+# Active ordering: the most uncertain open task first (model prediction, then the running posterior).
+_PG_ACTIVE = pg_sql(_PG_LEASE.format(after="", order="t.uncertainty DESC NULLS LAST, t.id"))
 
 _PG_GOLD = pg_sql("""
 WITH picked AS (
-    SELECT t.id, t.data, t.rework_note FROM tasks t
+    SELECT t.id, t.data, t.rework_note, t.prediction FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'gold'
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
@@ -157,7 +165,8 @@ WITH picked AS (
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 )
-SELECT inserted.id, inserted.task_id, picked.data, picked.rework_note FROM inserted JOIN picked ON picked.id = inserted.task_id
+SELECT inserted.id, inserted.task_id, picked.data, picked.rework_note, picked.prediction
+FROM inserted JOIN picked ON picked.id = inserted.task_id
 """)
 
 # Advisory lock keys of "one annotator's lease requests": this namespace in the top bits, the id below.
@@ -179,14 +188,16 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
     }
     if is_postgres():
         row = pg_one(_PG_GOLD, params) if gold_first else None
-        if row is None:
+        if row is None and project.active_ordering:
+            row = pg_one(_PG_ACTIVE, params)
+        elif row is None:
             row = pg_one(_PG_FORWARD, params)
-        if row is None and position > 0:
-            row = pg_one(_PG_WRAPPED, params)
+            if row is None and position > 0:
+                row = pg_one(_PG_WRAPPED, params)
         if row is None:
             return None
         return Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at,
-                     project.guideline_version, row.rework_note)
+                     project.guideline_version, row.rework_note, row.prediction if project.show_prelabels else None)
     return _lease_portable(project, annotator_id, now, expires_at, gold_first)
 
 
@@ -194,7 +205,8 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     if live_leases(project_id=project.project_id, annotator_id=annotator_id, now=now) >= project.max_leases_per_annotator:
         return None
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
-    unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(Task.id).limit(1)
+    order = (Task.uncertainty.desc().nulls_last(), Task.id) if project.active_ordering else (Task.id,)
+    unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(*order).limit(1)
     task = db.session.scalar(unseen.where(Task.status == GOLD)) if gold_first else None
     if task is None:
         task = db.session.scalar(unseen.where(Task.status == OPEN, Task.slots_taken < Task.slot_limit))
@@ -210,7 +222,7 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         task.slots_taken += 1
     db.session.flush()
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
-                 project.guideline_version, task.rework_note)
+                 project.guideline_version, task.rework_note, task.prediction if project.show_prelabels else None)
 
 
 def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:

@@ -21,7 +21,7 @@ class LeaseOut(Schema):
 
     def _task(self, lease):
         return {"ref": pseudonyms.task_ref(lease.task_id, lease.annotator_id), "data": lease.task_data,
-                "note": lease.note}
+                "note": lease.note, "prelabel": lease.prelabel}
 
 
 class AnswerIn(Schema):

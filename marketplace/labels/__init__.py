@@ -8,7 +8,7 @@ from marketplace.labels.errors import LabelError
 
 TYPES = {"classification": classification}
 
-__all__ = ["LabelError", "agrees", "label_type", "validate_schema", "validate_answer"]
+__all__ = ["LabelError", "agrees", "label_type", "validate_answer", "validate_prediction", "validate_schema"]
 
 
 def label_type(schema: dict):
@@ -34,3 +34,8 @@ def validate_answer(schema: dict, answer) -> dict:
 def agrees(schema: dict, answer: dict, reference: dict) -> bool:
     """Tell whether an answer matches a reference answer under the schema's label type."""
     return label_type(schema).agrees(schema, answer, reference)
+
+
+def validate_prediction(schema: dict, prediction) -> list[float]:
+    """Check a model's prediction for the schema; return probabilities in class order."""
+    return label_type(schema).validate_prediction(schema, prediction)

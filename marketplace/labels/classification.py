@@ -32,6 +32,20 @@ def validate_answer(schema: dict, answer) -> dict:
     return {"label": answer["label"]}
 
 
+def validate_prediction(schema: dict, prediction) -> list[float]:
+    """Check a model's `{class: probability}` and return the probabilities in class order, summing to 1."""
+    if not isinstance(prediction, dict) or not prediction:
+        raise LabelError("prediction must be an object {class: probability}")
+    unknown = set(prediction) - set(schema["classes"])
+    if unknown:
+        raise LabelError(f"not a class of the project: {sorted(unknown)[0]}", sorted(unknown)[0])
+    values = [prediction.get(name, 0.0) for name in schema["classes"]]
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in values) or sum(values) <= 0:
+        raise LabelError("probabilities must be non-negative numbers, not all zero")
+    total = float(sum(values))
+    return [round(v / total, 6) for v in values]
+
+
 def class_of(answer: dict) -> str:
     """Return the class an answer chose."""
     return answer["label"]

@@ -38,6 +38,12 @@ class Project(IdMixin, TimestampMixin, db.Model):
     max_answers: Mapped[int | None] = mapped_column(Integer)
     target_confidence: Mapped[float | None] = mapped_column(Float)
     aggregation: Mapped[str] = mapped_column(String(16), default="ds", server_default="ds")
+    # Model pre-labels: lease the most uncertain tasks first; show annotators the model's label; let
+    # the model vote in Dawid-Skene as a virtual annotator whose confusion matrix is learned (stored here).
+    active_ordering: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    show_prelabels: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    model_as_annotator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    model_confusion: Mapped[list | None] = mapped_column(Json)
     # Class priors learned by the last recompute (None: uniform), for the per-answer posterior.
     class_priors: Mapped[list | None] = mapped_column(Json)
     assignment_duration_s: Mapped[int] = mapped_column(Integer)

@@ -42,6 +42,10 @@ class ProjectIn(Schema):
     target_confidence = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.5, max=0.9999),
                                      metadata={"description": "set to let the redundancy policy decide how many answers "
                                                               "each task needs, between min_answers and max_answers"})
+    active_ordering = fields.Boolean(load_default=False, metadata={"description": "lease the most uncertain tasks first"})
+    show_prelabels = fields.Boolean(load_default=False, metadata={"description": "show annotators the model's label"})
+    model_as_annotator = fields.Boolean(load_default=False, metadata={
+        "description": "the model votes in Dawid-Skene as a virtual annotator with a learned confusion matrix"})
     review_enabled = fields.Boolean(load_default=False, metadata={
         "description": "escalated tasks wait for a reviewer (review_qualification_id or review_min_trust)"})
     review_qualification_id = fields.Integer(strict=True, load_default=None, allow_none=True)
@@ -87,6 +91,9 @@ class ProjectOut(Schema):
     max_answers = fields.Integer(allow_none=True)
     target_confidence = fields.Float(allow_none=True)
     aggregation = fields.String()
+    active_ordering = fields.Boolean()
+    show_prelabels = fields.Boolean()
+    model_as_annotator = fields.Boolean()
     review_enabled = fields.Boolean()
     review_qualification_id = fields.Integer(allow_none=True)
     review_min_trust = fields.Float(allow_none=True)

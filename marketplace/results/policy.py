@@ -38,7 +38,18 @@ class Posteriors:
     answer_counts: np.ndarray
 
 
-def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, class_priors, now: datetime) -> Posteriors:
+def model_confusion(project) -> np.ndarray | None:
+    """The model's confusion matrix when it votes as a virtual annotator (a prior until a recompute learns it)."""
+    if not project.model_as_annotator:
+        return None
+    K = len(project.label_schema["classes"])
+    if project.model_confusion is not None and len(project.model_confusion) == K:
+        return np.asarray(project.model_confusion, dtype=np.float64)
+    return prior_confusion(K, DEFAULT_PRIOR_ACCURACY)
+
+
+def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, class_priors, now: datetime,
+               model: np.ndarray | None = None) -> Posteriors:
     """Posterior of each task from its submitted answers and the annotators' current confusion matrices.
 
     The answers' evidence is counted at redundancy.DEFAULT_EVIDENCE_WEIGHT (see discount_evidence):
@@ -65,6 +76,11 @@ def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, clas
         matrix = _confusion(row, K, now, reputations)
         log_post[position[row.task_id]] += np.log(np.maximum(matrix[:, label], 1e-300))
         counts[position[row.task_id]] += 1
+    if model is not None:  # the model's label counts as one more (virtual) annotator's answer
+        predicted = db.session.execute(
+            select(Task.id, Task.prediction).where(Task.id.in_(task_ids), Task.prediction.is_not(None))).all()
+        for task_id, prediction in predicted:
+            log_post[position[task_id]] += np.log(np.maximum(model[:, int(np.argmax(prediction))], 1e-300))
     log_post -= log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post)
     post /= post.sum(axis=1, keepdims=True)
@@ -103,10 +119,11 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
     if task.status != OPEN:
         return task.status
     found = posteriors(project_id=project.project_id, task_ids=[task_id], label_schema=project.label_schema,
-                       class_priors=project.class_priors, now=now)
+                       class_priors=project.class_priors, now=now, model=model_confusion(project))
     post, answers = found.posteriors[0], int(found.answer_counts[0])
     decision = redundancy.decide(post, answers, min_answers=project.min_answers, max_answers=project.max_answers,
                                  target=project.target_confidence)
+    task.uncertainty = round(1.0 - float(post.max()), 6)
     if decision == redundancy.Decision.MORE:
         if task.slot_limit <= answers:
             task.slot_limit = answers + 1

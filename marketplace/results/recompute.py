@@ -126,7 +126,10 @@ def _recompute(project_id: int, now: datetime) -> dict:
     label_type = labels.label_type(project.label_schema)
     classes = project.label_schema["classes"]
     tasks, annotators, chosen = _read_answers(project_id, label_type)
-    if tasks.size == 0:
+    humans = tasks.size
+    if project.model_as_annotator and humans:
+        tasks, annotators, chosen = _with_model_votes(project, tasks, annotators, chosen, classes)
+    if humans == 0:
         return {"answers": 0, "annotators": 0, "iterations": 0, "results_written": 0, "tasks_reopened": 0}
     _progress(project_id, percent=30, stage="inferring")
     encoded = inference.encode_answers(tasks, annotators, chosen, label_set=classes)
@@ -134,6 +137,9 @@ def _recompute(project_id: int, now: datetime) -> dict:
     result = inference.dawid_skene(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
                                    n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
     _progress(project_id, percent=60, stage="writing results")
+    model = np.flatnonzero(encoded.annotator_ids == MODEL_ANNOTATOR)
+    if model.size:
+        project.model_confusion = result.confusion[model[0]].round(6).tolist()
     gold_task = np.zeros(encoded.task_ids.size, dtype=bool)
     gold_task[list(gold)] = True
     written, reopened = 0, 0
@@ -145,8 +151,26 @@ def _recompute(project_id: int, now: datetime) -> dict:
     _progress(project_id, percent=85, stage="updating trust")
     update_trust(project=project, annotator_ids=encoded.annotator_ids, annotator_idx=encoded.annotator_idx,
                  label_idx=encoded.label_idx, task_idx=encoded.task_idx, gold_task=gold_task, result=result, now=now)
-    return {"answers": int(encoded.task_idx.size), "annotators": int(encoded.annotator_ids.size),
+    return {"answers": humans, "annotators": int(encoded.annotator_ids.size) - int(model.size),
             "iterations": int(result.n_iter), "results_written": written, "tasks_reopened": reopened}
+
+
+# The model's id among annotators in the Dawid-Skene fit: no account has it.
+MODEL_ANNOTATOR = -1
+
+
+def _with_model_votes(project, tasks, annotators, chosen, classes):
+    """Add the model's label (the argmax of its prediction) on every answered task as a virtual annotator."""
+    answered = np.unique(tasks)
+    predicted = db.session.execute(
+        select(Task.id, Task.prediction).where(Task.project_id == project.id, Task.prediction.is_not(None),
+                                               Task.id.in_(answered.tolist()))).all()
+    if not predicted:
+        return tasks, annotators, chosen
+    extra_tasks = np.array([t for t, _ in predicted], dtype=np.int64)
+    extra_labels = [classes[int(np.argmax(p))] for _, p in predicted]
+    return (np.concatenate([tasks, extra_tasks]), np.concatenate([annotators, np.full(extra_tasks.size, MODEL_ANNOTATOR)]),
+            list(chosen) + extra_labels)
 
 
 def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int, int]:
@@ -166,7 +190,8 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     ))
     ids = encoded.task_ids.astype(np.int64)
     keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
-    counts = np.bincount(encoded.task_idx, minlength=ids.size)
+    human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
+    counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
     found = policy.Posteriors([int(t) for t in ids[keep]], policy.calibrated(result.posteriors[keep], result.priors),
                               counts[keep])
     written = policy.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,

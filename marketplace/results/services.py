@@ -72,7 +72,7 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
             break
         if project.aggregation == "ds":
             found = policy.posteriors(project_id=project_id, task_ids=task_ids, label_schema=project.label_schema,
-                                      class_priors=project.class_priors, now=now)
+                                      class_priors=project.class_priors, now=now, model=policy.model_confusion(project))
             written = policy.write_results(project_id=project_id, classes=classes, found=found,
                                            method=policy.DS_METHOD, now=now)
         else:

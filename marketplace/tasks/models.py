@@ -1,7 +1,7 @@
 """Tasks: the items to label inside a project."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
@@ -29,6 +29,9 @@ class Task(IdMixin, db.Model):
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_tasks_project_status_id", "project_id", "status", "id"),
+        # Active ordering walks open tasks most uncertain first.
+        Index("ix_tasks_uncertain", "project_id", text("uncertainty DESC NULLS LAST"), "id",
+              postgresql_where=text("status = 'open'")).ddl_if(dialect="postgresql"),
         Index(
             "ix_tasks_gold",
             "project_id",
@@ -50,6 +53,11 @@ class Task(IdMixin, db.Model):
     # Visible to the project's requester only; never in an annotator-facing response before submission.
     gold_answer: Mapped[dict | None] = mapped_column(Json)
     gold_explanation: Mapped[str | None] = mapped_column(Text)
+    # A model's class probabilities (in the schema's class order) and its version; uncertainty is
+    # 1 - the top probability of the task's current posterior or, before any answer, of the prediction.
+    prediction: Mapped[list | None] = mapped_column(Json)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    uncertainty: Mapped[float | None] = mapped_column(Float)
     # A reviewer's note when returning the task for rework; shown with the task to the next annotators.
     rework_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

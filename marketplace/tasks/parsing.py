@@ -13,7 +13,7 @@ from marketplace.errors import ValidationFailed
 MAX_EXTERNAL_ID = 255
 
 
-FIELDS = {"external_id", "data", "gold_answer", "gold_explanation"}
+FIELDS = {"external_id", "data", "gold_answer", "gold_explanation", "prediction", "model_version"}
 
 
 def check_rows(items: list, rows: list[int] | None = None) -> list[dict]:
@@ -45,8 +45,12 @@ def check_rows(items: list, rows: list[int] | None = None) -> list[dict]:
         if external_id in seen:
             raise _row_error(rows, row, "external_id", f"repeats the id of {'line' if rows else 'row'} {seen[external_id]}")
         seen[external_id] = row
+        model_version = item.get("model_version")
+        if model_version is not None and (not isinstance(model_version, str) or len(model_version) > 64):
+            raise _row_error(rows, row, "model_version", "must be a string of at most 64 characters")
         out.append({"external_id": external_id, "data": data, "gold_answer": item.get("gold_answer"),
-                    "gold_explanation": explanation, "row": row})
+                    "gold_explanation": explanation, "prediction": item.get("prediction"),
+                    "model_version": model_version, "row": row})
     return out
 
 
@@ -102,6 +106,12 @@ def parse_csv(content: bytes) -> tuple[list, list[int]]:
                 raise _file_error(number, "gold_answer", f"not valid JSON ({exc.msg})")
             if record.get("gold_explanation"):
                 item["gold_explanation"] = record["gold_explanation"]
+        if record.get("prediction"):
+            try:
+                item["prediction"] = json.loads(record["prediction"])
+            except json.JSONDecodeError as exc:
+                raise _file_error(number, "prediction", f"not valid JSON ({exc.msg})")
+            item["model_version"] = record.get("model_version") or None
         items.append(item)
         lines.append(number)
     return items, lines

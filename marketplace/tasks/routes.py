@@ -64,6 +64,19 @@ def _format_from_name(filename: str) -> str:
     )
 
 
+@bp.route("/projects/<int:project_id>/tasks/predictions")
+class ProjectTaskPredictions(MethodView):
+    @requires(REQUESTER, ADMIN)
+    @bp.arguments(schemas.PredictionBatchIn)
+    @bp.response(200, schemas.PredictionUpdateOut)
+    def post(self, batch, project_id):
+        """Set (or replace) model predictions on existing tasks, by external id."""
+        with transaction():
+            return services.update_predictions(account=current_account(), project_id=project_id,
+                                               items=batch["predictions"],
+                                               max_tasks=current_app.config["MAX_TASKS_PER_IMPORT"])
+
+
 @bp.route("/tasks/<int:task_id>")
 class TaskItem(MethodView):
     @requires(REQUESTER, ADMIN)

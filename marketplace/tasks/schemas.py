@@ -10,6 +10,8 @@ class TaskIn(Schema):
     data = fields.Dict(required=True, metadata={"description": "the item to label (a JSON object)"})
     gold_answer = fields.Raw(metadata={"description": "makes this a gold task: its known answer, hidden from annotators"})
     gold_explanation = fields.String(metadata={"description": "shown to an annotator who misses it (if the project gives feedback)"})
+    prediction = fields.Dict(metadata={"description": "a model's {class: probability} for this item"})
+    model_version = fields.String()
 
 
 class TaskBatchIn(Schema):
@@ -40,6 +42,9 @@ class TaskOut(Schema):
     answer_count = fields.Integer()
     gold_answer = fields.Raw(allow_none=True)
     gold_explanation = fields.String(allow_none=True)
+    prediction = fields.List(fields.Float(), allow_none=True, metadata={"description": "class probabilities, schema order"})
+    model_version = fields.String(allow_none=True)
+    uncertainty = fields.Float(allow_none=True)
     created_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
 
@@ -49,3 +54,18 @@ class TaskListArgs(PageArgs):
 
 
 TaskPageOut = page_schema(TaskOut, "TaskPageOut")
+
+
+class PredictionIn(Schema):
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    prediction = fields.Dict(required=True, metadata={"example": {"cat": 0.8, "dog": 0.2}})
+    model_version = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+
+class PredictionBatchIn(Schema):
+    predictions = fields.List(fields.Nested(PredictionIn), required=True, validate=validate.Length(min=1))
+
+
+class PredictionUpdateOut(Schema):
+    updated = fields.Integer()
+    unknown = fields.List(fields.String(), metadata={"description": "external ids not in the project"})

@@ -37,6 +37,9 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     for item in checked:
         if item["gold_answer"] is not None:
             item["gold_answer"] = _checked_gold(project.label_schema, item, rows)
+        if item["prediction"] is not None:
+            item["prediction"] = _checked_label(project.label_schema, item, rows, "prediction",
+                                                labels.validate_prediction)
     created = _insert_new(project.id, checked, initial_slots(project))
     duplicates = sorted({item["external_id"] for item in checked} - set(created))
     gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
@@ -55,21 +58,27 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
 
 
 def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
+    return _checked_label(label_schema, item, rows, "gold_answer", labels.validate_answer)
+
+
+def _checked_label(label_schema: dict, item: dict, rows, field: str, validate):
     try:
-        return labels.validate_answer(label_schema, item["gold_answer"])
+        return validate(label_schema, item[field])
     except labels.LabelError as exc:
-        where = {"file": {str(item["row"]): {"gold_answer": [exc.message]}}} if rows else \
-            {"json": {"tasks": {str(item["row"]): {"gold_answer": [exc.message]}}}}
-        raise ValidationFailed(f"{'line' if rows else 'row'} {item['row']}: gold_answer: {exc.message}", errors=where)
+        where = {"file": {str(item["row"]): {field: [exc.message]}}} if rows else \
+            {"json": {"tasks": {str(item["row"]): {field: [exc.message]}}}}
+        raise ValidationFailed(f"{'line' if rows else 'row'} {item['row']}: {field}: {exc.message}", errors=where)
 
 
 _PG_INSERT = text("""
 INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, slot_limit,
-                   answer_count, created_at)
+                   answer_count, created_at, prediction, model_version, uncertainty)
 SELECT :project_id, u.external_id, u.data::jsonb, CASE WHEN u.gold IS NULL THEN 'open' ELSE 'gold' END,
-       u.gold::jsonb, u.explanation, 0, :slot_limit, 0, :now
+       u.gold::jsonb, u.explanation, 0, :slot_limit, 0, :now, u.prediction::jsonb, u.model_version, u.uncertainty
 FROM unnest(CAST(:external_ids AS text[]), CAST(:datas AS text[]), CAST(:golds AS text[]),
-            CAST(:explanations AS text[])) AS u(external_id, data, gold, explanation)
+            CAST(:explanations AS text[]), CAST(:predictions AS text[]), CAST(:model_versions AS text[]),
+            CAST(:uncertainties AS float8[]))
+     AS u(external_id, data, gold, explanation, prediction, model_version, uncertainty)
 ON CONFLICT (project_id, external_id) DO NOTHING
 RETURNING external_id, id, status
 """)
@@ -90,6 +99,9 @@ def _insert_new(project_id: int, items: list[dict], slot_limit: int) -> dict[str
             "datas": [dumps(item["data"]) for item in items],
             "golds": [None if item["gold_answer"] is None else dumps(item["gold_answer"]) for item in items],
             "explanations": [item["gold_explanation"] for item in items],
+            "predictions": [None if item["prediction"] is None else dumps(item["prediction"]) for item in items],
+            "model_versions": [item["model_version"] for item in items],
+            "uncertainties": [_uncertainty(item["prediction"]) for item in items],
         })
         return {external_id: (task_id, status == GOLD) for external_id, task_id, status in rows}
     table = Task.__table__
@@ -105,12 +117,43 @@ def _insert_new(project_id: int, items: list[dict], slot_limit: int) -> dict[str
             {"project_id": project_id, "external_id": item["external_id"], "data": item["data"],
              "status": OPEN if item["gold_answer"] is None else GOLD, "gold_answer": item["gold_answer"],
              "gold_explanation": item["gold_explanation"], "slots_taken": 0, "slot_limit": slot_limit,
-             "answer_count": 0, "created_at": now}
+             "answer_count": 0, "created_at": now, "prediction": item["prediction"],
+             "model_version": item["model_version"], "uncertainty": _uncertainty(item["prediction"])}
             for item in items[start:start + IMPORT_CHUNK]
         ]
         for external_id, task_id, status in db.session.execute(stmt, chunk):
             created[external_id] = (task_id, status == GOLD)
     return created
+
+
+def _uncertainty(prediction: list[float] | None) -> float | None:
+    return None if prediction is None else round(1.0 - max(prediction), 6)
+
+
+def update_predictions(*, account: Account, project_id: int, items: list[dict], max_tasks: int) -> dict:
+    """Set new model predictions on existing tasks (by external id); unknown ids are reported."""
+    project = projects.owned(account=account, project_id=project_id, lock=True)
+    if len(items) > max_tasks:
+        raise ValidationFailed(f"At most {max_tasks} predictions per request.",
+                               errors={"json": {"predictions": [f"more than {max_tasks} items"]}})
+    by_id = {}
+    for i, item in enumerate(items):
+        try:
+            by_id[item["external_id"]] = (labels.validate_prediction(project.label_schema, item["prediction"]),
+                                          item.get("model_version"))
+        except labels.LabelError as exc:
+            raise ValidationFailed(f"row {i}: prediction: {exc.message}",
+                                   errors={"json": {"predictions": {str(i): {"prediction": [exc.message]}}}})
+    tasks = db.session.scalars(
+        select(Task).where(Task.project_id == project.id, Task.external_id.in_(list(by_id)))).all()
+    for task in tasks:
+        task.prediction, task.model_version = by_id[task.external_id]
+        if task.answer_count == 0:  # answered tasks are ranked by their posterior
+            task.uncertainty = _uncertainty(task.prediction)
+    db.session.flush()
+    found = {task.external_id for task in tasks}
+    unknown = sorted(set(by_id) - found)
+    return {"updated": len(found), "unknown": unknown}
 
 
 def list_tasks(*, account: Account, project_id: int, status: str | None, cursor: int | None, limit: int) -> list[Task]:

@@ -28,7 +28,7 @@ def test_lease_returns_the_task_data_and_a_deadline(client):
     assert response.status_code == 201
     body = response.json
     assert set(body) == {"id", "status", "project_id", "task", "leased_at", "expires_at", "guideline_version"}
-    assert set(body["task"]) == {"ref", "data", "note"} and body["task"]["data"] == {"text": "hello"}
+    assert set(body["task"]) == {"ref", "data", "note", "prelabel"} and body["task"]["data"] == {"text": "hello"}
     assert str(task_of(body)) not in body["task"]["ref"]
     assert body["status"] == "leased" and body["project_id"] == project.id
 
