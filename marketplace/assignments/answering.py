@@ -55,6 +55,7 @@ _PG_CONTEXT = pg_sql("""
 SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold, a.guideline_version,
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.model_as_annotator, p.model_confusion,
+       p.budget_cents, p.reward_cents,
        t.gold_answer, t.gold_explanation
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
 WHERE a.id = :assignment_id
@@ -66,7 +67,7 @@ _CONTEXT = (
         Assignment.leased_at, Assignment.expires_at, Assignment.is_gold, Assignment.guideline_version,
         Project.status.label("project_status"), Project.label_schema, Project.gold_feedback, Project.quality_rules,
         Project.target_confidence, Project.min_answers, Project.max_answers, Project.aggregation, Project.class_priors,
-        Project.model_as_annotator, Project.model_confusion,
+        Project.model_as_annotator, Project.model_confusion, Project.budget_cents, Project.reward_cents,
         Task.gold_answer, Task.gold_explanation,
     )
     .join(Project, Project.id == Assignment.project_id)

@@ -37,6 +37,8 @@ class Project(IdMixin, TimestampMixin, db.Model):
     min_answers: Mapped[int | None] = mapped_column(Integer)
     max_answers: Mapped[int | None] = mapped_column(Integer)
     target_confidence: Mapped[float | None] = mapped_column(Float)
+    # A cap on what the answers may cost (answers x reward): the policy asks for no answer beyond it.
+    budget_cents: Mapped[int | None] = mapped_column(Integer)
     aggregation: Mapped[str] = mapped_column(String(16), default="ds", server_default="ds")
     # Model pre-labels: lease the most uncertain tasks first; show annotators the model's label; let
     # the model vote in Dawid-Skene as a virtual annotator whose confusion matrix is learned (stored here).

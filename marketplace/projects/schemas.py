@@ -50,6 +50,8 @@ class ProjectIn(Schema):
         "description": "escalated tasks wait for a reviewer (review_qualification_id or review_min_trust)"})
     review_qualification_id = fields.Integer(strict=True, load_default=None, allow_none=True)
     review_min_trust = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
+    budget_cents = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1),
+                                  metadata={"description": "cap on answers x reward; the redundancy policy stays under it"})
     aggregation = fields.String(load_default="ds", validate=validate.OneOf(("ds", "mv")),
                                 metadata={"description": "ds: Dawid-Skene (default); mv: (weighted) majority vote"})
     gold_rate = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=0.5),
@@ -91,6 +93,7 @@ class ProjectOut(Schema):
     max_answers = fields.Integer(allow_none=True)
     target_confidence = fields.Float(allow_none=True)
     aggregation = fields.String()
+    budget_cents = fields.Integer(allow_none=True)
     active_ordering = fields.Boolean()
     show_prelabels = fields.Boolean()
     model_as_annotator = fields.Boolean()

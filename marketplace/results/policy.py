@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from marketplace import labels
 from marketplace.assignments.models import SUBMITTED, Assignment
@@ -26,7 +26,7 @@ from marketplace.quality.models import AnnotatorStats
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
-from marketplace.tasks.models import CLOSED, ESCALATED, OPEN, Task
+from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
 
 DS_METHOD = "dawid_skene"
 
@@ -122,7 +122,9 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
                        class_priors=project.class_priors, now=now, model=model_confusion(project))
     post, answers = found.posteriors[0], int(found.answer_counts[0])
     decision = redundancy.decide(post, answers, min_answers=project.min_answers, max_answers=project.max_answers,
-                                 target=project.target_confidence)
+                                 target=project.target_confidence,
+                                 # Slots the task already has are paid for; only one beyond them needs budget.
+                                 budget=remaining_budget(project) if answers >= task.slot_limit else None)
     task.uncertainty = round(1.0 - float(post.max()), 6)
     if decision == redundancy.Decision.MORE:
         if task.slot_limit <= answers:
@@ -134,6 +136,16 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
                   found=found, method=DS_METHOD, now=now)
     enqueue_after_commit(AGGREGATE_PROJECT, project.project_id, queue="truth", debounce=True)
     return decision
+
+
+def remaining_budget(project) -> int | None:
+    """How many more answers the project's budget cap allows beyond those its tasks already ask for (None: no cap)."""
+    if project.budget_cents is None:
+        return None
+    promised = db.session.scalar(
+        select(func.coalesce(func.sum(Task.slot_limit), 0)).where(Task.project_id == project.project_id,
+                                                                  Task.status != GOLD))
+    return project.budget_cents // project.reward_cents - int(promised)
 
 
 def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:

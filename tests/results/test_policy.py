@@ -168,3 +168,15 @@ def test_adaptive_projects_need_min_and_max(client):
     assert response.status_code == 422 and "max_answers" in response.json["errors"]["json"]
     response = client.post("/api/v1/projects", json={**body, "max_answers": 2}, headers=bearer(RequesterFactory()))
     assert response.status_code == 422 and "min_answers" in response.json["errors"]["json"]
+
+
+def test_the_budget_cap_escalates_instead_of_asking_for_more(ctx):
+    # Two tasks of two slots each are already promised; a budget of 4 answers leaves nothing for a third.
+    project = adaptive_project(tasks=2, target_confidence=0.95, min_answers=2, max_answers=4, budget_cents=4 * 5,
+                               reward_cents=5)
+    for task in db.session.scalars(select(Task).where(Task.project_id == project.id)):
+        task.slot_limit = 2
+    task_id = answer(project, skilled(project), "dog")
+    assert fresh(Task, task_id).status == "open"  # its second slot is already paid for
+    answer(project, skilled(project), "cat")
+    assert fresh(Task, task_id).status == "escalated" and fresh(Task, task_id).slot_limit == 2
