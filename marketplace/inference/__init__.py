@@ -10,6 +10,7 @@ from __future__ import annotations
 from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, krippendorff_alpha_counts,
                         percent_agreement)
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
+from .dawid_skene_auto import dawid_skene_auto
 from .encoding import EncodedAnswers, encode_answers, encode_ids
 from .glad import glad
 from .incremental import task_posterior
@@ -22,6 +23,7 @@ METHODS = {
     "mv": majority_vote,
     "wawa": wawa,
     "ds": dawid_skene,
+    "ds_auto": dawid_skene_auto,
     "one_coin": one_coin_dawid_skene,
     "glad": glad,
     "mace": mace,
@@ -40,7 +42,8 @@ def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD
 
 __all__ = [
     "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
-    "cohens_kappa", "dawid_skene", "encode_answers", "encode_ids", "fleiss_kappa", "glad", "infer",
+    "cohens_kappa", "dawid_skene", "dawid_skene_auto", "encode_answers", "encode_ids", "fleiss_kappa",
+    "glad", "infer",
     "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "majority_vote", "numeric_mean", "numeric_median",
     "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",
     "task_posterior", "wawa", "weighted_mean", "weighted_median", "weighted_vote",
