@@ -169,6 +169,15 @@ SELECT inserted.id, inserted.task_id, picked.data, picked.rework_note, picked.pr
 FROM inserted JOIN picked ON picked.id = inserted.task_id
 """)
 
+# Gold is handed out only when ordinary work is there too: otherwise "a lease succeeded" would mean "gold".
+_PG_ORDINARY_LEFT = pg_sql("""
+SELECT EXISTS (
+    SELECT 1 FROM tasks t
+    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
+      AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
+) AS left
+""")
+
 # Advisory lock keys of "one annotator's lease requests": this namespace in the top bits, the id below.
 LEASE_LOCK_SPACE = 1 << 48
 
@@ -187,6 +196,8 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         "guideline_version": project.guideline_version,
     }
     if is_postgres():
+        if gold_first and not pg_one(_PG_ORDINARY_LEFT, params).left:
+            return None
         row = pg_one(_PG_GOLD, params) if gold_first else None
         if row is None and project.active_ordering:
             row = pg_one(_PG_ACTIVE, params)
@@ -207,9 +218,12 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
     order = (Task.uncertainty.desc().nulls_last(), Task.id) if project.active_ordering else (Task.id,)
     unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(*order).limit(1)
+    ordinary = unseen.where(Task.status == OPEN, Task.slots_taken < Task.slot_limit)
+    if gold_first and db.session.scalar(ordinary) is None:
+        return None  # gold only beside ordinary work, never instead of it
     task = db.session.scalar(unseen.where(Task.status == GOLD)) if gold_first else None
     if task is None:
-        task = db.session.scalar(unseen.where(Task.status == OPEN, Task.slots_taken < Task.slot_limit))
+        task = db.session.scalar(ordinary)
     if task is None:
         return None
     is_gold = task.status == GOLD

@@ -51,14 +51,16 @@ def _reopen_answered(project: Project, now: datetime) -> int:
     """Supersede answers given under older versions and give their tasks a full set of slots again."""
     superseded = db.session.execute(
         update(Assignment)
-        .where(Assignment.project_id == project.id, Assignment.status == SUBMITTED, ~Assignment.is_gold,
+        # Gold answers are superseded too: a status only ordinary answers could reach would single out gold.
+        .where(Assignment.project_id == project.id, Assignment.status == SUBMITTED,
                Assignment.guideline_version < project.guideline_version)
         .values(status=SUPERSEDED, ended_at=now)
-        .returning(Assignment.task_id)
-    ).scalars().all()
+        .returning(Assignment.task_id, Assignment.is_gold)
+    ).all()
     per_task: dict[int, int] = {}
-    for task_id in superseded:
-        per_task[task_id] = per_task.get(task_id, 0) + 1
+    for task_id, is_gold in superseded:
+        if not is_gold:  # gold has no slots to give back
+            per_task[task_id] = per_task.get(task_id, 0) + 1
     for task_id, count in sorted(per_task.items()):
         db.session.execute(
             update(Task).where(Task.id == task_id)

@@ -10,6 +10,7 @@ from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
 from marketplace.quality import eligibility
+from marketplace.tasks.models import GOLD
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
 
@@ -127,7 +128,14 @@ def update(*, account: Account, project_id: int, fields: dict) -> Project:
     if project.status != DRAFT:
         raise Conflict(f"Only a draft project can be edited; this one is {project.status}.")
     if "label_schema" in fields:
+        if project.task_count or project.gold_count:
+            # Gold answers, predictions and later answers are all checked against the schema they came with.
+            raise Conflict("The label schema cannot change once the project has tasks.")
         fields = {**fields, "label_schema": _checked_schema(fields["label_schema"])}
+    if fields.get("show_prelabels") and db.session.scalar(
+        select(Task.id).where(Task.project_id == project.id, Task.status == GOLD, Task.prediction.is_(None)).limit(1)
+    ) is not None:
+        raise Conflict("Give every gold task a prediction before showing pre-labels (else gold would stand out).")
     if "requirements" in fields:
         fields = {**fields, "requirements": _checked_requirements(fields["requirements"], account)}
     for name, value in fields.items():

@@ -20,6 +20,10 @@ class AnnotatorStats(TimestampMixin, db.Model):
     duration_ms_total: Mapped[int] = mapped_column(BigId, default=0)
     gold_seen: Mapped[int] = mapped_column(Integer, default=0)
     gold_correct: Mapped[int] = mapped_column(Integer, default=0)
+    # What the annotator is shown of their gold record: copied from the live counters by the periodic
+    # recompute, so the figures never move right after one answer (which would reveal it was gold).
+    reported_gold_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reported_gold_correct: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # From the project's Dawid-Skene recompute: accuracy, its confusion matrix, agreement with the truth.
     ds_accuracy: Mapped[float | None] = mapped_column(Float)
     confusion: Mapped[list | None] = mapped_column(Json)

@@ -33,7 +33,8 @@ def update_trust(*, project: Project, annotator_ids: np.ndarray, annotator_idx: 
         update(table)
         .where(table.c.project_id == project.id, table.c.annotator_id == bindparam("a"))
         .values(ds_accuracy=bindparam("ds_accuracy"), confusion=bindparam("confusion"),
-                agreement=bindparam("agreement"), agreement_answers=bindparam("agreement_answers"), updated_at=now),
+                agreement=bindparam("agreement"), agreement_answers=bindparam("agreement_answers"), updated_at=now,
+                reported_gold_seen=table.c.gold_seen, reported_gold_correct=table.c.gold_correct),
         rows,
     )
     if project.quality_rules:

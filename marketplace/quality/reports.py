@@ -10,16 +10,18 @@ from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.quality import eligibility, trust
+from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats, QualityAction
 from marketplace.tasks.models import Task
 
 AGREEMENT_SAMPLE = 50_000
 
 
-def _gold(stats: AnnotatorStats) -> dict:
-    estimate = trust.gold_accuracy(stats.gold_correct, stats.gold_seen)
-    return {"seen": stats.gold_seen, "correct": stats.gold_correct, "mean": estimate.mean,
-            "lower_bound": estimate.lower_bound}
+def _gold(stats: AnnotatorStats, reported: bool = False) -> dict:
+    seen, correct = ((stats.reported_gold_seen, stats.reported_gold_correct) if reported
+                     else (stats.gold_seen, stats.gold_correct))
+    estimate = trust.gold_accuracy(correct, seen)
+    return {"seen": seen, "correct": correct, "mean": estimate.mean, "lower_bound": estimate.lower_bound}
 
 
 def _approval(annotator_id: int, project_id: int) -> float | None:
@@ -33,11 +35,11 @@ def _approval(annotator_id: int, project_id: int) -> float | None:
     return counts.get(SUBMITTED, 0) / total if total else None
 
 
-def _row(stats: AnnotatorStats) -> dict:
+def _row(stats: AnnotatorStats, reported: bool = False) -> dict:
     return {
         "answers": stats.answers,
         "mean_answer_time_s": stats.duration_ms_total / stats.answers / 1000 if stats.answers else None,
-        "gold": _gold(stats),
+        "gold": _gold(stats, reported),
         "ds_accuracy": stats.ds_accuracy,
         "confusion": stats.confusion,
         "agreement_with_truth": stats.agreement,
@@ -57,15 +59,19 @@ def my_trust(*, annotator: Account, now: datetime) -> dict:
                                  .order_by(QualityAction.id.desc()).limit(100)).all()
     return {
         "reputation": {"mean": estimate.mean, "lower_bound": estimate.lower_bound, "evidence": estimate.evidence},
-        "projects": [{"project_id": s.project_id, **_row(s)} for s in rows],
+        # The annotator's own gold figures are the recompute's snapshot, never the live counters.
+        "projects": [{"project_id": s.project_id, **_row(s, reported=True)} for s in rows],
         "actions": actions,
     }
 
 
 def missed_gold(*, annotator: Account, project_id: int | None) -> list[dict]:
     """The gold tasks the annotator answered wrongly, with the expected answer and explanation."""
+    # Only on projects that tell annotators about missed gold; elsewhere the list would reveal gold items.
     query = (select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
-             .where(Assignment.annotator_id == annotator.id, Assignment.is_gold, Assignment.gold_correct.is_(False))
+             .join(Project, Project.id == Assignment.project_id)
+             .where(Assignment.annotator_id == annotator.id, Assignment.is_gold, Assignment.gold_correct.is_(False),
+                    Project.gold_feedback)
              .order_by(Assignment.id.desc()).limit(500))
     if project_id:
         query = query.where(Assignment.project_id == project_id)

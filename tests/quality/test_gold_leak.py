@@ -82,3 +82,51 @@ def test_task_refs_do_not_reveal_ids_or_repeat_across_annotators(pair):
     for response in leases.values():
         assert response.json["task"]["ref"].startswith("tsk_")
     assert leases["gold"].json["task"]["ref"] != leases["live"].json["task"]["ref"]
+
+
+def test_gold_is_never_the_only_thing_left_to_lease(ctx):
+    from marketplace.assignments.services import NoTaskAvailable
+    from marketplace.assignments import answering
+    from marketplace.db import utcnow
+    from tests.quality.helpers import lease_now
+
+    project = gold_project(tasks=1, gold=3)
+    annotator = AnnotatorFactory()
+    first = lease_now(project, annotator, LIVE_DRAW)
+    answering.submit_answer(assignment_id=first.assignment_id, annotator=annotator, answer={"label": "cat"}, now=utcnow())
+    for draw in (GOLD_DRAW, LIVE_DRAW):
+        with pytest.raises(NoTaskAvailable):
+            lease_now(project, annotator, draw)
+
+
+def test_own_trust_shows_the_recomputed_snapshot_not_live_gold_counters(client, monkeypatch):
+    project = gold_project(gold=2)
+    headers = bearer(AnnotatorFactory())
+    force_draw(monkeypatch, GOLD_DRAW)
+    leased = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+    client.post(f"/api/v1/assignments/{leased['id']}/answer", json={"answer": {"label": "cat"}}, headers=headers)
+    gold = client.get("/api/v1/me/trust", headers=headers).json["projects"][0]["gold"]
+    assert gold["seen"] == 0  # not until the next recompute
+    from workers.results import recompute_project
+
+    recompute_project(project.id)
+    assert client.get("/api/v1/me/trust", headers=headers).json["projects"][0]["gold"]["seen"] == 1
+
+
+def test_missed_gold_is_listed_only_where_the_project_gives_feedback(client, monkeypatch):
+    project = gold_project(gold=2, gold_feedback=False)
+    headers = bearer(AnnotatorFactory())
+    force_draw(monkeypatch, GOLD_DRAW)
+    leased = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+    client.post(f"/api/v1/assignments/{leased['id']}/answer", json={"answer": {"label": "dog"}}, headers=headers)
+    assert client.get("/api/v1/me/missed-gold", headers=headers).json["items"] == []
+
+
+def test_gold_needs_a_prediction_where_pre_labels_are_shown(client):
+    from tests.factories import ProjectFactory
+    from tests.projects.test_routes import _owner
+
+    project = ProjectFactory(show_prelabels=True)
+    body = {"tasks": [{"external_id": "g", "data": {}, "gold_answer": {"label": "cat"}}]}
+    response = client.post(f"/api/v1/projects/{project.id}/tasks", json=body, headers=bearer(_owner(project)))
+    assert response.status_code == 422 and "prediction" in response.json["errors"]["json"]["tasks"]["0"]

@@ -23,9 +23,9 @@ def label_all(project, annotators_labels, draw=LIVE_DRAW):
 def worked(ctx):
     project = gold_project(tasks=4, gold=2, answers_per_task=3, max_leases_per_annotator=1)
     good, also_good, spammer = AnnotatorFactory(), AnnotatorFactory(), AnnotatorFactory()
+    label_all(project, [(good, ["cat"]), (spammer, ["dog"])], draw=GOLD_DRAW)  # gold only beside open work
     label_all(project, [(good, ["cat", "dog", "cat", "dog"]), (also_good, ["cat", "dog", "cat", "dog"]),
                         (spammer, ["dog", "cat", "dog", "cat"])])
-    label_all(project, [(good, ["cat"]), (spammer, ["dog"])], draw=GOLD_DRAW)
     return project, good, spammer
 
 
