@@ -10,7 +10,7 @@ def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
 
-    from marketplace import cli, errors, models, queue  # noqa: F401 (models: every table)
+    from marketplace import cli, errors, inputs, models, queue  # noqa: F401 (models: every table)
     from marketplace.config import config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
@@ -25,6 +25,7 @@ def create_app(config=None):
     api.init_app(app)
     queue.init_app(app)
     errors.register(app)
+    inputs.register(app)
     for bp in blueprints():
         api.register_blueprint(bp)
     cli.register(app)

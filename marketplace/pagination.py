@@ -11,7 +11,7 @@ MAX_LIMIT = 1000
 
 class PageArgs(Schema):
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
-    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=2**63 - 1))
 
 
 class PageOut(Schema):

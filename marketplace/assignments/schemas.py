@@ -3,6 +3,7 @@
 Tasks appear under a per-annotator opaque `ref`, never their database id, so no id sequence can
 single out a gold task imported in a batch of its own.
 """
+from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
 from marketplace import pseudonyms
@@ -57,7 +58,7 @@ class SubmissionOut(AssignmentOut):
 
 class AssignmentListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
-    project_id = fields.Integer(load_default=None)
+    project_id = fields.Integer(load_default=None, validate=id_range())
 
 
 AssignmentPageOut = page_schema(AssignmentOut, "AssignmentPageOut")

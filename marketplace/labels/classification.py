@@ -1,4 +1,6 @@
 """Single-label classification: `{"type": "classification", "classes": [...]}`, answer `{"label": c}`."""
+import math
+
 from marketplace.labels.errors import LabelError
 
 MAX_CLASSES = 1000
@@ -40,7 +42,8 @@ def validate_prediction(schema: dict, prediction) -> list[float]:
     if unknown:
         raise LabelError(f"not a class of the project: {sorted(unknown)[0]}", sorted(unknown)[0])
     values = [prediction.get(name, 0.0) for name in schema["classes"]]
-    if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in values) or sum(values) <= 0:
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 for v in values) \
+            or sum(values) <= 0:
         raise LabelError("probabilities must be non-negative numbers, not all zero")
     total = float(sum(values))
     return [round(v / total, 6) for v in values]

@@ -1,6 +1,7 @@
 """Project schemas. `status`, counters and the owner are read-only: never loaded from a body."""
 import copy
 
+from marketplace.inputs import id_range, int_range
 from marshmallow import Schema, fields, missing, validate
 
 from marketplace.pagination import PageArgs, page_schema
@@ -11,7 +12,7 @@ CURRENCIES = ("usd", "eur", "gbp")
 
 
 class QualificationNeed(Schema):
-    id = fields.Integer(strict=True, required=True)
+    id = fields.Integer(strict=True, required=True, validate=id_range())
     min_score = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1))
 
 
@@ -36,7 +37,7 @@ class ProjectIn(Schema):
     assignment_duration_s = fields.Integer(strict=True, load_default=600, validate=validate.Range(min=10, max=7 * 24 * 3600))
     max_leases_per_annotator = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100))
     max_answers_per_annotator = fields.Integer(strict=True, load_default=None, allow_none=True,
-                                               validate=validate.Range(min=1))
+                                               validate=int_range(1))
     min_answers = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1, max=100))
     max_answers = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1, max=100))
     target_confidence = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.5, max=0.9999),
@@ -48,9 +49,9 @@ class ProjectIn(Schema):
         "description": "the model votes in Dawid-Skene as a virtual annotator with a learned confusion matrix"})
     review_enabled = fields.Boolean(load_default=False, metadata={
         "description": "escalated tasks wait for a reviewer (review_qualification_id or review_min_trust)"})
-    review_qualification_id = fields.Integer(strict=True, load_default=None, allow_none=True)
+    review_qualification_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=id_range())
     review_min_trust = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
-    budget_cents = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1),
+    budget_cents = fields.Integer(strict=True, load_default=None, allow_none=True, validate=int_range(1),
                                   metadata={"description": "cap on answers x reward; the redundancy policy stays under it"})
     aggregation = fields.String(load_default="ds", validate=validate.OneOf(("ds", "mv")),
                                 metadata={"description": "ds: Dawid-Skene (default); mv: (weighted) majority vote"})

@@ -1,4 +1,5 @@
 """Qualification schemas. Questions' answers are write-only: no response carries them."""
+from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageArgs, page_schema
@@ -11,9 +12,9 @@ class QualificationIn(Schema):
     questions_per_attempt = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=500))
     pass_score = fields.Float(required=True, validate=validate.Range(min=0, max=1))
     time_limit_s = fields.Integer(strict=True, load_default=1800, validate=validate.Range(min=10, max=7 * 86_400))
-    retry_delay_s = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(min=0))
+    retry_delay_s = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(min=0, max=365 * 86_400))
     max_attempts = fields.Integer(strict=True, load_default=3, validate=validate.Range(min=1, max=100))
-    validity_s = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=60),
+    validity_s = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=60, max=10 * 365 * 86_400),
                                 metadata={"description": "how long a pass lasts; null: forever"})
 
 
@@ -73,7 +74,7 @@ class GradedAttemptOut(AttemptOut):
 
 
 class AttemptListArgs(Schema):
-    qualification_id = fields.Integer(load_default=None)
+    qualification_id = fields.Integer(load_default=None, validate=id_range())
 
 
 class AttemptListOut(Schema):
@@ -81,9 +82,9 @@ class AttemptListOut(Schema):
 
 
 class GrantIn(Schema):
-    annotator_id = fields.Integer(strict=True, required=True)
+    annotator_id = fields.Integer(strict=True, required=True, validate=id_range())
     score = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1))
-    validity_s = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=60))
+    validity_s = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=60, max=10 * 365 * 86_400))
 
 
 class GrantOut(Schema):

@@ -1,4 +1,5 @@
 """Trust, quality statistics and admin action schemas."""
+from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
 
@@ -72,7 +73,7 @@ class MissedGoldListOut(Schema):
 
 
 class MissedGoldArgs(Schema):
-    project_id = fields.Integer(load_default=None)
+    project_id = fields.Integer(load_default=None, validate=id_range())
 
 
 class ProjectStatsOut(Schema):

@@ -66,6 +66,10 @@ def _file_error(line: int, field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"line {line}: {field}: {message}", errors={"file": {str(line): {field: [message]}}})
 
 
+def _not_json(name: str):
+    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
+
+
 def parse_jsonl(content: bytes) -> tuple[list, list[int]]:
     """Parse JSON Lines; return the rows and their 1-based line numbers (blank lines skipped)."""
     items, lines = [], []
@@ -73,7 +77,7 @@ def parse_jsonl(content: bytes) -> tuple[list, list[int]]:
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line))
+            items.append(json.loads(line, parse_constant=_not_json))
         except json.JSONDecodeError as exc:
             raise _file_error(number, "_line", f"not valid JSON ({exc.msg})")
         lines.append(number)
@@ -119,6 +123,9 @@ def parse_csv(content: bytes) -> tuple[list, list[int]]:
 
 def _text(content: bytes) -> str:
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed("The file must be UTF-8 text.", errors={"files": {"file": ["not UTF-8"]}})
+    if "\x00" in text:
+        raise ValidationFailed("The file must not contain NUL characters.", errors={"files": {"file": ["NUL character"]}})
+    return text

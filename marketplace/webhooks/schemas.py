@@ -1,4 +1,5 @@
 """Webhook schemas. A secret appears in a response only when it is created or rotated."""
+from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageArgs, page_schema
@@ -58,7 +59,7 @@ WebhookEndpointPageOut = page_schema(WebhookEndpointOut, "WebhookEndpointPageOut
 
 
 class WebhookEndpointListArgs(PageArgs):
-    project_id = fields.Integer(load_default=None)
+    project_id = fields.Integer(load_default=None, validate=id_range())
 
 
 class WebhookRotateIn(Schema):
