@@ -247,3 +247,15 @@ def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:
         .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id, Assignment.status == LEASED,
                Assignment.expires_at > now)
     )
+
+
+def answers_and_live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:
+    """The annotator's answers plus live leases in a project, read fresh (after the lease lock)."""
+    answers = (select(AnnotatorStats.answers)
+               .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.project_id == project_id)
+               .scalar_subquery())
+    live = (select(func.count()).select_from(Assignment)
+            .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id,
+                   Assignment.status == LEASED, Assignment.expires_at > now)
+            .scalar_subquery())
+    return db.session.scalar(select(func.coalesce(answers, 0) + live))

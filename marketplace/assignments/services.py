@@ -29,7 +29,9 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
     if project.blocked_reason is not None:
         raise Forbidden(f"You are blocked on this project: {project.blocked_reason}.")
     cap = project.max_answers_per_annotator
-    if cap is not None and project.answers + leasing.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= cap:
+    # Read after the lease lock, so a submission committed a moment ago is counted (no cap overrun).
+    if cap is not None and leasing.answers_and_live_leases(project_id=project_id, annotator_id=annotator.id,
+                                                           now=now) >= cap:
         raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.")
     gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
     lease = leasing.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)

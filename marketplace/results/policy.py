@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from marketplace import labels
 from marketplace.assignments.models import SUBMITTED, Assignment
@@ -29,6 +29,8 @@ from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
 
 DS_METHOD = "dawid_skene"
+# Advisory lock namespace: one budget decision per project at a time.
+BUDGET_LOCK_SPACE = 3 << 48
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ def remaining_budget(project) -> int | None:
     """How many more answers the project's budget cap allows beyond those its tasks already ask for (None: no cap)."""
     if project.budget_cents is None:
         return None
+    if is_postgres():  # one budget decision per project at a time, or two could spend the last answer
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BUDGET_LOCK_SPACE | project.project_id})
     promised = db.session.scalar(
         select(func.coalesce(func.sum(Task.slot_limit), 0)).where(Task.project_id == project.project_id,
                                                                   Task.status != GOLD))

@@ -8,7 +8,7 @@ advisory lock; a second trigger finds it taken and is skipped); progress is read
 Built for size: answers are read through a bare cursor, results written with one unnest statement.
 """
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 from sqlalchemy import func, select, text
@@ -42,15 +42,21 @@ def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
 
 
 def due_projects(*, now: datetime) -> list[int]:
-    """Open projects with answers submitted since their last run started (or never run)."""
+    """Open projects with answers submitted since their last finished run started, and no run waiting.
+
+    Measured from a finished run, not a skipped one: a trigger that found a run going is not lost,
+    since what that run could not see is still newer than its start.
+    """
     last_start = (
-        select(func.max(RecomputeRun.queued_at)).where(RecomputeRun.project_id == Project.id).scalar_subquery()
+        select(func.max(RecomputeRun.started_at))
+        .where(RecomputeRun.project_id == Project.id, RecomputeRun.status == FINISHED).scalar_subquery()
     )
+    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == Project.id, RecomputeRun.status == QUEUED).exists()
     newer = select(Assignment.id).where(
         Assignment.project_id == Project.id, Assignment.status == SUBMITTED,
-        Assignment.submitted_at > func.coalesce(last_start, datetime(1970, 1, 1)),
+        Assignment.submitted_at > func.coalesce(last_start, datetime(1970, 1, 1, tzinfo=timezone.utc)),
     ).exists()
-    return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer)))
+    return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer, ~waiting)))
 
 
 def _progress(project_id: int, **fields) -> None:

@@ -48,10 +48,21 @@ def lease_review(*, project_id: int, reviewer: Account, now: datetime) -> tuple[
     ensure_reviewer(reviewer=reviewer, project=project, now=now)
     live = exists().where(Review.task_id == Task.id, Review.status == LEASED, Review.expires_at > now)
     answered = exists().where(Assignment.task_id == Task.id, Assignment.annotator_id == reviewer.id)
-    task = db.session.scalar(
-        select(Task).where(Task.project_id == project.id, Task.status == ESCALATED, ~live, ~answered)
-        .order_by(Task.id).limit(1).with_for_update(skip_locked=True)
-    )
+    passed: list[int] = []
+    for _ in range(5):
+        task = db.session.scalar(
+            select(Task).where(Task.project_id == project.id, Task.status == ESCALATED, ~live, ~answered,
+                               Task.id.not_in(passed) if passed else True)
+            .order_by(Task.id).limit(1).with_for_update(skip_locked=True)
+        )
+        if task is None:
+            break
+        # The row lock is ours now; a fresh read sees a review another reviewer committed just before.
+        taken = exists().where(Review.task_id == task.id, Review.status == LEASED, Review.expires_at > now)
+        if not db.session.scalar(select(taken)):
+            break
+        passed.append(task.id)
+        task = None
     if task is None:
         raise NotFound("No task is waiting for your review in this project right now.")
     review = Review(task_id=task.id, project_id=project.id, reviewer_id=reviewer.id, status=LEASED, leased_at=now,
@@ -79,6 +90,8 @@ def _own_live_review(review_id: int, reviewer: Account, now: datetime) -> tuple[
     if review.expires_at <= now:
         raise Conflict("This review lease has expired; lease the task again if it still needs review.")
     task = db.session.scalar(select(Task).where(Task.id == review.task_id).with_for_update())
+    if task.status != ESCALATED:  # reopened or decided meanwhile (a block, a new guideline version)
+        raise Conflict(f"This task is no longer waiting for review; it is {task.status}.")
     return review, db.session.get(Project, review.project_id), task
 
 
