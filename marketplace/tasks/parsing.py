@@ -29,32 +29,32 @@ def check_rows(items: list, rows: list[int] | None = None) -> list[dict]:
     for i, item in enumerate(items):
         row = rows[i] if rows else i
         if not isinstance(item, dict):
-            raise _row_error(rows, row, "_schema", "must be an object with external_id and data")
+            raise row_error(rows, row, "_schema", "must be an object with external_id and data")
         unknown = set(item) - FIELDS
         if unknown:
-            raise _row_error(rows, row, sorted(unknown)[0], "unknown field")
+            raise row_error(rows, row, sorted(unknown)[0], "unknown field")
         external_id = item.get("external_id")
         if not isinstance(external_id, str) or not external_id or len(external_id) > MAX_EXTERNAL_ID:
-            raise _row_error(rows, row, "external_id", f"must be a non-empty string of at most {MAX_EXTERNAL_ID} characters")
+            raise row_error(rows, row, "external_id", f"must be a non-empty string of at most {MAX_EXTERNAL_ID} characters")
         data = item.get("data")
         if not isinstance(data, dict):
-            raise _row_error(rows, row, "data", "must be a JSON object")
+            raise row_error(rows, row, "data", "must be a JSON object")
         explanation = item.get("gold_explanation")
         if explanation is not None and (not isinstance(explanation, str) or item.get("gold_answer") is None):
-            raise _row_error(rows, row, "gold_explanation", "must be a string, given with a gold_answer")
+            raise row_error(rows, row, "gold_explanation", "must be a string, given with a gold_answer")
         if external_id in seen:
-            raise _row_error(rows, row, "external_id", f"repeats the id of {'line' if rows else 'row'} {seen[external_id]}")
+            raise row_error(rows, row, "external_id", f"repeats the id of {'line' if rows else 'row'} {seen[external_id]}")
         seen[external_id] = row
         model_version = item.get("model_version")
         if model_version is not None and (not isinstance(model_version, str) or len(model_version) > 64):
-            raise _row_error(rows, row, "model_version", "must be a string of at most 64 characters")
+            raise row_error(rows, row, "model_version", "must be a string of at most 64 characters")
         out.append({"external_id": external_id, "data": data, "gold_answer": item.get("gold_answer"),
                     "gold_explanation": explanation, "prediction": item.get("prediction"),
                     "model_version": model_version, "row": row})
     return out
 
 
-def _row_error(rows, row: int, field: str, message: str) -> ValidationFailed:
+def row_error(rows, row: int, field: str, message: str) -> ValidationFailed:
     """A 422 naming the row and field: under json.tasks.<index> for a body, file.<line> for an upload."""
     detail = {str(row): {field: [message]}}
     if rows is None:

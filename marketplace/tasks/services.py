@@ -42,7 +42,7 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
                                                 labels.validate_prediction)
         elif item["gold_answer"] is not None and project.show_prelabels:
             # Annotators see pre-labels here: a gold task without one would stand out among tasks with one.
-            raise _row_error(item, rows, "prediction", "gold tasks need a prediction when pre-labels are shown")
+            raise parsing.row_error(rows, item["row"], "prediction", "gold tasks need a prediction when pre-labels are shown")
     created = _insert_new(project.id, checked, initial_slots(project))
     duplicates = sorted({item["external_id"] for item in checked} - set(created))
     gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
@@ -60,12 +60,6 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     }
 
 
-def _row_error(item: dict, rows, field: str, message: str) -> ValidationFailed:
-    where = {"file": {str(item["row"]): {field: [message]}}} if rows else \
-        {"json": {"tasks": {str(item["row"]): {field: [message]}}}}
-    return ValidationFailed(f"{'line' if rows else 'row'} {item['row']}: {field}: {message}", errors=where)
-
-
 def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
     return _checked_label(label_schema, item, rows, "gold_answer", labels.validate_answer)
 
@@ -74,7 +68,7 @@ def _checked_label(label_schema: dict, item: dict, rows, field: str, validate):
     try:
         return validate(label_schema, item[field])
     except labels.LabelError as exc:
-        raise _row_error(item, rows, field, exc.message)
+        raise parsing.row_error(rows, item["row"], field, exc.message)
 
 
 _PG_INSERT = text("""
