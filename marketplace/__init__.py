@@ -14,6 +14,7 @@ def create_app(config=None):
     from marketplace.config import config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
+    from marketplace.payments import gateway
     from marketplace.routes import NoCookieSession, blueprints
 
     app = Flask(__name__, instance_relative_config=True)
@@ -24,6 +25,7 @@ def create_app(config=None):
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
     api.init_app(app)
     queue.init_app(app)
+    gateway.init_app(app)
     errors.register(app)
     inputs.register(app)
     for bp in blueprints():

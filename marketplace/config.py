@@ -29,6 +29,20 @@ class Config:
     WEBHOOKS_MAX_ATTEMPTS = 6
     WEBHOOKS_TIMEOUT_S = 5.0
     WEBHOOKS_SECRET_KEY: str | None = None  # derives endpoint signing secrets; None: SECRET_KEY
+    # Money (marketplace/payments, marketplace/ledger). Without STRIPE_API_KEY the gateway is
+    # ledger-only: fundings are simulated (development only) and payouts are recorded as not sent.
+    STRIPE_API_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    STRIPE_API_BASE: str | None = None  # e.g. a local fake Stripe in tests; None: Stripe itself
+    STRIPE_TIMEOUT_S = 20.0
+    STRIPE_MAX_RETRIES = 2
+    STRIPE_CONNECT_COUNTRY = "US"
+    PLATFORM_FEE_BPS = 2000
+    AUTO_APPROVE_AFTER_S = 3 * 86_400
+    DISPUTE_WINDOW_DAYS = 14
+    PAYOUT_MINIMUM_CENTS = 1000
+    PAYOUT_RETURN_URL = "https://example.com/payouts/done"
+    PAYOUT_REFRESH_URL = "https://example.com/payouts/retry"
 
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
@@ -67,5 +81,17 @@ def config_from_env() -> type[Config]:
         WEBHOOKS_MAX_ATTEMPTS = _int("WEBHOOKS_MAX_ATTEMPTS", Config.WEBHOOKS_MAX_ATTEMPTS)
         WEBHOOKS_TIMEOUT_S = float(env.get("WEBHOOKS_TIMEOUT_S", Config.WEBHOOKS_TIMEOUT_S))
         WEBHOOKS_SECRET_KEY = env.get("WEBHOOKS_SECRET_KEY") or None
+        STRIPE_API_KEY = env.get("STRIPE_API_KEY") or None
+        STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
+        STRIPE_API_BASE = env.get("STRIPE_API_BASE") or None
+        STRIPE_TIMEOUT_S = float(env.get("STRIPE_TIMEOUT_S", Config.STRIPE_TIMEOUT_S))
+        STRIPE_MAX_RETRIES = _int("STRIPE_MAX_RETRIES", Config.STRIPE_MAX_RETRIES)
+        STRIPE_CONNECT_COUNTRY = env.get("STRIPE_CONNECT_COUNTRY", Config.STRIPE_CONNECT_COUNTRY)
+        PLATFORM_FEE_BPS = _int("PLATFORM_FEE_BPS", Config.PLATFORM_FEE_BPS)
+        AUTO_APPROVE_AFTER_S = _int("AUTO_APPROVE_AFTER_S", Config.AUTO_APPROVE_AFTER_S)
+        DISPUTE_WINDOW_DAYS = _int("DISPUTE_WINDOW_DAYS", Config.DISPUTE_WINDOW_DAYS)
+        PAYOUT_MINIMUM_CENTS = _int("PAYOUT_MINIMUM_CENTS", Config.PAYOUT_MINIMUM_CENTS)
+        PAYOUT_RETURN_URL = env.get("PAYOUT_RETURN_URL", Config.PAYOUT_RETURN_URL)
+        PAYOUT_REFRESH_URL = env.get("PAYOUT_REFRESH_URL", Config.PAYOUT_REFRESH_URL)
 
     return EnvConfig

@@ -8,3 +8,7 @@ from marketplace.results import models as results  # noqa: F401
 from marketplace.reviews import models as reviews  # noqa: F401
 from marketplace.tasks import models as tasks  # noqa: F401
 from marketplace.webhooks import models as webhooks  # noqa: F401
+from marketplace.admin import models as admin  # noqa: F401
+from marketplace.disputes import models as disputes  # noqa: F401
+from marketplace.ledger import models as ledger  # noqa: F401
+from marketplace.payments import models as payments  # noqa: F401

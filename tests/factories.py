@@ -79,11 +79,47 @@ class TaskFactory(Base):
     answer_count = 0
 
 
-def open_project(tasks: int = 5, **fields) -> Project:
-    """An open project with `tasks` tasks."""
+def fund_requester(requester_id: int, cents: int, currency: str = "usd") -> None:
+    """Credit a requester's available balance as a succeeded funding would (cash -> available)."""
+    from marketplace.ledger import services as ledger
+    from marketplace.ledger.models import REQUESTER_AVAILABLE, STRIPE_CASH
+
+    ledger.post(key=f"test-funding-{requester_id}-{ledger_sequence()}", kind="funding", reference=("funding", 0),
+                moves=[ledger.Move(ledger.account(STRIPE_CASH, None, currency),
+                                   ledger.account(REQUESTER_AVAILABLE, requester_id, currency), cents)], now=utcnow())
+
+
+_sequence = [0]
+
+
+def ledger_sequence() -> int:
+    _sequence[0] += 1
+    return _sequence[0]
+
+
+def fund_escrow(project: Project, cents: int | None = None) -> None:
+    """Fund a project's escrow: its requester is credited what it needs, then it moves to escrow."""
+    from marketplace.payments import escrow
+
+    needed = cents if cents is not None else escrow.worst_case_answers(project) * escrow.answer_cost(project)
+    if needed:
+        fund_requester(project.requester_id, needed, project.currency)
+        escrow.top_up(project=project, amount_cents=needed, now=utcnow())
+
+
+# What open_project puts in escrow beyond its tasks' worst case, for tests that add tasks or slots later.
+SPARE_ESCROW_CENTS = 10_000
+
+
+def open_project(tasks: int = 5, funded: bool = True, **fields) -> Project:
+    """An open project with `tasks` tasks; its escrow covers their worst case plus a spare (unless funded=False)."""
+    from marketplace.payments import escrow
+
     project = ProjectFactory(status=OPEN, task_count=tasks, published_at=utcnow(), **fields)
     for i in range(tasks):
         TaskFactory(project_id=project.id, external_id=f"t{i}", slot_limit=project.answers_per_task)
+    if funded:
+        fund_escrow(project, escrow.worst_case_answers(project) * escrow.answer_cost(project) + SPARE_ESCROW_CENTS)
     return project
 
 

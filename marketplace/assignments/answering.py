@@ -17,6 +17,8 @@ from marketplace.assignments.models import EXPIRED, LEASED, SUBMITTED, Assignmen
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.db import core, is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
+from marketplace.ledger.models import PROJECT_ESCROW, LedgerAccount
+from marketplace.payments import escrow
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.projects.models import Project
 from marketplace.quality import rules as _rules
@@ -55,9 +57,10 @@ _PG_CONTEXT = pg_sql("""
 SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold, a.guideline_version,
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.model_as_annotator, p.model_confusion,
-       p.budget_cents, p.reward_cents,
+       p.budget_cents, p.reward_cents, p.currency, e.id AS escrow_id,
        t.gold_answer, t.gold_explanation
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
+LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
 WHERE a.id = :assignment_id
 """)
 # The same read for SQLite, where the column types do the JSON decoding.
@@ -68,10 +71,13 @@ _CONTEXT = (
         Project.status.label("project_status"), Project.label_schema, Project.gold_feedback, Project.quality_rules,
         Project.target_confidence, Project.min_answers, Project.max_answers, Project.aggregation, Project.class_priors,
         Project.model_as_annotator, Project.model_confusion, Project.budget_cents, Project.reward_cents,
+        Project.currency, LedgerAccount.id.label("escrow_id"),
         Task.gold_answer, Task.gold_explanation,
     )
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)
+    .outerjoin(LedgerAccount, (LedgerAccount.kind == PROJECT_ESCROW) & (LedgerAccount.owner_id == Project.id)
+               & (LedgerAccount.currency == Project.currency))
     .where(Assignment.id == bindparam("assignment_id"))
 )
 
@@ -101,6 +107,8 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     counters = write(row, annotator.id, clean, duration_ms, gold_correct, now)
     if counters is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
+    escrow.pay_answer(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
+                      assignment_id=row.id, annotator_id=annotator.id, escrow_id=row.escrow_id, now=now)
     if row.target_confidence is not None and not row.is_gold:
         policy.after_answer(project=row, task_id=row.task_id, now=now)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
@@ -190,8 +198,10 @@ def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, n
     """End a live lease (released or expired) and give its slot back; False if it was no longer live."""
     ended = db.session.execute(
         update(Assignment).where(Assignment.id == assignment_id, Assignment.status == LEASED)
-        .values(status=status, ended_at=now).returning(Assignment.id)
+        .values(status=status, ended_at=now).returning(Assignment.project_id)
     ).first()
     if ended is not None and not is_gold:  # gold has no slots
         db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - 1))
+    if ended is not None:
+        escrow.release_lease_holds(project_id=ended.project_id, leases=1)
     return ended is not None

@@ -20,6 +20,9 @@ from sqlalchemy import func, select
 from marketplace.assignments.models import LEASED, Assignment
 from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
+from marketplace.ledger import services as ledger
+from marketplace.ledger.models import PROJECT_ESCROW, LedgerAccount
+from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.tasks.models import GOLD, OPEN, Task
@@ -59,18 +62,24 @@ class LeaseContext:
     position: int
     blocked_reason: str | None
     answers: int
+    # Money: what one answer costs (reward + fee), the escrow account and what is free on it.
+    answer_cost: int = 0
+    escrow_id: int | None = None
+    escrow_free: int | None = None
 
 
 _PG_CONTEXT = pg_sql("""
 SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
        p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements, p.guideline_version, p.requalify_after,
-       p.active_ordering, p.show_prelabels,
+       p.active_ordering, p.show_prelabels, p.reward_cents, p.fee_bps, e.id AS escrow_id,
+       e.balance_cents - e.held_cents AS escrow_free,
        (SELECT coalesce(max(a.task_id), 0) FROM assignments a
         WHERE a.annotator_id = :annotator_id AND a.project_id = :project_id AND NOT a.is_gold) AS position,
        s.blocked, s.blocked_reason, coalesce(s.answers, 0) AS answers,
        pg_advisory_xact_lock(:lock_key)::text AS locked
 FROM projects p
 LEFT JOIN annotator_stats s ON s.project_id = p.id AND s.annotator_id = :annotator_id
+LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
 WHERE p.id = :project_id
 """)
 
@@ -86,11 +95,14 @@ def _portable_context_query(project_id: int, annotator_id: int):
             Project.id, Project.status, Project.answers_per_task, Project.max_leases_per_annotator,
             Project.max_answers_per_annotator, Project.assignment_duration_s, Project.gold_rate, Project.gold_count,
             Project.requirements, Project.guideline_version, Project.requalify_after, Project.active_ordering,
-            Project.show_prelabels, position.label("position"),
+            Project.show_prelabels, Project.reward_cents, Project.fee_bps, LedgerAccount.id.label("escrow_id"),
+            (LedgerAccount.balance_cents - LedgerAccount.held_cents).label("escrow_free"), position.label("position"),
             AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
             func.coalesce(AnnotatorStats.answers, 0).label("answers"),
         )
         .outerjoin(AnnotatorStats, (AnnotatorStats.project_id == Project.id) & (AnnotatorStats.annotator_id == annotator_id))
+        .outerjoin(LedgerAccount, (LedgerAccount.kind == PROJECT_ESCROW) & (LedgerAccount.owner_id == Project.id)
+                   & (LedgerAccount.currency == Project.currency))
         .where(Project.id == project_id)
     )
 
@@ -113,6 +125,7 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
         row.assignment_duration_s, row.gold_rate, row.gold_count, row.requirements or {}, row.guideline_version,
         row.requalify_after, row.active_ordering, row.show_prelabels, row.position,
         row.blocked_reason if row.blocked else None, row.answers,
+        row.reward_cents + escrow.fee_cents(row.reward_cents, row.fee_bps), row.escrow_id, row.escrow_free,
     )
 
 
@@ -120,6 +133,16 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
 _LIVE_UNDER_CAP = """(SELECT count(*) FROM assignments l
            WHERE l.annotator_id = :annotator_id AND l.project_id = :project_id AND l.status = 'leased'
              AND l.expires_at > :now) < :cap"""
+
+# A lease reserves one answer's cost on the project's escrow in the same statement, only if that much
+# is free; the row lock this takes on the escrow is held to the commit (it serialises a project's
+# leases for that moment, as submissions already are by paying out of the same escrow).
+_HELD = """held AS (
+    UPDATE ledger_accounts SET held_cents = held_cents + :cost
+    WHERE id = :escrow_id AND :cost > 0 AND balance_cents - held_cents >= :cost AND EXISTS (SELECT 1 FROM picked)
+    RETURNING id
+)"""
+_FUNDED = "(:cost = 0 OR EXISTS (SELECT 1 FROM held))"
 
 _PG_LEASE = """
 WITH picked AS (
@@ -131,10 +154,11 @@ WITH picked AS (
     ORDER BY {order}
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
-), inserted AS (
+), """ + _HELD + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
                              guideline_version)
     SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false, :guideline_version FROM picked
+    WHERE """ + _FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 ), bumped AS (
@@ -158,10 +182,11 @@ WITH picked AS (
       AND """ + _LIVE_UNDER_CAP + """
     ORDER BY t.id
     LIMIT 1
-), inserted AS (
+), """ + _HELD + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
                              guideline_version)
     SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true, :guideline_version FROM picked
+    WHERE """ + _FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 )
@@ -194,6 +219,8 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         "expires_at": expires_at,
         "after": position,
         "guideline_version": project.guideline_version,
+        "cost": project.answer_cost,
+        "escrow_id": project.escrow_id,
     }
     if is_postgres():
         if gold_first and not pg_one(_PG_ORDINARY_LEFT, params).left:
@@ -226,6 +253,9 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         task = db.session.scalar(ordinary)
     if task is None:
         return None
+    if project.answer_cost and (project.escrow_id is None
+                                or not ledger.change_hold(account_id=project.escrow_id, cents=project.answer_cost)):
+        return None
     is_gold = task.status == GOLD
     assignment = Assignment(
         task_id=task.id, project_id=project.project_id, annotator_id=annotator_id, status=LEASED,
@@ -237,6 +267,26 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     db.session.flush()
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
                  project.guideline_version, task.rework_note, task.prediction if project.show_prelabels else None)
+
+
+_PG_SHORT = pg_sql("""
+SELECT EXISTS (
+    SELECT 1 FROM tasks t
+    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
+      AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
+) AND coalesce((SELECT e.balance_cents - e.held_cents FROM ledger_accounts e JOIN projects p ON p.id = e.owner_id
+                WHERE e.kind = 'project_escrow' AND p.id = :project_id AND e.currency = p.currency), 0) < :cost AS short
+""")
+
+
+def short_of_funds(*, project_id: int, annotator_id: int, cost: int) -> bool:
+    """Is there work for this annotator that the escrow cannot pay for? (One snapshot for both questions.)"""
+    if is_postgres():
+        return pg_one(_PG_SHORT, {"project_id": project_id, "annotator_id": annotator_id, "cost": cost}).short
+    had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
+    work = db.session.scalar(select(Task.id).where(Task.project_id == project_id, Task.status == OPEN,
+                                                   Task.slots_taken < Task.slot_limit, ~had.exists()).limit(1))
+    return work is not None and (escrow.free_cents(project_id=project_id) or 0) < cost
 
 
 def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:

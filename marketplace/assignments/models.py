@@ -1,7 +1,7 @@
 """Assignments: one annotator's lease on one task, carrying the answer once submitted."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime
@@ -40,6 +40,14 @@ class Assignment(IdMixin, db.Model):
             sqlite_where=text("status = 'leased'"),
         ),
         Index("ix_assignments_task_status", "task_id", "status"),
+        # Answers awaiting approval, by age (auto-approval and the requester's review list).
+        Index(
+            "ix_assignments_unapproved",
+            "project_id",
+            "submitted_at",
+            postgresql_where=text("status IN ('submitted', 'superseded') AND approved_at IS NULL"),
+            sqlite_where=text("status IN ('submitted', 'superseded') AND approved_at IS NULL"),
+        ),
     )
 
     task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"))
@@ -57,3 +65,10 @@ class Assignment(IdMixin, db.Model):
     # Never shown to the annotator before submission: whether the task was gold and the answer right.
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     gold_correct: Mapped[bool | None] = mapped_column(Boolean)
+    # Payment: an answer is pending until approved (reward payable) or rejected (reward back to escrow).
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_category: Mapped[str | None] = mapped_column(String(32))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # Who approved or rejected (None: automatic).
+    decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))

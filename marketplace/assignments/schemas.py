@@ -46,9 +46,31 @@ class AssignmentOut(Schema):
     answer = fields.Raw(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
     guideline_version = fields.Integer()
+    payment_status = fields.Method("_payment_status", metadata={
+        "description": "pending (awaiting approval), approved (reward payable) or rejected"})
+    rejection_category = fields.Method("_rejection_category")
+    rejection_reason = fields.Method("_rejection_reason")
+    rejected_at = fields.Method("_rejected_at")
 
     def _task_ref(self, assignment):
         return pseudonyms.task_ref(assignment.task_id, assignment.annotator_id)
+
+    def _payment_status(self, assignment):
+        if not hasattr(assignment, "approved_at"):  # a submission just made
+            return "pending"
+        from marketplace.approvals.services import payment_status
+
+        return payment_status(assignment)
+
+    def _rejection_category(self, assignment):
+        return getattr(assignment, "rejection_category", None)
+
+    def _rejection_reason(self, assignment):
+        return getattr(assignment, "rejection_reason", None)
+
+    def _rejected_at(self, assignment):
+        value = getattr(assignment, "rejected_at", None)
+        return value.isoformat() if value else None
 
 
 class SubmissionOut(AssignmentOut):

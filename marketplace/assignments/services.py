@@ -9,6 +9,7 @@ from marketplace.assignments import answering, leasing
 from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
+from marketplace.payments import escrow
 from marketplace.projects import services as projects
 from marketplace.quality import eligibility
 from marketplace.tasks.models import Task
@@ -28,6 +29,7 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
     eligibility.ensure(annotator=annotator, project=project, now=now)
     if project.blocked_reason is not None:
         raise Forbidden(f"You are blocked on this project: {project.blocked_reason}.")
+
     cap = project.max_answers_per_annotator
     # Read after the lease lock, so a submission committed a moment ago is counted (no cap overrun).
     if cap is not None and leasing.answers_and_live_leases(project_id=project_id, annotator_id=annotator.id,
@@ -37,6 +39,10 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
     lease = leasing.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
     if lease is not None:
         return lease
+    if project.answer_cost and leasing.short_of_funds(project_id=project_id, annotator_id=annotator.id,
+                                                      cost=project.answer_cost):
+        raise escrow.OutOfFunds("This project's escrow cannot pay for one more answer; it hands out no work until "
+                                "the requester tops it up.")
     if leasing.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= project.max_leases_per_annotator:
         raise Conflict(
             f"You already hold {project.max_leases_per_annotator} live lease(s) in this project; "
@@ -83,7 +89,7 @@ def expire_leases(*, now: datetime) -> int:
     total = 0
     while True:
         rows = db.session.execute(
-            select(Assignment.id, Assignment.task_id, Assignment.is_gold)
+            select(Assignment.id, Assignment.task_id, Assignment.is_gold, Assignment.project_id)
             .where(Assignment.status == LEASED, Assignment.expires_at <= now)
             .order_by(Assignment.expires_at)
             .limit(EXPIRY_BATCH)
@@ -102,6 +108,11 @@ def expire_leases(*, now: datetime) -> int:
                 per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
         for task_id, count in sorted(per_task.items()):
             db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - count))
+        per_project: dict[int, int] = {}
+        for row in rows:
+            per_project[row.project_id] = per_project.get(row.project_id, 0) + 1
+        for project_id, count in sorted(per_project.items()):
+            escrow.release_lease_holds(project_id=project_id, leases=count)
         total += len(rows)
         if len(rows) < EXPIRY_BATCH:
             return total

@@ -8,8 +8,9 @@ from marketplace.accounts.models import Account
 from marketplace.assignments.models import SUBMITTED, SUPERSEDED, Assignment
 from marketplace.errors import Conflict
 from marketplace.extensions import db
+from marketplace.payments import escrow
 from marketplace.projects import services as projects
-from marketplace.projects.models import CLOSED, COMPLETED, OPEN, Guideline, Project, initial_slots
+from marketplace.projects.models import CLOSED, COMPLETED, OPEN, PAUSED, Guideline, Project, initial_slots
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED as TASK_CLOSED
 from marketplace.tasks.models import ESCALATED, Task
@@ -42,6 +43,8 @@ def publish(*, account: Account, project_id: int, instructions: str, major: bool
                           instructions=instructions, note=note, requalify=requalify, created_at=now)
     if reopen_answered:
         guideline.tasks_reopened = _reopen_answered(project, now)
+        if project.status in (OPEN, PAUSED):
+            escrow.top_up(project=project, amount_cents=None, now=now)  # the new answers' worst case, or 402
     db.session.add(guideline)
     db.session.flush()
     return guideline

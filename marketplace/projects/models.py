@@ -30,6 +30,10 @@ class Project(IdMixin, TimestampMixin, db.Model):
     label_schema: Mapped[dict] = mapped_column(Json)
     reward_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
+    # The platform's fee on every answer and bonus, in basis points, fixed when the project is created.
+    fee_bps: Mapped[int] = mapped_column(Integer, default=2000, server_default="2000")
+    # Answers nobody approved or rejected are approved this long after submission (rq cron).
+    auto_approve_after_s: Mapped[int] = mapped_column(Integer, default=259_200, server_default="259200")
     # Fixed redundancy: every task gets answers_per_task answers. With target_confidence set, the
     # redundancy policy (marketplace/results/policy.py) asks for min_answers, then one more at a time
     # until the task's posterior reaches the target, escalating at max_answers.

@@ -53,6 +53,10 @@ class ProjectIn(Schema):
     review_min_trust = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
     budget_cents = fields.Integer(strict=True, load_default=None, allow_none=True, validate=int_range(1),
                                   metadata={"description": "cap on answers x reward; the redundancy policy stays under it"})
+    auto_approve_after_s = fields.Integer(strict=True, load_default=259_200,
+                                          validate=validate.Range(min=60, max=30 * 86_400),
+                                          metadata={"description": "answers not approved or rejected by then are "
+                                                                   "approved automatically"})
     aggregation = fields.String(load_default="ds", validate=validate.OneOf(("ds", "mv")),
                                 metadata={"description": "ds: Dawid-Skene (default); mv: (weighted) majority vote"})
     gold_rate = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=0.5),
@@ -95,6 +99,11 @@ class ProjectOut(Schema):
     target_confidence = fields.Float(allow_none=True)
     aggregation = fields.String()
     budget_cents = fields.Integer(allow_none=True)
+    fee_bps = fields.Integer(metadata={"description": "platform fee on each answer and bonus, in basis points"})
+    auto_approve_after_s = fields.Integer()
+    escrow = fields.Method("_escrow", metadata={
+        "description": "escrow_cents, escrow_held_cents (reserved by live leases and unapproved answers' fees), "
+                       "escrow_free_cents, answer_cost_cents (reward + fee)"})
     active_ordering = fields.Boolean()
     show_prelabels = fields.Boolean()
     model_as_annotator = fields.Boolean()
@@ -114,6 +123,14 @@ class ProjectOut(Schema):
     updated_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
+
+
+    def _escrow(self, project):
+        if isinstance(project, dict):  # an annotator's view of a listing carries no money figures
+            return None
+        from marketplace.payments import escrow
+
+        return escrow.state(project)
 
 
 # What an annotator sees of a listing: the work, its pay and its terms, not the owner's progress.

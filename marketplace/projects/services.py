@@ -1,13 +1,16 @@
 """Project lifecycle: draft -> open <-> paused -> closed; open -> completed when every task closes."""
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update as sql_update
 
 from marketplace import labels
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.errors import Conflict, NotFound, field_error
+from marketplace.assignments.models import LEASED, RELEASED, Assignment
 from marketplace.extensions import db
+from marketplace.payments import escrow
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
 from marketplace.quality import eligibility
 from marketplace.tasks.models import GOLD
@@ -65,7 +68,8 @@ def _check_redundancy(project: Project) -> None:
 
 def create(*, requester: Account, fields: dict) -> Project:
     """Create a draft project owned by the requester."""
-    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, gold_count=0, **fields)
+    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, gold_count=0,
+                      fee_bps=current_app.config["PLATFORM_FEE_BPS"], **fields)
     project.label_schema = _checked_schema(fields["label_schema"])
     project.requirements = _checked_requirements(fields.get("requirements") or {}, requester)
     _check_redundancy(project)
@@ -161,9 +165,31 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
             sql_update(Task).where(Task.project_id == project.id, Task.status == TASK_OPEN, Task.answer_count == 0)
             .values(slot_limit=initial_slots(project))
         )
+        escrow.top_up(project=project, amount_cents=None, now=now)  # the worst-case cost, or 402
     project.status = target
     db.session.flush()
+    if action == "close":
+        _end_live_leases(project, now)
+        escrow.release(project=project, now=now)
     return project
+
+
+def _end_live_leases(project: Project, now: datetime) -> None:
+    """A closed project takes no answers: its live leases end and give back their reservations."""
+    ended = db.session.execute(
+        sql_update(Assignment).where(Assignment.project_id == project.id, Assignment.status == LEASED)
+        .values(status=RELEASED, ended_at=now).returning(Assignment.id).execution_options(synchronize_session=False)
+    ).all()
+    escrow.release_lease_holds(project_id=project.id, leases=len(ended))
+
+
+def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: datetime) -> dict:
+    """Move money into a project's escrow (None: up to the worst-case cost of its remaining answers)."""
+    project = owned(account=account, project_id=project_id, lock=True)
+    if project.status in (CLOSED, COMPLETED):
+        raise Conflict(f"A {project.status} project takes no more money.")
+    moved = escrow.top_up(project=project, amount_cents=amount_cents, now=now)
+    return {"moved_cents": moved, **escrow.state(project)}
 
 
 def accepts_tasks(project: Project) -> None:

@@ -80,4 +80,10 @@ def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
         select(AnnotatorStats.gold_correct, AnnotatorStats.gold_seen, AnnotatorStats.updated_at)
         .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.gold_seen > 0)
     ).all()
-    return trust.reputation([tuple(r) for r in records], now, current_app.config["REPUTATION_HALF_LIFE_DAYS"])
+    records = [tuple(r) for r in records]
+    from marketplace.disputes.services import final_rejections
+
+    rejected, last = final_rejections(annotator_id=annotator_id, now=now)
+    if rejected:  # a rejection that stood through its dispute window counts as a failed check
+        records.append((0, rejected, last))
+    return trust.reputation(records, now, current_app.config["REPUTATION_HALF_LIFE_DAYS"])

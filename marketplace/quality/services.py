@@ -3,18 +3,16 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
+from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres
 from marketplace.extensions import db
-from marketplace.projects.models import COMPLETED, OPEN, Project
+from marketplace.projects.models import Project
 from marketplace.quality import rules as _rules
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats, QualityAction
-from marketplace.results.models import Result
-from marketplace.tasks.models import CLOSED, OPEN as TASK_OPEN, Task
 
 
 @dataclass(frozen=True)
@@ -139,35 +137,18 @@ def block(*, stats: AnnotatorStats, project: Project, reason: str, now: datetime
     stats.blocked_reason = reason
     _record(stats.annotator_id, project.id, "block", reason, rule, value, now, actor_id)
     if reject_answers:
-        count = reject_unapproved(annotator_id=stats.annotator_id, project=project, now=now)
+        count = reject_unapproved(annotator_id=stats.annotator_id, project=project, now=now, reason=reason)
         _record(stats.annotator_id, project.id, "reject_answers", f"{count} answer(s) rejected: {reason}",
                 rule, value, now, actor_id)
 
 
-def reject_unapproved(*, annotator_id: int, project: Project, now: datetime) -> int:
-    """Reject an annotator's submitted answers on a project and reopen those task slots."""
-    rows = db.session.execute(
-        update(Assignment)
-        .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project.id,
-               Assignment.status == SUBMITTED)
-        .values(status=REJECTED, ended_at=now)
-        .returning(Assignment.task_id, Assignment.is_gold)
-    ).all()
-    task_ids = sorted(row.task_id for row in rows if not row.is_gold)
-    if task_ids:
-        db.session.execute(
-            update(Task).where(Task.id.in_(task_ids))
-            .values(answer_count=Task.answer_count - 1, slots_taken=Task.slots_taken - 1,
-                    status=case((Task.status == CLOSED, TASK_OPEN), else_=Task.status), closed_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        removed = db.session.execute(delete(Result).where(Result.task_id.in_(task_ids))).rowcount
-        if removed:
-            project.closed_task_count = max(project.closed_task_count - removed, 0)
-            if project.status == COMPLETED:
-                project.status = OPEN
-                project.completed_at = None
-    return len(rows)
+def reject_unapproved(*, annotator_id: int, project: Project, now: datetime, reason: str = "") -> int:
+    """Reject an annotator's pending answers on a project (money back to escrow) and reopen those task slots."""
+    from marketplace.approvals import services as approvals
+
+    ids = approvals.pending_ids(project_id=project.id, annotator_id=annotator_id, limit=10**9)
+    why = f"Rejected by the project's quality rules: {reason or 'the annotator was blocked'}."
+    return approvals.reject(project=project, ids=ids, category="quality_rule", reason=why, actor_id=None, now=now)
 
 
 def _record(annotator_id, project_id, action, reason, rule, value, now, actor_id=None) -> None:

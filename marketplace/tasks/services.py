@@ -8,7 +8,11 @@ from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.db import core, is_postgres, utcnow
 from marketplace.errors import NotFound, ValidationFailed
+
 from marketplace.extensions import db
+from marketplace.payments import escrow
+from marketplace.projects.models import OPEN as PROJECT_OPEN
+from marketplace.projects.models import PAUSED
 from marketplace.projects import services as projects
 from marketplace.results import services as results
 from marketplace.tasks import parsing
@@ -52,6 +56,8 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     project.task_count += len(created) - len(gold)  # the project row is locked for this transaction
     project.gold_count += len(gold)
     db.session.flush()
+    if project.status in (PROJECT_OPEN, PAUSED) and created:
+        escrow.top_up(project=project, amount_cents=None, now=utcnow())  # the new tasks' worst case, or 402
     return {
         "created": len(created),
         "duplicates": duplicates,

@@ -1,7 +1,7 @@
 """Projects: creation and validation, the listing per role, ownership, edits and the lifecycle."""
 import pytest
 
-from tests.factories import AnnotatorFactory, ProjectFactory, RequesterFactory, TaskFactory, bearer
+from tests.factories import AnnotatorFactory, ProjectFactory, RequesterFactory, TaskFactory, bearer, fund_requester
 
 SCHEMA = {"type": "classification", "classes": ["cat", "dog"]}
 
@@ -105,6 +105,7 @@ def test_draft_can_be_edited_then_not_after_publishing(client):
     schema_change = client.patch(f"/api/v1/projects/{project.id}", json={"label_schema": SCHEMA}, headers=headers)
     assert schema_change.status_code == 409  # tasks were checked against the old schema
     assert client.patch(f"/api/v1/projects/{project.id}", json={"status": "open"}, headers=headers).status_code == 422
+    fund_requester(project.requester_id, 10_000)
     assert client.post(f"/api/v1/projects/{project.id}/publish", headers=headers).json["status"] == "open"
     late = client.patch(f"/api/v1/projects/{project.id}", json={"reward_cents": 1}, headers=headers)
     assert late.status_code == 409
@@ -121,6 +122,7 @@ def test_lifecycle_transitions_and_their_refusals(client):
     TaskFactory(project_id=project.id)
     project.task_count = 1
     assert act("resume").status_code == 409
+    fund_requester(project.requester_id, 10_000)
     assert act("publish").json["published_at"]
     assert act("publish").status_code == 409
     assert act("pause").json["status"] == "paused"

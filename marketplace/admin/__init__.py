@@ -1,0 +1,1 @@
+"""Admin work: suspensions, the audit log, payments oversight."""

@@ -1,0 +1,1 @@
+"""Approving and rejecting answers (pending -> available or back to escrow), and bonuses."""

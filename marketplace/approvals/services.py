@@ -1,0 +1,185 @@
+"""Approving and rejecting answers: the requester's verdict on the work, and the money that follows.
+
+A submitted answer is pending: its reward sits in the annotator's pending balance, its fee reserved
+on the project's escrow. Approval moves the reward to the annotator's available balance and the fee
+to platform fees. Rejection (a category and a reason of at least 20 characters, shown to the
+annotator) moves the reward back to escrow, releases the fee's reservation and reopens the task's
+slot. Both work on a batch (ids or a filter) as one balanced ledger transaction; the conditional
+update on each assignment (still pending?) makes a repeated or racing decision a no-op.
+"""
+import hashlib
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, delete, select, update
+
+from marketplace.accounts.models import ADMIN, Account
+from marketplace.assignments.models import REJECTED, SUBMITTED, SUPERSEDED, Assignment
+from marketplace.errors import field_error
+from marketplace.extensions import db
+from marketplace.ledger import services as ledger
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES
+from marketplace.payments import escrow
+from marketplace.projects.models import CLOSED as PROJECT_CLOSED
+from marketplace.projects.models import COMPLETED, OPEN, Project
+from marketplace.results.models import Result
+from marketplace.tasks.models import CLOSED as TASK_CLOSED
+from marketplace.tasks.models import OPEN as TASK_OPEN
+from marketplace.tasks.models import Task
+
+CATEGORIES = ("wrong_answer", "spam", "ignored_instructions", "incomplete", "other", "quality_rule")
+MIN_REASON = 20
+MAX_BATCH = 5_000
+PENDING_STATES = (SUBMITTED, SUPERSEDED)
+
+
+def payment_status(assignment) -> str | None:
+    """pending, approved or rejected for an answer; None for a lease that never became one."""
+    if assignment.approved_at is not None:
+        return "approved"
+    if assignment.rejected_at is not None:
+        return "rejected"
+    return "pending" if assignment.status in PENDING_STATES else None
+
+
+def _pending(project_id: int):
+    return and_(Assignment.project_id == project_id, Assignment.status.in_(PENDING_STATES),
+                Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None))
+
+
+def pending_ids(*, project_id: int, assignment_ids: list[int] | None = None, annotator_id: int | None = None,
+                submitted_before: datetime | None = None, limit: int = MAX_BATCH) -> list[int]:
+    """Pending answers of a project matching a filter, oldest first."""
+    query = select(Assignment.id).where(_pending(project_id)).order_by(Assignment.id).limit(limit)
+    if assignment_ids is not None:
+        query = query.where(Assignment.id.in_(assignment_ids))
+    if annotator_id is not None:
+        query = query.where(Assignment.annotator_id == annotator_id)
+    if submitted_before is not None:
+        query = query.where(Assignment.submitted_at < submitted_before)
+    return list(db.session.scalars(query))
+
+
+def _batch_key(kind: str, ids: list[int]) -> str:
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:24]
+    return f"{kind}-{ids[0]}-{len(ids)}-{digest}"
+
+
+def approve(*, project: Project, ids: list[int], actor_id: int | None, now: datetime) -> int:
+    """Approve pending answers: reward pending -> available, fee escrow -> platform fees. Returns how many."""
+    if not ids:
+        return 0
+    rows = db.session.execute(
+        update(Assignment).where(Assignment.id.in_(ids), _pending(project.id))
+        .values(approved_at=now, decided_by=actor_id).returning(Assignment.id, Assignment.annotator_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not rows or project.reward_cents == 0:
+        return len(rows)
+    fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
+    per_annotator = Counter(row.annotator_id for row in rows)
+    moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency),
+                         ledger.account(ANNOTATOR_AVAILABLE, a, project.currency), n * project.reward_cents)
+             for a, n in sorted(per_annotator.items())]
+    escrow_id = escrow.escrow_account(project)
+    moves.append(ledger.Move(escrow_id, ledger.account(PLATFORM_FEES, None, project.currency), fee * len(rows)))
+    done = sorted(row.id for row in rows)
+    ledger.post(key=_batch_key("approve", done), kind="approval", reference=("project", project.id), moves=moves,
+                holds={escrow_id: -fee * len(rows)}, now=now, details={"assignments": done[:1000]},
+                memo=f"{len(rows)} answer(s) approved")
+    return len(rows)
+
+
+def check_rejection(category: str, reason: str) -> None:
+    """A rejection needs a known category and a reason the annotator can act on."""
+    if category not in CATEGORIES:
+        raise field_error(f"must be one of {', '.join(CATEGORIES)}", "category")
+    if len((reason or "").strip()) < MIN_REASON:
+        raise field_error(f"give a reason of at least {MIN_REASON} characters", "reason")
+
+
+def reject(*, project: Project, ids: list[int], category: str, reason: str, actor_id: int | None,
+           now: datetime) -> int:
+    """Reject pending answers: reward back to escrow, fee reservation released, task slots reopened."""
+    check_rejection(category, reason)
+    if not ids:
+        return 0
+    rows = db.session.execute(
+        update(Assignment).where(Assignment.id.in_(ids), _pending(project.id))
+        .values(status=REJECTED, rejected_at=now, ended_at=now, rejection_category=category,
+                rejection_reason=reason.strip(), decided_by=actor_id)
+        .returning(Assignment.id, Assignment.annotator_id, Assignment.task_id, Assignment.is_gold)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not rows:
+        return 0
+    _reopen_slots(project, sorted(row.task_id for row in rows if not row.is_gold))
+    if project.reward_cents:
+        fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
+        escrow_id = escrow.escrow_account(project)
+        per_annotator = Counter(row.annotator_id for row in rows)
+        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency), escrow_id, n * project.reward_cents)
+                 for a, n in sorted(per_annotator.items())]
+        done = sorted(row.id for row in rows)
+        ledger.post(key=_batch_key("reject", done), kind="rejection", reference=("project", project.id), moves=moves,
+                    holds={escrow_id: -fee * len(rows)}, now=now, details={"assignments": done[:1000]},
+                    memo=f"{len(rows)} answer(s) rejected: {category}")
+        if project.status == PROJECT_CLOSED:
+            escrow.release(project=project, now=now)
+    return len(rows)
+
+
+def _reopen_slots(project: Project, task_ids: list[int]) -> None:
+    """Take rejected answers off their tasks: one slot each opens again and stale results go."""
+    if not task_ids:
+        return
+    for task_id, count in sorted(Counter(task_ids).items()):
+        db.session.execute(
+            update(Task).where(Task.id == task_id)
+            .values(answer_count=Task.answer_count - count, slots_taken=Task.slots_taken - count,
+                    status=case((Task.status == TASK_CLOSED, TASK_OPEN), else_=Task.status), closed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    removed = db.session.execute(delete(Result).where(Result.task_id.in_(sorted(set(task_ids))))).rowcount
+    if removed:
+        project.closed_task_count = max(project.closed_task_count - removed, 0)
+        if project.status == COMPLETED:
+            project.status = OPEN
+            project.completed_at = None
+
+
+def decide(*, account: Account, project: Project, decision: str, filters: dict, now: datetime,
+           category: str | None = None, reason: str | None = None) -> dict:
+    """Approve or reject a project's pending answers by ids or by filter (up to MAX_BATCH at a time)."""
+    ids = pending_ids(project_id=project.id, **filters)
+    actor = account.id
+    if decision == "approve":
+        count = approve(project=project, ids=ids, actor_id=actor, now=now)
+    else:
+        count = reject(project=project, ids=ids, category=category, reason=reason, actor_id=actor, now=now)
+    left = len(pending_ids(project_id=project.id, **{**filters, "limit": 1})) if len(ids) == MAX_BATCH else 0
+    return {"decided": count, "more_pending": bool(left), "decision": decision}
+
+
+def approve_due(*, now: datetime, batch: int = MAX_BATCH) -> int:
+    """Approve every answer left pending longer than its project's auto-approval delay."""
+    total = 0
+    projects = db.session.scalars(
+        select(Project).where(Project.id.in_(
+            select(Assignment.project_id).where(Assignment.status.in_(PENDING_STATES), Assignment.approved_at.is_(None),
+                                                Assignment.rejected_at.is_(None)).distinct()))
+        .order_by(Project.id)
+    ).all()
+    for project in projects:
+        due = now - timedelta(seconds=project.auto_approve_after_s)
+        while True:
+            ids = pending_ids(project_id=project.id, submitted_before=due, limit=batch)
+            total += approve(project=project, ids=ids, actor_id=None, now=now)
+            if len(ids) < batch:
+                break
+    return total
+
+
+def can_decide(account: Account, project: Project) -> bool:
+    """The project's requester or an admin may approve and reject."""
+    return account.role == ADMIN or project.requester_id == account.id

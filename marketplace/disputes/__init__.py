@@ -1,0 +1,1 @@
+"""Disputes: an annotator contests a rejection; an admin upholds or overturns it."""

@@ -1,0 +1,140 @@
+"""Escrow: a project's money for the answers it may still buy.
+
+Publishing (and importing tasks into an open project, or an explicit top-up) moves the worst-case
+cost of the remaining answers from the requester's available balance into the project's escrow:
+answers x reward x (1 + platform fee), where the answers are every slot a task may still fill
+(max_answers under an adaptive policy) plus a gold allowance at the project's gold rate.
+Every lease reserves one answer's cost on the escrow (`held_cents`), in the lease statement itself,
+only if that much is free: a project whose escrow cannot cover one more answer hands out no more
+work. A submitted answer moves its reward to the annotator's pending balance (its fee stays
+reserved until approval); an ended lease gives its reservation back; closing a project returns
+what is free to the requester.
+"""
+import math
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from marketplace.db import is_postgres
+from marketplace.errors import Conflict
+from marketplace.extensions import db
+from marketplace.ledger import services as ledger
+from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerTransaction)
+from marketplace.tasks.models import OPEN as TASK_OPEN
+from marketplace.tasks.models import Task
+
+
+def fee_cents(reward_cents: int, fee_bps: int) -> int:
+    """The platform fee on an amount, rounded up to a whole cent."""
+    return math.ceil(reward_cents * fee_bps / 10_000)
+
+
+def answer_cost(project) -> int:
+    """What one answer costs the requester: reward plus fee."""
+    return project.reward_cents + fee_cents(project.reward_cents, project.fee_bps)
+
+
+def escrow_account(project) -> int:
+    """The project's escrow ledger account (created on first use)."""
+    return ledger.account(PROJECT_ESCROW, project.id, project.currency)
+
+
+def worst_case_answers(project) -> int:
+    """Every answer the project may still pay for: open slots up to their cap, plus a gold allowance."""
+    adaptive = project.target_confidence is not None
+    cap = project.max_answers if adaptive else Task.slot_limit
+    remaining = (func.greatest if is_postgres() else func.max)(cap - Task.answer_count, 0)
+    statuses = (TASK_OPEN, "closed") if adaptive else (TASK_OPEN,)  # an adaptive task may be reopened
+    ordinary = int(db.session.scalar(
+        select(func.coalesce(func.sum(case((Task.status.in_(statuses), remaining), else_=0)), 0))
+        .where(Task.project_id == project.id)
+    ))
+    gold = 0
+    if project.gold_count and project.gold_rate > 0:
+        gold = math.ceil(ordinary * project.gold_rate / (1 - min(project.gold_rate, 0.99)))
+    return ordinary + gold
+
+
+def _next_key(project, purpose: str) -> str:
+    count = db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+        LedgerTransaction.reference_type == "project", LedgerTransaction.reference_id == project.id,
+        LedgerTransaction.kind == purpose))
+    return f"{purpose}-{project.id}-{count + 1}"
+
+
+def top_up(*, project, amount_cents: int | None, now: datetime, key: str | None = None) -> int:
+    """Move money from the requester's available balance to the project's escrow; None: to the worst case.
+
+    Returns the cents moved (0 when the escrow already covers the worst case). The caller holds the
+    project's row lock, so the sequence number in the idempotency key is stable.
+    """
+    escrow = escrow_account(project)
+    if amount_cents is None:
+        free = ledger.spare_cents(ledger.locked([escrow])[escrow])
+        amount_cents = max(worst_case_answers(project) * answer_cost(project) - free, 0)
+    if amount_cents == 0:
+        return 0
+    source = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
+    ledger.post(key=key or _next_key(project, "escrow"), kind="escrow", reference=("project", project.id),
+                moves=[ledger.Move(source, escrow, amount_cents)], now=now,
+                memo=f"escrow for project {project.id}")
+    return amount_cents
+
+
+def release(*, project, now: datetime) -> int:
+    """Return the escrow's free money (beyond reservations) to the requester; returns the cents moved."""
+    existing = ledger.find_account(PROJECT_ESCROW, project.id, project.currency)
+    if existing is None:
+        return 0
+    free = ledger.spare_cents(ledger.locked([existing.id])[existing.id])
+    if free <= 0:
+        return 0
+    target = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
+    ledger.post(key=_next_key(project, "escrow_release"), kind="escrow_release", reference=("project", project.id),
+                moves=[ledger.Move(existing.id, target, free)], now=now, memo=f"escrow released, project {project.id}")
+    return free
+
+
+def state(project) -> dict:
+    """The escrow's balance, what is reserved on it and what is free."""
+    existing = ledger.find_account(PROJECT_ESCROW, project.id, project.currency)
+    balance, held = (existing.balance_cents, existing.held_cents) if existing else (0, 0)
+    return {"escrow_cents": balance, "escrow_held_cents": held, "escrow_free_cents": balance - held,
+            "answer_cost_cents": answer_cost(project), "fee_bps": project.fee_bps}
+
+
+def free_cents(*, project_id: int) -> int | None:
+    """What is free on a project's escrow right now (None: it has none)."""
+    from marketplace.projects.models import Project
+
+    project = db.session.get(Project, project_id)
+    existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
+    if existing is None:
+        return None
+    db.session.refresh(existing)
+    return existing.balance_cents - existing.held_cents
+
+
+class OutOfFunds(Conflict):
+    """The project cannot pay for more work right now."""
+
+
+def pay_answer(*, project_id: int, currency: str, reward_cents: int, assignment_id: int, annotator_id: int,
+               escrow_id: int, now: datetime) -> None:
+    """Move a submitted answer's reward from escrow (where its lease reserved it) to the annotator's pending."""
+    if reward_cents == 0:
+        return
+    pending = ledger.account(ANNOTATOR_PENDING, annotator_id, currency)
+    ledger.post(key=f"answer-{assignment_id}", kind="answer", reference=("assignment", assignment_id),
+                moves=[ledger.Move(escrow_id, pending, reward_cents)], holds={escrow_id: -reward_cents}, now=now,
+                memo=f"answer to project {project_id}")
+
+
+def release_lease_holds(*, project_id: int, leases: int) -> None:
+    """Give back the reservations of leases that ended without an answer."""
+    from marketplace.projects.models import Project
+
+    project = db.session.get(Project, project_id)
+    existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
+    if existing is not None and leases:
+        ledger.change_hold(account_id=existing.id, cents=-leases * answer_cost(project))

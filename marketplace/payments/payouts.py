@@ -1,0 +1,161 @@
+"""Payout accounts (Stripe Connect) and payouts of annotators' available balances.
+
+A payout run moves each ready annotator's available balance (above the minimum) out of the ledger
+into a `pending` payout row and commits; a job per payout then makes the Stripe transfer with the
+idempotency key `payout-<id>`. A job killed after Stripe answered but before our commit runs again
+with the same key and gets the same transfer back: one transfer, one paid payout. A refused
+transfer returns the money to the annotator's available balance; an admin may retry it.
+"""
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from marketplace.accounts.models import Account
+from marketplace.errors import Conflict, NotFound
+from marketplace.extensions import db
+from marketplace.ledger import services as ledger
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, STRIPE_CASH, LedgerAccount
+from marketplace.payments import gateway as gateways
+from marketplace.payments.funding import provider_error
+from marketplace.payments.jobs import SEND_PAYOUT
+from marketplace.payments.models import FAILED, NOT_SENT, PAID, PENDING, Payout, PayoutAccount
+from marketplace.queue import enqueue_after_commit
+
+
+def payout_account(*, annotator: Account) -> PayoutAccount:
+    """Create (once) the annotator's Stripe Connect account and return it."""
+    existing = db.session.scalar(select(PayoutAccount).where(PayoutAccount.annotator_id == annotator.id)
+                                 .with_for_update())
+    if existing is not None and existing.stripe_account_id:
+        return existing
+    gateway = gateways.current()
+    email = db.session.get(Account, annotator.id).email
+    try:
+        connected = gateway.create_connected_account(annotator_id=annotator.id, email=email,
+                                                     key=f"connect-{annotator.id}")
+    except gateways.GatewayError as exc:
+        raise provider_error(exc) from exc
+    row = existing or PayoutAccount(annotator_id=annotator.id)
+    row.stripe_account_id = connected.id
+    row.payouts_enabled = connected.payouts_enabled
+    row.details_submitted = connected.details_submitted
+    row.simulated = not gateway.moves_money
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def own_payout_account(*, annotator: Account) -> PayoutAccount:
+    """The annotator's payout account, or a 404."""
+    row = db.session.scalar(select(PayoutAccount).where(PayoutAccount.annotator_id == annotator.id))
+    if row is None:
+        raise NotFound("You have no payout account yet; create one first.")
+    return row
+
+
+def onboarding_link(*, annotator: Account) -> str:
+    """A fresh Stripe onboarding link for the annotator's payout account."""
+    row = own_payout_account(annotator=annotator)
+    config = current_app.config
+    try:
+        return gateways.current().onboarding_link(account_id=row.stripe_account_id,
+                                                  refresh_url=config["PAYOUT_REFRESH_URL"],
+                                                  return_url=config["PAYOUT_RETURN_URL"])
+    except gateways.GatewayError as exc:
+        raise provider_error(exc) from exc
+
+
+def run(*, now: datetime, minimum_cents: int | None = None) -> list[int]:
+    """Open a payout for every annotator whose available balance reaches the minimum; returns payout ids."""
+    minimum = current_app.config["PAYOUT_MINIMUM_CENTS"] if minimum_cents is None else minimum_cents
+    gateway = gateways.current()
+    ready = db.session.execute(
+        select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.currency, PayoutAccount.stripe_account_id)
+        .join(PayoutAccount, PayoutAccount.annotator_id == LedgerAccount.owner_id)
+        .where(LedgerAccount.kind == ANNOTATOR_AVAILABLE, LedgerAccount.balance_cents >= minimum,
+               PayoutAccount.payouts_enabled, PayoutAccount.simulated == (not gateway.moves_money))
+        .order_by(LedgerAccount.id)
+    ).all()
+    group = f"payouts-{now:%Y%m%d%H%M%S}-{gateways.random_suffix()}"
+    created = []
+    for account_id, annotator_id, currency, destination in ready:
+        amount = ledger.locked([account_id])[account_id].balance_cents  # read again under the lock
+        if amount < minimum:
+            continue
+        payout = Payout(annotator_id=annotator_id, amount_cents=amount, currency=currency, status=PENDING,
+                        transfer_group=group, destination=destination, attempts=0, retries=0)
+        db.session.add(payout)
+        db.session.flush()
+        _move_out(payout, now)
+        enqueue_after_commit(SEND_PAYOUT, payout.id)
+        created.append(payout.id)
+    return created
+
+
+def _move_out(payout: Payout, now: datetime) -> None:
+    suffix = f"-retry-{payout.retries}" if payout.retries else ""
+    ledger.post(key=f"payout-{payout.id}{suffix}", kind="payout", reference=("payout", payout.id),
+                moves=[ledger.Move(ledger.account(ANNOTATOR_AVAILABLE, payout.annotator_id, payout.currency),
+                                   ledger.account(STRIPE_CASH, None, payout.currency), payout.amount_cents)],
+                now=now, memo="payout to the annotator's payout account")
+
+
+def _move_back(payout: Payout, now: datetime, why: str) -> None:
+    ledger.post(key=f"payout-returned-{payout.id}-{payout.retries}", kind="payout_returned",
+                reference=("payout", payout.id),
+                moves=[ledger.Move(ledger.account(STRIPE_CASH, None, payout.currency),
+                                   ledger.account(ANNOTATOR_AVAILABLE, payout.annotator_id, payout.currency),
+                                   payout.amount_cents)], now=now, memo=why)
+
+
+def send(*, payout_id: int, now: datetime) -> str | None:
+    """Make the Stripe transfer of a pending payout (idempotent: the key comes from the row)."""
+    payout = db.session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
+    if payout is None or payout.status != PENDING:
+        return None
+    payout.attempts += 1
+    key = f"payout-{payout.id}" + (f"-retry-{payout.retries}" if payout.retries else "")
+    try:
+        transfer = gateways.current().transfer(amount_cents=payout.amount_cents, currency=payout.currency,
+                                               destination=payout.destination, transfer_group=payout.transfer_group,
+                                               payout_id=payout.id, key=key)
+    except gateways.GatewayError as exc:
+        if exc.retryable:
+            raise  # RQ retries with backoff; the same key makes the retry safe
+        payout.status, payout.failure_message = FAILED, exc.message
+        _move_back(payout, now, f"transfer refused: {exc.message}")
+        return "failed"
+    if not transfer.sent:
+        payout.status, payout.failure_message = NOT_SENT, "ledger-only mode: no payment provider configured"
+        _move_back(payout, now, "ledger-only mode: payout recorded, not sent")
+        return NOT_SENT
+    payout.status, payout.stripe_transfer_id, payout.paid_at = PAID, transfer.id, now
+    return PAID
+
+
+def retry(*, payout_id: int, now: datetime) -> Payout:
+    """Send a failed payout again (an admin action): the money leaves available again, with a new Stripe key."""
+    payout = db.session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
+    if payout is None:
+        raise NotFound("No such payout.")
+    if payout.status not in (FAILED, NOT_SENT):
+        raise Conflict(f"Only a failed payout can be retried; this one is {payout.status}.")
+    payout.retries += 1
+    payout.status = PENDING
+    payout.failure_message = None
+    _move_out(payout, now)
+    enqueue_after_commit(SEND_PAYOUT, payout.id)
+    return payout
+
+
+def listing(*, annotator_id: int | None, status: str | None, cursor: int | None, limit: int) -> list[Payout]:
+    """Payouts, newest first, of one annotator or all."""
+    query = select(Payout).order_by(Payout.id.desc()).limit(limit + 1)
+    if annotator_id is not None:
+        query = query.where(Payout.annotator_id == annotator_id)
+    if status:
+        query = query.where(Payout.status == status)
+    if cursor:
+        query = query.where(Payout.id < cursor)
+    return list(db.session.scalars(query))

@@ -1,0 +1,87 @@
+"""Refunds: an admin gives a requester's unspent money back to their card.
+
+The money leaves the requester's available balance at once (into `refunds`, money on its way out),
+then a job asks Stripe (key `refund-<id>`): on success it leaves our cash, on a refusal it goes back
+to the requester. A retryable failure leaves the refund pending for the job's retries.
+"""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from marketplace.errors import Conflict, NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.ledger import services as ledger
+from marketplace.ledger.models import REFUNDS, REQUESTER_AVAILABLE, STRIPE_CASH
+from marketplace.payments import gateway as gateways
+from marketplace.payments.jobs import SEND_REFUND
+from marketplace.payments.models import FAILED, PENDING, SUCCEEDED, Funding, Refund
+from marketplace.queue import enqueue_after_commit
+
+
+def create(*, admin_id: int, funding_id: int, amount_cents: int | None, reason: str, key: str | None,
+           now: datetime) -> Refund:
+    """Refund part or all of a succeeded funding from the requester's available balance."""
+    if key is not None:
+        existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == key))
+        if existing is not None:
+            return existing
+    funding = db.session.scalar(select(Funding).where(Funding.id == funding_id).with_for_update())
+    if funding is None:
+        raise NotFound("No such funding.")
+    if funding.status != SUCCEEDED:
+        raise Conflict(f"Only a succeeded funding can be refunded; this one is {funding.status}.")
+    in_flight = sum(r.amount_cents for r in db.session.scalars(
+        select(Refund).where(Refund.funding_id == funding.id, Refund.status == PENDING)))
+    left = funding.amount_cents - funding.refunded_cents - in_flight
+    amount = left if amount_cents is None else amount_cents
+    if amount <= 0 or amount > left:
+        raise ValidationFailed(f"At most {left} cents of this funding can still be refunded.",
+                               errors={"json": {"amount_cents": [f"must be between 1 and {left}"]}})
+    refund = Refund(requester_id=funding.requester_id, funding_id=funding.id, amount_cents=amount,
+                    currency=funding.currency, status=PENDING, reason=reason, admin_id=admin_id, idempotency_key=key)
+    db.session.add(refund)
+    db.session.flush()
+    available = ledger.account(REQUESTER_AVAILABLE, funding.requester_id, funding.currency)
+    ledger.post(key=f"refund-{refund.id}", kind="refund", reference=("refund", refund.id),
+                moves=[ledger.Move(available, ledger.account(REFUNDS, None, funding.currency), amount)], now=now,
+                memo=reason)
+    enqueue_after_commit(SEND_REFUND, refund.id)
+    return refund
+
+
+def send(*, refund_id: int, now: datetime) -> str | None:
+    """Ask Stripe for a pending refund and settle it in the ledger either way."""
+    refund = db.session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
+    if refund is None or refund.status != PENDING:
+        return None
+    funding = db.session.get(Funding, refund.funding_id)
+    holding = ledger.account(REFUNDS, None, refund.currency)
+    try:
+        result = gateways.current().refund(payment_intent_id=funding.payment_intent_id, amount_cents=refund.amount_cents,
+                                           refund_id=refund.id, key=f"refund-{refund.id}")
+    except gateways.GatewayError as exc:
+        if exc.retryable:
+            raise
+        result = gateways.RefundResult(None, FAILED, exc.message)
+    if result.status in (SUCCEEDED, PENDING):  # Stripe has it; a pending refund settles at Stripe later
+        ledger.post(key=f"refund-settled-{refund.id}", kind="refund_settled", reference=("refund", refund.id),
+                    moves=[ledger.Move(holding, ledger.account(STRIPE_CASH, None, refund.currency), refund.amount_cents)],
+                    now=now, external_id=result.id, memo="refund sent to Stripe")
+        refund.status, refund.stripe_refund_id = SUCCEEDED, result.id
+        funding.refunded_cents += refund.amount_cents
+        return "succeeded"
+    ledger.post(key=f"refund-failed-{refund.id}", kind="refund_failed", reference=("refund", refund.id),
+                moves=[ledger.Move(holding, ledger.account(REQUESTER_AVAILABLE, refund.requester_id, refund.currency),
+                                   refund.amount_cents)], now=now, memo="refund refused; money back to available")
+    refund.status, refund.failure_message = FAILED, result.error or result.status
+    return "failed"
+
+
+def listing(*, requester_id: int | None, cursor: int | None, limit: int) -> list[Refund]:
+    """Refunds, newest first, of one requester or all."""
+    query = select(Refund).order_by(Refund.id.desc()).limit(limit + 1)
+    if requester_id is not None:
+        query = query.where(Refund.requester_id == requester_id)
+    if cursor:
+        query = query.where(Refund.id < cursor)
+    return list(db.session.scalars(query))

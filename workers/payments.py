@@ -1,0 +1,53 @@
+"""Money jobs: Stripe events, payouts, refunds, reconciliation, auto-approval. Each body is one service call."""
+from marketplace.approvals import services as approvals
+from marketplace.db import utcnow
+from marketplace.payments import events, payouts, reconcile as reconciliation, refunds
+from marketplace.queue import enqueue_after_commit
+from workers.context import job
+
+
+@job
+def process_stripe_event(event_id: int) -> str | None:
+    """Apply one stored Stripe event (once)."""
+    return events.process(event_id=event_id, now=utcnow())
+
+
+@job
+def sweep_stripe_events() -> int:
+    """Re-queue stored events whose job was lost."""
+    from marketplace.payments.jobs import PROCESS_STRIPE_EVENT
+
+    ids = events.unprocessed(now=utcnow())
+    for event_id in ids:
+        enqueue_after_commit(PROCESS_STRIPE_EVENT, event_id)
+    return len(ids)
+
+
+@job
+def run_payouts() -> list[int]:
+    """Open payouts for annotators above the minimum; a job per payout sends it."""
+    return payouts.run(now=utcnow())
+
+
+@job
+def send_payout(payout_id: int) -> str | None:
+    """Make one payout's Stripe transfer (idempotency key from the payout row)."""
+    return payouts.send(payout_id=payout_id, now=utcnow())
+
+
+@job
+def send_refund(refund_id: int) -> str | None:
+    """Send one refund to Stripe and settle it in the ledger."""
+    return refunds.send(refund_id=refund_id, now=utcnow())
+
+
+@job
+def reconcile() -> int:
+    """Compare the ledger with Stripe's balance transactions; returns the number of differences."""
+    return len(reconciliation.run(now=utcnow()).differences)
+
+
+@job
+def approve_due_answers() -> int:
+    """Approve answers left pending past their project's auto-approval delay."""
+    return approvals.approve_due(now=utcnow())
