@@ -46,6 +46,10 @@ class AnnotatorFactory(AccountFactory):
     role = ANNOTATOR
 
 
+class AdminFactory(AccountFactory):
+    role = "admin"
+
+
 class ProjectFactory(Base):
     class Meta:
         model = Project

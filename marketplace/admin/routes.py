@@ -1,4 +1,4 @@
-"""Admin endpoints: suspensions, refunds, payouts, trial balance, reconciliation, the audit log.
+"""Admin endpoints: refunds, payouts, trial balance, reconciliation, the audit log (suspensions: quality/routes.py).
 
 Every action that changes something takes a reason and is written to the audit log in the same
 transaction; the log has no update or delete endpoint (and the database refuses both).
@@ -16,23 +16,6 @@ from marketplace.payments import idempotency, payouts, reconcile, refunds
 from marketplace.payments.schemas import PayoutOut, PayoutPageOut
 
 bp = Blueprint("admin", __name__, description="Admin: suspensions, refunds, payouts, ledger, audit log")
-
-
-def _status_view(suspend: bool):
-    @requires(ADMIN)
-    @bp.arguments(schemas.AdminReasonIn)
-    @bp.response(200, schemas.AdminAccountOut)
-    def post(self, body, account_id):
-        with transaction():
-            return services.set_status(admin=current_account(), account_id=account_id, suspend=suspend,
-                                       reason=body["reason"], now=utcnow())
-
-    post.__doc__ = "Suspend an account (its keys and tokens stop working)." if suspend else "Reinstate an account."
-    return type("Suspend" if suspend else "Reinstate", (MethodView,), {"post": post})
-
-
-bp.route("/admin/accounts/<int:account_id>/suspend")(_status_view(True))
-bp.route("/admin/accounts/<int:account_id>/reinstate")(_status_view(False))
 
 
 @bp.route("/admin/audit-log")

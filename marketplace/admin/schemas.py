@@ -9,13 +9,6 @@ class AdminReasonIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=5, max=2000))
 
 
-class AdminAccountOut(Schema):
-    id = fields.Integer()
-    email = fields.String()
-    role = fields.String()
-    status = fields.String()
-
-
 class AuditOut(Schema):
     id = fields.Integer()
     admin_id = fields.Integer()

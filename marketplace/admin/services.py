@@ -1,11 +1,10 @@
-"""Admin actions, each written to the append-only audit log in the same transaction."""
+"""The audit log: every admin action is written to it in the same transaction as the action."""
 from datetime import datetime
 
 from sqlalchemy import select
 
-from marketplace.accounts.models import ACTIVE, ADMIN, SUSPENDED, Account
 from marketplace.admin.models import AdminAction
-from marketplace.errors import Conflict, NotFound, field_error
+from marketplace.errors import field_error
 from marketplace.extensions import db
 
 MIN_REASON = 5
@@ -21,22 +20,6 @@ def audit(*, admin_id: int, action: str, target: tuple[str, int], reason: str, n
     db.session.add(row)
     db.session.flush()
     return row
-
-
-def set_status(*, admin: Account, account_id: int, suspend: bool, reason: str, now: datetime) -> Account:
-    """Suspend or reinstate an account (a suspended account's keys and tokens stop working)."""
-    account = db.session.scalar(select(Account).where(Account.id == account_id).with_for_update())
-    if account is None:
-        raise NotFound("No such account.")
-    if account.role == ADMIN and account.id == admin.id:
-        raise Conflict("An admin cannot suspend themselves.")
-    target = SUSPENDED if suspend else ACTIVE
-    if account.status == target:
-        raise Conflict(f"This account is already {target}.")
-    account.status = target
-    audit(admin_id=admin.id, action="suspend" if suspend else "reinstate", target=("account", account.id),
-          reason=reason, now=now)
-    return account
 
 
 def log(*, target_type: str | None, target_id: int | None, cursor: int | None, limit: int) -> list[AdminAction]:

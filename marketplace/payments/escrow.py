@@ -40,10 +40,11 @@ def escrow_account(project) -> int:
 
 
 def worst_case_answers(project) -> int:
-    """Every answer the project may still pay for: open slots up to their cap, plus a gold allowance."""
+    """Every answer the project may still lease: free slots up to their cap, plus a gold allowance."""
     adaptive = project.target_confidence is not None
     cap = project.max_answers if adaptive else Task.slot_limit
-    remaining = (func.greatest if is_postgres() else func.max)(cap - Task.answer_count, 0)
+    # Slots taken by live leases are already reserved on the escrow; answered ones are paid for.
+    remaining = (func.greatest if is_postgres() else func.max)(cap - Task.slots_taken, 0)
     statuses = (TASK_OPEN, "closed") if adaptive else (TASK_OPEN,)  # an adaptive task may be reopened
     ordinary = int(db.session.scalar(
         select(func.coalesce(func.sum(case((Task.status.in_(statuses), remaining), else_=0)), 0))

@@ -122,7 +122,8 @@ class StripeGateway:
     def _call(self, func, *args, **kwargs):
         stripe = self._stripe
         try:
-            return func(*args, **kwargs)
+            obj = func(*args, **kwargs)
+            return obj.to_dict() if hasattr(obj, "to_dict") and not hasattr(obj, "has_more") else obj
         except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             raise GatewayError(f"Stripe did not answer: {exc.user_message or exc}", retryable=True) from exc
         except stripe.StripeError as exc:
@@ -180,14 +181,14 @@ class StripeGateway:
             params["created"] = {"gte": int(since.timestamp())}
         while True:
             page = self._call(self._client.v1.balance_transactions.list, params)
-            for obj in page.data:
+            for obj in (item.to_dict() for item in page.data):
                 source = obj.get("source")
                 yield BalanceTransaction(obj["id"], obj["type"], obj["amount"], obj["currency"],
                                          source if isinstance(source, str) or source is None else source["id"],
                                          datetime.fromtimestamp(obj["created"], timezone.utc))
             if not page.has_more or not page.data:
                 return
-            params = {**params, "starting_after": page.data[-1]["id"]}
+            params = {**params, "starting_after": page.data[-1].id}
 
     def verify_webhook(self, payload, signature):
         """Verify a webhook's signature on the raw body; return the event as a dict."""

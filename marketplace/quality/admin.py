@@ -5,6 +5,7 @@ from sqlalchemy import delete, select
 
 from marketplace.accounts.models import ACTIVE, ADMIN, ANNOTATOR, SUSPENDED, Account
 from marketplace.errors import Conflict, NotFound
+from marketplace.admin import services as audit
 from marketplace.extensions import db
 from marketplace.quality.models import QualityAction, Skill
 
@@ -27,7 +28,8 @@ def set_suspended(*, admin: Account, account_id: int, suspended: bool, reason: s
     account.status = target
     db.session.add(QualityAction(annotator_id=account.id, action="suspend" if suspended else "reinstate",
                                  reason=reason, actor_id=admin.id, created_at=now))
-    db.session.flush()
+    audit.audit(admin_id=admin.id, action="suspend" if suspended else "reinstate", target=("account", account.id),
+                reason=reason, now=now)
     return account
 
 
@@ -41,14 +43,18 @@ def verify_skill(*, admin: Account, annotator_id: int, name: str, now: datetime)
         skill = Skill(annotator_id=annotator.id, name=name, verified_by=admin.id, verified_at=now)
         db.session.add(skill)
         db.session.flush()
+        audit.audit(admin_id=admin.id, action="verify_skill", target=("account", annotator.id),
+                    reason=f"verified skill {name}", now=now)
     return skill
 
 
-def remove_skill(*, admin: Account, annotator_id: int, name: str) -> None:
+def remove_skill(*, admin: Account, annotator_id: int, name: str, now: datetime) -> None:
     """Withdraw a verified skill."""
     removed = db.session.execute(delete(Skill).where(Skill.annotator_id == annotator_id, Skill.name == name)).rowcount
     if not removed:
         raise NotFound("This annotator has no such verified skill.")
+    audit.audit(admin_id=admin.id, action="remove_skill", target=("account", annotator_id),
+                reason=f"withdrew skill {name}", now=now)
 
 
 def skills_of(*, annotator_id: int) -> list[Skill]:

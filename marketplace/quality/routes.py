@@ -97,4 +97,4 @@ class AnnotatorSkill(MethodView):
     def delete(self, account_id, name):
         """Withdraw a verified skill."""
         with transaction():
-            admin.remove_skill(admin=current_account(), annotator_id=account_id, name=name)
+            admin.remove_skill(admin=current_account(), annotator_id=account_id, name=name, now=utcnow())
