@@ -13,6 +13,7 @@ from marketplace.db import is_postgres
 from marketplace.errors import Unauthorized
 from marketplace.extensions import db
 from marketplace.payments import funding as fundings
+from marketplace.payments import refunds
 from marketplace.payments import gateway as gateways
 from marketplace.payments.jobs import PROCESS_STRIPE_EVENT
 from marketplace.payments.models import Funding, PayoutAccount, StripeEvent
@@ -51,6 +52,9 @@ def process(*, event_id: int, now: datetime) -> str | None:
             outcome = _payment_intent(event.object_id, gateway, now)
         elif event.type == "account.updated":
             outcome = _account(event.object_id, gateway)
+        elif event.type == "charge.refunded":
+            outcome = refunds.record_external(payment_intent_id=(event.payload["data"]["object"] or {}).get(
+                "payment_intent"), now=now)
         else:
             outcome = "ignored"
     except gateways.GatewayError as exc:

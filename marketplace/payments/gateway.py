@@ -65,6 +65,13 @@ class RefundResult:
 
 
 @dataclass(frozen=True)
+class RefundSeen:
+    id: str
+    amount_cents: int
+    status: str
+
+
+@dataclass(frozen=True)
 class BalanceTransaction:
     id: str
     type: str
@@ -81,6 +88,7 @@ class PaymentGateway(Protocol):
     def create_payment_intent(self, *, amount_cents: int, currency: str, funding_id: int, key: str) -> Intent: ...
     def retrieve_payment_intent(self, intent_id: str) -> Intent: ...
     def refund(self, *, payment_intent_id: str, amount_cents: int, refund_id: int, key: str) -> RefundResult: ...
+    def refunds_of(self, payment_intent_id: str) -> list[RefundSeen]: ...
     def create_connected_account(self, *, annotator_id: int, email: str, key: str) -> ConnectedAccount: ...
     def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
     def onboarding_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str: ...
@@ -146,6 +154,16 @@ class StripeGateway:
                          {"payment_intent": payment_intent_id, "amount": amount_cents,
                           "metadata": {"refund_id": str(refund_id)}}, {"idempotency_key": key})
         return RefundResult(obj["id"], obj["status"], obj.get("failure_reason"))
+
+    def refunds_of(self, payment_intent_id):
+        """Every refund Stripe has of a PaymentIntent (ours and any made in the Dashboard)."""
+        found, params = [], {"payment_intent": payment_intent_id, "limit": 100}
+        while True:
+            page = self._call(self._client.v1.refunds.list, params)
+            found += [RefundSeen(r.id, r.amount, r.status) for r in page.data]
+            if not page.has_more or not page.data:
+                return found
+            params = {**params, "starting_after": page.data[-1].id}
 
     def create_connected_account(self, *, annotator_id, email, key):
         """Create an Express Connect account for an annotator."""
@@ -215,6 +233,9 @@ class LedgerOnlyGateway:
 
     def refund(self, *, payment_intent_id, amount_cents, refund_id, key):
         return RefundResult(f"sim_re_{refund_id}", "succeeded")
+
+    def refunds_of(self, payment_intent_id):
+        return []
 
     def create_connected_account(self, *, annotator_id, email, key):
         return ConnectedAccount(f"sim_acct_{annotator_id}", True, True)

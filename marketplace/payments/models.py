@@ -66,7 +66,8 @@ class Refund(IdMixin, TimestampMixin, db.Model):
     reason: Mapped[str] = mapped_column(Text)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     failure_message: Mapped[str | None] = mapped_column(Text)
-    admin_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    # The admin who asked for it; None: made at Stripe outside the API and booked from its webhook.
+    admin_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
 

@@ -85,3 +85,36 @@ def listing(*, requester_id: int | None, cursor: int | None, limit: int) -> list
     if cursor:
         query = query.where(Refund.id < cursor)
     return list(db.session.scalars(query))
+
+
+def record_external(*, payment_intent_id: str | None, now: datetime) -> str:
+    """Book refunds made at Stripe outside our API (the Dashboard): the money left; take it from available.
+
+    Stripe's list of the intent's refunds is the truth; each one we have no row for gets a row and a
+    ledger movement (requester available -> cash). If the requester has less available than was
+    refunded, what they have is taken and the rest is reported for an admin (reconciliation shows it).
+    """
+    funding = db.session.scalar(select(Funding).where(Funding.payment_intent_id == payment_intent_id).with_for_update())
+    if funding is None:
+        return "no funding has this payment intent"
+    known = set(db.session.scalars(select(Refund.stripe_refund_id).where(Refund.funding_id == funding.id)))
+    booked, short = 0, 0
+    for seen in gateways.current().refunds_of(payment_intent_id):
+        if seen.id in known or seen.status not in (SUCCEEDED, PENDING):
+            continue
+        refund = Refund(requester_id=funding.requester_id, funding_id=funding.id, amount_cents=seen.amount_cents,
+                        currency=funding.currency, status=SUCCEEDED, reason="refunded at Stripe, outside the API",
+                        stripe_refund_id=seen.id, admin_id=None)
+        db.session.add(refund)
+        db.session.flush()
+        available = ledger.account(REQUESTER_AVAILABLE, funding.requester_id, funding.currency)
+        covered = min(seen.amount_cents, max(ledger.spare_cents(ledger.locked([available])[available]), 0))
+        ledger.post(key=f"refund-external-{refund.id}", kind="refund_external", reference=("refund", refund.id),
+                    moves=[ledger.Move(available, ledger.account(STRIPE_CASH, None, funding.currency), covered)],
+                    now=now, external_id=seen.id, memo="refund made at Stripe")
+        if covered < seen.amount_cents:
+            refund.failure_message = f"{seen.amount_cents - covered} cents refunded beyond the available balance"
+            short += seen.amount_cents - covered
+        funding.refunded_cents += seen.amount_cents
+        booked += 1
+    return f"{booked} external refund(s) booked" + (f"; {short} cents short" if short else "")

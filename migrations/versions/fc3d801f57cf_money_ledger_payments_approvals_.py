@@ -210,7 +210,7 @@ def upgrade():
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('stripe_refund_id', sa.String(length=64), nullable=True),
     sa.Column('failure_message', sa.Text(), nullable=True),
-    sa.Column('admin_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('admin_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('idempotency_key', sa.String(length=100), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),

@@ -133,6 +133,12 @@ class FakeStripe:
         with self._lock:
             return self._state.succeed_payment(pi_id)
 
+    def refund_from_dashboard(self, pi_id: str, amount: int) -> dict:
+        """Refund at Stripe without our API (as from the Dashboard); return the charge.refunded event."""
+        with self._lock:
+            self._state.create_refund({"payment_intent": pi_id, "amount": str(amount)}, None)
+            return self._state.events[-1]
+
     def fail_payment(self, pi_id: str, message: str = "Your card was declined.") -> dict:
         """Record a declined attempt on the PaymentIntent and return payment_intent.payment_failed."""
         with self._lock:
@@ -286,7 +292,8 @@ class FakeStripe:
             if path in creators:
                 return creators[path](params, key)
         elif method == "GET":
-            lists = {"/v1/transfers": s.list_transfers, "/v1/balance_transactions": s.list_balance_transactions,
+            lists = {"/v1/transfers": s.list_transfers, "/v1/refunds": s.list_refunds,
+                     "/v1/balance_transactions": s.list_balance_transactions,
                      "/v1/balance": s.balance}
             if path in lists:
                 return lists[path](params)

@@ -359,6 +359,13 @@ class State:
                  and (group is None or o["transfer_group"] == group) and (dest is None or o["destination"] == dest)]
         return self.page(items, p, "/v1/transfers", "transfer")
 
+    def list_refunds(self, p) -> dict:
+        """List refunds, optionally by payment_intent."""
+        known(p, {"limit", "starting_after", "payment_intent"})
+        intent = _string(p, "payment_intent")
+        items = [o for o in self.ordered if o["object"] == "refund" and intent in (None, o["payment_intent"])]
+        return self.page(items, p, "/v1/refunds", "refund")
+
     def list_balance_transactions(self, p) -> dict:
         """List balance transactions, optionally by type, currency, source or created."""
         known(p, {"limit", "starting_after", "created", "type", "currency", "source"})

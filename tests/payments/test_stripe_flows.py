@@ -156,6 +156,9 @@ def test_a_refund_leaves_available_and_cash_once_and_reconciliation_matches(clie
     assert client.get(f"/api/v1/admin/refunds?requester_id={requester.id}", headers=admin).json["items"][0]["status"] \
         == "succeeded"
     assert len(fake_stripe.objects("refund")) == 1 and _balance(REQUESTER_AVAILABLE, requester.id) == 2_500
+    assert fake_stripe.events[-1]["type"] == "charge.refunded"  # our own refund's event books nothing more
+    _deliver(client, fake_stripe, fake_stripe.events[-1])
+    assert _balance(REQUESTER_AVAILABLE, requester.id) == 2_500
     too_much = client.post("/api/v1/admin/refunds", json={**body, "amount_cents": 2_501}, headers=admin)
     assert too_much.status_code == 422 and "amount_cents" in too_much.json["errors"]["json"]
     report = client.post("/api/v1/admin/reconciliation", json={"reason": "daily check"}, headers=admin).json
@@ -189,3 +192,16 @@ def test_nobody_reads_another_requesters_funding(client, fake_stripe, stripe_gat
     funding = _fund(client, fake_stripe, owner)
     assert client.get(f"/api/v1/payments/fundings/{funding['id']}", headers=bearer(other)).status_code == 404
     assert client.get("/api/v1/payments/fundings", headers=bearer(other)).json["items"] == []
+
+
+def test_a_refund_made_in_the_stripe_dashboard_is_booked_once_from_its_webhook(client, fake_stripe, stripe_gateway):
+    requester = RequesterFactory()
+    funding = _fund(client, fake_stripe, requester, cents=3_000)
+    _deliver(client, fake_stripe, fake_stripe.succeed_payment(funding["payment_intent_id"]))
+    refunded = fake_stripe.refund_from_dashboard(funding["payment_intent_id"], 1_000)
+    for _ in range(3):
+        assert _deliver(client, fake_stripe, refunded).status_code == 200
+    assert _balance(REQUESTER_AVAILABLE, requester.id) == 2_000
+    assert db.session.get(Funding, funding["id"], populate_existing=True).refunded_cents == 1_000
+    with transaction():
+        assert reconcile.run(now=utcnow()).differences == []
