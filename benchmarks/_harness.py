@@ -165,6 +165,19 @@ def account(port: int, role: str, email: str) -> tuple[int, str]:
     return created["id"], token
 
 
+def publish(port: int, token: str, project_id: int) -> None:
+    """Fund the requester for the project's worst case (simulated: the app runs ledger-only) and publish it."""
+    project = expect(port, "GET", f"/api/v1/projects/{project_id}", token=token, status=200)
+    worst = project["task_count"] * project["answers_per_task"] * project["escrow"]["answer_cost_cents"]
+    worst += project["gold_count"] * project["escrow"]["answer_cost_cents"]  # a generous gold allowance
+    while worst > 0:
+        chunk = min(worst, 100_000_000)
+        funded = expect(port, "POST", "/api/v1/payments/fundings", {"amount_cents": max(chunk, 50)}, token)
+        assert funded["simulated"] and funded["status"] == "succeeded", funded
+        worst -= chunk
+    expect(port, "POST", f"/api/v1/projects/{project_id}/publish", token=token, status=200)
+
+
 def accounts(port: int, role: str, emails: list[str], threads: int = 4) -> list[tuple[int, str]]:
     """Register many accounts in parallel (argon2 makes each take ~0.2 s of CPU)."""
     with ThreadPoolExecutor(threads) as pool:

@@ -149,7 +149,7 @@ def setup_main(args, counts: list[int]) -> dict:
             if quality:
                 load_gold(conn, quality, args.gold)
         for target in filter(None, (project, quality)):
-            h.expect(app.port, "POST", f"/api/v1/projects/{target}/publish", token=req_token, status=200)
+            h.publish(app.port, req_token, target)
         emails = [f"ann{i}@bench.test" for i in range(sum(counts))]
         people = h.accounts(app.port, "annotators", emails)
     finally:
@@ -288,7 +288,7 @@ def scale(args, state: dict) -> tuple[list, list[str]]:
         print(f"  loaded {args.small:,} + {args.big:,} tasks and {args.history:,} answers in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         for project in (small, big):
-            h.expect(app.port, "POST", f"/api/v1/projects/{project}/publish", token=token, status=200)
+            h.publish(app.port, token, project)
         labels = (f"{args.small:,} tasks", f"{args.big:,} tasks + {args.history:,} history")
         crowds = [app_annotators(small, people), app_annotators(big, people)]
         results = {}
