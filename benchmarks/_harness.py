@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -168,8 +169,10 @@ def account(port: int, role: str, email: str) -> tuple[int, str]:
 def publish(port: int, token: str, project_id: int) -> None:
     """Fund the requester for the project's worst case (simulated: the app runs ledger-only) and publish it."""
     project = expect(port, "GET", f"/api/v1/projects/{project_id}", token=token, status=200)
-    worst = project["task_count"] * project["answers_per_task"] * project["escrow"]["answer_cost_cents"]
-    worst += project["gold_count"] * project["escrow"]["answer_cost_cents"]  # a generous gold allowance
+    answers = project["task_count"] * project["answers_per_task"]
+    if project["gold_count"]:  # the gold allowance at the project's gold rate, as the app reckons it
+        answers += math.ceil(answers * project["gold_rate"] / (1 - project["gold_rate"]))
+    worst = answers * project["escrow"]["answer_cost_cents"]
     while worst > 0:
         chunk = min(worst, 100_000_000)
         funded = expect(port, "POST", "/api/v1/payments/fundings", {"amount_cents": max(chunk, 50)}, token)

@@ -85,6 +85,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
                "gold_answer": {"label": label}, "gold_explanation": "A known answer."} for ext, label in known.items()]
     truth.update(known)
     call("post", f"/projects/{project['id']}/tasks", {201}, requester, json={"tasks": items})
+    funded = _fund(call, project["id"], requester, tasks * redundancy)
     call("post", f"/projects/{project['id']}/publish", {200}, requester)
 
     crowd = [(account("annotators", f"annotator{i}@demo.test"), accuracy)
@@ -115,6 +116,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     call("post", f"/projects/{project['id']}/recompute", {202}, requester)
     recomputed, correct_after = accuracy()
     stats = call("get", f"/projects/{project['id']}/stats", {200}, requester).json
+    money = _settle(app, call, project["id"], requester, funded)
     elapsed = time.perf_counter() - started
     print(f"project {project['id']} '{status['name']}': {status['status']}")
     print(f"  annotators           {annotators} ({spammers} spammers answering at random)")
@@ -126,10 +128,39 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
           f"{results[0]['method']} as tasks closed)")
     print(f"  after recompute      {correct_after / len(recomputed):.3f}  (Dawid-Skene over all answers, gold clamped)")
     print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task, gold and rejected included)")
-    print(f"  cost                 {answers * project['reward_cents'] / 100:.2f} {project['currency'].upper()}"
-          f"  ({project['reward_cents']} cents per answer)")
+    print(f"  money                funded {funded / 100:.2f} (simulated: no Stripe keys), approved "
+          f"{money['approved']} answers, escrow released on close; spent {money['spent'] / 100:.2f} "
+          f"{project['currency'].upper()} ({project['reward_cents']} cents per answer + {money['fee_bps'] / 100:g}% fee)")
+    print(f"  ledger               balanced: {money['balanced']}")
     print(f"  wall time            {elapsed:.1f} s")
     return 0 if status["status"] == "completed" else 1
+
+
+def _fund(call, project_id, requester, answers: int) -> int:
+    """Add money for the answers (twice over: gold answers and reopened slots cost too); ledger-only mode credits at once."""
+    cost = call("get", f"/projects/{project_id}", {200}, requester).json["escrow"]["answer_cost_cents"]
+    amount = max(answers * cost * 2, 50)
+    funding = call("post", "/payments/fundings", {201}, requester, json={"amount_cents": amount}).json
+    assert funding["status"] == "succeeded" and funding["simulated"], funding
+    return amount
+
+
+def _settle(app, call, project_id, requester, funded: int) -> dict:
+    """Approve every answer, close the project (its free escrow comes back) and read what the work cost."""
+    approved = 0
+    while True:
+        done = call("post", f"/projects/{project_id}/answers/approve", {200}, requester, json={}).json
+        approved += done["decided"]
+        if not done["more_pending"]:
+            break
+    closed = call("post", f"/projects/{project_id}/close", {200}, requester).json
+    available = call("get", "/balance", {200}, requester).json["balances"][0]["available_cents"]
+    from marketplace.ledger import reports
+
+    with app.app_context():
+        balanced = reports.trial_balance()["balanced"]
+    return {"approved": approved, "spent": funded - available - closed["escrow"]["escrow_cents"],
+            "fee_bps": closed["fee_bps"], "balanced": balanced}
 
 
 def _all_tasks(call, project_id, headers):

@@ -10,12 +10,13 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.db import is_postgres
 from marketplace.errors import InsufficientFunds
 from marketplace.extensions import db
-from marketplace.ledger.models import (DEBIT_NORMAL, PLATFORM_OWNER, PROTECTED, LedgerAccount, LedgerEntry,
-                                       LedgerTransaction)
+from marketplace.ledger.models import (DEBIT_NORMAL, PLATFORM_OWNER, PROJECT_ESCROW, PROTECTED, LedgerAccount,
+                                       LedgerEntry, LedgerTransaction)
 
 # What a protected account is called in an error message.
 _NAMES = {
@@ -63,10 +64,16 @@ def find_account(kind: str, owner_id: int | None, currency: str) -> LedgerAccoun
 
 
 def locked(account_ids) -> dict[int, LedgerAccount]:
-    """Lock ledger accounts (in id order) and return them as the database has them now."""
+    """Lock ledger accounts and return them as the database has them now.
+
+    The lock order is the same everywhere: escrow accounts first (a lease locks only its project's
+    escrow, a submission its escrow then the annotator's pending), then the rest by id, so two
+    postings can never wait for each other in a circle.
+    """
     ids = sorted(set(account_ids))
     rows = db.session.scalars(
-        select(LedgerAccount).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id)
+        select(LedgerAccount).where(LedgerAccount.id.in_(ids))
+        .order_by(LedgerAccount.kind != PROJECT_ESCROW, LedgerAccount.id)
         .with_for_update().execution_options(populate_existing=True)
     ).all()
     return {row.id: row for row in rows}
@@ -79,8 +86,8 @@ def spare_cents(row: LedgerAccount) -> int:
 
 def post(*, key: str, kind: str, reference: tuple[str, int], moves: list[Move], now: datetime,
          external_id: str | None = None, memo: str = "", details: dict | None = None,
-         holds: dict[int, int] | None = None) -> LedgerTransaction | None:
-    """Record one balanced movement; None if this idempotency key was already posted (nothing changes).
+         holds: dict[int, int] | None = None) -> int | None:
+    """Record one balanced movement and return its id; None if this key was already posted (nothing changes).
 
     `holds` changes what is reserved on accounts in the same step (account id -> change in cents).
     Raises InsufficientFunds when a protected balance would go below zero or below what it holds.
@@ -117,13 +124,14 @@ def post(*, key: str, kind: str, reference: tuple[str, int], moves: list[Move], 
                                          f"{row.balance_cents - row.held_cents} free"]},
             )
         db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id)
-                           .values(balance_cents=balance, held_cents=held))
-        row.balance_cents, row.held_cents = balance, held
+                           .values(balance_cents=balance, held_cents=held).execution_options(synchronize_session=False))
+        set_committed_value(row, "balance_cents", balance)  # what the row now holds, without a second UPDATE
+        set_committed_value(row, "held_cents", held)
     entries = [{"transaction_id": txn_id, "account_id": a, "amount_cents": amount, "currency": accounts[a].currency,
                 "created_at": now} for a, amount in sorted(signed.items()) if amount]
     if entries:
         db.session.execute(insert(LedgerEntry), entries)
-    return db.session.get(LedgerTransaction, txn_id)
+    return txn_id
 
 
 def change_hold(*, account_id: int, cents: int) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from marketplace.db import is_postgres
+from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
@@ -120,11 +120,48 @@ class OutOfFunds(Conflict):
     """The project cannot pay for more work right now."""
 
 
+# The same movement as ledger.post would make, as one statement for the submit path: record the
+# transaction (its unique key makes a replay do nothing), take the reward off the escrow and its
+# reservation, credit the annotator's pending balance (creating the account on first use), write
+# both entries. Escrow is locked before the pending account, the order ledger.locked uses.
+_PG_PAY_ANSWER = pg_sql("""
+WITH txn AS (
+    INSERT INTO ledger_transactions (idempotency_key, kind, reference_type, reference_id, memo, created_at)
+    VALUES (:key, 'answer', 'assignment', :assignment_id, :memo, :now)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), escrow AS (
+    UPDATE ledger_accounts SET balance_cents = balance_cents - :reward, held_cents = greatest(held_cents - :reward, 0)
+    WHERE id = :escrow_id AND EXISTS (SELECT 1 FROM txn)
+    RETURNING id
+), pending AS (
+    INSERT INTO ledger_accounts AS a (kind, owner_id, currency, balance_cents, held_cents, created_at)
+    SELECT 'annotator_pending', :annotator_id, :currency, :reward, 0, :now FROM escrow
+    ON CONFLICT (kind, owner_id, currency) DO UPDATE SET balance_cents = a.balance_cents + EXCLUDED.balance_cents
+    RETURNING id
+), entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, amount_cents, currency, created_at)
+    SELECT txn.id, escrow.id, :reward, :currency, :now FROM txn, escrow
+    UNION ALL
+    SELECT txn.id, pending.id, -:reward, :currency, :now FROM txn, pending
+    RETURNING account_id
+)
+SELECT count(*) AS written FROM entries
+""")
+
+
 def pay_answer(*, project_id: int, currency: str, reward_cents: int, assignment_id: int, annotator_id: int,
-               escrow_id: int, now: datetime) -> None:
+               escrow_id: int | None, now: datetime) -> None:
     """Move a submitted answer's reward from escrow (where its lease reserved it) to the annotator's pending."""
     if reward_cents == 0:
         return
+    if is_postgres() and escrow_id is not None:
+        # The escrow's CHECK (not negative) backs this up; its reservation guarantees it holds the reward.
+        pg_one(_PG_PAY_ANSWER, {"key": f"answer-{assignment_id}", "assignment_id": assignment_id, "now": now,
+                                "memo": f"answer to project {project_id}", "reward": reward_cents,
+                                "escrow_id": escrow_id, "annotator_id": annotator_id, "currency": currency})
+        return
+    escrow_id = escrow_id or ledger.account(PROJECT_ESCROW, project_id, currency)
     pending = ledger.account(ANNOTATOR_PENDING, annotator_id, currency)
     ledger.post(key=f"answer-{assignment_id}", kind="answer", reference=("assignment", assignment_id),
                 moves=[ledger.Move(escrow_id, pending, reward_cents)], holds={escrow_id: -reward_cents}, now=now,

@@ -22,7 +22,7 @@ TRANSITIONS = {
     "publish": ((DRAFT,), OPEN),
     "pause": ((OPEN,), PAUSED),
     "resume": ((PAUSED,), OPEN),
-    "close": ((DRAFT, OPEN, PAUSED), CLOSED),
+    "close": ((DRAFT, OPEN, PAUSED, COMPLETED), CLOSED),  # closing releases what is left in escrow
 }
 
 

@@ -76,9 +76,9 @@ def test_balances_can_be_read_as_they_were_at_any_past_time(ctx):
 
 def test_postgres_refuses_an_unbalanced_transaction_at_commit(ctx):
     cash, requester, _ = _accounts()
-    txn = ledger.post(key="f", kind="funding", reference=("funding", 1), moves=[ledger.Move(cash, requester, 10)],
-                      now=utcnow())
-    db.session.add(LedgerEntry(transaction_id=txn.id, account_id=cash, amount_cents=5, currency="usd", created_at=utcnow()))
+    txn_id = ledger.post(key="f", kind="funding", reference=("funding", 1), moves=[ledger.Move(cash, requester, 10)],
+                         now=utcnow())
+    db.session.add(LedgerEntry(transaction_id=txn_id, account_id=cash, amount_cents=5, currency="usd", created_at=utcnow()))
     db.session.flush()
     with pytest.raises(DBAPIError, match="does not balance"):
         db.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
