@@ -19,7 +19,8 @@ from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerTransaction)
+from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerEntry,
+                                       LedgerTransaction)
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
 
@@ -80,6 +81,15 @@ def top_up(*, project, amount_cents: int | None, now: datetime, key: str | None 
                 moves=[ledger.Move(source, escrow, amount_cents)], now=now,
                 memo=f"escrow for project {project.id}")
     return amount_cents
+
+
+def moved_by(key: str) -> int | None:
+    """How much a posted escrow movement moved (None: nothing was posted under this key)."""
+    txn = ledger.posted(key)
+    if txn is None:
+        return None
+    return int(db.session.scalar(select(func.sum(LedgerEntry.amount_cents)).where(
+        LedgerEntry.transaction_id == txn.id, LedgerEntry.amount_cents > 0)) or 0)
 
 
 def release(*, project, now: datetime) -> int:

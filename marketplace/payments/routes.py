@@ -101,10 +101,11 @@ class ProjectEscrow(MethodView):
     @bp.arguments(schemas.TopUpIn)
     @bp.response(200, schemas.EscrowOut)
     def post(self, body, project_id):
-        """Top up a project's escrow from your available balance (no amount: up to the worst case)."""
+        """Top up a project's escrow from your available balance (no amount: up to the worst case; Idempotency-Key accepted)."""
+        key = idempotency.key_from_request(required=False)
         with transaction():
             return projects.top_up(account=current_account(), project_id=project_id, amount_cents=body["amount_cents"],
-                                   now=utcnow())
+                                   now=utcnow(), key=key)
 
 
 @bp.route("/payouts/account")

@@ -183,12 +183,19 @@ def _end_live_leases(project: Project, now: datetime) -> None:
     escrow.release_lease_holds(project_id=project.id, leases=len(ended))
 
 
-def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: datetime) -> dict:
-    """Move money into a project's escrow (None: up to the worst-case cost of its remaining answers)."""
+def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: datetime,
+           key: str | None = None) -> dict:
+    """Move money into a project's escrow (None: up to the worst-case cost of its remaining answers).
+
+    With an Idempotency-Key a replay moves nothing and reports what the first request moved.
+    """
     project = owned(account=account, project_id=project_id, lock=True)
     if project.status in (CLOSED, COMPLETED):
         raise Conflict(f"A {project.status} project takes no more money.")
-    moved = escrow.top_up(project=project, amount_cents=amount_cents, now=now)
+    ledger_key = f"topup-{project.id}-{key}" if key else None
+    first = escrow.moved_by(ledger_key) if ledger_key else None
+    moved = first if first is not None else escrow.top_up(project=project, amount_cents=amount_cents, now=now,
+                                                          key=ledger_key)
     return {"moved_cents": moved, **escrow.state(project)}
 
 

@@ -118,3 +118,13 @@ def test_nobody_tops_up_or_reads_another_requesters_escrow(client):
     assert client.post(f"/api/v1/projects/{project.id}/escrow", json={"amount_cents": 5}, headers=stranger).status_code \
         == 404
     assert ledger.find_account(REQUESTER_AVAILABLE, 0, "usd") is None
+
+
+def test_a_top_up_replayed_with_its_idempotency_key_moves_money_once(client):
+    project = open_project(tasks=1, funded=False)
+    fund_requester(project.requester_id, 1_000)
+    owner = {**bearer(_owner(project)), "Idempotency-Key": "top-1"}
+    first = client.post(f"/api/v1/projects/{project.id}/escrow", json={"amount_cents": 300}, headers=owner).json
+    replay = client.post(f"/api/v1/projects/{project.id}/escrow", json={"amount_cents": 300}, headers=owner).json
+    assert first == replay and first["moved_cents"] == 300 and first["escrow_cents"] == 300
+    assert _balance(REQUESTER_AVAILABLE, project.requester_id) == (700, 0)
