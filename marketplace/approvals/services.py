@@ -104,6 +104,8 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     check_rejection(category, reason)
     if not ids:
         return 0
+    if project.status == PROJECT_CLOSED:  # its escrow will be released: lock the project before any ledger row
+        db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
     rows = db.session.execute(
         update(Assignment).where(Assignment.id.in_(ids), _pending(project.id))
         .values(status=REJECTED, rejected_at=now, ended_at=now, rejection_category=category,
