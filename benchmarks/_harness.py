@@ -65,7 +65,7 @@ def migrate(name: str) -> None:
 def app_env(name: str) -> dict:
     """Environment of the app: PostgreSQL database `name`, jobs inline (no Redis)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FLASK_APP")}
-    env.update(DATABASE_URL=db_url(name), SECRET_KEY="bench-secret", PYTHONUNBUFFERED="1",
+    env.update(DATABASE_URL=db_url(name), SECRET_KEY="bench-secret", PYTHONUNBUFFERED="1", PAYMENTS_SIMULATED="1",
                PYTHONPATH=os.pathsep.join([str(APP_DIR), str(HERE)]))
     return env
 

@@ -32,6 +32,10 @@ class Config:
     # Money (marketplace/payments, marketplace/ledger). Without STRIPE_API_KEY the gateway is
     # ledger-only: fundings are simulated (development only) and payouts are recorded as not sent.
     STRIPE_API_KEY: str | None = None
+    # Without a Stripe key: simulated money (fundings credited at once, payouts not sent) if this is
+    # true, else payments are switched off. The embedded default says yes; from the environment it is
+    # an explicit opt-in (PAYMENTS_SIMULATED=1), on by itself only on the SQLite development database.
+    PAYMENTS_SIMULATED = True
     STRIPE_WEBHOOK_SECRET: str | None = None
     STRIPE_API_BASE: str | None = None  # e.g. a local fake Stripe in tests; None: Stripe itself
     STRIPE_TIMEOUT_S = 20.0
@@ -82,6 +86,7 @@ def config_from_env() -> type[Config]:
         WEBHOOKS_TIMEOUT_S = float(env.get("WEBHOOKS_TIMEOUT_S", Config.WEBHOOKS_TIMEOUT_S))
         WEBHOOKS_SECRET_KEY = env.get("WEBHOOKS_SECRET_KEY") or None
         STRIPE_API_KEY = env.get("STRIPE_API_KEY") or None
+        PAYMENTS_SIMULATED = env.get("PAYMENTS_SIMULATED", "1" if database_url.startswith("sqlite") else "0") == "1"
         STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
         STRIPE_API_BASE = env.get("STRIPE_API_BASE") or None
         STRIPE_TIMEOUT_S = float(env.get("STRIPE_TIMEOUT_S", Config.STRIPE_TIMEOUT_S))

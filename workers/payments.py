@@ -51,3 +51,17 @@ def reconcile() -> int:
 def approve_due_answers() -> int:
     """Approve answers left pending past their project's auto-approval delay."""
     return approvals.approve_due(now=utcnow())
+
+
+@job
+def sweep_money_jobs() -> int:
+    """Queue again the payouts and refunds whose jobs were lost or gave up (same idempotency keys)."""
+    from marketplace.payments.jobs import SEND_PAYOUT, SEND_REFUND
+
+    now = utcnow()
+    payout_ids, refund_ids = payouts.stuck(now=now), refunds.stuck(now=now)
+    for payout_id in payout_ids:
+        enqueue_after_commit(SEND_PAYOUT, payout_id)
+    for refund_id in refund_ids:
+        enqueue_after_commit(SEND_REFUND, refund_id)
+    return len(payout_ids) + len(refund_ids)

@@ -45,10 +45,12 @@ class Refunds(MethodView):
         key = idempotency.key_from_request(required=False)
         now = utcnow()
         with transaction():
-            refund = refunds.create(admin_id=current_account().id, key=key, now=now, **body)
-            services.audit(admin_id=current_account().id, action="refund", target=("refund", refund.id),
-                           reason=body["reason"], now=now,
-                           details={"funding_id": refund.funding_id, "amount_cents": refund.amount_cents})
+            refund, new = refunds.create(admin_id=current_account().id, key=key, now=now,
+                                         body_hash=idempotency.request_hash(body), **body)
+            if new:
+                services.audit(admin_id=current_account().id, action="refund", target=("refund", refund.id),
+                               reason=body["reason"], now=now,
+                               details={"funding_id": refund.funding_id, "amount_cents": refund.amount_cents})
             return refund
 
 

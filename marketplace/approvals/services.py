@@ -8,6 +8,7 @@ slot. Both work on a batch (ids or a filter) as one balanced ledger transaction;
 update on each assignment (still pending?) makes a repeated or racing decision a no-op.
 """
 import hashlib
+import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from sqlalchemy import and_, case, delete, select, update
 
 from marketplace.accounts.models import ADMIN, Account
 from marketplace.assignments.models import REJECTED, SUBMITTED, SUPERSEDED, Assignment
-from marketplace.errors import field_error
+from marketplace.errors import DomainError, field_error
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
 from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES
@@ -26,6 +27,8 @@ from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED as TASK_CLOSED
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
+
+log = logging.getLogger(__name__)
 
 CATEGORIES = ("wrong_answer", "spam", "ignored_instructions", "incomplete", "other", "quality_rule")
 MIN_REASON = 20
@@ -106,16 +109,21 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
         return 0
     if project.status == PROJECT_CLOSED:  # its escrow will be released: lock the project before any ledger row
         db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
-    rows = db.session.execute(
-        update(Assignment).where(Assignment.id.in_(ids), _pending(project.id))
-        .values(status=REJECTED, rejected_at=now, ended_at=now, rejection_category=category,
-                rejection_reason=reason.strip(), decided_by=actor_id)
-        .returning(Assignment.id, Assignment.annotator_id, Assignment.task_id, Assignment.is_gold)
-        .execution_options(synchronize_session=False)
-    ).all()
+    def rejected(status: str):
+        return db.session.execute(
+            update(Assignment).where(Assignment.id.in_(ids), _pending(project.id), Assignment.status == status)
+            .values(status=REJECTED, rejected_at=now, ended_at=now, rejection_category=category,
+                    rejection_reason=reason.strip(), decided_by=actor_id)
+            .returning(Assignment.id, Assignment.annotator_id, Assignment.task_id, Assignment.is_gold)
+            .execution_options(synchronize_session=False)
+        ).all()
+
+    counted = rejected(SUBMITTED)
+    # A superseded answer already gave its slot back when its guideline version was replaced.
+    rows = counted + rejected(SUPERSEDED)
     if not rows:
         return 0
-    _reopen_slots(project, sorted(row.task_id for row in rows if not row.is_gold))
+    _reopen_slots(project, sorted(row.task_id for row in counted if not row.is_gold))
     if project.reward_cents:
         fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
         escrow_id = escrow.escrow_account(project)
@@ -174,11 +182,17 @@ def approve_due(*, now: datetime, batch: int = MAX_BATCH) -> int:
     ).all()
     for project in projects:
         due = now - timedelta(seconds=project.auto_approve_after_s)
-        while True:
-            ids = pending_ids(project_id=project.id, submitted_before=due, limit=batch)
-            total += approve(project=project, ids=ids, actor_id=None, now=now)
-            if len(ids) < batch:
-                break
+        try:
+            done = 0
+            with db.session.begin_nested():  # one project's trouble must not hold up everyone's pay
+                while True:
+                    ids = pending_ids(project_id=project.id, submitted_before=due, limit=batch)
+                    done += approve(project=project, ids=ids, actor_id=None, now=now)
+                    if len(ids) < batch:
+                        break
+            total += done
+        except DomainError:
+            log.exception("auto-approval of project %s failed; the others go on", project.id)
     return total
 
 

@@ -18,7 +18,7 @@ from marketplace.disputes.models import OPEN, OVERTURNED, UPHELD, Dispute
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import ANNOTATOR_AVAILABLE, PLATFORM_FEES, REQUESTER_AVAILABLE
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, PLATFORM_FEES, REQUESTER_AVAILABLE, REQUESTER_RECEIVABLE
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
@@ -132,9 +132,15 @@ def _pay_overturned(dispute: Dispute, now: datetime) -> None:
         return
     fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
     escrow_id = escrow.escrow_account(project)
-    free = ledger.spare_cents(ledger.locked([escrow_id])[escrow_id])
-    source = escrow_id if free >= project.reward_cents + fee else \
-        ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
+    available = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
+    held = ledger.locked([escrow_id, available])
+    cost = project.reward_cents + fee
+    if ledger.spare_cents(held[escrow_id]) >= cost:
+        source = escrow_id
+    elif ledger.spare_cents(held[available]) >= cost:
+        source = available
+    else:  # the annotator is paid regardless; the platform advances it and the requester owes it
+        source = ledger.account(REQUESTER_RECEIVABLE, project.requester_id, project.currency)
     ledger.post(key=f"dispute-{dispute.id}", kind="dispute_overturned", reference=("dispute", dispute.id), now=now,
                 memo="rejection overturned on dispute",
                 moves=[ledger.Move(source, ledger.account(ANNOTATOR_AVAILABLE, assignment.annotator_id,

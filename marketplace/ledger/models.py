@@ -3,8 +3,8 @@
 An entry's `amount_cents` is signed: positive is a debit, negative a credit, so the entries of every
 transaction sum to zero (a deferred constraint trigger on PostgreSQL refuses a commit where they do
 not) and the whole book sums to zero. `balance_cents` on an account is its balance on its normal
-side: debits minus credits for the one asset (cash at Stripe), credits minus debits for everything
-else (what the platform owes requesters, annotators, itself). `held_cents` is escrow spoken for by
+side: debits minus credits for the assets (cash at Stripe, what requesters owe), credits minus debits
+for everything else (what the platform owes requesters, annotators, itself). `held_cents` is escrow spoken for by
 live leases and unapproved answers' fees: a reservation, not a movement, so it has no entries.
 """
 from datetime import datetime
@@ -23,9 +23,12 @@ ANNOTATOR_PENDING = "annotator_pending"
 ANNOTATOR_AVAILABLE = "annotator_available"
 PLATFORM_FEES = "platform_fees"
 REFUNDS = "refunds"
+# What a requester owes the platform: money it advanced (an overturned dispute the requester's
+# escrow and balance could not pay), settled from their next funding.
+REQUESTER_RECEIVABLE = "requester_receivable"
 KINDS = (STRIPE_CASH, REQUESTER_AVAILABLE, PROJECT_ESCROW, ANNOTATOR_PENDING, ANNOTATOR_AVAILABLE, PLATFORM_FEES,
-         REFUNDS)
-DEBIT_NORMAL = frozenset({STRIPE_CASH})
+         REFUNDS, REQUESTER_RECEIVABLE)
+DEBIT_NORMAL = frozenset({STRIPE_CASH, REQUESTER_RECEIVABLE})
 # Balances that must never go negative; checked under a row lock before anything is written.
 PROTECTED = frozenset({REQUESTER_AVAILABLE, PROJECT_ESCROW, ANNOTATOR_PENDING, ANNOTATOR_AVAILABLE, REFUNDS})
 PLATFORM_OWNER = 0

@@ -68,7 +68,8 @@ def _next_key(project, purpose: str) -> str:
     return f"{purpose}-{project.id}-{count + 1}"
 
 
-def top_up(*, project, amount_cents: int | None, now: datetime, key: str | None = None) -> int:
+def top_up(*, project, amount_cents: int | None, now: datetime, key: str | None = None,
+           details: dict | None = None) -> int:
     """Move money from the requester's available balance to the project's escrow; None: to the worst case.
 
     Returns the cents moved (0 when the escrow already covers the worst case). The caller holds the
@@ -78,22 +79,23 @@ def top_up(*, project, amount_cents: int | None, now: datetime, key: str | None 
     if amount_cents is None:
         free = ledger.spare_cents(ledger.locked([escrow])[escrow])
         amount_cents = max(worst_case_answers(project) * answer_cost(project) - free, 0)
-    if amount_cents == 0:
+    if amount_cents == 0 and key is None:
         return 0
     source = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
+    # With a client's key even "nothing to move" is recorded, so a replay cannot move money later.
     ledger.post(key=key or _next_key(project, "escrow"), kind="escrow", reference=("project", project.id),
-                moves=[ledger.Move(source, escrow, amount_cents)], now=now,
+                moves=[ledger.Move(source, escrow, amount_cents)], now=now, details=details,
                 memo=f"escrow for project {project.id}")
     return amount_cents
 
 
-def moved_by(key: str) -> int | None:
-    """How much a posted escrow movement moved (None: nothing was posted under this key)."""
+def moved_by(key: str) -> tuple[int, dict] | None:
+    """How much a posted escrow movement moved, and its details (None: nothing was posted under this key)."""
     txn = ledger.posted(key)
     if txn is None:
         return None
     return int(db.session.scalar(select(func.sum(LedgerEntry.amount_cents)).where(
-        LedgerEntry.transaction_id == txn.id, LedgerEntry.amount_cents > 0)) or 0)
+        LedgerEntry.transaction_id == txn.id, LedgerEntry.amount_cents > 0)) or 0), txn.details or {}
 
 
 def release(*, project, now: datetime) -> int:

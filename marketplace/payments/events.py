@@ -52,6 +52,8 @@ def process(*, event_id: int, now: datetime) -> str | None:
             outcome = _payment_intent(event.object_id, gateway, now)
         elif event.type == "account.updated":
             outcome = _account(event.object_id, gateway)
+        elif event.type in ("refund.updated", "charge.refund.updated", "refund.failed"):
+            outcome = refunds.refund_updated(stripe_refund_id=event.object_id, now=now)
         elif event.type == "charge.refunded":
             outcome = refunds.record_external(payment_intent_id=(event.payload["data"]["object"] or {}).get(
                 "payment_intent"), now=now)

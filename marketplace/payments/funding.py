@@ -13,7 +13,7 @@ from marketplace.accounts.models import Account
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import REQUESTER_AVAILABLE, STRIPE_CASH
+from marketplace.ledger.models import REQUESTER_AVAILABLE, REQUESTER_RECEIVABLE, STRIPE_CASH
 from marketplace.payments import gateway as gateways
 from marketplace.payments import idempotency
 from marketplace.payments.models import CREATED, FAILED, SUCCEEDED, Funding
@@ -30,6 +30,8 @@ class ProviderUnavailable(DomainError):
 
 def provider_error(exc: gateways.GatewayError) -> DomainError:
     """Turn a gateway failure into the error a client sees."""
+    if exc.unavailable:
+        return ProviderUnavailable(exc.message)
     if exc.retryable:
         return ProviderUnavailable(exc.message + " Nothing was changed; try again.", headers={"Retry-After": "5"})
     return ValidationFailed(exc.message)
@@ -79,13 +81,28 @@ def apply_intent(*, funding: Funding, intent: gateways.Intent, now: datetime) ->
                           else "Stripe payment")
         funding.status = SUCCEEDED
         funding.charge_id = intent.charge_id
-        return "credited" if txn is not None else "already credited"
+        if txn is None:
+            return "already credited"
+        _settle_debt(funding, available, now)
+        return "credited"
     if funding.status == CREATED and intent.status in ("requires_payment_method", "canceled") and (
             intent.error or intent.status == "canceled"):
         funding.status = FAILED
         funding.failure_message = intent.error or "canceled"
         return "failed"
     return f"no change ({intent.status})"
+
+
+def _settle_debt(funding: Funding, available: int, now: datetime) -> None:
+    """Pay back from new money what the platform advanced for this requester (see disputes)."""
+    owed = ledger.find_account(REQUESTER_RECEIVABLE, funding.requester_id, funding.currency)
+    if owed is None:
+        return
+    rows = ledger.locked([owed.id, available])
+    amount = min(rows[owed.id].balance_cents, ledger.spare_cents(rows[available]))
+    if amount > 0:
+        ledger.post(key=f"funding-settles-debt-{funding.id}", kind="debt_settled", reference=("funding", funding.id),
+                    moves=[ledger.Move(available, owed.id, amount)], now=now, memo="repays money the platform advanced")
 
 
 def own(*, requester: Account, funding_id: int) -> Funding:

@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 class GatewayError(Exception):
     """A payment provider call failed; `retryable` says whether trying again later may succeed."""
 
-    def __init__(self, message: str, *, retryable: bool):
+    def __init__(self, message: str, *, retryable: bool, unavailable: bool = False):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.unavailable = unavailable  # not the caller's fault: payments are switched off here
 
 
 class BadSignature(Exception):
@@ -69,6 +70,7 @@ class RefundSeen:
     id: str
     amount_cents: int
     status: str
+    ours: bool  # made through our API (our refund id is in its metadata)
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,14 @@ class PaymentGateway(Protocol):
     def create_payment_intent(self, *, amount_cents: int, currency: str, funding_id: int, key: str) -> Intent: ...
     def retrieve_payment_intent(self, intent_id: str) -> Intent: ...
     def refund(self, *, payment_intent_id: str, amount_cents: int, refund_id: int, key: str) -> RefundResult: ...
+    def retrieve_refund(self, refund_id: str) -> RefundResult: ...
     def refunds_of(self, payment_intent_id: str) -> list[RefundSeen]: ...
     def create_connected_account(self, *, annotator_id: int, email: str, key: str) -> ConnectedAccount: ...
     def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
     def onboarding_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str: ...
     def transfer(self, *, amount_cents: int, currency: str, destination: str, transfer_group: str,
                  payout_id: int, key: str) -> Transfer: ...
+    def find_transfer(self, *, transfer_group: str, payout_id: int, key: str) -> Transfer | None: ...
     def balance_transactions(self, *, since: datetime | None) -> Iterator[BalanceTransaction]: ...
     def verify_webhook(self, payload: bytes, signature: str) -> dict: ...
 
@@ -155,12 +159,18 @@ class StripeGateway:
                           "metadata": {"refund_id": str(refund_id)}}, {"idempotency_key": key})
         return RefundResult(obj["id"], obj["status"], obj.get("failure_reason"))
 
+    def retrieve_refund(self, refund_id):
+        """Read a refund as Stripe has it now."""
+        obj = self._call(self._client.v1.refunds.retrieve, refund_id)
+        return RefundResult(obj["id"], obj["status"], obj.get("failure_reason"))
+
     def refunds_of(self, payment_intent_id):
         """Every refund Stripe has of a PaymentIntent (ours and any made in the Dashboard)."""
         found, params = [], {"payment_intent": payment_intent_id, "limit": 100}
         while True:
             page = self._call(self._client.v1.refunds.list, params)
-            found += [RefundSeen(r.id, r.amount, r.status) for r in page.data]
+            found += [RefundSeen(r["id"], r["amount"], r["status"], bool((r.get("metadata") or {}).get("refund_id")))
+                      for r in (item.to_dict() for item in page.data)]
             if not page.has_more or not page.data:
                 return found
             params = {**params, "starting_after": page.data[-1].id}
@@ -191,6 +201,14 @@ class StripeGateway:
                           "transfer_group": transfer_group, "metadata": {"payout_id": str(payout_id)}},
                          {"idempotency_key": key})
         return Transfer(obj["id"], True)
+
+    def find_transfer(self, *, transfer_group, payout_id, key):
+        """Our transfer for a payout in its transfer group, if Stripe made it (for keys Stripe has forgotten)."""
+        page = self._call(self._client.v1.transfers.list, {"transfer_group": transfer_group, "limit": 100})
+        for obj in (item.to_dict() for item in page.data):
+            if (obj.get("metadata") or {}).get("payout_id") == str(payout_id):
+                return Transfer(obj["id"], True)
+        return None
 
     def balance_transactions(self, *, since):
         """Stripe's balance transactions, newest first, from `since` on."""
@@ -234,6 +252,9 @@ class LedgerOnlyGateway:
     def refund(self, *, payment_intent_id, amount_cents, refund_id, key):
         return RefundResult(f"sim_re_{refund_id}", "succeeded")
 
+    def retrieve_refund(self, refund_id):
+        return RefundResult(refund_id, "succeeded")
+
     def refunds_of(self, payment_intent_id):
         return []
 
@@ -250,11 +271,26 @@ class LedgerOnlyGateway:
         log.warning("ledger-only mode: payout %s of %s %s recorded as not sent", payout_id, amount_cents, currency)
         return Transfer(None, False)
 
+    def find_transfer(self, *, transfer_group, payout_id, key):
+        return None
+
     def balance_transactions(self, *, since):
         return iter(())
 
     def verify_webhook(self, payload, signature):
         raise BadSignature("ledger-only mode takes no Stripe webhooks")
+
+
+class DisabledGateway(LedgerOnlyGateway):
+    """No Stripe key and no opt-in to simulated money: every payment call is refused."""
+
+    name = "disabled"
+
+    def _off(self, *args, **kwargs):
+        raise GatewayError("Payments are not configured: set STRIPE_API_KEY (or PAYMENTS_SIMULATED=1 in "
+                           "development).", retryable=False, unavailable=True)
+
+    create_payment_intent = refund = create_connected_account = onboarding_link = transfer = _off
 
 
 def init_app(app: Flask) -> None:
@@ -272,9 +308,12 @@ def current() -> PaymentGateway:
                                     api_base=config["STRIPE_API_BASE"], timeout_s=config["STRIPE_TIMEOUT_S"],
                                     max_retries=config["STRIPE_MAX_RETRIES"],
                                     connect_country=config["STRIPE_CONNECT_COUNTRY"])
-        else:
+        elif config.get("PAYMENTS_SIMULATED"):
             log.warning("no STRIPE_API_KEY: ledger-only payments; fundings are simulated, no money moves")
             gateway = LedgerOnlyGateway()
+        else:
+            log.error("no STRIPE_API_KEY and PAYMENTS_SIMULATED is off: payments are switched off")
+            gateway = DisabledGateway()
         current_app.extensions["payment_gateway"] = gateway
     return gateway
 

@@ -69,6 +69,7 @@ class Refund(IdMixin, TimestampMixin, db.Model):
     # The admin who asked for it; None: made at Stripe outside the API and booked from its webhook.
     admin_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class PayoutAccount(IdMixin, TimestampMixin, db.Model):

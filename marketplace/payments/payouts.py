@@ -6,7 +6,7 @@ idempotency key `payout-<id>`. A job killed after Stripe answered but before our
 with the same key and gets the same transfer back: one transfer, one paid payout. A refused
 transfer returns the money to the annotator's available balance; an admin may retry it.
 """
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,10 +17,14 @@ from marketplace.extensions import db
 from marketplace.ledger import services as ledger
 from marketplace.ledger.models import ANNOTATOR_AVAILABLE, STRIPE_CASH, LedgerAccount
 from marketplace.payments import gateway as gateways
+from marketplace.payments import idempotency
 from marketplace.payments.funding import provider_error
 from marketplace.payments.jobs import SEND_PAYOUT
 from marketplace.payments.models import FAILED, NOT_SENT, PAID, PENDING, Payout, PayoutAccount
 from marketplace.queue import enqueue_after_commit
+
+STUCK_AFTER = timedelta(minutes=15)
+KEY_LIFETIME = timedelta(hours=23)  # Stripe keeps idempotency keys for 24 hours
 
 
 def payout_account(*, annotator: Account) -> PayoutAccount:
@@ -36,14 +40,16 @@ def payout_account(*, annotator: Account) -> PayoutAccount:
                                                      key=f"connect-{annotator.id}")
     except gateways.GatewayError as exc:
         raise provider_error(exc) from exc
-    row = existing or PayoutAccount(annotator_id=annotator.id)
-    row.stripe_account_id = connected.id
-    row.payouts_enabled = connected.payouts_enabled
-    row.details_submitted = connected.details_submitted
-    row.simulated = not gateway.moves_money
-    db.session.add(row)
-    db.session.flush()
-    return row
+    fields = {"stripe_account_id": connected.id, "payouts_enabled": connected.payouts_enabled,
+              "details_submitted": connected.details_submitted, "simulated": not gateway.moves_money}
+    if existing is not None:
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        db.session.flush()
+        return existing
+    # The Stripe key connect-<annotator id> gave a racing request the same account: keep whichever row won.
+    return idempotency.insert_once(PayoutAccount(annotator_id=annotator.id, **fields), lambda: db.session.scalar(
+        select(PayoutAccount).where(PayoutAccount.annotator_id == annotator.id)))
 
 
 def own_payout_account(*, annotator: Account) -> PayoutAccount:
@@ -70,6 +76,8 @@ def run(*, now: datetime, minimum_cents: int | None = None) -> list[int]:
     """Open a payout for every annotator whose available balance reaches the minimum; returns payout ids."""
     minimum = current_app.config["PAYOUT_MINIMUM_CENTS"] if minimum_cents is None else minimum_cents
     gateway = gateways.current()
+    if isinstance(gateway, gateways.DisabledGateway):
+        return []
     ready = db.session.execute(
         select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.currency, PayoutAccount.stripe_account_id)
         .join(PayoutAccount, PayoutAccount.annotator_id == LedgerAccount.owner_id)
@@ -80,7 +88,8 @@ def run(*, now: datetime, minimum_cents: int | None = None) -> list[int]:
     group = f"payouts-{now:%Y%m%d%H%M%S}-{gateways.random_suffix()}"
     created = []
     for account_id, annotator_id, currency, destination in ready:
-        amount = ledger.locked([account_id])[account_id].balance_cents  # read again under the lock
+        cash = ledger.account(STRIPE_CASH, None, currency)
+        amount = ledger.locked([account_id, cash])[account_id].balance_cents  # again under the lock (ledger order)
         if amount < minimum:
             continue
         payout = Payout(annotator_id=annotator_id, amount_cents=amount, currency=currency, status=PENDING,
@@ -116,10 +125,14 @@ def send(*, payout_id: int, now: datetime) -> str | None:
         return None
     payout.attempts += 1
     key = f"payout-{payout.id}" + (f"-retry-{payout.retries}" if payout.retries else "")
+    gateway = gateways.current()
     try:
-        transfer = gateways.current().transfer(amount_cents=payout.amount_cents, currency=payout.currency,
-                                               destination=payout.destination, transfer_group=payout.transfer_group,
-                                               payout_id=payout.id, key=key)
+        # Stripe forgets idempotency keys after 24 hours: past that, look for our transfer before making one.
+        made = gateway.find_transfer(transfer_group=payout.transfer_group, payout_id=payout.id, key=key) \
+            if now - payout.created_at > KEY_LIFETIME else None
+        transfer = made or gateway.transfer(amount_cents=payout.amount_cents, currency=payout.currency,
+                                            destination=payout.destination, transfer_group=payout.transfer_group,
+                                            payout_id=payout.id, key=key)
     except gateways.GatewayError as exc:
         if exc.retryable:
             raise  # RQ retries with backoff; the same key makes the retry safe
@@ -135,18 +148,32 @@ def send(*, payout_id: int, now: datetime) -> str | None:
 
 
 def retry(*, payout_id: int, now: datetime) -> Payout:
-    """Send a failed payout again (an admin action): the money leaves available again, with a new Stripe key."""
+    """Send a payout again (an admin action).
+
+    A failed one: the money leaves available again, with a new Stripe key. A pending one (its job
+    gave up): the job is queued again with the same key, so it cannot become a second transfer.
+    """
     payout = db.session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
     if payout is None:
         raise NotFound("No such payout.")
+    if payout.status == PENDING:
+        enqueue_after_commit(SEND_PAYOUT, payout.id)
+        return payout
     if payout.status not in (FAILED, NOT_SENT):
-        raise Conflict(f"Only a failed payout can be retried; this one is {payout.status}.")
+        raise Conflict(f"Only a failed or pending payout can be retried; this one is {payout.status}.")
     payout.retries += 1
     payout.status = PENDING
     payout.failure_message = None
     _move_out(payout, now)
     enqueue_after_commit(SEND_PAYOUT, payout.id)
     return payout
+
+
+def stuck(*, now: datetime) -> list[int]:
+    """Payouts left pending a while (their job was lost or gave up), for the sweep to send again."""
+    return list(db.session.scalars(select(Payout.id).where(Payout.status == PENDING,
+                                                           Payout.updated_at <= now - STUCK_AFTER)
+                                   .order_by(Payout.id).limit(1000)))
 
 
 def listing(*, annotator_id: int | None, status: str | None, cursor: int | None, limit: int) -> list[Payout]:

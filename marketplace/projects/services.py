@@ -10,7 +10,7 @@ from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.assignments.models import LEASED, RELEASED, Assignment
 from marketplace.extensions import db
-from marketplace.payments import escrow
+from marketplace.payments import escrow, idempotency
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
 from marketplace.quality import eligibility
 from marketplace.tasks.models import GOLD
@@ -193,9 +193,13 @@ def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: 
     if project.status in (CLOSED, COMPLETED):
         raise Conflict(f"A {project.status} project takes no more money.")
     ledger_key = f"topup-{project.id}-{key}" if key else None
+    asked = idempotency.request_hash({"amount_cents": amount_cents})
     first = escrow.moved_by(ledger_key) if ledger_key else None
-    moved = first if first is not None else escrow.top_up(project=project, amount_cents=amount_cents, now=now,
-                                                          key=ledger_key)
+    if first is not None:
+        idempotency.ensure_same(first[1].get("request_hash"), asked)
+        return {"moved_cents": first[0], **escrow.state(project)}
+    moved = escrow.top_up(project=project, amount_cents=amount_cents, now=now, key=ledger_key,
+                          details={"request_hash": asked} if key else None)
     return {"moved_cents": moved, **escrow.state(project)}
 
 

@@ -212,6 +212,7 @@ def upgrade():
     sa.Column('failure_message', sa.Text(), nullable=True),
     sa.Column('admin_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('idempotency_key', sa.String(length=100), nullable=True),
+    sa.Column('request_hash', sa.String(length=64), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
@@ -289,6 +290,10 @@ def upgrade():
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_GUARDS)
+    # Answers given before money existed were never paid through the ledger: they count as approved,
+    # so no approval (or auto-approval) tries to move a reward that was never in a pending balance.
+    op.execute("UPDATE assignments SET approved_at = submitted_at "
+               "WHERE status IN ('submitted', 'superseded') AND approved_at IS NULL")
 
 
 def downgrade():

@@ -133,6 +133,21 @@ class FakeStripe:
         with self._lock:
             return self._state.succeed_payment(pi_id)
 
+    def forget_idempotency_keys(self) -> None:
+        """Forget every stored Idempotency-Key, as Stripe does after 24 hours."""
+        with self._lock:
+            self._stored.clear()
+
+    def refunds_start_pending(self, pending: bool = True) -> None:
+        """Make new refunds start as pending (they settle or fail later) instead of succeeded."""
+        with self._lock:
+            self._state.refund_status = "pending" if pending else "succeeded"
+
+    def fail_refund(self, refund_id: str) -> dict:
+        """Fail a pending refund and return the refund.updated event."""
+        with self._lock:
+            return self._state.fail_refund(refund_id)
+
     def refund_from_dashboard(self, pi_id: str, amount: int) -> dict:
         """Refund at Stripe without our API (as from the Dashboard); return the charge.refunded event."""
         with self._lock:

@@ -134,6 +134,7 @@ class State:
         self.counters: dict[str, int] = {}
         self.available: dict[str, int] = {}
         self.events: list[dict] = []
+        self.refund_status = "succeeded"  # what a new refund starts as ("pending": settles later)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -242,6 +243,18 @@ class State:
                   last_payment_error=None, payment_method=self.new_id("pm"))
         return self.event("payment_intent.succeeded", pi)
 
+    def fail_refund(self, refund_id: str) -> dict:
+        """Fail a pending refund (the money comes back to the balance) and return refund.updated."""
+        refund = self.find("refund", refund_id)
+        if refund["status"] != "pending":
+            raise ValueError(f"{refund_id} is {refund['status']}; only a pending refund can fail")
+        refund.update(status="failed", failure_reason="expired_or_canceled_card")
+        charge = self.by_id[refund["charge"]]
+        charge["amount_refunded"] -= refund["amount"]
+        self.available[refund["currency"]] = self.available.get(refund["currency"], 0) + refund["amount"]
+        self._txn("refund_failure", refund["amount"], refund["currency"], refund_id, "REFUND FAILURE")
+        return self.event("refund.updated", refund, {"status": "pending"})
+
     def fail_payment(self, pi_id: str, message: str) -> dict:
         """Decline the intent's payment attempt and return payment_intent.payment_failed."""
         pi = self.find("payment_intent", pi_id)
@@ -277,7 +290,7 @@ class State:
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         refund = self._add({
             "id": refund_id, "object": "refund", "amount": amount, "currency": charge["currency"],
-            "payment_intent": pi["id"], "charge": charge["id"], "status": "succeeded", "reason": reason,
+            "payment_intent": pi["id"], "charge": charge["id"], "status": self.refund_status, "reason": reason,
             "metadata": metadata, "balance_transaction": txn["id"], "created": self.now(), "livemode": False,
         }, key)
         self.event("charge.refunded", charge, {"amount_refunded": charge["amount_refunded"] - amount}, key)
