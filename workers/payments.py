@@ -65,3 +65,11 @@ def sweep_money_jobs() -> int:
     for refund_id in refund_ids:
         enqueue_after_commit(SEND_REFUND, refund_id)
     return len(payout_ids) + len(refund_ids)
+
+
+@job
+def check_escrow_holds() -> int:
+    """Compare escrow reservations with live leases and pending answers; correct and report any drift."""
+    from marketplace.payments import escrow
+
+    return len(escrow.check_holds(now=utcnow()))

@@ -13,14 +13,14 @@ what is free to the requester.
 import math
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 
 from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerEntry,
-                                       LedgerTransaction)
+from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerAccount,
+                                       LedgerEntry, LedgerTransaction)
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
 
@@ -192,3 +192,41 @@ def release_lease_holds(*, project_id: int, leases: int) -> None:
     existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
     if existing is not None and leases:
         ledger.change_hold(account_id=existing.id, cents=-leases * answer_cost(project))
+
+
+def expected_hold(project) -> int:
+    """What a project's escrow should hold: live leases' cost and pending answers' fees."""
+    from marketplace.approvals.services import PENDING_STATES
+    from marketplace.assignments.models import LEASED, Assignment
+
+    live = db.session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.project_id == project.id, Assignment.status == LEASED))
+    pending = db.session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.project_id == project.id, Assignment.status.in_(PENDING_STATES),
+        Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None)))
+    return live * answer_cost(project) + pending * fee_cents(project.reward_cents, project.fee_bps)
+
+
+def check_holds(*, now: datetime) -> list[dict]:
+    """Compare every escrow's reservation with what its leases and pending answers need; correct drift.
+
+    Holding the escrow's row lock while counting is exact: a lease or submission that has not
+    committed yet changes the reservation only after this transaction, by its own amount. Any
+    difference found is a bug somewhere, so it is logged loudly and returned.
+    """
+    import logging
+
+    from marketplace.projects.models import Project
+
+    found = []
+    escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id).where(
+        LedgerAccount.kind == PROJECT_ESCROW).order_by(LedgerAccount.id)).all()
+    for account_id, project_id in escrows:
+        row = ledger.locked([account_id])[account_id]
+        expected = expected_hold(db.session.get(Project, project_id))
+        if row.held_cents != expected:
+            found.append({"project_id": project_id, "held_cents": row.held_cents, "expected_cents": expected})
+            db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id).values(held_cents=expected))
+    if found:
+        logging.getLogger(__name__).error("escrow reservations drifted and were corrected: %s", found)
+    return found

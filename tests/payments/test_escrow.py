@@ -128,3 +128,19 @@ def test_a_top_up_replayed_with_its_idempotency_key_moves_money_once(client):
     replay = client.post(f"/api/v1/projects/{project.id}/escrow", json={"amount_cents": 300}, headers=owner).json
     assert first == replay and first["moved_cents"] == 300 and first["escrow_cents"] == 300
     assert _balance(REQUESTER_AVAILABLE, project.requester_id) == (700, 0)
+
+
+def test_the_hourly_check_finds_reservations_in_step_and_corrects_drift(client):
+    from marketplace.payments.models import Funding  # noqa: F401 (every table loaded)
+    from workers.payments import check_escrow_holds
+
+    project = open_project(tasks=3, answers_per_task=1, reward_cents=10, fee_bps=2000)
+    a, b = AnnotatorFactory(), AnnotatorFactory()
+    lease = client.post(f"/api/v1/projects/{project.id}/assignments", headers=bearer(a)).json
+    client.post(f"/api/v1/assignments/{lease['id']}/answer", json=LABEL, headers=bearer(a))
+    client.post(f"/api/v1/projects/{project.id}/assignments", headers=bearer(b))
+    assert check_escrow_holds() == 0  # one live lease (12) and one pending fee (2)
+    assert _balance(PROJECT_ESCROW, project.id)[1] == 14
+    db.session.execute(LedgerAccount.__table__.update().where(LedgerAccount.kind == PROJECT_ESCROW).values(held_cents=3))
+    assert check_escrow_holds() == 1
+    assert _balance(PROJECT_ESCROW, project.id)[1] == 14
