@@ -106,7 +106,8 @@ class SetupCommittingClient(FlaskClient):
 @pytest.fixture
 def client(ctx):
     ctx.test_client_class = SetupCommittingClient
-    return ctx.test_client()
+    yield ctx.test_client()
+    ctx.test_client_class = None  # the app is shared: later tests' clients are plain ones again
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     if not ids:
         return 0
     if project.status == PROJECT_CLOSED:  # its escrow will be released: lock the project before any ledger row
-        db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+        db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
     def rejected(status: str):
         return db.session.execute(
             update(Assignment).where(Assignment.id.in_(ids), _pending(project.id), Assignment.status == status)

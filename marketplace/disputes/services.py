@@ -126,7 +126,7 @@ def resolve(*, admin: Account, dispute_id: int, outcome: str, note: str, now: da
 
 def _pay_overturned(dispute: Dispute, now: datetime) -> None:
     assignment = db.session.get(Assignment, dispute.assignment_id)
-    project = db.session.scalar(select(Project).where(Project.id == dispute.project_id).with_for_update())
+    project = db.session.scalar(select(Project).where(Project.id == dispute.project_id).with_for_update(key_share=True))
     assignment.approved_at = now  # paid after all; a rejection that lost its dispute never counts
     if project.reward_cents == 0:
         return

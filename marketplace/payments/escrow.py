@@ -61,7 +61,7 @@ def _next_key(project, purpose: str) -> str:
     """The next sequence-numbered key of an escrow movement; the project's row lock keeps it unique."""
     from marketplace.projects.models import Project
 
-    db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
     count = db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(
         LedgerTransaction.reference_type == "project", LedgerTransaction.reference_id == project.id,
         LedgerTransaction.kind == purpose))

@@ -83,7 +83,7 @@ def visible_to(*, account: Account, project_id: int, lock: bool = False) -> Proj
     """Return a project the account may see; anyone else's is a 404, never a 403."""
     query = select(Project).where(Project.id == project_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # NO KEY UPDATE: leases may still reference it
     project = db.session.scalar(query)
     if project is None:
         raise NotFound("No such project.")

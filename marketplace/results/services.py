@@ -54,7 +54,7 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
 
     Idempotent, and serialised per project by a row lock: a second run finds nothing left to do.
     """
-    project = db.session.scalar(select(Project).where(Project.id == project_id).with_for_update())
+    project = db.session.scalar(select(Project).where(Project.id == project_id).with_for_update(key_share=True))
     if project is None:
         return 0
     label_type = labels.label_type(project.label_schema)
