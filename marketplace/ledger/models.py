@@ -65,10 +65,10 @@ class LedgerTransaction(IdMixin, db.Model):
     reference_type: Mapped[str] = mapped_column(String(24))
     reference_id: Mapped[int] = mapped_column(BigId)
     # The Stripe object behind a cash movement (PaymentIntent, refund, transfer), for reconciliation.
-    external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))
     memo: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict | None] = mapped_column(Json)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LedgerEntry(IdMixin, db.Model):
