@@ -107,8 +107,9 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     counters = write(row, annotator.id, clean, duration_ms, gold_correct, now)
     if counters is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
-    escrow.pay_answer(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
-                      assignment_id=row.id, annotator_id=annotator.id, escrow_id=row.escrow_id, now=now)
+    if not (is_postgres() and row.escrow_id is not None):  # else the write statement paid it
+        escrow.pay_answer(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
+                          assignment_id=row.id, annotator_id=annotator.id, escrow_id=row.escrow_id, now=now)
     if row.target_confidence is not None and not row.is_gold:
         policy.after_answer(project=row, task_id=row.task_id, now=now)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
@@ -141,7 +142,7 @@ WITH done AS (
         answers = s.answers + 1, duration_ms_total = s.duration_ms_total + :duration_ms,
         gold_seen = s.gold_seen + :gold_seen, gold_correct = s.gold_correct + :gold_right, updated_at = :now
     RETURNING s.answers, s.gold_seen, s.gold_correct, s.agreement, s.agreement_answers, s.blocked
-)
+), """ + escrow.PAY_ANSWER_STEPS + """
 SELECT counters.*, (SELECT status FROM counted) AS task_status,
        CASE WHEN :median_window > 0 THEN ARRAY(
            SELECT r.duration_ms FROM assignments r
@@ -159,6 +160,8 @@ def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold
         "assignment_id": row.id, "answer": Jsonb(answer), "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
         "fixed": row.target_confidence is None, "is_gold": row.is_gold, "annotator_id": annotator_id,
         "project_id": row.project_id, "gold_seen": gold_seen, "gold_right": right,
+        **escrow.pay_params(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
+                            escrow_id=row.escrow_id, annotator_id=annotator_id),
         # The previous answers' times come back with the write when a rule will want their median.
         "median_window": _rules.MEDIAN_WINDOW - 1 if any(
             rule["metric"] == _rules.MEDIAN_TIME for rule in row.quality_rules or ()) else 0,
