@@ -35,8 +35,8 @@ back when the example ends (the example first checks that it starts from an empt
 
 Size: the issue asks for 10,000 random operations. A step costs ~15 ms here (2 cores; ~18 round
 trips to PostgreSQL plus the ORM, half of it the checks), so 100 examples x 100 steps took about
-2 minutes. CI runs 40 examples of up to 100 steps (about 3,000 operations, ~45 s);
-MONEY_EXAMPLES=125 runs about 10,000 (~2.5 minutes), MONEY_EXAMPLES=400 about 32,000.
+2 minutes. CI runs 125 examples of up to 100 steps (about 10,000 operations, ~2.5 minutes);
+MONEY_EXAMPLES=40 runs about 3,000 (~45 s) for a quick local check, MONEY_EXAMPLES=400 about 32,000.
 """
 import os
 import random
@@ -74,7 +74,7 @@ from marketplace.tasks.models import GOLD
 from tests.factories import (AccountFactory, AnnotatorFactory, ProjectFactory, RequesterFactory, TaskFactory,
                              fund_requester)
 
-EXAMPLES = int(os.environ.get("MONEY_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("MONEY_EXAMPLES", "125"))
 STEPS = 100
 REQUESTERS = 2
 ANNOTATORS = 4
