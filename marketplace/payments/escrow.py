@@ -26,8 +26,8 @@ from marketplace.tasks.models import Task
 
 
 def fee_cents(reward_cents: int, fee_bps: int) -> int:
-    """The platform fee on an amount, rounded up to a whole cent."""
-    return math.ceil(reward_cents * fee_bps / 10_000)
+    """The platform fee on an amount, rounded up to a whole cent (integer arithmetic: no float in money)."""
+    return -(-reward_cents * fee_bps // 10_000)
 
 
 def answer_cost(project) -> int:

@@ -144,3 +144,8 @@ def test_the_hourly_check_finds_reservations_in_step_and_corrects_drift(client):
     db.session.execute(LedgerAccount.__table__.update().where(LedgerAccount.kind == PROJECT_ESCROW).values(held_cents=3))
     assert check_escrow_holds() == 1
     assert _balance(PROJECT_ESCROW, project.id)[1] == 14
+
+
+def test_the_fee_is_rounded_up_in_integer_cents():
+    assert [escrow.fee_cents(3, 2000), escrow.fee_cents(10, 2000), escrow.fee_cents(0, 2000),
+            escrow.fee_cents(100_000, 1), escrow.fee_cents(99_999_999, 2999)] == [1, 2, 0, 10, 29_990_000]
