@@ -110,12 +110,7 @@ class Reconciliation(MethodView):
     @bp.response(200, schemas.ReconciliationOut)
     def get(self):
         """The latest comparison of our ledger with Stripe's balance transactions."""
-        report = reconcile.latest()
-        if report is None:
-            from marketplace.errors import NotFound
-
-            raise NotFound("No reconciliation has run yet.")
-        return report
+        return reconcile.latest()
 
     @requires(ADMIN)
     @bp.arguments(schemas.AdminReasonIn)

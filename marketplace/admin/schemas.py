@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.inputs import id_range
 from marketplace.pagination import PageArgs, page_schema
+from marketplace.payments.schemas import PayoutListArgs
 
 
 class AdminReasonIn(Schema):
@@ -55,8 +56,7 @@ class RefundListArgs(PageArgs):
     requester_id = fields.Integer(load_default=None, validate=id_range())
 
 
-class PayoutAdminListArgs(PageArgs):
-    status = fields.String(load_default=None, validate=validate.OneOf(("pending", "paid", "failed", "not_sent")))
+class PayoutAdminListArgs(PayoutListArgs):
     annotator_id = fields.Integer(load_default=None, validate=id_range())
 
 

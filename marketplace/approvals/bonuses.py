@@ -51,9 +51,10 @@ def grant(*, requester: Account, assignment_id: int, amount_cents: int, reason: 
     return bonus
 
 
-def of_annotator(*, annotator_id: int, cursor: int | None, limit: int) -> list[Bonus]:
-    """An annotator's bonuses, newest first."""
-    query = select(Bonus).where(Bonus.annotator_id == annotator_id).order_by(Bonus.id.desc()).limit(limit + 1)
+def listing(*, account: Account, cursor: int | None, limit: int) -> list[Bonus]:
+    """Bonuses an annotator received or a requester gave, newest first."""
+    mine = Bonus.annotator_id if account.role == "annotator" else Bonus.requester_id
+    query = select(Bonus).where(mine == account.id).order_by(Bonus.id.desc()).limit(limit + 1)
     if cursor:
         query = query.where(Bonus.id < cursor)
     return list(db.session.scalars(query))

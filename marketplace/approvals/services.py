@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, select, update
 
+from marketplace import pseudonyms
 from marketplace.accounts.models import ADMIN, Account
 from marketplace.assignments.models import REJECTED, SUBMITTED, SUPERSEDED, Assignment
 from marketplace.errors import DomainError, field_error
@@ -156,6 +157,38 @@ def _reopen_slots(project: Project, task_ids: list[int]) -> None:
         if project.status == COMPLETED:
             project.status = OPEN
             project.completed_at = None
+
+
+def filters(*, project: Project, body: dict) -> dict:
+    """Turn a decision's filter (ids, an annotator's pseudonym, a date) into pending_ids arguments."""
+    annotator_id = None
+    if body.get("annotator"):
+        ids = db.session.scalars(select(Assignment.annotator_id).where(Assignment.project_id == project.id).distinct())
+        annotator_id = next((a for a in ids if pseudonyms.annotator(project.id, a) == body["annotator"]), None)
+        if annotator_id is None:
+            raise field_error("no annotator with this pseudonym worked on the project", "annotator")
+    return {"assignment_ids": body.get("assignment_ids"), "annotator_id": annotator_id,
+            "submitted_before": body.get("submitted_before")}
+
+
+def answers(*, project: Project, state: str | None, cursor: int | None, limit: int) -> list[dict]:
+    """A project's answers with their payment status, oldest first (annotators by pseudonym)."""
+    query = (select(Assignment, Task.external_id).join(Task, Task.id == Assignment.task_id)
+             .where(Assignment.project_id == project.id, Assignment.submitted_at.is_not(None))
+             .order_by(Assignment.id).limit(limit + 1))
+    if cursor:
+        query = query.where(Assignment.id > cursor)
+    if state == "approved":
+        query = query.where(Assignment.approved_at.is_not(None))
+    elif state == "rejected":
+        query = query.where(Assignment.rejected_at.is_not(None), Assignment.approved_at.is_(None))
+    elif state == "pending":
+        query = query.where(_pending(project.id))
+    return [{"assignment_id": a.id, "task_id": a.task_id, "external_id": external_id,
+             "annotator": pseudonyms.annotator(project.id, a.annotator_id), "answer": a.answer,
+             "submitted_at": a.submitted_at, "payment_status": payment_status(a),
+             "rejection_category": a.rejection_category, "rejection_reason": a.rejection_reason}
+            for a, external_id in db.session.execute(query)]
 
 
 def decide(*, account: Account, project: Project, decision: str, filters: dict, now: datetime,

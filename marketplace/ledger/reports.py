@@ -4,7 +4,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
-from marketplace.ledger.models import DEBIT_NORMAL, LedgerAccount, LedgerEntry, LedgerTransaction
+from marketplace.ledger.models import (ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, DEBIT_NORMAL, REQUESTER_AVAILABLE,
+                                       LedgerAccount, LedgerEntry, LedgerTransaction)
 
 
 def _sums(as_of: datetime | None, currency: str | None):
@@ -91,3 +92,24 @@ def statement(*, account_ids: list[int], cursor: int | None, limit: int) -> list
          "reference_id": txn.reference_id, "memo": txn.memo, "created_at": entry.created_at}
         for entry, txn, kind in db.session.execute(query)
     ]
+
+
+# The ledger accounts an account may read as its own, by role.
+_OWN_KINDS = {"requester": (REQUESTER_AVAILABLE,), "annotator": (ANNOTATOR_PENDING, ANNOTATOR_AVAILABLE)}
+
+
+def own_accounts(*, account) -> list[LedgerAccount]:
+    """The ledger accounts that hold an account's own money (nobody else's)."""
+    return list(db.session.scalars(select(LedgerAccount).where(
+        LedgerAccount.owner_id == account.id, LedgerAccount.kind.in_(_OWN_KINDS.get(account.role, ())))))
+
+
+def own_balances(*, account) -> list[dict]:
+    """An account's balances per currency (annotators: pending approval and available)."""
+    lines: dict[str, dict] = {}
+    annotator = account.role == "annotator"
+    for acc in own_accounts(account=account):
+        line = lines.setdefault(acc.currency, {"currency": acc.currency, "available_cents": 0,
+                                               "pending_cents": 0 if annotator else None})
+        line["pending_cents" if acc.kind == ANNOTATOR_PENDING else "available_cents"] = acc.balance_cents
+    return sorted(lines.values(), key=lambda line: line["currency"])

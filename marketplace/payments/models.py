@@ -15,6 +15,7 @@ PENDING = "pending"
 # Payout states: pending -> paid | failed (-> pending again on an admin retry); not_sent in ledger-only mode.
 PAID = "paid"
 NOT_SENT = "not_sent"
+PAYOUT_STATUSES = (PENDING, PAID, FAILED, NOT_SENT)
 
 
 class Funding(IdMixin, TimestampMixin, db.Model):

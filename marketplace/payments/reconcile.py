@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.payments import gateway as gateways
 from marketplace.payments.models import PAID, SUCCEEDED, Funding, Payout, ReconciliationReport, Refund
@@ -71,6 +72,9 @@ def run(*, now: datetime, window: timedelta = WINDOW) -> ReconciliationReport:
     return report
 
 
-def latest() -> ReconciliationReport | None:
-    """The most recent reconciliation report."""
-    return db.session.scalar(select(ReconciliationReport).order_by(ReconciliationReport.id.desc()).limit(1))
+def latest() -> ReconciliationReport:
+    """The most recent reconciliation report, or a 404."""
+    report = db.session.scalar(select(ReconciliationReport).order_by(ReconciliationReport.id.desc()).limit(1))
+    if report is None:
+        raise NotFound("No reconciliation has run yet.")
+    return report

@@ -7,8 +7,6 @@ from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER
 from marketplace.db import transaction, utcnow
 from marketplace.ledger import reports
-from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, REQUESTER_AVAILABLE, LedgerAccount
-from marketplace.extensions import db
 from marketplace.pagination import PageArgs, page_of
 from marketplace.payments import events, funding, gateway, idempotency, payouts, schemas
 from marketplace.projects import services as projects
@@ -51,29 +49,13 @@ class FundingItem(MethodView):
         return funding.own(requester=current_account(), funding_id=funding_id)
 
 
-_OWN_KINDS = {REQUESTER: (REQUESTER_AVAILABLE,), ANNOTATOR: (ANNOTATOR_PENDING, ANNOTATOR_AVAILABLE)}
-
-
-def _own_accounts():
-    account = current_account()
-    return list(db.session.scalars(db.select(LedgerAccount).where(
-        LedgerAccount.owner_id == account.id, LedgerAccount.kind.in_(_OWN_KINDS[account.role]))))
-
-
 @bp.route("/balance")
 class Balance(MethodView):
     @requires(REQUESTER, ANNOTATOR)
     @bp.response(200, schemas.BalanceOut)
     def get(self):
         """Your balances per currency (annotators: pending approval and available)."""
-        lines: dict[str, dict] = {}
-        annotator = current_account().role == ANNOTATOR
-        for acc in _own_accounts():
-            line = lines.setdefault(acc.currency, {"currency": acc.currency, "available_cents": 0,
-                                                   "pending_cents": 0 if annotator else None})
-            key = "pending_cents" if acc.kind == ANNOTATOR_PENDING else "available_cents"
-            line[key] = acc.balance_cents
-        return {"balances": sorted(lines.values(), key=lambda line: line["currency"]), "gateway": _gateway()}
+        return {"balances": reports.own_balances(account=current_account()), "gateway": _gateway()}
 
 
 @bp.route("/balance/entries")
@@ -83,7 +65,7 @@ class BalanceEntries(MethodView):
     @bp.response(200, schemas.EntryPageOut)
     def get(self, args):
         """Every movement of your balances, newest first, with what caused it."""
-        rows = reports.statement(account_ids=[a.id for a in _own_accounts()], **args)
+        rows = reports.statement(account_ids=[a.id for a in reports.own_accounts(account=current_account())], **args)
         return page_of(rows, args["limit"], key=lambda row: row["id"])
 
 
@@ -93,9 +75,7 @@ class ProjectEscrow(MethodView):
     @bp.response(200, schemas.EscrowOut)
     def get(self, project_id):
         """Read a project's escrow: balance, reserved, free, and what one answer costs."""
-        from marketplace.payments import escrow
-
-        return {"moved_cents": 0, **escrow.state(projects.owned(account=current_account(), project_id=project_id))}
+        return projects.escrow_state(account=current_account(), project_id=project_id)
 
     @requires(REQUESTER)
     @bp.arguments(schemas.TopUpIn)

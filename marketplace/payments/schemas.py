@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageArgs, page_schema
+from marketplace.payments.models import PAYOUT_STATUSES
 from marketplace.projects.schemas import CURRENCIES
 
 
@@ -102,7 +103,7 @@ PayoutPageOut = page_schema(PayoutOut, "PayoutPageOut")
 
 
 class PayoutListArgs(PageArgs):
-    status = fields.String(load_default=None, validate=validate.OneOf(("pending", "paid", "failed", "not_sent")))
+    status = fields.String(load_default=None, validate=validate.OneOf(PAYOUT_STATUSES))
 
 
 class WebhookReceivedOut(Schema):

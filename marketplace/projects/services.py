@@ -183,6 +183,11 @@ def _end_live_leases(project: Project, now: datetime) -> None:
     escrow.release_lease_holds(project_id=project.id, leases=len(ended))
 
 
+def escrow_state(*, account: Account, project_id: int) -> dict:
+    """A project's escrow as its owner sees it: balance, reserved, free, what one answer costs."""
+    return {"moved_cents": 0, **escrow.state(owned(account=account, project_id=project_id))}
+
+
 def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: datetime,
            key: str | None = None) -> dict:
     """Move money into a project's escrow (None: up to the worst-case cost of its remaining answers).
