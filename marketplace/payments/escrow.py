@@ -222,11 +222,14 @@ def check_holds(*, now: datetime) -> list[dict]:
     from marketplace.projects.models import Project
 
     found = []
-    escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id).where(
+    escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.held_cents).where(
         LedgerAccount.kind == PROJECT_ESCROW).order_by(LedgerAccount.id)).all()
-    for account_id, project_id in escrows:
+    for account_id, project_id, held in escrows:
+        project = db.session.get(Project, project_id)
+        if held == expected_hold(project):
+            continue  # read without a lock: only a difference is worth the escrow's lock (it stalls leases)
         row = ledger.locked([account_id])[account_id]
-        expected = expected_hold(db.session.get(Project, project_id))
+        expected = expected_hold(project)
         if row.held_cents != expected:
             found.append({"project_id": project_id, "held_cents": row.held_cents, "expected_cents": expected})
             db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id).values(held_cents=expected))
