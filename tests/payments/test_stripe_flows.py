@@ -7,7 +7,7 @@ from marketplace.extensions import db
 from marketplace.ledger import reports
 from marketplace.ledger.models import ANNOTATOR_AVAILABLE, REQUESTER_AVAILABLE, LedgerEntry
 from marketplace.ledger import services as ledger
-from marketplace.payments import payouts, reconcile, refunds
+from marketplace.payments import payouts, reconcile
 from marketplace.payments.models import Funding, Payout, StripeEvent
 from tests.factories import AdminFactory, AnnotatorFactory, RequesterFactory, bearer
 
