@@ -58,7 +58,7 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.model_as_annotator, p.model_confusion,
        p.budget_cents, p.reward_cents, p.currency, e.id AS escrow_id,
-       t.gold_answer, t.gold_explanation
+       t.gold_answer, t.gold_explanation, t.data AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
 LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
 WHERE a.id = :assignment_id
@@ -72,7 +72,7 @@ _CONTEXT = (
         Project.target_confidence, Project.min_answers, Project.max_answers, Project.aggregation, Project.class_priors,
         Project.model_as_annotator, Project.model_confusion, Project.budget_cents, Project.reward_cents,
         Project.currency, LedgerAccount.id.label("escrow_id"),
-        Task.gold_answer, Task.gold_explanation,
+        Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
     )
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)
@@ -98,11 +98,11 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     if row.project_status != PROJECT_OPEN:
         raise Conflict(f"This project is {row.project_status}; it takes no answers.")
     try:
-        clean = labels.validate_answer(row.label_schema, answer)
+        clean = labels.validate_answer(row.label_schema, answer, row.task_data)
     except labels.LabelError as exc:
         raise field_error(exc.message, "answer", *exc.path)
     duration_ms = int((now - row.leased_at).total_seconds() * 1000)
-    gold_correct = labels.agrees(row.label_schema, clean, row.gold_answer) if row.is_gold else None
+    gold_correct = labels.agrees(row.label_schema, clean, row.gold_answer, row.task_data) if row.is_gold else None
     write = _write_postgres if is_postgres() else _write_portable
     counters = write(row, annotator.id, clean, duration_ms, gold_correct, now)
     if counters is None:
@@ -117,7 +117,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
                         recent_durations=getattr(counters, "recent_durations", None))
     feedback = None
     if gold_correct is False and row.gold_feedback:
-        feedback = quality.Feedback(False, row.gold_explanation, labels.label_type(row.label_schema).class_of(row.gold_answer))
+        feedback = quality.Feedback(False, row.gold_explanation, labels.result_label(row.label_schema, row.gold_answer))
     return Submission(row.id, row.project_id, row.task_id, annotator.id, SUBMITTED, row.leased_at, row.expires_at,
                       now, clean, duration_ms, row.guideline_version, feedback)
 

@@ -1,31 +1,31 @@
-"""Single-label classification: `{"type": "classification", "classes": [...]}`, answer `{"label": c}`."""
+"""Single-label classification: `{"type": "classification", "classes": [...]}`, answer `{"label": c}`.
+
+The one categorical type: the app's Dawid-Skene machinery (adaptive redundancy, recompute, model
+pre-labels) works on its classes. `aggregate` here is the trust-weighted vote other callers use.
+"""
 import math
 
+from marketplace.labels._common import (Aggregate, TaskAnswers, check_classes, check_fields, gold_threshold,
+                                        per_task)
 from marketplace.labels.errors import LabelError
 
-MAX_CLASSES = 1000
-MAX_CLASS_LENGTH = 200
+NAME = "classification"
+CATEGORICAL = True
+DEFAULT_GOLD_THRESHOLD = 1.0
+EXPORTS: dict = {}
 
 
 def validate_schema(schema: dict) -> dict:
     """Require two or more distinct, non-empty class names."""
-    unknown = set(schema) - {"type", "classes"}
-    if unknown:
-        raise LabelError(f"unknown field(s): {', '.join(sorted(unknown))}", sorted(unknown)[0])
-    classes = schema.get("classes")
-    if not isinstance(classes, list):
-        raise LabelError("classes must be a list of strings", "classes")
-    if len(classes) < 2 or len(classes) > MAX_CLASSES:
-        raise LabelError(f"classes must have between 2 and {MAX_CLASSES} entries", "classes")
-    for i, name in enumerate(classes):
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLASS_LENGTH:
-            raise LabelError(f"class {i} must be a non-empty string of at most {MAX_CLASS_LENGTH} characters", "classes")
-    if len(set(classes)) != len(classes):
-        raise LabelError("classes must be distinct", "classes")
-    return {"type": "classification", "classes": list(classes)}
+    check_fields(schema, {"classes"})
+    return {"type": NAME, "classes": check_classes(schema), **gold_threshold(schema, DEFAULT_GOLD_THRESHOLD)}
 
 
-def validate_answer(schema: dict, answer) -> dict:
+def validate_task_data(schema: dict, data) -> None:
+    """Any task data will do: the annotator reads it, the label does not refer into it."""
+
+
+def validate_answer(schema: dict, answer, data=None) -> dict:
     """Require `{"label": <one of the project's classes>}`."""
     if not isinstance(answer, dict) or set(answer) != {"label"}:
         raise LabelError('answer must be an object {"label": <class>}')
@@ -54,9 +54,29 @@ def class_of(answer: dict) -> str:
     return answer["label"]
 
 
-def agrees(schema: dict, answer: dict, reference: dict) -> bool:
-    """Tell whether an answer matches a reference answer (a gold answer, say)."""
-    return answer["label"] == reference["label"]
+def result_label(answer: dict) -> str:
+    """What a result stores for this answer: the class name."""
+    return answer["label"]
+
+
+def agreement(schema: dict, a: dict, b: dict, data=None) -> float:
+    """1 when both chose the same class, else 0."""
+    return float(a["label"] == b["label"])
+
+
+def _aggregate_one(schema: dict, task: TaskAnswers) -> Aggregate:
+    """The class with the largest total trust weight; ties go to the class listed first."""
+    totals = dict.fromkeys(schema["classes"], 0.0)
+    for vote in task.votes:
+        totals[vote.answer["label"]] += vote.weight
+    weight = sum(totals.values())
+    best = max(totals.values())
+    winners = [name for name, total in totals.items() if total == best]
+    posterior = [round(total / weight, 6) if weight else 1.0 / len(totals) for total in totals.values()]
+    return Aggregate(winners[0], max(posterior), "weighted_vote", len(winners) > 1, posterior)
+
+
+aggregate = per_task(_aggregate_one)
 
 # How to read an answer's class in SQL, for reading a project's answers in bulk.
 SQL_CLASS = "answer->>'label'"

@@ -56,7 +56,16 @@ def _check_review(project: Project, requester: Account) -> None:
 
 
 def _check_redundancy(project: Project) -> None:
-    """An adaptive project needs 1 <= min_answers <= max_answers; a fixed one ignores them."""
+    """An adaptive project needs 1 <= min_answers <= max_answers; a fixed one ignores them.
+
+    Adaptive redundancy and the model as an annotator reason over class posteriors: they need a
+    classification schema (other types aggregate a fixed number of answers each).
+    """
+    if not labels.is_categorical(project.label_schema):
+        for name in ("target_confidence", "model_as_annotator", "show_prelabels"):
+            if getattr(project, name):
+                raise field_error(f"needs a classification label schema; this one is {project.label_schema['type']}",
+                                  name)
     if project.target_confidence is None:
         return
     if project.min_answers is None or project.max_answers is None:

@@ -61,7 +61,12 @@ def add_questions(*, account: Account, qualification_id: int, items: list[dict])
     qualification = owned(account=account, qualification_id=qualification_id, lock=True)
     for i, item in enumerate(items):
         try:
-            item["answer"] = labels.validate_answer(qualification.label_schema, item["answer"])
+            labels.validate_task_data(qualification.label_schema, item.get("data"))
+        except labels.LabelError as exc:
+            raise ValidationFailed(f"question {i}: {'.'.join(exc.path)}: {exc.message}",
+                                   errors={"json": {"questions": {str(i): {".".join(exc.path): [exc.message]}}}})
+        try:
+            item["answer"] = labels.validate_answer(qualification.label_schema, item["answer"], item.get("data"))
         except labels.LabelError as exc:
             raise ValidationFailed(f"question {i}: answer: {exc.message}",
                                    errors={"json": {"questions": {str(i): {"answer": [exc.message]}}}})
@@ -131,10 +136,10 @@ def submit_attempt(*, annotator: Account, attempt_id: int, answers: list, now: d
     correct = 0
     for i, (question, given) in enumerate(zip(questions, answers)):
         try:
-            clean = labels.validate_answer(qualification.label_schema, given)
+            clean = labels.validate_answer(qualification.label_schema, given, question.data)
         except labels.LabelError as exc:
             raise ValidationFailed(f"answer {i}: {exc.message}", errors={"json": {"answers": {str(i): [exc.message]}}})
-        correct += labels.agrees(qualification.label_schema, clean, question.answer)
+        correct += labels.agrees(qualification.label_schema, clean, question.answer, question.data)
     attempt.status, attempt.graded_at = GRADED, now
     attempt.score = correct / len(questions)
     attempt.passed = attempt.score >= qualification.pass_score

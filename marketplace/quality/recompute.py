@@ -38,11 +38,11 @@ def update_trust(*, project: Project, annotator_ids: np.ndarray, annotator_idx: 
         rows,
     )
     if project.quality_rules:
-        _apply_rules(project, now)
+        apply_rules(project, now)
     return W
 
 
-def _apply_rules(project: Project, now: datetime) -> None:
+def apply_rules(project: Project, now: datetime) -> None:
     for stats in db.session.scalars(
         db.select(AnnotatorStats).where(AnnotatorStats.project_id == project.id, ~AnnotatorStats.blocked)
         .with_for_update().execution_options(populate_existing=True)

@@ -15,6 +15,20 @@ from marketplace.quality.models import AnnotatorStats, QualityAction
 from marketplace.tasks.models import Task
 
 AGREEMENT_SAMPLE = 50_000
+PAIRWISE_SAMPLE = 5_000  # structured agreement (IoU, span F1, WER...) costs more per pair
+
+
+def _pairwise(project, answers) -> float | None:
+    """The mean, over tasks with two or more answers, of the type's agreement between every two answers."""
+    data = dict(db.session.execute(
+        select(Task.id, Task.data).where(Task.id.in_({a.task_id for a in answers}))).all())
+    by_task: dict[int, list] = {}
+    for a in answers:
+        by_task.setdefault(a.task_id, []).append(a.answer)
+    means = [float(np.mean([labels.agreement(project.label_schema, x, y, data[task_id])
+                            for i, x in enumerate(given) for y in given[i + 1:]]))
+             for task_id, given in by_task.items() if len(given) >= 2]
+    return round(float(np.mean(means)), 6) if means else None
 
 
 def _gold(stats: AnnotatorStats, reported: bool = False) -> dict:
@@ -118,10 +132,13 @@ def agreement(project) -> dict:
             Assignment.project_id == project.id, Assignment.status == SUBMITTED, ~Assignment.is_gold)
         .order_by(Assignment.task_id).limit(AGREEMENT_SAMPLE)
     ).all()
-    empty = {"answers": len(answers), "krippendorff_alpha": None, "fleiss_kappa": None, "percent_agreement": None}
+    empty = {"answers": len(answers), "krippendorff_alpha": None, "fleiss_kappa": None, "percent_agreement": None,
+             "mean_pairwise_agreement": None}
     if not answers:
         return empty
     label_type = labels.label_type(project.label_schema)
+    if not label_type.CATEGORICAL:
+        return {**empty, "mean_pairwise_agreement": _pairwise(project, answers[:PAIRWISE_SAMPLE])}
     classes = {name: k for k, name in enumerate(project.label_schema["classes"])}
     task_ids, task_idx = np.unique(np.array([a.task_id for a in answers]), return_inverse=True)
     label_idx = np.array([classes[label_type.class_of(a.answer)] for a in answers])
@@ -134,6 +151,7 @@ def agreement(project) -> dict:
     same = counts[per_unit == modal]
     return {
         "answers": len(answers),
+        "mean_pairwise_agreement": inference.percent_agreement(counts),
         "krippendorff_alpha": inference.krippendorff_alpha_counts(counts),
         "fleiss_kappa": inference.fleiss_kappa(same) if modal >= 2 and len(same) else None,
         "percent_agreement": inference.percent_agreement(counts),

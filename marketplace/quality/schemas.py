@@ -81,7 +81,8 @@ class ProjectStatsOut(Schema):
     closed_tasks = fields.Integer()
     gold_tasks = fields.Integer()
     annotators = fields.Integer()
-    agreement = fields.Dict(metadata={"description": "krippendorff_alpha, fleiss_kappa, percent_agreement"})
+    agreement = fields.Dict(metadata={"description": "krippendorff_alpha, fleiss_kappa, percent_agreement (classification); "
+                                                    "mean_pairwise_agreement under the label type's own measure (every type)"})
     gold_accuracy = fields.Dict(metadata={"description": "distribution of annotators' gold accuracy"})
     blocked_annotators = fields.List(fields.Dict())
     annotators_out_of_gold = fields.Integer(metadata={"description": "annotators who have seen every gold task"})

@@ -1,11 +1,55 @@
-"""Streamed exports of a project's results as JSONL or CSV."""
+"""Streamed exports of a project's results: JSONL and CSV for every type, the type's own formats too.
+
+Every row carries its provenance (task, confidence, method, number of answers, guideline version,
+gold flag); exports are for the project's requester, so gold tasks are marked, not hidden.
+"""
 import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from marketplace import labels
+from marketplace.accounts.models import Account
+from marketplace.errors import field_error
+from marketplace.projects import services as projects
 
 CSV_COLUMNS = ("task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold", "posterior",
-               "answers")
+               "guideline_version", "answers")
+# format -> (media type, file extension)
+MEDIA = {"jsonl": ("application/x-ndjson", "jsonl"), "csv": ("text/csv", "csv"), "coco": ("application/json", "json"),
+         "yolo": ("application/zip", "zip"), "conll": ("text/plain", "conll"), "spacy": ("application/x-ndjson", "jsonl"),
+         "manifest": ("application/x-ndjson", "json")}
+
+
+@dataclass(frozen=True)
+class Export:
+    body: Iterator
+    media_type: str
+    filename: str
+
+
+def export(*, account: Account, project_id: int, format: str) -> Export:
+    """The project's results in a format its label type offers (422 naming `format` otherwise)."""
+    from marketplace.results.services import iter_results
+
+    project = projects.owned(account=account, project_id=project_id)
+    offered = labels.export_formats(project.label_schema)
+    if format not in offered:
+        raise field_error(f"{project.label_schema['type']} projects export as {', '.join(offered)}", "format")
+
+    def rows():
+        return iter_results(account=account, project_id=project_id)
+
+    if format == "jsonl":
+        body = jsonl_lines(rows())
+    elif format == "csv":
+        body = csv_lines(rows())
+    else:
+        body = labels.label_type(project.label_schema).EXPORTS[format](project.label_schema, rows)
+    media_type, extension = MEDIA[format]
+    return Export(body, media_type, f"project-{project_id}-results.{format}.{extension}"
+                  if format not in ("jsonl", "csv") else f"project-{project_id}-results.{extension}")
 
 
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:

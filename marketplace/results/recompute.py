@@ -19,7 +19,7 @@ from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.recompute import update_trust
-from marketplace.results import policy
+from marketplace.results import policy, structured
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
 from marketplace.reviews.trust import REVIEW_METHOD, check_reviews
@@ -130,6 +130,8 @@ def _read_answers(project_id: int, label_type):
 def _recompute(project_id: int, now: datetime) -> dict:
     project = db.session.get(Project, project_id)
     label_type = labels.label_type(project.label_schema)
+    if not label_type.CATEGORICAL:  # boxes, spans, texts...: the type's own aggregation, with current trust
+        return structured.recompute(project, now, lambda **fields: _progress(project_id, **fields))
     classes = project.label_schema["classes"]
     tasks, annotators, chosen = _read_answers(project_id, label_type)
     humans = tasks.size

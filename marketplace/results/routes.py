@@ -7,7 +7,6 @@ from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, REQUESTER
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
-from marketplace.projects import services as projects
 from marketplace.results import export, schemas, services
 
 bp = Blueprint("results", __name__, description="Inferred labels and exports")
@@ -28,22 +27,13 @@ class ProjectResults(MethodView):
 class ProjectResultsExport(MethodView):
     @requires(REQUESTER, ADMIN)
     @bp.arguments(schemas.ExportArgs, location="query")
-    @bp.response(200, content_type="application/x-ndjson", description="JSONL, or CSV with ?format=csv")
+    @bp.response(200, content_type="application/x-ndjson",
+                 description="JSONL by default; CSV, COCO, YOLO (zip), CoNLL, spaCy JSONL or a manifest by ?format=")
     def get(self, args, project_id):
-        """Stream every result of a project as JSONL or CSV, in constant memory."""
-        account = current_account()
-        projects.owned(account=account, project_id=project_id)
-        rows = services.iter_results(account=account, project_id=project_id)
-        if args["format"] == "csv":
-            body, mimetype = export.csv_lines(rows), "text/csv"
-        else:
-            body, mimetype = export.jsonl_lines(rows), "application/x-ndjson"
-        filename = f"project-{project_id}-results.{args['format']}"
-        return Response(
-            stream_with_context(body),
-            mimetype=mimetype,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        """Stream every result of a project in constant memory, in a format its label type offers."""
+        found = export.export(account=current_account(), project_id=project_id, format=args["format"])
+        return Response(stream_with_context(found.body), mimetype=found.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
 
 
 @bp.route("/projects/<int:project_id>/recompute")

@@ -3,6 +3,8 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageArgs, page_schema
 
+EXPORT_FORMATS = ("jsonl", "csv", "coco", "yolo", "conll", "spacy", "manifest")
+
 
 class ResultAnswerOut(Schema):
     annotator = fields.String(metadata={"description": "pseudonymous annotator id, stable within the project"})
@@ -13,13 +15,16 @@ class ResultAnswerOut(Schema):
 class ResultOut(Schema):
     task_id = fields.Integer()
     external_id = fields.String()
-    label = fields.Raw()
+    label = fields.Raw(metadata={"description": "classification: the class; other types: an answer-shaped object "
+                                             "(boxes, polygons, spans, text, segments, value, labels)"})
     confidence = fields.Float()
     method = fields.String()
     answer_count = fields.Integer()
     tie = fields.Boolean(metadata={"description": "the vote was tied; the class listed first in the schema won"})
     gold = fields.Boolean(metadata={"description": "a gold task: label is its known answer"})
-    posterior = fields.List(fields.Float(), allow_none=True, metadata={"description": "per class, in schema order"})
+    posterior = fields.List(fields.Float(), allow_none=True, metadata={
+        "description": "per class, in schema order (classification: the class; multi_label: the class being present)"})
+    guideline_version = fields.Integer(allow_none=True, metadata={"description": "newest guideline version of the answers"})
     answers = fields.List(fields.Nested(ResultAnswerOut))
 
 
@@ -27,7 +32,9 @@ ResultPageOut = page_schema(ResultOut, "ResultPageOut")
 
 
 class ExportArgs(Schema):
-    format = fields.String(load_default="jsonl", validate=validate.OneOf(("jsonl", "csv")))
+    format = fields.String(load_default="jsonl", validate=validate.OneOf(EXPORT_FORMATS), metadata={
+        "description": "jsonl and csv for every project; coco and yolo for bbox and polygon; conll and spacy for spans; "
+                       "manifest for transcription"})
 
 
 ResultListArgs = PageArgs

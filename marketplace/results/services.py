@@ -17,7 +17,7 @@ from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results import policy, recompute
+from marketplace.results import policy, recompute, structured
 from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.webhooks import models as webhooks
@@ -58,7 +58,7 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
     if project is None:
         return 0
     label_type = labels.label_type(project.label_schema)
-    classes = project.label_schema["classes"]
+    classes = project.label_schema.get("classes")
     done = 0
     while True:
         task_ids = list(db.session.scalars(
@@ -70,7 +70,9 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
         ))
         if not task_ids:
             break
-        if project.aggregation == "ds":
+        if not label_type.CATEGORICAL:
+            written = structured.write(project, task_ids, now)[0]
+        elif project.aggregation == "ds":
             found = policy.posteriors(project_id=project_id, task_ids=task_ids, label_schema=project.label_schema,
                                       class_priors=project.class_priors, now=now, model=policy.model_confusion(project))
             written = policy.write_results(project_id=project_id, classes=classes, found=found,
@@ -194,11 +196,10 @@ def _insert_results(rows: list[dict]) -> None:
 
 def record_gold(*, project: Project, task_ids: list[int], answers: dict) -> None:
     """Give gold tasks their known answer as a result (method "gold"), so exports carry and mark them."""
-    label_type = labels.label_type(project.label_schema)
     gold = db.session.execute(select(Task.id, Task.external_id).where(Task.id.in_(task_ids))).all()
     now = utcnow()
     _insert_results([
-        {"task_id": task_id, "project_id": project.id, "label": label_type.class_of(answers[external_id]),
+        {"task_id": task_id, "project_id": project.id, "label": labels.result_label(project.label_schema, answers[external_id]),
          "confidence": 1.0, "method": GOLD, "answer_count": 0, "tie": False, "created_at": now, "updated_at": now}
         for task_id, external_id in gold
     ])
@@ -243,7 +244,7 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
     """Return up to limit+1 results of a project from a task-id cursor, each with its answers."""
     project = projects.owned(account=account, project_id=project_id)
     query = (
-        select(Result, Task.external_id)
+        select(Result, Task.external_id, Task.data)
         .join(Task, Task.id == Result.task_id)
         .where(Result.project_id == project.id)
         .order_by(Result.task_id)
@@ -252,20 +253,22 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
     if cursor:
         query = query.where(Result.task_id > cursor)
     pairs = db.session.execute(query).all()
-    label_type = labels.label_type(project.label_schema)
     answers: dict[int, list] = {}
-    for answer in assignments.answers_of_tasks([result.task_id for result, _ in pairs]):
+    for answer in assignments.answers_of_tasks([result.task_id for result, _, _ in pairs]):
         answers.setdefault(answer.task_id, []).append(
-            {"annotator": pseudonyms.annotator(project.id, answer.annotator_id), "label": label_type.class_of(answer.answer),
-             "guideline_version": answer.guideline_version}
+            {"annotator": pseudonyms.annotator(project.id, answer.annotator_id),
+             "label": labels.result_label(project.label_schema, answer.answer), "guideline_version": answer.guideline_version}
         )
     return [
         {"task_id": result.task_id, "external_id": external_id, "label": result.label,
          "confidence": result.confidence, "method": result.method,
          "answer_count": len(answers.get(result.task_id, [])) if result.method == GOLD else result.answer_count,
          "tie": result.tie, "gold": result.method == GOLD, "posterior": result.posterior,
-         "answers": answers.get(result.task_id, [])}
-        for result, external_id in pairs
+         # The guidelines the answers were given under: the newest, when they differ.
+         "guideline_version": max((a["guideline_version"] for a in answers.get(result.task_id, [])
+                                   if a["guideline_version"] is not None), default=None),
+         "data": data, "answers": answers.get(result.task_id, [])}
+        for result, external_id, data in pairs
     ]
 
 

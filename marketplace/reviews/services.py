@@ -4,6 +4,7 @@ A decision becomes the task's result (method "review", confidence 1); a return r
 one more answer with the reviewer's note shown to the next annotators. Reviewers never review a task
 they answered. The project recompute later compares decisions with the inferred truth (reviewer trust).
 """
+import json
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -74,11 +75,12 @@ def lease_review(*, project_id: int, reviewer: Account, now: datetime) -> tuple[
 
 def candidates(*, project: Project, task_id: int) -> list[dict]:
     """The answers a task received, as labels with their counts (who gave them stays hidden)."""
-    label_type = labels.label_type(project.label_schema)
     chosen = db.session.scalars(
         select(Assignment.answer).where(Assignment.task_id == task_id, Assignment.status == SUBMITTED)).all()
-    counts = Counter(label_type.class_of(answer) for answer in chosen)
-    return [{"label": label, "count": count} for label, count in counts.most_common()]
+    found = [labels.result_label(project.label_schema, answer) for answer in chosen]
+    # Equal answers (a class, or the same boxes / spans / text) are counted together.
+    counts = Counter(json.dumps(label, sort_keys=True) for label in found)
+    return [{"label": json.loads(key), "count": count} for key, count in counts.most_common()]
 
 
 def _own_live_review(review_id: int, reviewer: Account, now: datetime) -> tuple[Review, Project, Task]:
@@ -99,12 +101,12 @@ def decide(*, review_id: int, reviewer: Account, answer, now: datetime) -> Revie
     """Decide the task: the reviewer's label becomes its result (method "review")."""
     review, project, task = _own_live_review(review_id, reviewer, now)
     try:
-        clean = labels.validate_answer(project.label_schema, answer)
+        clean = labels.validate_answer(project.label_schema, answer, task.data)
     except labels.LabelError as exc:
         raise field_error(exc.message, "answer", *exc.path)
     review.status, review.decided_at, review.label = DECIDED, now, clean
     task.status, task.closed_at = CLOSED, now
-    label = labels.label_type(project.label_schema).class_of(clean)
+    label = labels.result_label(project.label_schema, clean)
     db.session.execute(update(Result).where(Result.task_id == task.id).values(
         label=label, confidence=1.0, method=REVIEW_METHOD, posterior=None, tie=False, announced=False, updated_at=now))
     if db.session.get(Result, task.id) is None:

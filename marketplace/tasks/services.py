@@ -39,6 +39,7 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
         )
     checked = parsing.check_rows(items, rows)
     for item in checked:
+        _checked_data(project.label_schema, item, rows)
         if item["gold_answer"] is not None:
             item["gold_answer"] = _checked_gold(project.label_schema, item, rows)
         if item["prediction"] is not None:
@@ -66,8 +67,17 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     }
 
 
+def _checked_data(label_schema: dict, item: dict, rows) -> None:
+    """A task's data must carry what its answers point into (an image's size, a text, a clip's duration)."""
+    try:
+        labels.validate_task_data(label_schema, item["data"])
+    except labels.LabelError as exc:
+        raise parsing.row_error(rows, item["row"], ".".join(exc.path) or "data", exc.message)
+
+
 def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
-    return _checked_label(label_schema, item, rows, "gold_answer", labels.validate_answer)
+    return _checked_label(label_schema, item, rows, "gold_answer",
+                          lambda schema, answer: labels.validate_answer(schema, answer, item["data"]))
 
 
 def _checked_label(label_schema: dict, item: dict, rows, field: str, validate):

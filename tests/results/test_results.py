@@ -101,7 +101,7 @@ def test_jsonl_export_streams_every_result(client, finished):
     rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert len(rows) == 5 and {r["label"] for r in rows} == {"dog"}
     assert set(rows[0]) == {"task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold",
-                            "posterior", "answers"}
+                            "posterior", "guideline_version", "data", "answers"}
 
 
 def test_csv_export_reads_back(client, finished, monkeypatch):
