@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from marketplace import create_app
+from marketplace import create_app, demo_types
 from marketplace.config import ROOT, Config
+from marketplace.demo_types import Api
 
 CLASSES = ["cat", "dog", "bird"]
-PASSWORD = "demo-password-123"
 
 
 def _config(database: Path) -> type[Config]:
@@ -38,7 +38,8 @@ def _answer(rng: random.Random, truth: str, accuracy: float | None) -> str:
     return truth
 
 
-def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, gold: int, aggregation: str) -> int:
+def _fresh_app():
+    """The app on a new SQLite database under instance/, migrated."""
     database = ROOT / "instance" / "demo.db"
     database.parent.mkdir(exist_ok=True)
     database.unlink(missing_ok=True)
@@ -47,20 +48,15 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
         from flask_migrate import upgrade
 
         upgrade()
-    client = app.test_client()
+    return app
+
+
+def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, gold: int, aggregation: str) -> int:
+    app = _fresh_app()
+    api = Api(app.test_client())
+    call, account = api.call, api.account
     rng = random.Random(seed)
     started = time.perf_counter()
-
-    def call(method, path, expect, headers=None, **kwargs):
-        response = getattr(client, method)(f"/api/v1{path}", headers=headers, **kwargs)
-        if response.status_code not in expect:
-            sys.exit(f"{method.upper()} {path} -> {response.status_code}: {response.get_json()}")
-        return response
-
-    def account(kind, email):
-        call("post", f"/{kind}", {201}, json={"email": email, "password": PASSWORD})
-        token = call("post", "/auth/tokens", {201}, json={"email": email, "password": PASSWORD}).json["token"]
-        return {"Authorization": f"Bearer {token}"}
 
     requester = account("requesters", "requester@demo.test")
     key = call("post", "/api-keys", {201}, requester, json={"name": "demo"}).json["key"]
@@ -85,7 +81,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
                "gold_answer": {"label": label}, "gold_explanation": "A known answer."} for ext, label in known.items()]
     truth.update(known)
     call("post", f"/projects/{project['id']}/tasks", {201}, requester, json={"tasks": items})
-    funded = _fund(call, project["id"], requester, tasks * redundancy)
+    funded = api.fund(project["id"], requester, tasks * redundancy)
     call("post", f"/projects/{project['id']}/publish", {200}, requester)
 
     crowd = [(account("annotators", f"annotator{i}@demo.test"), accuracy)
@@ -140,15 +136,6 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     return 0 if status["status"] == "completed" else 1
 
 
-def _fund(call, project_id, requester, answers: int) -> int:
-    """Add money for the answers (twice over: gold answers and reopened slots cost too); ledger-only mode credits at once."""
-    cost = call("get", f"/projects/{project_id}", {200}, requester).json["escrow"]["answer_cost_cents"]
-    amount = max(answers * cost * 2, 50)
-    funding = call("post", "/payments/fundings", {201}, requester, json={"amount_cents": amount}).json
-    assert funding["status"] == "succeeded" and funding["simulated"], funding
-    return amount
-
-
 def _settle(app, call, project_id, requester, funded: int) -> dict:
     """Approve every answer, close the project (its free escrow comes back) and read what the work cost."""
     approved = 0
@@ -186,7 +173,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--gold", type=int, default=20, help="gold tasks mixed in (0: no quality control)")
     parser.add_argument("--aggregation", choices=("ds", "mv"), default="ds")
+    parser.add_argument("--all-types", action="store_true",
+                        help="instead: a small project of every label type, with its exports read back")
     args = parser.parse_args(argv)
+    if args.all_types:
+        app = _fresh_app()
+        with app.app_context():
+            return demo_types.run_all(Api(app.test_client()), seed=args.seed)
     return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed, args.gold, args.aggregation)
 
 
