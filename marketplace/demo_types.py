@@ -48,13 +48,13 @@ class Api:
 
 
 def run_type(api: Api, kind: str, *, tasks: int = 10, gold: int = 2, redundancy: int = 3, seed: int = 7,
-             tag: str = "demo") -> dict:
+             gold_rate: float = 0.15, tag: str = "demo") -> dict:
     """Run one project of the label type to completion; return its figures and the exports' bytes."""
     scenario, rng = SCENARIOS[kind], random.Random(f"{seed}-{kind}")
     requester = api.account("requesters", f"requester-{kind}-{tag}@demo.test")
     project = api.call("post", "/projects", {201}, requester, json={
         "name": f"{kind} demo", "instructions": f"Label each item ({kind}).", "label_schema": scenario.schema,
-        "reward_cents": 4, "answers_per_task": redundancy, "assignment_duration_s": 300, "gold_rate": 0.15,
+        "reward_cents": 4, "answers_per_task": redundancy, "assignment_duration_s": 300, "gold_rate": gold_rate,
     }).json
     truth, items = {}, []
     for i in range(tasks + gold):

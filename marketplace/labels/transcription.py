@@ -43,12 +43,12 @@ def validate_answer(schema: dict, answer, data=None) -> dict:
     """A string of at most max_length characters; surrounding whitespace is trimmed, inner runs collapsed."""
     if not isinstance(answer, dict) or set(answer) != {"text"}:
         raise LabelError('answer must be an object {"text": "..."}')
-    text = answer["text"]
-    if not isinstance(text, str):
+    if not isinstance(answer["text"], str):
         raise LabelError("must be a string", "text")
+    text = _SPACE.sub(" ", answer["text"]).strip()
     if len(text) > schema.get("max_length", MAX_LENGTH):
         raise LabelError(f"must be at most {schema.get('max_length', MAX_LENGTH)} characters", "text")
-    return {"text": _SPACE.sub(" ", text).strip()}
+    return {"text": text}
 
 
 def result_label(answer: dict) -> dict:
