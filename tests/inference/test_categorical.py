@@ -152,3 +152,19 @@ def test_the_population_prior_centres_newcomers_on_the_average_annotator():
     np.testing.assert_allclose(result.confusion[7], prior)
     # The crowd's accuracy is 0.75 on average: the prior's diagonal says so.
     assert 0.65 < np.diag(prior).mean() < 0.9
+
+
+def test_the_em_start_weighs_votes_by_agreement_with_the_majority():
+    # Annotators 0-2 agree on tasks 0-3, annotator 3 never does; on task 4 annotator 0 says 1 and
+    # annotator 3 says 2: a plain majority ties, the start favours the annotator who agrees.
+    from importlib import import_module
+
+    from marketplace.inference._checks import check_answers
+    start = import_module("marketplace.inference.dawid_skene")._initial_posteriors_t
+    t = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4]
+    a = [0, 1, 2, 3] * 4 + [0, 3]
+    lab = [0, 0, 0, 2, 1, 1, 1, 2, 0, 0, 0, 2, 1, 1, 1, 2, 1, 2]
+    post = start(check_answers(t, a, lab, 3, n_tasks=6))  # task 5 has no answers
+    assert post[1, 4] > post[2, 4]
+    np.testing.assert_allclose(post.sum(axis=0), 1.0)
+    np.testing.assert_allclose(post[:, 5], 1 / 3)

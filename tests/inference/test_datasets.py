@@ -24,6 +24,11 @@ FLOORS = [
 ]
 
 
+# crowd-kit 1.4.2's most accurate method per dataset (its DS on all four), on the answers our
+# duplicate rule keeps. The issue asks our default method to reach it on at least three.
+CROWD_KIT_BEST = {"D_Product": 0.9397, "D_PosSent": 0.9600, "S_Rel": 0.6137, "Dog": 0.8426}
+
+
 def _require(name):
     if not _datasets.available(name):
         message = f"dataset {name} not found under {_datasets.datasets_dir()}"
@@ -42,6 +47,20 @@ def test_accuracy_floor(name, method, floor):
     tasks = np.fromiter(gold.keys(), dtype=np.int64)
     labels = np.fromiter(gold.values(), dtype=np.int64)
     assert (result.labels[tasks] == labels).mean() >= floor - TOLERANCE
+
+
+def test_default_method_reaches_crowd_kits_best_on_three_of_four_datasets():
+    reached = []
+    for name, best in CROWD_KIT_BEST.items():
+        raw = _require(name)
+        enc = encode_answers(raw.items, raw.workers, raw.labels)
+        gold = enc.encode_gold(raw.gold)
+        result = infer(enc.task_idx, enc.annotator_idx, enc.label_idx, enc.K)
+        tasks = np.fromiter(gold.keys(), dtype=np.int64)
+        labels = np.fromiter(gold.values(), dtype=np.int64)
+        # crowd-kit's figures are rounded to 4 places: compare at that precision.
+        reached.append(round(float((result.labels[tasks] == labels).mean()), 4) >= best)
+    assert sum(reached) >= 3, dict(zip(CROWD_KIT_BEST, reached))
 
 
 def test_numeric_bias_model_stays_close_to_the_mean_on_n_emotion():
