@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from marketplace.labels.errors import LabelError
 
 MAX_CLASSES = 1000
+# Larger magnitudes are refused: beyond 2**53 a JSON integer is no longer exact as a float, and
+# no image, text offset, clip or rating scale needs them.
+MAX_MAGNITUDE = 1e15
 MAX_CLASS_LENGTH = 200
 # Common to every schema: the agreement with a gold answer that counts as right (gold tasks and
 # qualification questions). Classification agreement is 0 or 1, so any threshold means "same class".
@@ -73,10 +76,14 @@ def number(value, *path: str, minimum: float | None = None, maximum: float | Non
            integer: bool = False, above: float | None = None) -> float | int:
     """A finite JSON number (never a bool) within the bounds, or a LabelError naming the field."""
     kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LabelError(f"must be {kind}", *path)
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise LabelError("must be a finite number", *path)
+    if abs(value) > MAX_MAGNITUDE:
+        raise LabelError(f"must be between {-MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g}", *path)
+    if integer and not float(value).is_integer():
+        raise LabelError(f"must be {kind}", *path)
     if minimum is not None and value < minimum:
         raise LabelError(f"must be at least {minimum}", *path)
     if maximum is not None and value > maximum:
@@ -91,6 +98,20 @@ def option(schema: dict, field: str, default, **bounds):
     if field not in schema:
         return default
     return number(schema[field], field, **bounds)
+
+
+def min_support(schema: dict) -> dict:
+    """The share of the task's trust weight an object needs to be in the result: more than this (default 0.5, a majority)."""
+    return {"min_support": option(schema, "min_support", 0.5, minimum=0.0, maximum=0.99)}
+
+
+def supported(share, schema: dict):
+    """Whether a share of the weight (a float or an array) is more than the schema's min_support.
+
+    Strictly more: with two equal annotators, what only one drew is not kept (the union of two
+    disagreeing answers is not a result either would sign).
+    """
+    return share > schema.get("min_support", 0.5) + 1e-9
 
 
 def flag(schema: dict, field: str, default: bool = False) -> bool:

@@ -4,14 +4,14 @@ Task data: `{"audio": <url or path>, "duration": seconds}`. Answer:
 `{"segments": [{"start": s, "end": e, "label": <class>}, ...]}` in seconds. Segments of one class
 never overlap; segments of different classes overlap only when the schema allows it (speaker
 overlap, say). Aggregation is a trust-weighted vote on every stretch of time between two answer
-boundaries: a class holds a stretch when annotators with at least `min_support` of the weight
+boundaries: a class holds a stretch when annotators with more than `min_support` of the weight
 marked it there; adjacent stretches of a class merge into one segment.
 """
 import numpy as np
 
 from marketplace.labels._common import (Aggregate, TaskAnswers, answer_object, check_classes, check_fields,
                                         class_name, count_bounds, counted, data_field, flag, gold_threshold,
-                                        item_fields, number, option, per_task, weighted_agreement)
+                                        item_fields, number, min_support, per_task, supported, weighted_agreement)
 from marketplace.labels.errors import LabelError
 
 NAME = "audio_segments"
@@ -28,7 +28,7 @@ def validate_schema(schema: dict) -> dict:
     return {
         "type": NAME, "classes": check_classes(schema, minimum=1), "allow_overlap": flag(schema, "allow_overlap"),
         **count_bounds(schema, "segments", MAX_SEGMENTS),
-        "min_support": option(schema, "min_support", 0.5, above=0.0, maximum=1.0),
+        **min_support(schema),
         **gold_threshold(schema, DEFAULT_GOLD_THRESHOLD),
     }
 
@@ -105,7 +105,7 @@ def _aggregate_one(schema: dict, task: TaskAnswers) -> Aggregate:
                         covered |= (mids > s["start"]) & (mids < s["end"])
                 support[k] += vote.weight * covered
         support /= total
-        held = support >= schema.get("min_support", 0.5) - 1e-9
+        held = supported(support, schema)
         if not schema.get("allow_overlap"):  # one class per stretch: the best supported (first listed on a tie)
             best = support.argmax(axis=0)
             held &= np.arange(len(schema["classes"]))[:, None] == best[None, :]

@@ -4,7 +4,7 @@ Task data: `{"image": <url or path>, "width": W, "height": H}` in pixels. Answer
 `{"boxes": [{"x": left, "y": top, "w": width, "h": height, "label": <class>}, ...]}` (COCO's xywh,
 origin at the top-left corner). Aggregation clusters boxes across annotators by IoU (one box per
 annotator per cluster), averages each cluster weighted by trust, and keeps a cluster when the
-annotators behind it hold at least `min_support` of the task's total weight.
+annotators behind it hold more than `min_support` of the task's total weight.
 """
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -12,7 +12,7 @@ from scipy.optimize import linear_sum_assignment
 from marketplace.labels import exports
 from marketplace.labels._common import (Aggregate, TaskAnswers, answer_object, check_classes, check_fields,
                                         class_name, count_bounds, counted, data_field, gold_threshold, item_fields,
-                                        number, option, per_task, weighted_agreement)
+                                        number, option, min_support, per_task, supported, weighted_agreement)
 from marketplace.labels.errors import LabelError
 
 NAME = "bbox"
@@ -29,7 +29,7 @@ def validate_schema(schema: dict) -> dict:
     return {
         "type": NAME, "classes": check_classes(schema, minimum=1), **count_bounds(schema, "boxes", MAX_BOXES),
         "iou_threshold": option(schema, "iou_threshold", 0.5, above=0.0, maximum=1.0),
-        "min_support": option(schema, "min_support", 0.5, above=0.0, maximum=1.0),
+        **min_support(schema),
         **gold_threshold(schema, DEFAULT_GOLD_THRESHOLD),
     }
 
@@ -112,7 +112,8 @@ def agreement(schema: dict, a: dict, b: dict, data=None) -> float:
 def _aggregate_one(schema: dict, task: TaskAnswers) -> Aggregate:
     """IoU clustering across annotators, then a trust-weighted average box per supported cluster."""
     total = sum(vote.weight for vote in task.votes)
-    threshold, support_needed = schema.get("iou_threshold", 0.5), schema.get("min_support", 0.5)
+    threshold = schema.get("iou_threshold", 0.5)
+    width, height = image_size(task.data)
     boxes = []
     for name in schema["classes"]:
         clusters: list[dict] = []  # {"members": [(weight, coords)], "centre": coords}
@@ -133,8 +134,9 @@ def _aggregate_one(schema: dict, task: TaskAnswers) -> Aggregate:
                 cluster["centre"] = (weights[:, None] * np.array([c for _, c in cluster["members"]])).sum(0) / weights.sum()
         for cluster in clusters:
             support = sum(w for w, _ in cluster["members"]) / total if total > 0 else 0.0
-            if support >= support_needed - 1e-9:
+            if supported(support, schema):
                 x, y, w, h = (round(float(v), 2) for v in cluster["centre"])
+                w, h = min(w, round(width - x, 2)), min(h, round(height - y, 2))  # rounding never leaves the image
                 boxes.append({"x": x, "y": y, "w": w, "h": h, "label": name, "score": round(support, 6)})
     label = {"boxes": boxes}
     return Aggregate(label, weighted_agreement(task.votes, label, lambda a, b: agreement(schema, a, b)), METHOD)

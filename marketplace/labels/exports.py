@@ -8,6 +8,7 @@ provenance: the task, confidence, method, number of answers, guideline version a
 """
 from __future__ import annotations
 
+import bisect
 import json
 import posixpath
 import re
@@ -145,9 +146,15 @@ def bio_tags(text: str, spans: list[dict]) -> list[tuple[str, str]]:
     BIO cannot say that two spans overlap: where they do, the one starting first (then the longer) wins.
     """
     tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    ends = [end for _, end, _ in tokens]
     tags = ["O"] * len(tokens)
     for span in sorted(spans, key=lambda s: (s["start"], -(s["end"] - s["start"]))):
-        covered = [i for i, (start, end, _) in enumerate(tokens) if start < span["end"] and span["start"] < end]
+        first = bisect.bisect_right(ends, span["start"])  # the first token ending after the span starts
+        covered = []
+        for i in range(first, len(tokens)):
+            if tokens[i][0] >= span["end"]:
+                break
+            covered.append(i)
         if covered and all(tags[i] == "O" for i in covered):
             tags[covered[0]] = "B-" + span["label"]
             for i in covered[1:]:
@@ -156,19 +163,33 @@ def bio_tags(text: str, spans: list[dict]) -> list[tuple[str, str]]:
 
 
 def conll(schema: dict, rows: Rows) -> Iterator[str]:
-    """CoNLL-2003-style BIO: `token<TAB>tag` lines, a blank line between tasks, provenance as `#` comments."""
+    """CoNLL-2003-style BIO: `token<TAB>tag` lines, a blank line between tasks, provenance as `# ` comments.
+
+    Comment lines start with "# " (hash, space), CoNLL-U's convention that flair and conllu readers
+    skip; a token line never does, since tokens hold no whitespace.
+    """
     for row in rows():
         yield f"# task_id = {row['task_id']}\n# provenance = {_dumps(provenance(row))}\n"
         yield "".join(f"{token}\t{tag}\n" for token, tag in bio_tags(row["data"]["text"], row["label"]["spans"])) + "\n"
 
 
 def spacy(schema: dict, rows: Rows) -> Iterator[str]:
-    """spaCy-style JSONL: `text`, `entities` as [start, end, label] (v2 training tuples), `spans` as objects, `meta`."""
+    """spaCy-style JSONL: `text`, `entities` as [start, end, label] (v2 training tuples, never overlapping),
+    `spans` as objects (all of them, overlaps too: spaCy's span groups), `meta` with the provenance."""
     for row in rows():
         spans = row["label"]["spans"]
-        yield _dumps({"text": row["data"]["text"], "entities": [[s["start"], s["end"], s["label"]] for s in spans],
+        yield _dumps({"text": row["data"]["text"], "entities": [[s["start"], s["end"], s["label"]] for s in _disjoint(spans)],
                       "spans": [{"start": s["start"], "end": s["end"], "label": s["label"]} for s in spans],
                       "meta": provenance(row)}) + "\n"
+
+
+def _disjoint(spans: list[dict]) -> list[dict]:
+    """spaCy's entities may not overlap: where spans do (schemas that allow it), the first (then longer) wins."""
+    kept: list[dict] = []
+    for span in sorted(spans, key=lambda s: (s["start"], -(s["end"] - s["start"]))):
+        if not kept or span["start"] >= kept[-1]["end"]:
+            kept.append(span)
+    return kept
 
 
 def manifest(schema: dict, rows: Rows) -> Iterator[str]:

@@ -18,6 +18,9 @@ CATEGORICAL = False
 DEFAULT_GOLD_THRESHOLD = 0.5
 EXPORTS: dict = {}
 METHOD = "ds_binary"
+# The recompute fits each class over the whole project at once (annotators' per-class error rates
+# are learned from all their answers), not in batches.
+RECOMPUTE_BATCH = 1_000_000
 
 
 def validate_schema(schema: dict) -> dict:
@@ -64,19 +67,25 @@ def aggregate(schema: dict, tasks: Sequence[TaskAnswers]) -> list[Aggregate | No
     the posterior of the decision taken (classes treated as independent, as the model does).
     """
     classes = schema["classes"]
-    rows = [(t, vote.annotator_id, vote.answer) for t, task in enumerate(tasks) for vote in task.votes if vote.weight > 0]
+    rows = [(t, vote.annotator_id, vote.answer, vote.weight) for t, task in enumerate(tasks) for vote in task.votes
+            if vote.weight > 0]
     if not rows:
         return [None] * len(tasks)
     task_idx = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    weights = np.fromiter((r[3] for r in rows), dtype=np.float64, count=len(rows))
     annotators, annotator_idx = np.unique(np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
                                           return_inverse=True)
     present = np.zeros((len(tasks), len(classes)))
     for k, name in enumerate(classes):
         said = np.fromiter((name in r[2]["labels"] for r in rows), dtype=np.int64, count=len(rows))
+        # The class's prevalence is fixed at the trust-weighted share of answers tagging it
+        # (smoothed): learned freely, a tag everybody agrees on (always or never there) has no
+        # variation to tell "present" from "absent", and EM may settle on the flipped solution.
         # Annotators start from a fixed prior accuracy: a batch of a few tasks is too little to
         # learn the population from, and the evidence of many tasks outweighs the prior anyway.
+        share = (float(weights @ said) + 1.0) / (float(weights.sum()) + 2.0)
         fit = inference.dawid_skene(task_idx, annotator_idx, said, 2, n_tasks=len(tasks), n_annotators=annotators.size,
-                                    prior="fixed")
+                                    prior="fixed", priors=np.array([1.0 - share, share]))
         present[:, k] = fit.posteriors[:, 1]
     answered = np.bincount(task_idx, minlength=len(tasks)) > 0
     return [_result(schema, present[t]) if answered[t] else None for t in range(len(tasks))]

@@ -52,12 +52,12 @@ def result_label(answer: dict) -> dict:
 
 def agreement(schema: dict, a: dict, b: dict, data=None) -> float:
     """1 - the distance between the two values as a share of the range."""
-    return round(1.0 - abs(a["value"] - b["value"]) / (schema["max"] - schema["min"]), 6)
+    return round(1.0 - abs(float(a["value"]) - float(b["value"])) / (float(schema["max"]) - float(schema["min"])), 6)
 
 
 def _aggregate_one(name: str, schema: dict, task: TaskAnswers) -> Aggregate:
     """The weighted median (or mean) of the answers; confidence: their weighted mean agreement with it."""
-    values = np.array([vote.answer["value"] for vote in task.votes], dtype=np.float64)
+    values = np.array([float(vote.answer["value"]) for vote in task.votes], dtype=np.float64)
     weights = np.array([vote.weight for vote in task.votes], dtype=np.float64)
     value = float(AGGREGATIONS[schema["aggregation"]](np.zeros(values.size, dtype=np.int64), values, weights)[0])
     value = int(round(value)) if schema["integer"] else round(value, 6)

@@ -50,13 +50,18 @@ def rasterise(points: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarr
     x1, y1 = points[:, 0], points[:, 1]
     x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
     low, high = np.minimum(y1, y2), np.maximum(y1, y2)
+    near = (high > ys[0]) & (low <= ys[-1])  # only edges that reach these rows
+    x1, y1, x2, y2, low, high = x1[near], y1[near], x2[near], y2[near], low[near], high[near]
+    if not x1.size:
+        return mask
     crosses = (ys[:, None] >= low[None, :]) & (ys[:, None] < high[None, :])
     with np.errstate(divide="ignore", invalid="ignore"):
         xs = x1[None, :] + (ys[:, None] - y1[None, :]) * ((x2 - x1) / (y2 - y1))[None, :]
     xs = np.sort(np.where(crosses, xs, np.inf), axis=1)
     diff = np.zeros((height, width + 1), dtype=np.int32)
     rows = np.arange(height)
-    for k in range(0, xs.shape[1] - 1, 2):
+    most = int(crosses.sum(axis=1).max())  # intersections per row: 2 for a convex shape
+    for k in range(0, most - 1, 2):
         a, b = xs[:, k], xs[:, k + 1]
         live = np.isfinite(a) & np.isfinite(b)
         start = np.clip(np.ceil(a[live] - 0.5 - left), 0, width).astype(np.int64)
@@ -77,62 +82,106 @@ def window_of(polygons: list[np.ndarray], height: int, width: int) -> tuple[int,
     return top, left, max(0, bottom - top), max(0, right - left)
 
 
-def outlines(mask: np.ndarray, window: tuple[int, int, int, int]) -> list[tuple[list[list[float]], int]]:
-    """One outer outline per 4-connected region of the mask, as (points in image pixels, pixel area).
+def outlines(mask: np.ndarray, window: tuple[int, int, int, int]):
+    """One outer outline per 4-connected region of the mask: (points in image pixels, pixel area, where).
 
-    The outline follows pixel edges, so rasterising it gives back the region (holes are not kept:
-    COCO and YOLO polygons have none).
+    `where` is (slices, piece): the region is `mask[slices][piece]`. The outline follows pixel
+    edges, so rasterising it gives back the region without its holes (COCO and YOLO polygons have
+    none).
     """
     top, left = window[0], window[1]
-    regions, count = ndimage.label(mask)
+    regions, _ = ndimage.label(mask)
     found = []
-    for index, region in enumerate(ndimage.find_objects(regions), start=1):
-        piece = regions[region] == index
-        ring = _outer_ring(np.pad(piece, 1))
+    for index, slices in enumerate(ndimage.find_objects(regions), start=1):
+        piece = regions[slices] == index
+        ring = outer_ring(np.pad(piece, 1))
         if ring is None:
             continue
-        dy, dx = region[0].start - 1 + top, region[1].start - 1 + left
-        found.append(([[float(x + dx), float(y + dy)] for x, y in ring], int(piece.sum())))
+        dy, dx = slices[0].start - 1 + top, slices[1].start - 1 + left
+        found.append(([[float(x + dx), float(y + dy)] for x, y in ring], int(piece.sum()), (slices, piece)))
     return found
 
 
-def _outer_ring(mask: np.ndarray) -> list[tuple[int, int]] | None:
-    """The longest closed loop of directed boundary edges (clockwise on screen), collinear points dropped."""
+def _boundary_edges(inside: np.ndarray) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Directed pixel edges between inside and outside, the inside on the right (x right, y down)."""
     edges: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    inside = mask
-    up = inside & ~np.roll(inside, 1, axis=0)
-    down = inside & ~np.roll(inside, -1, axis=0)
-    leftside = inside & ~np.roll(inside, 1, axis=1)
-    rightside = inside & ~np.roll(inside, -1, axis=1)
-    for (rows, cols), step in (
-        (np.nonzero(up), lambda r, c: ((c, r), (c + 1, r))),
-        (np.nonzero(rightside), lambda r, c: ((c + 1, r), (c + 1, r + 1))),
-        (np.nonzero(down), lambda r, c: ((c + 1, r + 1), (c, r + 1))),
-        (np.nonzero(leftside), lambda r, c: ((c, r + 1), (c, r))),
-    ):
+    sides = (
+        (inside & ~np.roll(inside, 1, axis=0), lambda r, c: ((c, r), (c + 1, r))),              # top, going right
+        (inside & ~np.roll(inside, -1, axis=1), lambda r, c: ((c + 1, r), (c + 1, r + 1))),     # right, going down
+        (inside & ~np.roll(inside, -1, axis=0), lambda r, c: ((c + 1, r + 1), (c, r + 1))),     # bottom, going left
+        (inside & ~np.roll(inside, 1, axis=1), lambda r, c: ((c, r + 1), (c, r))),              # left, going up
+    )
+    for side, edge in sides:
+        rows, cols = np.nonzero(side)
         for r, c in zip(rows.tolist(), cols.tolist()):
-            a, b = step(r, c)
+            a, b = edge(r, c)
             edges.setdefault(a, []).append(b)
-    best: list[tuple[int, int]] = []
+    return edges
+
+
+def _next(point, came_from, choices):
+    """At a vertex where two regions' corners touch, turn right: each loop then stays simple."""
+    if len(choices) == 1:
+        return choices.pop()
+    dx, dy = point[0] - came_from[0], point[1] - came_from[1]
+    for turn in ((-dy, dx), (dx, dy), (dy, -dx)):  # right, straight, left (y grows downwards)
+        target = (point[0] + turn[0], point[1] + turn[1])
+        if target in choices:
+            choices.remove(target)
+            return target
+    return choices.pop()
+
+
+def outer_ring(mask: np.ndarray) -> list[tuple[int, int]] | None:
+    """The outline of a padded one-region mask: the boundary loop of largest positive area, collinear points dropped.
+
+    Outer boundaries run with the inside on the right, which gives them positive shoelace area in
+    these coordinates; the loops around holes run the other way and are never chosen.
+    """
+    edges = _boundary_edges(mask)
+    best, best_area = None, 0.0
     while edges:
         start = next(iter(edges))
-        loop, point = [start], start
+        loop, previous, point = [start], None, start
         while True:
-            following = edges[point]
-            nxt = following.pop()
-            if not following:
+            choices = edges[point]
+            following = choices.pop() if previous is None else _next(point, previous, choices)
+            if not choices:
                 del edges[point]
-            if nxt == start:
+            if following == start:
                 break
-            loop.append(nxt)
-            point = nxt
-            if point not in edges:  # a pinch point sent us around another loop first: stop here
-                break
-        if len(loop) > len(best):
-            best = loop
-    if len(best) < 4:
+            loop.append(following)
+            previous, point = point, following
+        xy = np.array(loop, dtype=float)
+        signed = float(np.dot(xy[:, 0], np.roll(xy[:, 1], -1)) - np.dot(xy[:, 1], np.roll(xy[:, 0], -1))) / 2
+        if signed > best_area:
+            best, best_area = loop, signed
+    if best is None:
         return None
     keep = [p for k, p in enumerate(best)
             if (best[k - 1][0] - p[0]) * (best[(k + 1) % len(best)][1] - p[1])
             != (best[k - 1][1] - p[1]) * (best[(k + 1) % len(best)][0] - p[0])]
-    return keep if len(keep) >= 3 else None
+    return _unpinched(keep) if len(keep) >= 3 else None
+
+
+PINCH_NUDGE = 0.01
+
+
+def _unpinched(ring: list[tuple[int, int]]) -> list[tuple[float, float]]:
+    """Where the outline passes one corner twice (two pixels touching diagonally), move each pass a
+    hundredth of a pixel into its own pixel: the polygon becomes simple and covers the same pixel centres."""
+    seen: dict[tuple[int, int], int] = {}
+    for p in ring:
+        seen[p] = seen.get(p, 0) + 1
+    out = []
+    for k, p in enumerate(ring):
+        if seen[p] == 1:
+            out.append(p)
+            continue
+        before, after = ring[k - 1], ring[(k + 1) % len(ring)]
+        d_in = (p[0] - before[0], p[1] - before[1])
+        d_out = (after[0] - p[0], after[1] - p[1])
+        # the inside is on the right of travel: right of (dx, dy) is (-dy, dx) with y growing downwards
+        inward = (-np.sign(d_in[1]) - np.sign(d_out[1]), np.sign(d_in[0]) + np.sign(d_out[0]))
+        out.append((p[0] + PINCH_NUDGE * inward[0], p[1] + PINCH_NUDGE * inward[1]))
+    return out

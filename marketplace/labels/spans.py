@@ -4,12 +4,12 @@ Task data: `{"text": "..."}`. Answer: `{"spans": [{"start": s, "end": e, "label"
 with character offsets into the text exactly as given (Python string indices: Unicode code points,
 end exclusive). A span may carry `"text"`, which must equal the text at its offsets: it catches
 clients that count in UTF-16 units or on a trimmed copy. Aggregation keeps each exact span whose
-annotators hold at least `min_support` of the task's trust weight.
+annotators hold more than `min_support` of the task's trust weight.
 """
 from marketplace.labels import exports
 from marketplace.labels._common import (Aggregate, TaskAnswers, answer_object, check_classes, check_fields,
                                         class_name, count_bounds, counted, flag, gold_threshold, item_fields, number,
-                                        option, per_task, weighted_agreement)
+                                        min_support, per_task, supported, weighted_agreement)
 from marketplace.labels.errors import LabelError
 
 NAME = "spans"
@@ -24,9 +24,13 @@ EXPORTS = {"conll": exports.conll, "spacy": exports.spacy}
 def validate_schema(schema: dict) -> dict:
     """Classes; allow_overlap (default false); optional min_spans / max_spans; min_support (default 0.5)."""
     check_fields(schema, {"classes", "allow_overlap", "min_spans", "max_spans", "min_support"})
+    classes = check_classes(schema, minimum=1)
+    for i, name in enumerate(classes):
+        if any(ch.isspace() for ch in name):  # a CoNLL tag is one whitespace-free column
+            raise LabelError(f"entry {i} must not contain whitespace (use PER, B_LOC, ...)", "classes")
     return {
-        "type": NAME, "classes": check_classes(schema, minimum=1), "allow_overlap": flag(schema, "allow_overlap"),
-        **count_bounds(schema, "spans", MAX_SPANS), "min_support": option(schema, "min_support", 0.5, above=0.0, maximum=1.0),
+        "type": NAME, "classes": classes, "allow_overlap": flag(schema, "allow_overlap"),
+        **count_bounds(schema, "spans", MAX_SPANS), **min_support(schema),
         **gold_threshold(schema, DEFAULT_GOLD_THRESHOLD),
     }
 
@@ -96,12 +100,11 @@ def _aggregate_one(schema: dict, task: TaskAnswers) -> Aggregate:
     for vote in task.votes:
         for key in _keys(vote.answer):
             support[key] = support.get(key, 0.0) + vote.weight
-    needed = schema.get("min_support", 0.5)
     ranked = sorted(((w / total if total > 0 else 0.0, key) for key, w in support.items()),
                     key=lambda item: (-item[0], item[1]))
     kept: list[tuple] = []
     for share, key in ranked:
-        if share < needed - 1e-9:
+        if not supported(share, schema):
             break
         if schema.get("allow_overlap") or all(key[1] <= other[0] or other[1] <= key[0] for _, other in kept):
             kept.append((share, key))

@@ -9,6 +9,8 @@ all the others.
 import re
 import unicodedata
 
+from rapidfuzz.distance import Levenshtein
+
 from marketplace.labels import exports
 from marketplace.labels._common import (Aggregate, TaskAnswers, check_fields, flag, gold_threshold, number, option,
                                         per_task)
@@ -62,16 +64,8 @@ def words(schema: dict, text: str) -> list[str]:
 
 
 def edit_distance(a: list[str], b: list[str]) -> int:
-    """Levenshtein distance between two word sequences (substitutions, insertions, deletions)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, word in enumerate(a, start=1):
-        current = [i]
-        for j, other in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other)))
-        previous = current
-    return previous[-1]
+    """Levenshtein distance between two word sequences (substitutions, insertions, deletions), in C."""
+    return Levenshtein.distance(a, b)
 
 
 def word_error_rate(reference: str, hypothesis: str, schema: dict | None = None) -> float:
@@ -96,8 +90,12 @@ def _aggregate_one(schema: dict, task: TaskAnswers) -> Aggregate:
     """The answer with the least trust-weighted edit distance to all answers (ties: more weight, then first)."""
     votes = list(task.votes)
     tokens = [words(schema, vote.answer["text"]) for vote in votes]
-    cost = [sum(other.weight * _distance(schema, tokens[i], tokens[j]) for j, other in enumerate(votes))
-            for i in range(len(votes))]
+    cost = [0.0] * len(votes)
+    for i in range(len(votes)):  # each pair once: the distance is symmetric, and zero to itself
+        for j in range(i + 1, len(votes)):
+            d = _distance(schema, tokens[i], tokens[j])
+            cost[i] += votes[j].weight * d
+            cost[j] += votes[i].weight * d
     best = min(range(len(votes)), key=lambda i: (round(cost[i], 9), -votes[i].weight, i))
     total = sum(vote.weight for vote in votes)
     confidence = 1.0 - cost[best] / total if total > 0 else 0.0

@@ -68,8 +68,7 @@ def add_questions(*, account: Account, qualification_id: int, items: list[dict])
         try:
             item["answer"] = labels.validate_answer(qualification.label_schema, item["answer"], item.get("data"))
         except labels.LabelError as exc:
-            raise ValidationFailed(f"question {i}: answer: {exc.message}",
-                                   errors={"json": {"questions": {str(i): {"answer": [exc.message]}}}})
+            raise field_error(f"question {i}: {exc.message}", "questions", str(i), "answer", *exc.path)
     db.session.add_all(Question(qualification_id=qualification.id, **item) for item in items)
     qualification.question_count += len(items)
     db.session.flush()
@@ -138,7 +137,7 @@ def submit_attempt(*, annotator: Account, attempt_id: int, answers: list, now: d
         try:
             clean = labels.validate_answer(qualification.label_schema, given, question.data)
         except labels.LabelError as exc:
-            raise ValidationFailed(f"answer {i}: {exc.message}", errors={"json": {"answers": {str(i): [exc.message]}}})
+            raise field_error(f"answer {i}: {exc.message}", "answers", str(i), *exc.path)
         correct += labels.agrees(qualification.label_schema, clean, question.answer, question.data)
     attempt.status, attempt.graded_at = GRADED, now
     attempt.score = correct / len(questions)

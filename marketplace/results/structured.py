@@ -77,8 +77,9 @@ def recompute(project: Project, now: datetime, progress) -> dict:
         .order_by(Task.id)))
     written, answers = 0, 0
     agreed: dict[int, list[float]] = {}
-    for start in range(0, len(task_ids), BATCH):
-        batch_written, tasks, found = write(project, task_ids[start:start + BATCH], now)
+    batch = getattr(labels.label_type(project.label_schema), "RECOMPUTE_BATCH", BATCH)
+    for start in range(0, len(task_ids), batch):
+        batch_written, tasks, found = write(project, task_ids[start:start + batch], now)
         written += batch_written
         for task, result in zip(tasks, found):
             answers += len(task.votes)
@@ -86,7 +87,7 @@ def recompute(project: Project, now: datetime, progress) -> dict:
                 if result is not None:
                     score = labels.agreement(project.label_schema, vote.answer, result.label, task.data)
                     agreed.setdefault(vote.annotator_id, []).append(score)
-        progress(percent=10 + int(80 * min(1.0, (start + BATCH) / max(1, len(task_ids)))), stage="aggregating")
+        progress(percent=10 + int(80 * min(1.0, (start + batch) / max(1, len(task_ids)))), stage="aggregating")
     _store_agreement(project, agreed, now)
     return {"answers": answers, "annotators": len(agreed), "iterations": 0, "results_written": written,
             "tasks_reopened": 0}

@@ -83,8 +83,8 @@ def _checked_gold(label_schema: dict, item: dict, rows) -> dict:
 def _checked_label(label_schema: dict, item: dict, rows, field: str, validate):
     try:
         return validate(label_schema, item[field])
-    except labels.LabelError as exc:
-        raise parsing.row_error(rows, item["row"], field, exc.message)
+    except labels.LabelError as exc:  # the field inside the answer too: gold_answer.boxes.2.w
+        raise parsing.row_error(rows, item["row"], ".".join((field, *exc.path)), exc.message)
 
 
 _PG_INSERT = text("""

@@ -134,3 +134,39 @@ def test_classification_aggregates_by_weighted_vote():
     result = aggregate({"type": "classification", "classes": ["cat", "dog"]}, {},
                        [{"label": "dog"}, {"label": "cat"}, {"label": "cat"}], weights=[3.0, 1.0, 1.0])
     assert result.label == "dog" and result.posterior == [0.4, 0.6] and not result.tie
+
+
+def test_multi_label_is_sure_of_tags_everybody_agrees_on_however_many_tasks_share_the_batch():
+    schema = labels.validate_schema({"type": "multi_label", "classes": ["a", "b", "c"]})
+
+    def unanimous(t):
+        return TaskAnswers(t, {}, [Vote(w, {"labels": ["a"]}, 1.0) for w in range(3)])
+
+    alone = labels.aggregate(schema, [unanimous(0)])[0]
+    batch = labels.aggregate(schema, [unanimous(t) for t in range(40)])
+    for result in [alone, *batch]:
+        assert result.label == {"labels": ["a"]}
+        assert result.posterior[0] > 0.9 and max(result.posterior[1:]) < 0.1 and result.confidence > 0.8
+
+
+def test_with_two_equal_annotators_what_only_one_drew_is_not_kept():
+    two = aggregate({"type": "bbox", "classes": ["car"]}, IMAGE,
+                    [{"boxes": [box(10, 10, 40, 20)]}, {"boxes": [box(120, 50, 40, 20)]}])
+    assert two.label == {"boxes": []}
+    squares = aggregate({"type": "polygon", "classes": ["cat"]}, IMAGE,
+                        [{"polygons": [square(0, 0, 50, 50)]}, {"polygons": [square(25, 25, 75, 75)]}])
+    assert [p["area"] for p in squares.label["polygons"]] == [625]  # only where both drew: the overlap
+    clip = {"audio": "a.wav", "duration": 10}
+    segments = aggregate({"type": "audio_segments", "classes": ["speech"]}, clip,
+                         [{"segments": [{"start": 0, "end": 4, "label": "speech"}]},
+                          {"segments": [{"start": 2, "end": 6, "label": "speech"}]}])
+    assert segments.label == {"segments": [{"start": 2.0, "end": 4.0, "label": "speech", "score": 1.0}]}
+
+
+def test_an_averaged_box_never_leaves_the_image():
+    edge = {"image": "a.jpg", "width": 100.0, "height": 50.0}
+    result = aggregate({"type": "bbox", "classes": ["car"]}, edge,
+                       [{"boxes": [box(33.333, 10, 66.667, 20)]}, {"boxes": [box(33.334, 10, 66.666, 20)]},
+                        {"boxes": [box(33.334, 10, 66.666, 20)]}])
+    (found,) = result.label["boxes"]
+    assert found["x"] + found["w"] <= 100.0

@@ -1,6 +1,7 @@
 """Agreement between two answers under each type's measure, against hand-computed values."""
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from marketplace import labels
 from marketplace.labels import raster
@@ -79,10 +80,36 @@ def test_rasterising_and_outlining_round_trip():
     assert mask.sum() == 50 and mask[3:8, 2:12].all()
     triangle = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     assert raster.rasterise(triangle, (0, 0, 10, 10)).sum() == 45  # pixel centres strictly under x + y = 10
-    (points, area), = raster.outlines(mask, (0, 0, 20, 20))
+    (points, area, _), = raster.outlines(mask, (0, 0, 20, 20))
     assert area == 50 and sorted(map(tuple, points)) == sorted([(2.0, 3.0), (12.0, 3.0), (12.0, 8.0), (2.0, 8.0)])
     # a window offsets everything
-    (shifted, _), = raster.outlines(mask[3:8, 2:12], (3, 2, 5, 10))
+    (shifted, _, _), = raster.outlines(mask[3:8, 2:12], (3, 2, 5, 10))
     assert sorted(map(tuple, shifted)) == sorted(map(tuple, points))
     assert raster.self_intersection(np.array([[0, 0], [10, 10], [10, 0], [0, 10]], dtype=float)) == (0, 2)
     assert raster.self_intersection(square) is None
+
+
+def test_an_outline_is_the_outer_boundary_even_around_a_longer_hole():
+    mask = np.ones((9, 9), dtype=bool)
+    mask[1, 1:8] = False  # a comb-shaped hole whose boundary is longer than the square's
+    for column in (1, 3, 5, 7):
+        mask[1:8, column] = False
+    (points, area, _), = raster.outlines(mask, (0, 0, 9, 9))
+    assert area == 50 and sorted(map(tuple, points)) == [(0.0, 0.0), (0.0, 9.0), (9.0, 0.0), (9.0, 9.0)]
+
+
+def test_outlines_are_simple_and_cover_their_region_on_random_masks():
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(400):
+        mask = rng.random((8, 8)) < rng.uniform(0.3, 0.8)
+        for points, area, (slices, piece) in raster.outlines(mask, (0, 0, 8, 8)):
+            polygon = np.array(points)
+            assert raster.self_intersection(polygon) is None  # pinch corners are pulled apart
+            region = np.zeros_like(mask)
+            region[slices] = piece
+            # the outline covers the region and its holes (those not open to the outside, even diagonally)
+            filled = ndimage.binary_fill_holes(region, structure=np.ones((3, 3)))
+            assert (raster.rasterise(polygon, (0, 0, 8, 8)) == filled).all() and area == piece.sum()
+            checked += 1
+    assert checked > 1000

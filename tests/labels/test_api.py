@@ -43,6 +43,12 @@ def test_a_box_outside_the_image_is_a_422_naming_the_field(client):
     assert "outside the image" in refused.json["errors"]["json"]["answer"]["boxes"]["0"]["w"][0]
 
 
+def test_a_number_too_large_for_a_float_is_a_422_not_a_crash(client):
+    project = typed_project(BOXES, [IMAGE])
+    refused = lease_and_answer(client, project, {"boxes": [{"x": 10 ** 400, "y": 0, "w": 1, "h": 1, "label": "car"}]})
+    assert refused.status_code == 422 and "x" in refused.json["errors"]["json"]["answer"]["boxes"]["0"]
+
+
 def test_span_past_the_text_and_end_before_start_are_422s(client):
     project = typed_project({"type": "spans", "classes": ["PER"]}, [{"text": "Ada wrote"}], answers_per_task=1)
     headers = bearer(AnnotatorFactory())
@@ -72,7 +78,7 @@ def test_import_checks_the_data_each_type_needs(client, requester):
     assert missing.status_code == 422 and "width" in missing.json["errors"]["json"]["tasks"]["0"]["data.width"][0]
     gold = client.post(f"/api/v1/projects/{project['id']}/tasks", headers=requester, json={"tasks": [
         {"external_id": "g", "data": IMAGE, "gold_answer": {"boxes": [{"x": 0, "y": 0, "w": 200, "h": 5, "label": "car"}]}}]})
-    assert gold.status_code == 422 and "gold_answer" in gold.json["errors"]["json"]["tasks"]["0"]
+    assert gold.status_code == 422 and "outside" in gold.json["errors"]["json"]["tasks"]["0"]["gold_answer.boxes.0.w"][0]
     fine = client.post(f"/api/v1/projects/{project['id']}/tasks", headers=requester, json={"tasks": [
         {"external_id": "g", "data": IMAGE, "gold_answer": {"boxes": [{"x": 0, "y": 0, "w": 20, "h": 5, "label": "car"}]}}]})
     assert fine.status_code == 201
@@ -104,6 +110,10 @@ def test_a_qualification_with_boxes_is_scored_by_iou(client, requester):
     no_size = client.post(f"/api/v1/qualifications/{created['id']}/questions", headers=requester,
                           json={"questions": [{"data": {"image": "q.jpg"}, "answer": car}]})
     assert no_size.status_code == 422 and "data.width" in no_size.json["errors"]["json"]["questions"]["0"]
+    outside = client.post(f"/api/v1/qualifications/{created['id']}/questions", headers=requester, json={"questions": [
+        {"data": IMAGE, "answer": {"boxes": [{"x": 95, "y": 0, "w": 20, "h": 5, "label": "car"}]}}]})
+    assert outside.status_code == 422
+    assert "outside" in outside.json["errors"]["json"]["questions"]["0"]["answer"]["boxes"]["0"]["w"][0]
     added = client.post(f"/api/v1/qualifications/{created['id']}/questions", headers=requester,
                         json={"questions": [{"data": IMAGE, "answer": car}, {"data": IMAGE, "answer": {"boxes": []}}]})
     assert added.status_code == 201

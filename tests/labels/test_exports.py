@@ -125,6 +125,14 @@ def test_spacy_jsonl_offsets_slice_the_text():
     assert record["text"][start:end] == "Bob" and label == "PER" and record["meta"]["task_id"] == 4
 
 
+def test_spacy_entities_never_overlap_but_spans_keep_every_one():
+    schema = labels.validate_schema({"type": "spans", "classes": ["LOC"], "allow_overlap": True})
+    both = [{"start": 0, "end": 13, "label": "LOC"}, {"start": 0, "end": 8, "label": "LOC"}]
+    rows = rows_of({"task_id": 1, "data": {"text": "New York City"}, "label": {"spans": both}})
+    (record,) = [json.loads(line) for line in text(exports.spacy(schema, rows)).splitlines()]
+    assert record["entities"] == [[0, 13, "LOC"]] and len(record["spans"]) == 2
+
+
 def test_the_manifest_pairs_audio_with_its_text():
     schema = labels.validate_schema({"type": "transcription"})
     rows = rows_of({"task_id": 3, "data": {"audio": "clips/3.wav", "duration": 2.5}, "label": {"text": "hello there"}})

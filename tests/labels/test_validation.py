@@ -165,3 +165,24 @@ def test_transcription_numbers_and_label_sets():
 
 def test_pre_labels_are_for_classification_only():
     assert "classification" in error_of(labels.validate_prediction, BOXES, {"car": 1.0})[1]
+
+
+@pytest.mark.parametrize("value", [10 ** 400, -(10 ** 400), 1e16, float("inf")])
+def test_numbers_beyond_any_sensible_magnitude_are_refused_not_crashed_on(value):
+    path, message = error_of(labels.validate_answer, BOXES, {"boxes": [{"x": value, "y": 0, "w": 1, "h": 1, "label": "car"}]},
+                             IMAGE)
+    assert path == ("boxes", "0", "x")
+    assert error_of(labels.validate_schema, {"type": "numeric", "min": 0, "max": value})[0] == ("max",)
+
+
+def test_polygon_images_and_answers_have_size_caps():
+    assert error_of(labels.validate_task_data, POLYGONS, {"width": 100_000, "height": 100_000})[0] == ("data", "width")
+    # 21 polygons of 500 points: each within its own cap, 10,500 points in all (the simple-polygon
+    # check is quadratic per polygon: the answer-wide cap bounds the work in the submit request)
+    many = [{"points": [[1, 1]] * 500, "label": "cat"}] * 21
+    path, message = error_of(labels.validate_answer, POLYGONS, {"polygons": many}, IMAGE)
+    assert path == ("polygons",) and "10000 points" in message
+
+
+def test_span_classes_are_single_conll_columns():
+    assert error_of(labels.validate_schema, {"type": "spans", "classes": ["New York"]})[0] == ("classes",)
