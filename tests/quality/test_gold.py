@@ -90,7 +90,7 @@ def test_requesters_import_gold_and_see_it_marked(client):
 
 
 @pytest.mark.parametrize("row, field", [
-    ({"external_id": "g", "data": {}, "gold_answer": {"label": "horse"}}, "gold_answer"),
+    ({"external_id": "g", "data": {}, "gold_answer": {"label": "horse"}}, "gold_answer.label"),
     ({"external_id": "g", "data": {}, "gold_explanation": "no answer given"}, "gold_explanation"),
 ])
 def test_bad_gold_rows_are_422(client, row, field):
