@@ -28,7 +28,7 @@ def test_import_and_bulk_update_of_predictions(client):
     assert a.prediction == [0.5, 0.5, 0.0] and a.model_version == "m1" and a.uncertainty == 0.5
     bad = client.post(f"/api/v1/projects/{project.id}/tasks", headers=headers,
                       json={"tasks": [{"external_id": "c", "data": {}, "prediction": {"horse": 1}}]})
-    assert bad.status_code == 422 and "prediction" in bad.json["errors"]["json"]["tasks"]["0"]
+    assert bad.status_code == 422 and "prediction.horse" in bad.json["errors"]["json"]["tasks"]["0"]  # the unknown class
     updated = client.post(f"/api/v1/projects/{project.id}/tasks/predictions", headers=headers, json={"predictions": [
         {"external_id": "b", "prediction": {"bird": 0.9, "cat": 0.1}, "model_version": "m2"},
         {"external_id": "zzz", "prediction": {"cat": 1}}]})
