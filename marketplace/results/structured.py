@@ -17,6 +17,7 @@ from marketplace.projects.models import Project
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results.models import Result
+from marketplace.reviews.trust import check_structured_reviews
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 
 BATCH = 500
@@ -89,6 +90,7 @@ def recompute(project: Project, now: datetime, progress) -> dict:
                     agreed.setdefault(vote.annotator_id, []).append(score)
         progress(percent=10 + int(80 * min(1.0, (start + batch) / max(1, len(task_ids)))), stage="aggregating")
     _store_agreement(project, agreed, now)
+    check_structured_reviews(project=project, task_answers=task_answers)
     return {"answers": answers, "annotators": len(agreed), "iterations": 0, "results_written": written,
             "tasks_reopened": 0}
 

@@ -26,3 +26,29 @@ def check_reviews(*, project_id: int, task_ids: np.ndarray, labels: np.ndarray, 
         stats.reviews_agreed += int(review.agrees_with_truth)
         checked += 1
     return checked
+
+
+def check_structured_reviews(*, project, task_answers) -> int:
+    """The same for label types aggregated by their module: the decision agrees with the aggregate of
+    the task's answers when their agreement reaches the schema's gold threshold (as gold is scored)."""
+    from marketplace import labels
+
+    reviews = db.session.scalars(
+        select(Review).where(Review.project_id == project.id, Review.status == DECIDED,
+                             Review.agrees_with_truth.is_(None))
+    ).all()
+    if not reviews:
+        return 0
+    tasks = task_answers(project, sorted({review.task_id for review in reviews}))
+    found = dict(zip((task.task_id for task in tasks), zip(tasks, labels.aggregate(project.label_schema, tasks))))
+    checked = 0
+    for review in reviews:
+        task, truth = found.get(review.task_id, (None, None))
+        if truth is None:  # no answers to compare with
+            continue
+        review.agrees_with_truth = labels.agrees(project.label_schema, review.label, truth.label, task.data)
+        stats = quality.stats_row(annotator_id=review.reviewer_id, project_id=project.id)
+        stats.reviews_checked += 1
+        stats.reviews_agreed += int(review.agrees_with_truth)
+        checked += 1
+    return checked

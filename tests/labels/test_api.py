@@ -7,6 +7,7 @@ from marketplace.extensions import db
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import recompute
 from marketplace.results.models import Result
+from marketplace.reviews.models import Review
 from tests.factories import AnnotatorFactory, RequesterFactory, TaskFactory, bearer, fresh, open_project
 from tests.projects.test_routes import _owner
 
@@ -151,6 +152,11 @@ def test_a_reviewer_decides_a_box_task_and_the_decision_is_the_result(client):
     assert decided.status_code == 200
     result = fresh(Result, task_id)
     assert result.method == "review" and result.label == one
+    # the recompute keeps the decision and scores the reviewer against the answers' aggregate (no box)
+    recompute.recompute_project(project_id=project.id, now=utcnow())
+    assert fresh(Result, task_id).label == one
+    review = fresh(Review, leased["id"])
+    assert review.agrees_with_truth is False
 
 
 def test_recompute_reweights_answers_by_gold_trust_and_stores_agreement(client):
