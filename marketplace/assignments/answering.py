@@ -58,7 +58,9 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.model_as_annotator, p.model_confusion,
        p.budget_cents, p.reward_cents, p.currency, e.id AS escrow_id,
-       t.gold_answer, t.gold_explanation, t.data AS task_data
+       t.gold_answer, t.gold_explanation,
+       -- only types whose answers point into the data (boxes, spans...) need it: skip it for classes
+       CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
 LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
 WHERE a.id = :assignment_id
