@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 
 from marketplace import labels
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
-from marketplace.errors import Conflict, NotFound, ValidationFailed, field_error
+from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.qualifications.models import EXPIRED, GRADED, STARTED, Attempt, Grant, Qualification, Question
 
@@ -63,8 +63,7 @@ def add_questions(*, account: Account, qualification_id: int, items: list[dict])
         try:
             labels.validate_task_data(qualification.label_schema, item.get("data"))
         except labels.LabelError as exc:
-            raise ValidationFailed(f"question {i}: {'.'.join(exc.path)}: {exc.message}",
-                                   errors={"json": {"questions": {str(i): {".".join(exc.path): [exc.message]}}}})
+            raise field_error(f"question {i}: {exc.message}", "questions", str(i), *exc.path)
         try:
             item["answer"] = labels.validate_answer(qualification.label_schema, item["answer"], item.get("data"))
         except labels.LabelError as exc:

@@ -48,8 +48,8 @@ def export(*, account: Account, project_id: int, format: str) -> Export:
     else:
         body = labels.label_type(project.label_schema).EXPORTS[format](project.label_schema, rows)
     media_type, extension = MEDIA[format]
-    return Export(body, media_type, f"project-{project_id}-results.{format}.{extension}"
-                  if format not in ("jsonl", "csv") else f"project-{project_id}-results.{extension}")
+    name = "results" if format in ("jsonl", "csv") else f"results-{format}"
+    return Export(body, media_type, f"project-{project_id}-{name}.{extension}")
 
 
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:

@@ -100,7 +100,7 @@ def test_export_formats_must_suit_the_type(client):
     lease_and_answer(client, project, {"spans": [{"start": 0, "end": 3, "label": "PER"}]})
     conll = client.get(f"/api/v1/projects/{project.id}/results/export?format=conll", headers=owner)
     assert conll.status_code == 200 and "Ada\tB-PER" in conll.get_data(as_text=True)
-    assert conll.headers["Content-Disposition"].endswith('.conll.conll"')
+    assert conll.headers["Content-Disposition"].endswith('results-conll.conll"')
 
 
 def test_a_qualification_with_boxes_is_scored_by_iou(client, requester):
@@ -110,7 +110,7 @@ def test_a_qualification_with_boxes_is_scored_by_iou(client, requester):
     car = {"boxes": [{"x": 10, "y": 10, "w": 20, "h": 20, "label": "car"}]}
     no_size = client.post(f"/api/v1/qualifications/{created['id']}/questions", headers=requester,
                           json={"questions": [{"data": {"image": "q.jpg"}, "answer": car}]})
-    assert no_size.status_code == 422 and "data.width" in no_size.json["errors"]["json"]["questions"]["0"]
+    assert no_size.status_code == 422 and "width" in no_size.json["errors"]["json"]["questions"]["0"]["data"]
     outside = client.post(f"/api/v1/qualifications/{created['id']}/questions", headers=requester, json={"questions": [
         {"data": IMAGE, "answer": {"boxes": [{"x": 95, "y": 0, "w": 20, "h": 5, "label": "car"}]}}]})
     assert outside.status_code == 422
