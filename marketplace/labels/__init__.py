@@ -9,7 +9,9 @@ A type module provides (see `classification` for the smallest one):
 - `aggregate(schema, tasks)`: a trust-weighted result with a confidence per task (`TaskAnswers` in,
   `Aggregate` out), and `result_label(answer)`: what a result stores for one answer (a gold answer,
   a reviewer's decision);
-- `EXPORTS`: format name -> writer (see `exports`); JSONL and CSV work for every type.
+- `EXPORTS`: format name -> writer (see `exports`); JSONL and CSV work for every type;
+- optionally `RECOMPUTE_BATCH`: how many tasks the recompute aggregates together (multi_label fits
+  each class over the whole project at once).
 
 Adding a type means adding its module and a line in `TYPES`.
 """

@@ -2,6 +2,7 @@
 import numpy as np
 from sqlalchemy import select
 
+from marketplace import labels
 from marketplace.extensions import db
 from marketplace.quality import services as quality
 from marketplace.reviews.models import DECIDED, Review
@@ -20,19 +21,22 @@ def check_reviews(*, project_id: int, task_ids: np.ndarray, labels: np.ndarray, 
     for review in reviews:
         if review.task_id not in truth:
             continue
-        review.agrees_with_truth = label_type.class_of(review.label) == truth[review.task_id]
-        stats = quality.stats_row(annotator_id=review.reviewer_id, project_id=project_id)
-        stats.reviews_checked += 1
-        stats.reviews_agreed += int(review.agrees_with_truth)
+        _record(review, label_type.class_of(review.label) == truth[review.task_id])
         checked += 1
     return checked
+
+
+def _record(review: Review, agrees: bool) -> None:
+    """Mark the decision and count it in the reviewer's trust on the project."""
+    review.agrees_with_truth = agrees
+    stats = quality.stats_row(annotator_id=review.reviewer_id, project_id=review.project_id)
+    stats.reviews_checked += 1
+    stats.reviews_agreed += int(agrees)
 
 
 def check_structured_reviews(*, project, task_answers) -> int:
     """The same for label types aggregated by their module: the decision agrees with the aggregate of
     the task's answers when their agreement reaches the schema's gold threshold (as gold is scored)."""
-    from marketplace import labels
-
     reviews = db.session.scalars(
         select(Review).where(Review.project_id == project.id, Review.status == DECIDED,
                              Review.agrees_with_truth.is_(None))
@@ -46,9 +50,6 @@ def check_structured_reviews(*, project, task_answers) -> int:
         task, truth = found.get(review.task_id, (None, None))
         if truth is None:  # no answers to compare with
             continue
-        review.agrees_with_truth = labels.agrees(project.label_schema, review.label, truth.label, task.data)
-        stats = quality.stats_row(annotator_id=review.reviewer_id, project_id=project.id)
-        stats.reviews_checked += 1
-        stats.reviews_agreed += int(review.agrees_with_truth)
+        _record(review, labels.agrees(project.label_schema, review.label, truth.label, task.data))
         checked += 1
     return checked
