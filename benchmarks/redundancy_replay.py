@@ -17,7 +17,11 @@ another. The replay simulates the live system, with no peeking at answers not ye
 
 Compared, on the gold items, with the answers each spends (share of the dataset's answers):
 (a) Dawid-Skene on all answers; (b) the first k answers of each task (replay order) + majority
-vote, k = round(answers used by (c) / tasks); (c) the policy at several targets. The same policy
+vote, k = round(answers used by (c) / tasks); (c) the policy at several targets; with `--ceiling`,
+(d) the same policy judging every task with the confusion matrices and priors of (a), i.e. as if
+every annotator were known from all their answers before the first one arrives. (d) is not
+attainable (it peeks at answers the live system has not seen); it shows how much of (c)'s gap is
+the stopping rule and how much is learning the annotators from sparse data. The same policy
 settings and simulation constants serve every dataset: nothing is tuned per dataset. No gold is
 used in the main table; `--gold-share 0.05` clamps a random 5% of gold items in every recompute
 and scores on the other 95% (reported separately).
@@ -94,8 +98,13 @@ def replay_order(p: Problem, rng) -> tuple[np.ndarray, np.ndarray]:
     return order, offsets
 
 
-def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, clamp: dict) -> dict:
-    """Replay `p` under `policy`; return labels, answers used per task and run statistics."""
+def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, clamp: dict, known=None) -> dict:
+    """Replay `p` under `policy`; return labels, answers used per task and run statistics.
+
+    `known` (a Dawid-Skene result on all answers) makes it the ceiling run: every decision uses
+    its confusion matrices and priors, nothing is recomputed or reopened on the way, and one DS
+    on the answers consumed gives the delivered labels at the end.
+    """
     rng = np.random.default_rng(seed)
     order, offsets = replay_order(p, rng)
     available = np.diff(offsets)
@@ -113,14 +122,19 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, clamp: dict) -> 
     arrivals = list(rng.permutation(p.n_tasks)[::-1])
     open_tasks: list[int] = []
 
+    if known is not None:
+        confusion, priors = known.confusion, known.priors
+
     def recompute() -> int:
         """Refresh the model from the consumed answers; reopen closed tasks now below target."""
         nonlocal confusion, priors, unseen, last_recompute, n_recomputes, n_reopened, delivered
         idx = consumed[:n_consumed]
         ds = dawid_skene(p.task[idx], p.annotator[idx], p.label[idx], K, gold=clamp,
                          n_tasks=p.n_tasks, n_annotators=p.n_annotators)
-        confusion, priors, unseen = ds.confusion, ds.priors, ds.extra["prior_confusion"]
         last_recompute, n_recomputes, delivered = n_consumed, n_recomputes + 1, ds.labels
+        if known is not None:
+            return 0
+        confusion, priors, unseen = ds.confusion, ds.priors, ds.extra["prior_confusion"]
         # The recompute re-judges closed tasks with the same (discounted) posterior the submit
         # path uses; one that fell below target and still has answers to ask for reopens.
         judged = discount_evidence(ds.posteriors[closed], priors, policy.evidence_weight).max(axis=1)
@@ -156,7 +170,7 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, clamp: dict) -> 
             escalated[t] = decision is Decision.ESCALATE
             open_tasks[slot] = open_tasks[-1]
             open_tasks.pop()
-        if n_consumed - last_recompute >= max(RECOMPUTE_MIN, RECOMPUTE_SHARE * n_consumed):
+        if known is None and n_consumed - last_recompute >= max(RECOMPUTE_MIN, RECOMPUTE_SHARE * n_consumed):
             recompute()
     return {"labels": delivered, "at_close": at_close, "used": used, "escalated": escalated,
             "order": order, "offsets": offsets, "recomputes": n_recomputes, "reopened": n_reopened}
@@ -184,7 +198,7 @@ def gold_split(p: Problem, share: float, seed: int) -> tuple[dict, np.ndarray]:
     return dict(zip(p.gold_tasks[chosen].tolist(), p.gold_labels[chosen].tolist())), scored
 
 
-def evaluate(name: str, seeds, gold_share: float, targets, weight: float) -> dict:
+def evaluate(name: str, seeds, gold_share: float, targets, weight: float, ceiling: bool = False) -> dict:
     """Run (a), (b), (c) for one dataset over `seeds`; return per-seed figures."""
     p = load_problem(name)
     total = p.task.size
@@ -213,12 +227,33 @@ def evaluate(name: str, seeds, gold_share: float, targets, weight: float) -> dic
             k = max(1, round(spent / p.n_tasks))
             mv_labels, mv_used = first_k_majority(p, r["order"], r["offsets"], k, clamp)
             add(("b", target), acc(mv_labels, scored), mv_used, k=k)
+            if ceiling:
+                d = run_policy(p, policy, seed, clamp, known=ds)
+                add(("d", target), acc(d["labels"], scored), int(d["used"].sum()),
+                    escalated=float(d["escalated"].mean()), at_close=acc(d["at_close"], scored),
+                    recomputes=d["recomputes"], reopened=0.0)
     return out
 
 
 def ms(values, scale=100.0, digits=1) -> str:
     v = np.asarray(values, dtype=np.float64) * scale
     return f"{v.mean():.{digits}f}±{v.std(ddof=1) if v.size > 1 else 0.0:.{digits}f}"
+
+
+def verdict(name: str, target: float, a_rows, c_rows) -> str:
+    """Return the PASS/FAIL line of the issue's target, with the standard error of the seeds' mean gap.
+
+    The gap's seed-to-seed spread is several tenths of a point, so with the default 5 seeds a
+    verdict near the limit can flip between runs; `--seeds 20` settles it.
+    """
+    gaps = np.array([a["acc"] - c["acc"] for a, c in zip(a_rows, c_rows)])
+    gap, c_share = gaps.mean(), np.mean([r["share"] for r in c_rows])
+    se = gaps.std(ddof=1) / np.sqrt(gaps.size) if gaps.size > 1 else 0.0
+    ok = gap <= TARGET_GAP + 1e-12 and c_share <= TARGET_BUDGET
+    c_acc = np.mean([r["acc"] for r in c_rows])
+    return (f"{'PASS' if ok else 'FAIL'} {name} target {target:g}: accuracy {100 * c_acc:.2f}% vs (a) "
+            f"{100 * np.mean([r['acc'] for r in a_rows]):.2f}% (gap {100 * gap:+.2f}±{100 * se:.2f} pt over "
+            f"{gaps.size} seeds, limit 0.5), answers {100 * c_share:.1f}% (limit 60%)")
 
 
 def table(results, seeds, gold_share: float, targets, weight: float) -> str:
@@ -237,20 +272,18 @@ def table(results, seeds, gold_share: float, targets, weight: float) -> str:
                          f"{np.mean(share) * per_task:>9.2f} {esc:>12} {reo:>11} {fin:>11}")
 
         line("(a) all answers + DS", rows["a"])
-        a_acc = np.mean([r["acc"] for r in rows["a"]])
         for target in targets:
             c = rows[("c", target)]
             ks = sorted({r["k"] for r in rows[("b", target)]})
             line(f"(b) first k={'/'.join(map(str, ks))} + MV", rows[("b", target)])
             line(f"(c) policy target {target:g}", c, esc=ms([r["escalated"] for r in c]),
                  reo=ms([r["reopened"] for r in c]), fin=ms([r["at_close"] for r in c]))
+            if ("d", target) in rows:
+                d = rows[("d", target)]
+                line(f"(d) ceiling target {target:g}", d, esc=ms([r["escalated"] for r in d]),
+                     fin=ms([r["at_close"] for r in d]))
             if name in TARGET_DATASETS:
-                c_acc, c_share = np.mean([r["acc"] for r in c]), np.mean([r["share"] for r in c])
-                ok = c_acc >= a_acc - TARGET_GAP and c_share <= TARGET_BUDGET
-                verdicts.append(
-                    f"{'PASS' if ok else 'FAIL'} {name} target {target:g}: accuracy {100 * c_acc:.2f}% vs "
-                    f"(a) {100 * a_acc:.2f}% (gap {100 * (a_acc - c_acc):+.2f} pt, limit 0.5), answers "
-                    f"{100 * c_share:.1f}% (limit 60%)")
+                verdicts.append(verdict(name, target, rows["a"], c))
         lines.append("")
     gold = (f"{100 * gold_share:g}% of gold items clamped in every DS, scored on the rest"
             if gold_share > 0 else "no gold used")
@@ -261,7 +294,8 @@ def table(results, seeds, gold_share: float, targets, weight: float) -> str:
              f"{RECOMPUTE_SHARE:.0%} of consumed) answers.")
     notes = ("accuracy on gold items; answers % of the dataset's answers; (b) k = round(answers of (c) / tasks), "
              "first k of each task in the replay order; (c) accuracy = the labels the project's last "
-             "DS recompute delivers, 'at close %' = the submit path's label when the task closed.")
+             "DS recompute delivers, 'at close %' = the submit path's label when the task closed; "
+             "(d) = (c) deciding with (a)'s model, nothing reopened: a ceiling no live system reaches.")
     return "\n".join([intro, notes, ""] + lines + verdicts)
 
 
@@ -273,6 +307,8 @@ def main() -> None:
     parser.add_argument("--targets", type=float, nargs="*", default=list(TARGETS))
     parser.add_argument("--evidence-weight", type=float, default=DEFAULT_EVIDENCE_WEIGHT)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--ceiling", action="store_true",
+                        help="add (d): the policy judging with the all-answers DS model (unattainable ceiling)")
     args = parser.parse_args()
     names = [n for n in args.datasets if _datasets.available(n)]
     missing = sorted(set(args.datasets) - set(names))
@@ -283,7 +319,8 @@ def main() -> None:
     # Largest first so the two workers finish together.
     names.sort(key=lambda n: -os.path.getsize(_datasets.datasets_dir() / n / "labels.csv"))
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {n: pool.submit(evaluate, n, seeds, args.gold_share, args.targets, args.evidence_weight) for n in names}
+        futures = {n: pool.submit(evaluate, n, seeds, args.gold_share, args.targets, args.evidence_weight,
+                                  args.ceiling) for n in names}
         by_name = {n: f.result() for n, f in futures.items()}
     order = [n for n in _datasets.CATEGORICAL if n in by_name] + [n for n in names if n not in _datasets.CATEGORICAL]
     print(table([by_name[n] for n in order], seeds, args.gold_share, args.targets, args.evidence_weight))

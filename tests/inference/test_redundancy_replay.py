@@ -1,0 +1,58 @@
+"""The replay benchmark's simulation: budgets per task, the ceiling run and the target verdict."""
+
+import numpy as np
+import pytest
+import redundancy_replay as replay
+
+from marketplace.inference.dawid_skene import dawid_skene
+from marketplace.inference.redundancy import RedundancyPolicy
+
+from .conftest import make_crowd
+
+
+@pytest.fixture(scope="module")
+def problem():
+    task, annotator, label, truth = make_crowd(5, n_tasks=600, K=3,
+                                               accuracies=(0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.55))
+    gold = np.arange(600)
+    return replay.Problem("crowd", task, annotator, label, 3, 600, 8, gold, truth[gold])
+
+
+def _accuracy(problem, labels):
+    return float(np.mean(labels[problem.gold_tasks] == problem.gold_labels))
+
+
+def test_policy_replay_spends_within_each_tasks_answers_and_keeps_ds_accuracy(problem):
+    policy = RedundancyPolicy(min_answers=2, max_answers=10**6, target_confidence=0.95)
+    run = replay.run_policy(problem, policy, seed=1, clamp={})
+    available = np.bincount(problem.task, minlength=problem.n_tasks)
+    assert np.all(run["used"] >= 2) and np.all(run["used"] <= available)
+    assert run["used"].sum() < 0.75 * problem.task.size
+    assert run["recomputes"] > 1
+    full = dawid_skene(problem.task, problem.annotator, problem.label, 3)
+    assert _accuracy(problem, run["labels"]) >= _accuracy(problem, full.labels) - 0.02
+
+
+def test_ceiling_run_decides_with_the_known_model_and_never_reopens(problem):
+    policy = RedundancyPolicy(min_answers=2, max_answers=10**6, target_confidence=0.95)
+    known = dawid_skene(problem.task, problem.annotator, problem.label, 3)
+    run = replay.run_policy(problem, policy, seed=1, clamp={}, known=known)
+    assert run["reopened"] == 0
+    assert run["recomputes"] == 1  # only the one that gives the delivered labels at the end
+    # Every task closed when the known model's discounted posterior said so, or used all it had.
+    available = np.bincount(problem.task, minlength=problem.n_tasks)
+    assert np.all((~run["escalated"]) | (run["used"] == available))
+    assert _accuracy(problem, run["labels"]) >= _accuracy(problem, known.labels) - 0.02
+
+
+@pytest.mark.parametrize("gaps, share, expected", [
+    ([0.004, 0.006, 0.005], 0.55, "PASS"),   # mean gap exactly the limit
+    ([0.004, 0.006, 0.008], 0.55, "FAIL"),   # mean gap over the limit
+    ([0.0, 0.0, 0.0], 0.61, "FAIL"),         # over the answer budget
+])
+def test_verdict_judges_the_mean_gap_and_the_budget(gaps, share, expected):
+    a = [{"acc": 0.84, "share": 1.0} for _ in gaps]
+    c = [{"acc": 0.84 - g, "share": share} for g in gaps]
+    line = replay.verdict("Dog", 0.95, a, c)
+    assert line.startswith(expected)
+    assert f"over {len(gaps)} seeds" in line
