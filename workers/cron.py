@@ -11,7 +11,7 @@ from workers.webhooks import sweep_due_deliveries
 cron.register(expire_leases, queue_name=queues.MAINTENANCE, interval=60)
 cron.register(sweep_unaggregated, queue_name=queues.MAINTENANCE, interval=120)
 cron.register(recompute_due_projects, queue_name=queues.TRUTH, interval=180)
-cron.register(sweep_due_deliveries, queue_name=queues.DEFAULT, interval=60)
+cron.register(sweep_due_deliveries, queue_name=queues.WEBHOOKS, interval=60)
 cron.register(approve_due_answers, queue_name=queues.MAINTENANCE, interval=300)
 cron.register(sweep_stripe_events, queue_name=queues.DEFAULT, interval=120)
 cron.register(run_payouts, queue_name=queues.DEFAULT, interval=86_400)

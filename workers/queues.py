@@ -1,15 +1,19 @@
 """Queue names and their retry policies."""
 from rq import Retry
 
-DEFAULT = "default"
+DEFAULT = "default"      # money: payouts, refunds, Stripe events
 TRUTH = "truth"
+# Webhook deliveries wait on requesters' servers (up to 10 s each): on their own queue, a slow or
+# flooded endpoint cannot hold up payouts and refunds, and the worker takes them after money jobs.
+WEBHOOKS = "webhooks"
 MAINTENANCE = "maintenance"
 
-ALL = (DEFAULT, TRUTH, MAINTENANCE)
+ALL = (DEFAULT, TRUTH, WEBHOOKS, MAINTENANCE)
 
 _RETRIES = {
     DEFAULT: Retry(max=3, interval=[10, 60, 300]),
     TRUTH: Retry(max=5, interval=[5, 30, 60, 300, 900]),
+    WEBHOOKS: Retry(max=3, interval=[10, 60, 300]),  # a lost batch; each delivery also has its own backoff
     MAINTENANCE: Retry(max=2, interval=[30, 120]),
 }
 

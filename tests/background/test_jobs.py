@@ -118,3 +118,25 @@ def test_sweep_requeues_aggregation_a_lost_job_left_undone(ctx, monkeypatch):
     assert sweep_unaggregated() == 1
     assert fresh(Result, lease.task_id).label == "dog"
     assert fresh(Project, project.id).status == "completed"
+
+
+def test_webhook_deliveries_have_their_own_queue_and_the_documented_worker_serves_every_queue(redis_conn):
+    from pathlib import Path
+
+    from rq.cron import CronScheduler
+
+    from marketplace.webhooks import services as webhooks
+
+    assert webhooks.QUEUE == queues.WEBHOOKS != queues.DEFAULT  # a slow endpoint never delays payouts
+    scheduler = CronScheduler(connection=redis_conn)
+    scheduler.load_config_from_file(str(Path(__file__).resolve().parents[2] / "workers" / "cron.py"))
+    periodic = {job.func_name: job.queue_name for job in scheduler.get_jobs()}
+    assert periodic["workers.webhooks.sweep_due_deliveries"] == queues.WEBHOOKS
+    used = set(periodic.values()) | {webhooks.QUEUE, queues.TRUTH, queues.DEFAULT}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [command] = [line for line in readme.splitlines() if "rq worker" in line]
+    served = command.split('"$REDIS_URL"')[1].split()
+    assert used <= set(served) == set(queues.ALL)
+    assert served.index(queues.DEFAULT) < served.index(queues.WEBHOOKS)  # money first
+    for name in queues.ALL:
+        assert queues.retry_for(name).max >= 1
