@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 PENDING = "pending_jobs"
 DEBOUNCE_PREFIX = "marketplace:debounce:"
 DEBOUNCE_TTL_S = 900
+COUNT_PREFIX = "marketplace:count:"
+COUNT_TTL_S = 7 * 86_400  # a count untouched this long starts again
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class JobCall:
     path: str
     args: tuple
     debounce: bool
+    every: int = 0
 
 
 def init_app(app: Flask) -> None:
@@ -48,13 +51,15 @@ def _session():
     return db.session
 
 
-def enqueue_after_commit(job_path: str, *args, queue: str = "default", debounce: bool = False) -> None:
+def enqueue_after_commit(job_path: str, *args, queue: str = "default", debounce: bool = False, every: int = 0) -> None:
     """Queue a job to be sent once the current transaction commits; dropped on rollback.
 
     `debounce` sends at most one copy of (job, args) until that job starts running: a project
-    closing a thousand tasks gets one aggregation job, not a thousand.
+    closing a thousand tasks gets one aggregation job, not a thousand. `every` sends it only on
+    every n-th committed call for (job, args), counted across processes in Redis (one round trip),
+    or in this process when jobs run inline: a per-answer check that need not run per answer.
     """
-    _session().info.setdefault(PENDING, []).append(JobCall(queue, job_path, tuple(args), debounce))
+    _session().info.setdefault(PENDING, []).append(JobCall(queue, job_path, tuple(args), debounce, every))
 
 
 def discard_pending() -> None:
@@ -83,8 +88,21 @@ def debounce_key(job_path: str, args: tuple) -> str:
     return DEBOUNCE_PREFIX + job_path + ":" + ",".join(map(str, args))
 
 
+def _count_reached(call: JobCall, redis: Redis | None) -> bool:
+    """Count one call of an `every` job; True on every n-th."""
+    key = COUNT_PREFIX + call.path + ":" + ",".join(map(str, call.args))
+    if redis is None:
+        counts = current_app.extensions["queue"].setdefault("counts", {})
+        counts[key] = n = counts.get(key, 0) + 1
+    else:
+        n, _ = redis.pipeline(transaction=False).incr(key).expire(key, COUNT_TTL_S).execute()
+    return n % call.every == 0
+
+
 def _dispatch(call: JobCall) -> None:
     redis = redis_connection()
+    if call.every and not _count_reached(call, redis):
+        return
     if redis is None:
         _run_inline(call)
         return

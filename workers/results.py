@@ -23,6 +23,12 @@ def recompute_project(project_id: int) -> dict:
 
 
 @job
+def recompute_if_due(project_id: int) -> bool:
+    """Queue a recompute of a project once enough answers arrived since its last one started."""
+    return recompute.queue_if_due(project_id=project_id, now=utcnow()) is not None
+
+
+@job
 def recompute_due_projects() -> int:
     """Queue a recompute for every open project with answers since its last run."""
     now = utcnow()

@@ -25,7 +25,8 @@ from marketplace.quality import rules as _rules
 from marketplace.quality import services as quality
 from marketplace.queue import enqueue_after_commit
 from marketplace.results import policy
-from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_IF_DUE
+from marketplace.results.recompute import CHECK_EVERY_ANSWERS
 from marketplace.tasks.models import CLOSED, Task
 
 
@@ -114,6 +115,8 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
                           assignment_id=row.id, annotator_id=annotator.id, escrow_id=row.escrow_id, now=now)
     if row.target_confidence is not None and not row.is_gold:
         policy.after_answer(project=row, task_id=row.task_id, now=now)
+    # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
+    enqueue_after_commit(RECOMPUTE_IF_DUE, row.project_id, queue="truth", debounce=True, every=CHECK_EVERY_ANSWERS)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
                         recent_durations=getattr(counters, "recent_durations", None))

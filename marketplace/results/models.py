@@ -38,7 +38,7 @@ class Result(db.Model):
 
 
 class RecomputeRun(IdMixin, db.Model):
-    """One project recompute: queued by the periodic sweep or the requester, then run by a job."""
+    """One project recompute: queued by the periodic sweep, by answers arriving, or by the requester; run by a job."""
 
     __tablename__ = "recompute_runs"
     __table_args__ = (Index("ix_recompute_runs_project", "project_id", "id"),)

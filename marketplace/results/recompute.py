@@ -5,6 +5,8 @@ task is closed or escalated, each annotator's confusion matrix and trust, and th
 per-answer posterior uses. Under the redundancy policy a closed task whose confidence fell below the
 target is reopened for one more answer, within max_answers. One run per project at a time (an
 advisory lock; a second trigger finds it taken and is skipped); progress is readable while it runs.
+Runs are queued every few minutes by `rq cron` (due_projects), once enough answers arrived since
+the last run (queue_if_due, asked by the submit path), and on the requester's request.
 Built for size: answers are read through a bare cursor, results written with one unnest statement.
 """
 import time
@@ -28,6 +30,13 @@ from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
 
 LOCK_SPACE = 2 << 48
+# A project recomputes, besides every few minutes, once this many answers arrived since its last
+# run started and at least this share of the answers that run read: often while the model is
+# young, about ten times over a project's life (benchmarks/redundancy_replay.py simulates this).
+RECOMPUTE_MIN_NEW_ANSWERS = 200
+RECOMPUTE_NEW_SHARE = 0.10
+# The submit path asks (RECOMPUTE_IF_DUE) every this many answers of a project, counted in Redis.
+CHECK_EVERY_ANSWERS = 100
 PROGRESS_KEY = "marketplace:recompute:{project_id}"
 PROGRESS_TTL_S = 3600
 
@@ -39,6 +48,31 @@ def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
     db.session.flush()
     queue.enqueue_after_commit(RECOMPUTE_PROJECT, project_id, queue="truth", debounce=True)
     return run
+
+
+def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
+    """Queue a run of an open project when enough answers arrived since its last finished run started.
+
+    Enough: RECOMPUTE_MIN_NEW_ANSWERS and RECOMPUTE_NEW_SHARE of the answers that run read. The
+    submit path asks every CHECK_EVERY_ANSWERS answers; the count stops at what is needed.
+    """
+    project = db.session.get(Project, project_id)
+    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
+    if project is None or project.status != OPEN or db.session.scalar(waiting.exists().select()):
+        return None
+    last = db.session.execute(
+        select(RecomputeRun.started_at, RecomputeRun.answers)
+        .where(RecomputeRun.project_id == project_id, RecomputeRun.status == FINISHED)
+        .order_by(RecomputeRun.started_at.desc()).limit(1)
+    ).first()
+    need = max(RECOMPUTE_MIN_NEW_ANSWERS, int(RECOMPUTE_NEW_SHARE * ((last.answers or 0) if last else 0)))
+    newer = select(Assignment.id).where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
+    if last is not None:
+        newer = newer.where(Assignment.submitted_at > last.started_at)
+    arrived = db.session.scalar(select(func.count()).select_from(newer.limit(need).subquery()))
+    if arrived < need:
+        return None
+    return queue_run(project_id=project_id, reason="answers", now=now)
 
 
 def due_projects(*, now: datetime) -> list[int]:
