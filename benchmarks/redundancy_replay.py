@@ -8,10 +8,11 @@ another. The replay simulates the live system, with no peeking at answers not ye
   goes to a random open task (answers of different tasks interleave, as annotators lease them);
 - after each answer the task's posterior comes from `task_posterior` with the confusion matrices,
   class priors and population-average annotator (for annotators the model has not seen yet) of
-  the LAST Dawid-Skene recompute; the recompute runs on all answers consumed so far, whenever
-  `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * consumed)` new answers have arrived (debounced, as the
-  project recompute job is); before the first one every annotator is a 0.7-accurate newcomer and
-  the class priors are uniform;
+  the LAST Dawid-Skene recompute; the recompute runs on all answers consumed so far once
+  `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers the last one read)` new answers have arrived
+  (the app's trigger, `marketplace.results.recompute.queue_if_due`, whose constants these are;
+  the app also recomputes every few minutes, which the replay, having no clock, leaves out);
+  before the first one every annotator is a 0.7-accurate newcomer and the class priors are uniform;
 - a task closes with its posterior's label; at its maximum (the answers the dataset has for it)
   without confidence it is escalated, counted, and kept with its current posterior's label.
 
@@ -56,12 +57,13 @@ from marketplace.inference.redundancy import (
     discount_evidence,
 )
 from marketplace.inference.voting import majority_vote
+from marketplace.results.recompute import RECOMPUTE_MIN_NEW_ANSWERS, RECOMPUTE_NEW_SHARE
 
 TARGETS = (0.9, 0.95, 0.97)
 MIN_ANSWERS = 2
 OPEN_TASKS = 100          # tasks open at a time in the simulated live system
-RECOMPUTE_MIN = 200       # a recompute waits for at least this many new answers...
-RECOMPUTE_SHARE = 0.10    # ...and for this share of the answers consumed so far
+RECOMPUTE_MIN = RECOMPUTE_MIN_NEW_ANSWERS  # a recompute waits for at least this many new answers...
+RECOMPUTE_SHARE = RECOMPUTE_NEW_SHARE       # ...and for this share of the answers consumed so far
 DEFAULT_ACCURACY = 0.7    # a newcomer before the first recompute
 SEEDS = (1, 2, 3, 4, 5)
 # Issue 5's target: on these datasets reach (a)'s accuracy within 0.5 points on <= 60% of answers.
@@ -170,7 +172,7 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, clamp: dict, kno
             escalated[t] = decision is Decision.ESCALATE
             open_tasks[slot] = open_tasks[-1]
             open_tasks.pop()
-        if known is None and n_consumed - last_recompute >= max(RECOMPUTE_MIN, RECOMPUTE_SHARE * n_consumed):
+        if known is None and n_consumed - last_recompute >= max(RECOMPUTE_MIN, RECOMPUTE_SHARE * last_recompute):
             recompute()
     return {"labels": delivered, "at_close": at_close, "used": used, "escalated": escalated,
             "order": order, "offsets": offsets, "recomputes": n_recomputes, "reopened": n_reopened}
@@ -291,7 +293,7 @@ def table(results, seeds, gold_share: float, targets, weight: float) -> str:
              f"{MIN_ANSWERS}, max = every answer the task has, targets {', '.join(map(str, targets))}, "
              f"evidence weight {weight:g}; "
              f"{OPEN_TASKS} tasks open at a time, DS recompute every max({RECOMPUTE_MIN}, "
-             f"{RECOMPUTE_SHARE:.0%} of consumed) answers.")
+             f"{RECOMPUTE_SHARE:.0%} of the answers the last one read) new answers.")
     notes = ("accuracy on gold items; answers % of the dataset's answers; (b) k = round(answers of (c) / tasks), "
              "first k of each task in the replay order; (c) accuracy = the labels the project's last "
              "DS recompute delivers, 'at close %' = the submit path's label when the task closed; "
