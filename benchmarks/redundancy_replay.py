@@ -10,7 +10,7 @@ another. The replay simulates the live system, with no peeking at answers not ye
   class priors and population-average annotator (for annotators the model has not seen yet) of
   the LAST Dawid-Skene recompute; the recompute runs on all answers consumed so far once
   `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers the last one read)` new answers have arrived
-  (the app's trigger, `marketplace.results.recompute.queue_if_due`, whose constants these are;
+  (the app's trigger, `marketplace.results.recompute.queue_if_due`, with marketplace/results/cadence.py's constants;
   the app also recomputes every few minutes, which the replay, having no clock, leaves out);
   before the first one every annotator is a 0.7-accurate newcomer and the class priors are uniform;
 - a task closes with its posterior's label; at its maximum (the answers the dataset has for it)
@@ -57,13 +57,13 @@ from marketplace.inference.redundancy import (
     discount_evidence,
 )
 from marketplace.inference.voting import majority_vote
-from marketplace.results.recompute import RECOMPUTE_MIN_NEW_ANSWERS, RECOMPUTE_NEW_SHARE
+from marketplace.results.cadence import RECOMPUTE_MIN_NEW_ANSWERS, RECOMPUTE_NEW_SHARE
 
 TARGETS = (0.9, 0.95, 0.97)
 MIN_ANSWERS = 2
 OPEN_TASKS = 100          # tasks open at a time in the simulated live system
 RECOMPUTE_MIN = RECOMPUTE_MIN_NEW_ANSWERS  # a recompute waits for at least this many new answers...
-RECOMPUTE_SHARE = RECOMPUTE_NEW_SHARE       # ...and for this share of the answers consumed so far
+RECOMPUTE_SHARE = RECOMPUTE_NEW_SHARE       # ...and for this share of the answers the last one read
 DEFAULT_ACCURACY = 0.7    # a newcomer before the first recompute
 SEEDS = (1, 2, 3, 4, 5)
 # Issue 5's target: on these datasets reach (a)'s accuracy within 0.5 points on <= 60% of answers.

@@ -26,7 +26,7 @@ from marketplace.quality import services as quality
 from marketplace.queue import enqueue_after_commit
 from marketplace.results import policy
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_IF_DUE
-from marketplace.results.recompute import CHECK_EVERY_ANSWERS
+from marketplace.results.cadence import CHECK_EVERY_ANSWERS
 from marketplace.tasks.models import CLOSED, Task
 
 

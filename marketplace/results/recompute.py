@@ -21,7 +21,7 @@ from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.recompute import update_trust
-from marketplace.results import policy, structured
+from marketplace.results import cadence, policy, structured
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
 from marketplace.reviews.trust import REVIEW_METHOD, check_reviews
@@ -30,13 +30,6 @@ from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
 
 LOCK_SPACE = 2 << 48
-# A project recomputes, besides every few minutes, once this many answers arrived since its last
-# run started and at least this share of the answers that run read: often while the model is
-# young, about ten times over a project's life (benchmarks/redundancy_replay.py simulates this).
-RECOMPUTE_MIN_NEW_ANSWERS = 200
-RECOMPUTE_NEW_SHARE = 0.10
-# The submit path asks (RECOMPUTE_IF_DUE) every this many answers of a project, counted in Redis.
-CHECK_EVERY_ANSWERS = 100
 PROGRESS_KEY = "marketplace:recompute:{project_id}"
 PROGRESS_TTL_S = 3600
 
@@ -53,8 +46,7 @@ def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
 def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
     """Queue a run of an open project when enough answers arrived since its last finished run started.
 
-    Enough: RECOMPUTE_MIN_NEW_ANSWERS and RECOMPUTE_NEW_SHARE of the answers that run read. The
-    submit path asks every CHECK_EVERY_ANSWERS answers; the count stops at what is needed.
+    Enough: see cadence.py. The count stops at what is needed.
     """
     project = db.session.get(Project, project_id)
     waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
@@ -65,7 +57,7 @@ def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
         .where(RecomputeRun.project_id == project_id, RecomputeRun.status == FINISHED)
         .order_by(RecomputeRun.started_at.desc()).limit(1)
     ).first()
-    need = max(RECOMPUTE_MIN_NEW_ANSWERS, int(RECOMPUTE_NEW_SHARE * ((last.answers or 0) if last else 0)))
+    need = max(cadence.RECOMPUTE_MIN_NEW_ANSWERS, int(cadence.RECOMPUTE_NEW_SHARE * ((last.answers or 0) if last else 0)))
     newer = select(Assignment.id).where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
     if last is not None:
         newer = newer.where(Assignment.submitted_at > last.started_at)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from marketplace import queue
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
-from marketplace.results import recompute
+from marketplace.results import cadence, recompute
 from marketplace.results.jobs import RECOMPUTE_IF_DUE
 from marketplace.results.models import RecomputeRun
 from tests.conftest import REDIS_URL
@@ -24,7 +24,7 @@ def runs(project_id):
 
 @pytest.fixture
 def small_threshold(monkeypatch):
-    monkeypatch.setattr(recompute, "RECOMPUTE_MIN_NEW_ANSWERS", 3)
+    monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 3)
     monkeypatch.setattr("marketplace.assignments.answering.CHECK_EVERY_ANSWERS", 1)
 
 
@@ -45,7 +45,7 @@ def test_enough_new_answers_queue_a_run_and_it_runs(ctx, small_threshold):
 
 
 def test_the_threshold_grows_with_what_the_last_run_read(ctx, monkeypatch):
-    monkeypatch.setattr(recompute, "RECOMPUTE_MIN_NEW_ANSWERS", 2)
+    monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 2)
     project = open_project(tasks=4, answers_per_task=1, aggregation="ds", max_leases_per_annotator=1)
     annotator = AnnotatorFactory()
     for label in ("dog", "cat"):
@@ -54,16 +54,16 @@ def test_the_threshold_grows_with_what_the_last_run_read(ctx, monkeypatch):
     db.session.add(RecomputeRun(project_id=project.id, status="finished", reason="periodic", queued_at=now,
                                 started_at=now - timedelta(hours=1), answers=50))
     db.session.flush()
-    monkeypatch.setattr(recompute, "RECOMPUTE_NEW_SHARE", 0.10)  # 10% of 50 = 5 needed, 2 arrived
+    monkeypatch.setattr(cadence, "RECOMPUTE_NEW_SHARE", 0.10)  # 10% of 50 = 5 needed, 2 arrived
     assert recompute.queue_if_due(project_id=project.id, now=now) is None
-    monkeypatch.setattr(recompute, "RECOMPUTE_NEW_SHARE", 0.04)  # 2 needed
+    monkeypatch.setattr(cadence, "RECOMPUTE_NEW_SHARE", 0.04)  # 2 needed
     with transaction():
         run = recompute.queue_if_due(project_id=project.id, now=now)
     assert run is not None and run.reason == "answers"
 
 
 def test_no_second_run_is_queued_while_one_waits(ctx, monkeypatch):
-    monkeypatch.setattr(recompute, "RECOMPUTE_MIN_NEW_ANSWERS", 1)
+    monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 1)
     project = open_project(tasks=2, answers_per_task=1, aggregation="ds", max_leases_per_annotator=1)
     answer(project, AnnotatorFactory(), "dog")
     now = utcnow()

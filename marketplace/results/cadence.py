@@ -1,0 +1,13 @@
+"""How often a project recomputes on answers arriving (besides `rq cron` every few minutes).
+
+A run is queued once RECOMPUTE_MIN_NEW_ANSWERS answers arrived since the last run started and at
+least RECOMPUTE_NEW_SHARE of the answers that run read: often while the model is young, about ten
+times over a project's life. The submit path asks every CHECK_EVERY_ANSWERS answers of a project
+(counted in Redis), so the check itself costs nothing per answer. benchmarks/redundancy_replay.py
+simulates the same cadence. Pure constants: imported by the submit path, the recompute and the
+benchmark alike.
+"""
+
+RECOMPUTE_MIN_NEW_ANSWERS = 200
+RECOMPUTE_NEW_SHARE = 0.10
+CHECK_EVERY_ANSWERS = 100
