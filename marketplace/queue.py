@@ -56,8 +56,9 @@ def enqueue_after_commit(job_path: str, *args, queue: str = "default", debounce:
 
     `debounce` sends at most one copy of (job, args) until that job starts running: a project
     closing a thousand tasks gets one aggregation job, not a thousand. `every` sends it only on
-    every n-th committed call for (job, args), counted across processes in Redis (one round trip),
-    or in this process when jobs run inline: a per-answer check that need not run per answer.
+    every n-th committed call for (job, args), counted across processes in Redis (one round trip):
+    a per-answer check that need not run per answer. Without Redis such a job is never sent: run
+    inline it would hold up the n-th request (the demo and the periodic jobs do without it).
     """
     _session().info.setdefault(PENDING, []).append(JobCall(queue, job_path, tuple(args), debounce, every))
 
@@ -88,21 +89,20 @@ def debounce_key(job_path: str, args: tuple) -> str:
     return DEBOUNCE_PREFIX + job_path + ":" + ",".join(map(str, args))
 
 
-def _count_reached(call: JobCall, redis: Redis | None) -> bool:
-    """Count one call of an `every` job; True on every n-th."""
-    key = COUNT_PREFIX + call.path + ":" + ",".join(map(str, call.args))
-    if redis is None:
-        counts = current_app.extensions["queue"].setdefault("counts", {})
-        counts[key] = n = counts.get(key, 0) + 1
-    else:
-        n, _ = redis.pipeline(transaction=False).incr(key).expire(key, COUNT_TTL_S).execute()
-    return n % call.every == 0
+def count_key(job_path: str, args: tuple) -> str:
+    """Return the Redis key that counts the calls of an `every` job."""
+    return COUNT_PREFIX + job_path + ":" + ",".join(map(str, args))
 
 
 def _dispatch(call: JobCall) -> None:
     redis = redis_connection()
-    if call.every and not _count_reached(call, redis):
-        return
+    if call.every:
+        if redis is None:
+            return
+        key = count_key(call.path, call.args)
+        n, _ = redis.pipeline(transaction=False).incr(key).expire(key, COUNT_TTL_S).execute()
+        if n % call.every:
+            return
     if redis is None:
         _run_inline(call)
         return

@@ -3,7 +3,8 @@
 A run is queued once RECOMPUTE_MIN_NEW_ANSWERS answers arrived since the last run started and at
 least RECOMPUTE_NEW_SHARE of the answers that run read: often while the model is young, about ten
 times over a project's life. The submit path asks every CHECK_EVERY_ANSWERS answers of a project
-(counted in Redis), so the check itself costs nothing per answer. benchmarks/redundancy_replay.py
+(counted in Redis; without Redis it never asks, rather than recompute inside a request), so the
+check costs one Redis round trip per answer. benchmarks/redundancy_replay.py
 simulates the same cadence. Pure constants: imported by the submit path, the recompute and the
 benchmark alike.
 """

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 import pytest
-from rq import Queue
+from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from marketplace import queue
@@ -23,25 +23,49 @@ def runs(project_id):
 
 
 @pytest.fixture
-def small_threshold(monkeypatch):
+def with_redis(app, redis_conn):
+    app.config["REDIS_URL"] = REDIS_URL
+    yield redis_conn
+    app.config["REDIS_URL"] = None
+    with app.app_context():
+        app.extensions["queue"]["redis"] = None
+
+
+def test_enough_new_answers_queue_a_run_that_a_worker_runs(committed_app, with_redis, monkeypatch):
     monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 3)
+    monkeypatch.setattr("marketplace.assignments.answering.CHECK_EVERY_ANSWERS", 2)
+    truth = Queue(queues.TRUTH, connection=with_redis)
+    worker = SimpleWorker([truth], connection=with_redis)
+    with committed_app.app_context():
+        project = open_project(tasks=6, answers_per_task=2, aggregation="ds", max_leases_per_annotator=1)
+        crowd = [AnnotatorFactory() for _ in range(2)]
+        db.session.commit()
+        answer(project, crowd[0], "dog")
+        assert truth.jobs == []  # asked every second answer
+        answer(project, crowd[0], "cat")
+        assert [job.func_name for job in truth.jobs] == [RECOMPUTE_IF_DUE]
+        assert worker.work(burst=True)
+        assert runs(project.id) == []  # two answers: fewer than three since the start
+        for label in ("dog", "cat"):
+            answer(project, crowd[0], label)
+        assert worker.work(burst=True)  # the check queues a run; the same burst runs it
+        db.session.expire_all()
+        [run] = runs(project.id)
+        assert (run.reason, run.status, run.answers) == ("answers", "finished", 4)
+        for label in ("dog", "cat"):
+            answer(project, crowd[1], label)
+        assert worker.work(burst=True)
+        db.session.expire_all()
+        assert len(runs(project.id)) == 1  # two since that run started: not yet
+        assert truth.failed_job_registry.count == 0
+
+
+def test_without_a_queue_backend_answers_never_run_the_check_inline(ctx, monkeypatch):
+    monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 1)
     monkeypatch.setattr("marketplace.assignments.answering.CHECK_EVERY_ANSWERS", 1)
-
-
-def test_enough_new_answers_queue_a_run_and_it_runs(ctx, small_threshold):
-    project = open_project(tasks=4, answers_per_task=2, aggregation="ds", max_leases_per_annotator=1)
-    crowd = [AnnotatorFactory() for _ in range(2)]
-    answer(project, crowd[0], "dog")
-    answer(project, crowd[0], "cat")
-    assert runs(project.id) == []  # two answers: not yet
-    answer(project, crowd[0], "dog")  # the third: the check queues a run, which runs inline
-    [run] = runs(project.id)
-    assert run.reason == "answers" and run.status == "finished" and run.answers == 3
-    answer(project, crowd[1], "dog")
-    answer(project, crowd[1], "cat")
-    assert len(runs(project.id)) == 1  # two more since that run started: not yet
-    answer(project, crowd[1], "dog")
-    assert [r.answers for r in runs(project.id)] == [3, 6]
+    project = open_project(tasks=3, answers_per_task=2, aggregation="ds", max_leases_per_annotator=1)
+    answer(project, AnnotatorFactory(), "dog")
+    assert runs(project.id) == []  # a recompute inside the request would hold it up
 
 
 def test_the_threshold_grows_with_what_the_last_run_read(ctx, monkeypatch):
@@ -85,7 +109,7 @@ def test_the_check_is_sent_every_nth_answer_counted_in_redis(app, redis_conn):
                 with transaction():
                     queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
                     raise RuntimeError("rolled back")
-            assert redis_conn.get(queue.COUNT_PREFIX + RECOMPUTE_IF_DUE + ":42") == b"7"  # not counted
+            assert redis_conn.get(queue.count_key(RECOMPUTE_IF_DUE, (42,))) == b"7"  # the rollback not counted
     finally:
         app.config["REDIS_URL"] = None
         with app.app_context():
