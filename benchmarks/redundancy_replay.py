@@ -297,7 +297,9 @@ def table(results, seeds, gold_share: float, targets, weight: float) -> str:
     notes = ("accuracy on gold items; answers % of the dataset's answers; (b) k = round(answers of (c) / tasks), "
              "first k of each task in the replay order; (c) accuracy = the labels the project's last "
              "DS recompute delivers, 'at close %' = the submit path's label when the task closed; "
-             "(d) = (c) deciding with (a)'s model, nothing reopened: a ceiling no live system reaches.")
+             "(d) = (c) deciding with (a)'s model, nothing reopened: a ceiling no live system reaches; its "
+             "accuracy is DS on the answers it consumed, its 'at close %' (a)'s model's own labels. The app "
+             "checks the recompute trigger every 100 answers, the replay after each.")
     return "\n".join([intro, notes, ""] + lines + verdicts)
 
 

@@ -112,7 +112,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
         return rows, sum(truth[r["external_id"]] == r["label"] for r in rows)
 
     results, correct = accuracy()
-    # A full Dawid-Skene recompute over every answer (what `rq cron` runs every few minutes).
+    # The project ran its own last recompute when it completed; one more on request changes nothing.
     call("post", f"/projects/{project['id']}/recompute", {202}, requester)
     recomputed, correct_after = accuracy()
     stats = call("get", f"/projects/{project['id']}/stats", {200}, requester).json
@@ -125,8 +125,8 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     print(f"  agreement            Krippendorff alpha {stats['agreement']['krippendorff_alpha']:.3f}")
     print(f"  tasks done           {status['closed_task_count']} / {status['task_count']}")
     print(f"  accuracy vs truth    {correct / len(results):.3f}  ({correct}/{len(results)}, {redundancy} answers per task, "
-          f"{results[0]['method']} as tasks closed)")
-    print(f"  after recompute      {correct_after / len(recomputed):.3f}  (Dawid-Skene over all answers, gold clamped)")
+          f"{results[0]['method']}, recomputed over all answers as the project completed)")
+    print(f"  recompute on request {correct_after / len(recomputed):.3f}  (Dawid-Skene over all answers, gold clamped)")
     print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task, gold and rejected included)")
     print(f"  money                funded {funded / 100:.2f} (simulated: no Stripe keys), approved "
           f"{money['approved']} answers, escrow released on close; spent {money['spent'] / 100:.2f} "

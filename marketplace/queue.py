@@ -18,6 +18,7 @@ DEBOUNCE_PREFIX = "marketplace:debounce:"
 DEBOUNCE_TTL_S = 900
 COUNT_PREFIX = "marketplace:count:"
 COUNT_TTL_S = 7 * 86_400  # a count untouched this long starts again
+REDIS_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ def redis_connection() -> Redis | None:
         return None
     state = current_app.extensions["queue"]
     if state["redis"] is None:
-        state["redis"] = Redis.from_url(url)
+        # A Redis that hangs rather than refuses must not hang every request after its commit.
+        state["redis"] = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
     return state["redis"]
 
 

@@ -3,8 +3,9 @@ from rq import Retry
 
 DEFAULT = "default"      # money: payouts, refunds, Stripe events
 TRUTH = "truth"
-# Webhook deliveries wait on requesters' servers (up to 10 s each): on their own queue, a slow or
-# flooded endpoint cannot hold up payouts and refunds, and the worker takes them after money jobs.
+# Webhook deliveries wait on requesters' servers (up to 10 s each). On their own queue a worker
+# takes waiting money jobs before them; a worker serving only this queue (README) keeps a slow or
+# flooded endpoint from ever occupying the workers that pay people.
 WEBHOOKS = "webhooks"
 MAINTENANCE = "maintenance"
 

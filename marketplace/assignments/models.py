@@ -40,6 +40,14 @@ class Assignment(IdMixin, db.Model):
             sqlite_where=text("status = 'leased'"),
         ),
         Index("ix_assignments_task_status", "task_id", "status"),
+        # A project's answers since a time: the answer-count recompute trigger and the periodic sweep.
+        Index(
+            "ix_assignments_project_submitted",
+            "project_id",
+            "submitted_at",
+            postgresql_where=text("status = 'submitted'"),
+            sqlite_where=text("status = 'submitted'"),
+        ),
         # Answers awaiting approval, by age (auto-approval and the requester's review list).
         Index(
             "ix_assignments_unapproved",

@@ -10,7 +10,7 @@ the last run (queue_if_due, asked by the submit path), and on the requester's re
 Built for size: answers are read through a bare cursor, results written with one unnest statement.
 """
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import func, select, text
@@ -30,6 +30,7 @@ from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
 
 LOCK_SPACE = 2 << 48
+QUEUED_STALE_AFTER = timedelta(hours=1)
 PROGRESS_KEY = "marketplace:recompute:{project_id}"
 PROGRESS_TTL_S = 3600
 
@@ -43,13 +44,18 @@ def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
     return run
 
 
+def _waiting(now: datetime):
+    """A queued run that still holds back new ones: one whose job failed for good stays queued, and is ignored after a while."""
+    return (RecomputeRun.status == QUEUED) & (RecomputeRun.queued_at > now - QUEUED_STALE_AFTER)
+
+
 def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
     """Queue a run of an open project when enough answers arrived since its last finished run started.
 
     Enough: see cadence.py. The count stops at what is needed.
     """
     project = db.session.get(Project, project_id)
-    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
+    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, _waiting(now))
     if project is None or project.status != OPEN or db.session.scalar(waiting.exists().select()):
         return None
     last = db.session.execute(
@@ -58,7 +64,7 @@ def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
         .order_by(RecomputeRun.started_at.desc()).limit(1)
     ).first()
     need = max(cadence.RECOMPUTE_MIN_NEW_ANSWERS, int(cadence.RECOMPUTE_NEW_SHARE * ((last.answers or 0) if last else 0)))
-    newer = select(Assignment.id).where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
+    newer = select(Assignment.project_id).where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
     if last is not None:
         newer = newer.where(Assignment.submitted_at > last.started_at)
     arrived = db.session.scalar(select(func.count()).select_from(newer.limit(need).subquery()))
@@ -77,7 +83,7 @@ def due_projects(*, now: datetime) -> list[int]:
         select(func.max(RecomputeRun.started_at))
         .where(RecomputeRun.project_id == Project.id, RecomputeRun.status == FINISHED).scalar_subquery()
     )
-    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == Project.id, RecomputeRun.status == QUEUED).exists()
+    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == Project.id, _waiting(now)).exists()
     newer = select(Assignment.id).where(
         Assignment.project_id == Project.id, Assignment.status == SUBMITTED,
         Assignment.submitted_at > func.coalesce(last_start, datetime(1970, 1, 1, tzinfo=timezone.utc)),
@@ -103,8 +109,10 @@ def live_progress(project_id: int) -> dict:
 
 def recompute_project(*, project_id: int, now: datetime) -> dict:
     """Run the recompute for a project unless one is running; record the outcome on its queued runs."""
+    # Rows a running recompute already took are locked by it until it commits: skipped, not marked.
     runs = list(db.session.scalars(
         select(RecomputeRun).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
+        .with_for_update(skip_locked=True)
     ))
     if is_postgres() and not db.session.execute(
         text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_SPACE | project_id}

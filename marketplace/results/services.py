@@ -218,6 +218,9 @@ def _refresh_progress(project: Project, now: datetime) -> None:
         project.completed_at = now
         webhook_services.emit(project_id=project.id, event=webhooks.PROJECT_COMPLETED, now=now,
                               payload={"project_id": project.id, "tasks": project.task_count})
+        # The triggers recompute open projects only: one last run takes in the answers since the
+        # previous one (up to 10% of them), and may reopen a task that fell below the target.
+        recompute.queue_run(project_id=project.id, reason="completed", now=now)
     db.session.flush()
 
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue, SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from marketplace import queue
 from marketplace.db import transaction, utcnow
@@ -114,3 +114,52 @@ def test_the_check_is_sent_every_nth_answer_counted_in_redis(app, redis_conn):
         app.config["REDIS_URL"] = None
         with app.app_context():
             app.extensions["queue"]["redis"] = None
+
+
+def test_a_queued_run_whose_job_died_stops_holding_back_new_ones(ctx, monkeypatch):
+    monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 1)
+    project = open_project(tasks=2, answers_per_task=1, aggregation="ds", max_leases_per_annotator=1)
+    answer(project, AnnotatorFactory(), "dog")
+    now = utcnow()
+    db.session.add(RecomputeRun(project_id=project.id, status="queued", reason="periodic",
+                                queued_at=now - recompute.QUEUED_STALE_AFTER - timedelta(minutes=1)))
+    db.session.flush()
+    assert recompute.due_projects(now=now) == [project.id]
+    with transaction():
+        run = recompute.queue_if_due(project_id=project.id, now=now)
+    assert run is not None and run.reason == "answers"
+
+
+def test_a_completing_project_gets_one_last_recompute(ctx):
+    project = open_project(tasks=2, answers_per_task=1, aggregation="ds", max_leases_per_annotator=1)
+    annotator = AnnotatorFactory()
+    answer(project, annotator, "dog")
+    assert runs(project.id) == []
+    answer(project, annotator, "cat")  # the last task closes: the project completes
+    [run] = runs(project.id)
+    assert (run.reason, run.status, run.answers) == ("completed", "finished", 2)
+
+
+def test_a_second_job_leaves_the_runs_a_running_recompute_took(committed_app):
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL, TEST_DB
+
+    with committed_app.app_context():
+        project = open_project(tasks=2, answers_per_task=1, aggregation="ds")
+        answer(project, AnnotatorFactory(), "dog")
+        run = RecomputeRun(project_id=project.id, status="queued", reason="requested", queued_at=utcnow())
+        db.session.add(run)
+        db.session.commit()
+        with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB) as running:
+            # What a recompute in progress holds: the project's lock and its runs' rows, not yet committed.
+            running.execute("SELECT pg_advisory_lock(%s)", (recompute.LOCK_SPACE | project.id,))
+            running.execute("UPDATE recompute_runs SET status = 'running' WHERE id = %s", (run.id,))
+            with transaction():
+                db.session.execute(text("SET LOCAL lock_timeout = '5s'"))  # a regression fails, not hangs
+                assert recompute.recompute_project(project_id=project.id, now=utcnow()) == {"skipped": True}
+            running.execute("UPDATE recompute_runs SET status = 'finished' WHERE id = %s", (run.id,))
+            running.commit()
+            running.execute("SELECT pg_advisory_unlock(%s)", (recompute.LOCK_SPACE | project.id,))
+        db.session.expire_all()
+        assert db.session.get(RecomputeRun, run.id).status == "finished"  # not overwritten with "skipped"

@@ -24,11 +24,12 @@ def test_completions_and_the_project_are_announced_once(ctx, local_targets):
     answer(project, annotator, "dog")
     answer(project, annotator, "cat")
     sent = events()
-    assert [e for e, _ in sent] == ["task.completed", "task.completed", "project.completed"]
+    # The completed project's last recompute announces itself too.
+    assert [e for e, _ in sent] == ["task.completed", "task.completed", "project.completed", "recompute.finished"]
     assert {p["external_id"] for e, p in sent if e == "task.completed"} == {"t0", "t1"}
     with transaction():
         recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
-    assert [e for e, _ in events()][3:] == ["recompute.finished"]  # nothing announced twice
+    assert [e for e, _ in events()][4:] == ["recompute.finished"]  # nothing announced twice
 
 
 def test_escalation_is_announced(ctx, local_targets):
