@@ -32,7 +32,6 @@ def recompute_if_due(project_id: int) -> bool:
 def recompute_due_projects() -> int:
     """Queue a recompute for every open project with answers since its last run."""
     now = utcnow()
-    project_ids = recompute.due_projects(now=now)
-    for project_id in project_ids:
-        recompute.queue_run(project_id=project_id, reason="periodic", now=now)
-    return len(project_ids)
+    queued = [recompute.queue_unless_waiting(project_id=project_id, reason="periodic", now=now)
+              for project_id in recompute.due_projects(now=now)]
+    return sum(run is not None for run in queued)

@@ -30,6 +30,7 @@ from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
 
 LOCK_SPACE = 2 << 48
+QUEUE_LOCK_SPACE = 4 << 48  # "is a run waiting?" then "queue one", one trigger at a time per project
 QUEUED_STALE_AFTER = timedelta(hours=1)
 PROGRESS_KEY = "marketplace:recompute:{project_id}"
 PROGRESS_TTL_S = 3600
@@ -47,6 +48,16 @@ def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
 def _waiting(now: datetime):
     """A queued run that still holds back new ones: one whose job failed for good stays queued, and is ignored after a while."""
     return (RecomputeRun.status == QUEUED) & (RecomputeRun.queued_at > now - QUEUED_STALE_AFTER)
+
+
+def queue_unless_waiting(*, project_id: int, reason: str, now: datetime) -> RecomputeRun | None:
+    """Queue a run unless one is already waiting (the automatic triggers; a requester's request always queues)."""
+    if is_postgres():  # two triggers at once would both find none waiting
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": QUEUE_LOCK_SPACE | project_id})
+    waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, _waiting(now))
+    if db.session.scalar(waiting.exists().select()):
+        return None
+    return queue_run(project_id=project_id, reason=reason, now=now)
 
 
 def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
@@ -70,7 +81,7 @@ def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
     arrived = db.session.scalar(select(func.count()).select_from(newer.limit(need).subquery()))
     if arrived < need:
         return None
-    return queue_run(project_id=project_id, reason="answers", now=now)
+    return queue_unless_waiting(project_id=project_id, reason="answers", now=now)
 
 
 def due_projects(*, now: datetime) -> list[int]:
@@ -88,7 +99,8 @@ def due_projects(*, now: datetime) -> list[int]:
         Assignment.project_id == Project.id, Assignment.status == SUBMITTED,
         Assignment.submitted_at > func.coalesce(last_start, datetime(1970, 1, 1, tzinfo=timezone.utc)),
     ).exists()
-    return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer, ~waiting)))
+    # In id order: the caller takes a lock per project, always in the same order.
+    return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer, ~waiting).order_by(Project.id)))
 
 
 def _progress(project_id: int, **fields) -> None:

@@ -163,3 +163,28 @@ def test_a_second_job_leaves_the_runs_a_running_recompute_took(committed_app):
             running.execute("SELECT pg_advisory_unlock(%s)", (recompute.LOCK_SPACE | project.id,))
         db.session.expire_all()
         assert db.session.get(RecomputeRun, run.id).status == "finished"  # not overwritten with "skipped"
+
+
+def test_an_automatic_trigger_waits_for_a_concurrent_one_then_finds_its_run(committed_app):
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from tests.conftest import PG_ADMIN_URL, TEST_DB
+
+    with committed_app.app_context():
+        project = open_project(tasks=2, answers_per_task=1, aggregation="ds")
+        answer(project, AnnotatorFactory(), "dog")
+        db.session.commit()
+        with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB) as other:
+            # Another trigger mid-decision: it holds the project's queueing lock and has queued a run.
+            other.execute("SELECT pg_advisory_xact_lock(%s)", (recompute.QUEUE_LOCK_SPACE | project.id,))
+            other.execute("INSERT INTO recompute_runs (project_id, status, reason, queued_at) "
+                          "VALUES (%s, 'queued', 'periodic', now())", (project.id,))
+            with pytest.raises(OperationalError):  # it does not decide on what it cannot see yet
+                with transaction():
+                    db.session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                    recompute.queue_unless_waiting(project_id=project.id, reason="answers", now=utcnow())
+            other.commit()
+        with transaction():
+            assert recompute.queue_unless_waiting(project_id=project.id, reason="answers", now=utcnow()) is None
+        assert [r.reason for r in runs(project.id)] == ["periodic"]
