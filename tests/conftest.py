@@ -135,3 +135,13 @@ def redis_conn():
     conn.flushdb()
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture
+def with_redis(app, redis_conn):
+    """Point the app's queue at the test Redis for this test (jobs go to RQ instead of running inline)."""
+    app.config["REDIS_URL"] = REDIS_URL
+    yield redis_conn
+    app.config["REDIS_URL"] = None
+    with app.app_context():
+        app.extensions["queue"]["redis"] = None

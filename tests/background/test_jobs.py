@@ -16,21 +16,10 @@ from marketplace.projects.models import Project
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.tasks.models import Task
-from tests.conftest import REDIS_URL
 from tests.factories import AnnotatorFactory, open_project, fresh
 from workers import queues
 from workers.assignments import expire_leases
 from workers.results import sweep_unaggregated
-
-
-@pytest.fixture
-def with_redis(app, redis_conn):
-    """Point the app's queue at the test Redis for this test."""
-    app.config["REDIS_URL"] = REDIS_URL
-    yield redis_conn
-    app.config["REDIS_URL"] = None
-    with app.app_context():
-        app.extensions["queue"]["redis"] = None
 
 
 def queued(redis_conn, name=queues.TRUTH) -> list:

@@ -11,7 +11,6 @@ from marketplace.extensions import db
 from marketplace.results import cadence, recompute
 from marketplace.results.jobs import RECOMPUTE_IF_DUE
 from marketplace.results.models import RecomputeRun
-from tests.conftest import REDIS_URL
 from tests.factories import AnnotatorFactory, open_project
 from tests.results.test_policy import answer
 from workers import queues
@@ -20,15 +19,6 @@ from workers import queues
 def runs(project_id):
     return db.session.scalars(select(RecomputeRun).where(RecomputeRun.project_id == project_id)
                               .order_by(RecomputeRun.id)).all()
-
-
-@pytest.fixture
-def with_redis(app, redis_conn):
-    app.config["REDIS_URL"] = REDIS_URL
-    yield redis_conn
-    app.config["REDIS_URL"] = None
-    with app.app_context():
-        app.extensions["queue"]["redis"] = None
 
 
 def test_enough_new_answers_queue_a_run_that_a_worker_runs(committed_app, with_redis, monkeypatch):
@@ -96,24 +86,18 @@ def test_no_second_run_is_queued_while_one_waits(ctx, monkeypatch):
     assert recompute.queue_if_due(project_id=project.id, now=now) is None
 
 
-def test_the_check_is_sent_every_nth_answer_counted_in_redis(app, redis_conn):
-    app.config["REDIS_URL"] = REDIS_URL
-    try:
-        with app.app_context():
-            for _ in range(7):
-                with transaction():
-                    queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
-            jobs = Queue(queues.TRUTH, connection=redis_conn).jobs
-            assert [(job.func_name, job.args) for job in jobs] == [(RECOMPUTE_IF_DUE, (42,))] * 2
-            with pytest.raises(RuntimeError):
-                with transaction():
-                    queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
-                    raise RuntimeError("rolled back")
-            assert redis_conn.get(queue.count_key(RECOMPUTE_IF_DUE, (42,))) == b"7"  # the rollback not counted
-    finally:
-        app.config["REDIS_URL"] = None
-        with app.app_context():
-            app.extensions["queue"]["redis"] = None
+def test_the_check_is_sent_every_nth_answer_counted_in_redis(app, with_redis):
+    with app.app_context():
+        for _ in range(7):
+            with transaction():
+                queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
+        jobs = Queue(queues.TRUTH, connection=with_redis).jobs
+        assert [(job.func_name, job.args) for job in jobs] == [(RECOMPUTE_IF_DUE, (42,))] * 2
+        with pytest.raises(RuntimeError):
+            with transaction():
+                queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
+                raise RuntimeError("rolled back")
+        assert with_redis.get(queue.count_key(RECOMPUTE_IF_DUE, (42,))) == b"7"  # the rollback not counted
 
 
 def test_a_queued_run_whose_job_died_stops_holding_back_new_ones(ctx, monkeypatch):

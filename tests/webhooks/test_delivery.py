@@ -23,7 +23,6 @@ from marketplace.webhooks.models import (
     WebhookDelivery,
 )
 from marketplace.webhooks.signing import verify_signature
-from tests.conftest import REDIS_URL
 from tests.factories import ProjectFactory, fresh
 from tests.webhooks.conftest import HANG, emitted, endpoint_for, serve, stop
 
@@ -263,16 +262,6 @@ def test_a_delivery_locked_by_another_worker_is_skipped(committed_app, local_tar
         assert delivery.attempt(delivery_id=delivery_id, now=utcnow()) == DELIVERED
         db.session.commit()
         assert len(receiver.requests) == 1
-
-
-@pytest.fixture
-def with_redis(app, redis_conn):
-    """Point the app's queue at the test Redis for this test."""
-    app.config["REDIS_URL"] = REDIS_URL
-    yield redis_conn
-    app.config["REDIS_URL"] = None
-    with app.app_context():
-        app.extensions["queue"]["redis"] = None
 
 
 def test_a_real_worker_delivers_the_batch_queued_after_the_commit(committed_app, with_redis, local_targets, receiver):
