@@ -43,7 +43,7 @@ ResultListArgs = PageArgs
 class RecomputeOut(Schema):
     id = fields.Integer(allow_none=True)
     status = fields.String(metadata={"description": "queued, running, finished, failed or skipped; none before the first"})
-    reason = fields.String(metadata={"description": "periodic, answers (enough arrived since the last run) or requested"})
+    reason = fields.String(metadata={"description": "periodic, answers (enough arrived since the last run), completed (the project's last run) or requested"})
     percent = fields.Float(allow_none=True)
     stage = fields.String(allow_none=True)
     queued_at = fields.DateTime(allow_none=True)
