@@ -7,6 +7,7 @@ arbitrary ids into those codes and back.
 
 from __future__ import annotations
 
+from .bcc import ebcc, ibcc
 from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, krippendorff_alpha_counts,
                         percent_agreement)
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
@@ -17,6 +18,7 @@ from .incremental import task_posterior
 from .mace import mace
 from .numeric import NumericResult, numeric_mean, numeric_median, numeric_with_bias, weighted_mean, weighted_median
 from .result import InferenceResult
+from .stacking import auto
 from .voting import majority_vote, wawa, weighted_vote
 
 METHODS = {
@@ -27,6 +29,9 @@ METHODS = {
     "one_coin": one_coin_dawid_skene,
     "glad": glad,
     "mace": mace,
+    "ibcc": ibcc,
+    "ebcc": ebcc,
+    "auto": auto,
 }
 DEFAULT_METHOD = "ds"
 

@@ -90,6 +90,21 @@ def _initial_posteriors_t(a: Answers) -> np.ndarray:
     return weighted
 
 
+def checked_start(start, a: Answers) -> np.ndarray:
+    """A starting posterior (n_tasks, K): checked, normalised, gold clamped; a copy."""
+    post = np.array(start, dtype=np.float64)
+    if post.shape != (a.n_tasks, a.K) or not np.all(np.isfinite(post)) or np.any(post < 0):
+        raise ValueError(f"start must be a ({a.n_tasks}, {a.K}) array of non-negative numbers")
+    post = normalise_rows(post)
+    clamp_gold(post, a.gold_tasks, a.gold_labels)
+    return post
+
+
+def initial_posteriors(a: Answers) -> np.ndarray:
+    """Return the Wawa start every EM here begins from, (n_tasks, K): see `_initial_posteriors_t`."""
+    return np.ascontiguousarray(_initial_posteriors_t(a).T)
+
+
 def _clamp_gold_t(post_t: np.ndarray, a: Answers) -> None:
     if a.gold_tasks.size:
         post_t[:, a.gold_tasks] = 0.0
@@ -122,6 +137,7 @@ def dawid_skene(
     task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
     n_annotators=None, smoothing: float = DEFAULT_SMOOTHING, prior: str = "population",
     prior_accuracy: float = DEFAULT_PRIOR_ACCURACY, max_iter: int = 100, tol: float = 1e-5,
+    start=None,
 ) -> InferenceResult:
     """Infer true labels and a confusion matrix per annotator with MAP Dawid-Skene EM.
 
@@ -130,6 +146,7 @@ def dawid_skene(
     `"fixed"`: right with `prior_accuracy`), spread over true classes by the class priors.
     `priors` fixes the class priors, else they are learned. `extra["prior_confusion"]` holds the
     final prior mean, what `task_posterior` can use for annotators the model has not seen.
+    `start` (n_tasks, K) replaces the Wawa start, e.g. a previous fit's posteriors.
     """
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
@@ -141,7 +158,7 @@ def dawid_skene(
     if prior not in PRIOR_KINDS:
         raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {prior!r}")
     A, AT = answer_matrices(a.task, a.annotator, a.label, a.n_tasks, W, K)
-    post_t = _initial_posteriors_t(a)  # [class k, task t]
+    post_t = _initial_posteriors_t(a) if start is None else checked_start(start, a).T.copy()  # [class k, task t]
     counts = np.empty((K, W * K))  # [true k, (annotator w, answer l)]
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
@@ -180,15 +197,15 @@ def dawid_skene(
 def one_coin_dawid_skene(
     task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
     n_annotators=None, smoothing: float = 2.0, prior_accuracy: float = DEFAULT_PRIOR_ACCURACY,
-    max_iter: int = 100, tol: float = 1e-5,
+    max_iter: int = 100, tol: float = 1e-5, start=None,
 ) -> InferenceResult:
-    """Infer true labels and one accuracy per annotator (errors spread evenly) with EM."""
+    """Infer true labels and one accuracy per annotator (errors spread evenly) with EM; `start` as in dawid_skene."""
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
     K, W = a.K, a.n_annotators
     fixed_priors = check_priors(priors, K)
     n_answers = np.bincount(a.annotator, minlength=W).astype(np.float64)
-    post = _initial_posteriors(a)
+    post = _initial_posteriors(a) if start is None else checked_start(start, a)
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
         hits = np.bincount(a.annotator, weights=post[a.task, a.label], minlength=W)

@@ -14,15 +14,16 @@ import numpy as np
 
 from ._checks import check_answers, check_priors
 from ._core import clamp_gold, learned_priors, normalise_rows, one_coin_log_lik, softmax_rows, vote_matrix
+from .dawid_skene import checked_start
 from .result import InferenceResult
 
 
 def mace(
     task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None,
     n_annotators=None, competence_prior: tuple[float, float] = (2.0, 1.0),
-    spam_smoothing: float = 1.0, max_iter: int = 100, tol: float = 1e-7,
+    spam_smoothing: float = 1.0, max_iter: int = 100, tol: float = 1e-7, start=None,
 ) -> InferenceResult:
-    """Infer true labels, annotator competence and spamming strategies with MACE EM."""
+    """Infer true labels, annotator competence and spamming strategies with MACE EM (`start`: initial posteriors)."""
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
     K, W, N = a.K, a.n_annotators, a.n_tasks
@@ -30,8 +31,11 @@ def mace(
     t, w, lab = a.task, a.annotator, a.label
     a0, b0 = competence_prior
     n_answers = np.bincount(w, minlength=W).astype(np.float64)
-    post = normalise_rows(vote_matrix(t, lab, N, K))
-    clamp_gold(post, a.gold_tasks, a.gold_labels)
+    if start is None:
+        post = normalise_rows(vote_matrix(t, lab, N, K))
+        clamp_gold(post, a.gold_tasks, a.gold_labels)
+    else:
+        post = checked_start(start, a)
     theta = np.full(W, a0 / (a0 + b0))
     xi = np.full((W, K), 1.0 / K)
     previous, converged, it = -np.inf, False, 0

@@ -1,0 +1,222 @@
+"""The default method: candidate models blended by how well they predict answers they never saw.
+
+No single model wins on every crowd. Full confusion matrices (Dawid-Skene, IBCC) win where
+annotators answer a lot and err in class-specific ways; one accuracy per annotator (one-coin) or a
+competence and a spamming habit (MACE) win where most annotators answer a few tasks of many
+classes; worker-correlation subtypes (EBCC) win where annotators err together on the same tasks.
+Which case a crowd is can be read from the answers alone: hold some answers out, fit every
+candidate on the rest, and score each held-out answer by the probability the fitted model gave it,
+
+    p_m(answer l of annotator w on task t) = sum_k q_m(t = k | other answers) P_m(w answers l | k),
+
+the model's posterior of the task from its other answers times the annotator's fitted row (an
+annotator without other answers answers as the population's average). The blend weights are those
+of the mixture of the candidates' predictive distributions that scores the held-out answers best
+(stacking, Yao, Vehtari, Simpson & Gelman, Bayesian Analysis 2018; Wolpert 1992): a candidate
+that adds nothing gets weight 0, and when two capture different parts of the crowd both keep
+some. Every candidate is then refitted on all answers and the task posteriors are blended with
+those weights. The folds are drawn from a fixed seed: the method is deterministic.
+
+Budget. Five folds are scored (every answer held out once) until 50,000 answers have been held
+out: beyond that the criterion is precise enough, and a million-answer crowd is scored on one
+fold. The candidates cost very different amounts (EBCC's restarts and subtypes make it ~40 DS
+fits); they are taken cheapest first while the search's work stays within SEARCH_BUDGET, so a
+very large crowd is blended from the cheap ones (with hundreds of answers per annotator the
+models differ least there). Both limits are about time, not accuracy: every shared dataset but
+S_Rel gets all six candidates.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import bcc
+from ._checks import Answers, check_answers
+from .dawid_skene import dawid_skene, prior_confusion
+from .dawid_skene_auto import answer_folds
+from .mace import mace
+from .dawid_skene import one_coin_dawid_skene
+from .result import InferenceResult
+
+FOLDS = 5
+HELD_OUT_ENOUGH = 50_000
+SEED = 0
+CANDIDATES = ("ds", "ds_strong", "ibcc", "ebcc", "mace", "one_coin")
+# What one fit costs, in Dawid-Skene fits of the same answers (measured here on the shared
+# datasets and the 1M synthetic; EBCC is 10 subtypes x 5 restarts).
+RELATIVE_COST = {"ds": 1.0, "ds_strong": 1.0, "one_coin": 1.0, "mace": 6.0, "ibcc": 6.0, "ebcc": 40.0}
+# Answers x classes x DS-fits the search may spend: about eight DS fits of a million 5-class
+# answers, ~2 s here. Cheaper candidates are taken first.
+SEARCH_BUDGET = 4e7
+STRONG_SMOOTHING = 4.0  # ds_strong: the strongest prior of ds_auto's grid
+THREADS = min(2, os.cpu_count() or 1)
+MIN_WEIGHT = 1e-3  # a candidate below this share is dropped from the blend (and not refitted)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the blend needs of one candidate fitted on some answers."""
+
+    result: InferenceResult
+    joint: np.ndarray  # (T, K, M): q(class, subtype) of every task
+    rows: np.ndarray  # (W, K, M, K): P(answer l | class k, subtype m) for every annotator
+    newcomer: np.ndarray  # (K, M, K): the same for an annotator without answers here
+
+    def predict(self, task, annotator, label, seen) -> np.ndarray:
+        """Probability the fit gives each answer (task, annotator, label); `seen[w]`: w had training answers."""
+        rows = np.where(seen[annotator][:, None, None], self.rows[annotator, :, :, label],
+                        np.moveaxis(self.newcomer[:, :, label], -1, 0))
+        return np.einsum("nkm,nkm->n", self.joint[task], rows)
+
+
+def _point(result: InferenceResult, seen: np.ndarray) -> Fitted:
+    """A point-estimate model (one confusion matrix per annotator) as a Fitted."""
+    conf = result.confusion
+    newcomer = conf[seen].mean(axis=0) if seen.any() else prior_confusion(result.K)
+    return Fitted(result, result.posteriors[:, :, None], conf[:, :, None, :], newcomer[:, None, :])
+
+
+def _bayes(method: str, f: bcc.BccFit, **extra) -> Fitted:
+    """A variational fit (rows are Dirichlet posteriors) as a Fitted."""
+    rows = f.rows / f.rows.sum(axis=-1, keepdims=True)
+    prior = f.beta / f.beta.sum(axis=1, keepdims=True)
+    M = f.joint.shape[2]
+    return Fitted(bcc.to_result(method, f, **extra), f.joint, rows, np.repeat(prior[:, None, :], M, axis=1))
+
+
+def fit_candidate(name: str, a: Answers, start: np.ndarray | None = None) -> Fitted:
+    """Fit candidate `name` on checked answers `a` (gold clamped), from posteriors `start` if given."""
+    gold = dict(zip(a.gold_tasks.tolist(), a.gold_labels.tolist()))
+    common = {"gold": gold, "n_tasks": a.n_tasks, "n_annotators": a.n_annotators, "start": start}
+    seen = np.bincount(a.annotator, minlength=a.n_annotators) > 0
+    if name == "ds":
+        return _point(dawid_skene(a.task, a.annotator, a.label, a.K, **common), seen)
+    if name == "ds_strong":
+        return _point(dawid_skene(a.task, a.annotator, a.label, a.K, smoothing=STRONG_SMOOTHING, **common), seen)
+    if name == "mace":
+        return _point(mace(a.task, a.annotator, a.label, a.K, **common), seen)
+    if name == "one_coin":
+        return _point(one_coin_dawid_skene(a.task, a.annotator, a.label, a.K, **common), seen)
+    if name == "ibcc":
+        return _bayes("ibcc", bcc.fit(a, start=start))
+    if name == "ebcc":
+        fits = [bcc.fit(a, subtypes=bcc.DEFAULT_SUBTYPES, pooled=False, seed=seed, start=start)
+                for seed in range(bcc.DEFAULT_RESTARTS)]
+        return _bayes("ebcc", max(fits, key=lambda f: f.elbo))
+    raise ValueError(f"unknown candidate {name!r}; choose from {CANDIDATES}")
+
+
+def affordable(names, a: Answers, fits: int) -> tuple[str, ...]:
+    """The candidates the search can afford, cheapest first, each needing `fits` fits of these answers."""
+    unit = a.task.size * a.K * fits
+    chosen, spent = [], 0.0
+    for name in sorted(names, key=lambda n: (RELATIVE_COST[n], names.index(n))):
+        if chosen and spent + unit * RELATIVE_COST[name] > SEARCH_BUDGET:
+            continue
+        chosen.append(name)
+        spent += unit * RELATIVE_COST[name]
+    return tuple(n for n in names if n in chosen)
+
+
+def _subset(a: Answers, keep: np.ndarray) -> Answers:
+    return Answers(a.task[keep], a.annotator[keep], a.label[keep], a.n_tasks, a.n_annotators, a.K,
+                   a.gold_tasks, a.gold_labels)
+
+
+def scored_folds(a: Answers, folds: int, seed: int) -> tuple[np.ndarray, int]:
+    """Each answer's fold, and how many folds to score: all, or enough to hold out HELD_OUT_ENOUGH answers."""
+    fold = answer_folds(a.task, a.annotator, a.n_tasks, folds, seed)
+    held = np.cumsum(np.bincount(fold, minlength=folds))
+    return fold, int(min(folds, np.searchsorted(held, HELD_OUT_ENOUGH) + 1))
+
+
+def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: Executor):
+    """P[n, m]: the probability candidate m, fitted without the n-th scored answer's fold, gives it."""
+    jobs = {}
+    for f in range(n_scored):
+        train = _subset(a, fold != f)
+        for name in names:
+            jobs[f, name] = pool.submit(fit_candidate, name, train)
+    scored = fold < n_scored
+    P = np.zeros((a.task.size, len(names)))
+    for f in range(n_scored):
+        test = fold == f
+        seen = np.bincount(a.annotator[~test], minlength=a.n_annotators) > 0
+        for m, name in enumerate(names):
+            P[test, m] = jobs[f, name].result().predict(a.task[test], a.annotator[test], a.label[test], seen)
+    return P[scored]
+
+
+def stacking_weights(P: np.ndarray) -> np.ndarray:
+    """Weights on the simplex maximising sum_n log sum_m w_m P[n, m] (a concave problem; SLSQP).
+
+    Started from the EM step of equal weights; the answer is unique wherever the candidates'
+    predictions are not collinear, and the solver is deterministic.
+    """
+    P = np.maximum(P, 1e-300)
+    M = P.shape[1]
+    if M == 1:
+        return np.ones(1)
+    scale = 1.0 / P.shape[0]
+
+    def loss(w):
+        mix = P @ w
+        return -scale * np.log(mix).sum(), -scale * (P / mix[:, None]).sum(axis=0)
+
+    start = np.full(M, 1.0 / M)
+    start = start * (P / (P @ start)[:, None]).mean(axis=0)
+    found = minimize(loss, start, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * M,
+                     constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(M)},),
+                     options={"ftol": 1e-12, "maxiter": 200})
+    w = np.clip(found.x, 0.0, None)
+    return w / w.sum()
+
+
+def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_annotators=None,
+         candidates=CANDIDATES, folds: int = FOLDS, seed: int = SEED, threads: int = THREADS) -> InferenceResult:
+    """Blend the candidate models by stacking on held-out answers; refit them on all answers.
+
+    Fits run on `threads` threads (numpy and scipy release the GIL in the passes over answers);
+    the result does not depend on their number.
+    """
+    a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
+                      n_annotators=n_annotators)
+    unknown = [n for n in candidates if n not in RELATIVE_COST]
+    if unknown or not candidates:
+        raise ValueError(f"candidates must be a non-empty subset of {CANDIDATES}, got {candidates!r}")
+    fold, n_scored = scored_folds(a, folds, seed) if a.task.size >= folds else (None, 0)
+    names = affordable(tuple(candidates), a, fits=n_scored + 1)
+    with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        if len(names) > 1 and n_scored:
+            P = heldout_densities(names, a, fold, n_scored, pool)
+            weights = stacking_weights(P)
+            scores = np.log(np.maximum(P, 1e-300)).sum(axis=0)
+        else:
+            weights, scores = np.ones(len(names)) / len(names), np.zeros(len(names))
+        weights = np.where(weights >= MIN_WEIGHT, weights, 0.0)
+        weights /= weights.sum()
+        share = {name: float(w) for name, w in zip(names, weights) if w > 0}
+        # Refitted from their usual start, not from the fold fits: EM's optimum depends on where it
+        # starts, and the blended models should be the methods themselves (measured: a warm start
+        # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web).
+        jobs = {name: pool.submit(fit_candidate, name, a) for name in share}
+        fitted = {name: job.result() for name, job in jobs.items()}
+    post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
+    confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
+    priors = sum(share[n] * f.result.priors for n, f in fitted.items())
+    if a.gold_tasks.size:
+        post[a.gold_tasks] = 0.0
+        post[a.gold_tasks, a.gold_labels] = 1.0
+    chosen = max(share, key=share.get)
+    return InferenceResult(
+        method="auto", labels=post.argmax(axis=1), posteriors=post,
+        skill=np.einsum("wkk,k->w", confusion, priors), confusion=confusion, priors=priors,
+        n_iter=max(f.result.n_iter for f in fitted.values()), converged=all(f.result.converged for f in fitted.values()),
+        extra={"chosen": chosen, "weights": share, "heldout_log_lik": dict(zip(names, scores.tolist())),
+               "models": {n: f.result for n, f in fitted.items()}},
+    )
