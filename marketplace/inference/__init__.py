@@ -33,11 +33,11 @@ METHODS = {
     "ebcc": ebcc,
     "auto": auto,
 }
-DEFAULT_METHOD = "ds"
+DEFAULT_METHOD = "auto"
 
 
 def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD, **options):
-    """Run categorical truth inference with `method` (default: smoothed Dawid-Skene)."""
+    """Run categorical truth inference with `method` (default: the stacked, calibrated blend `auto`)."""
     try:
         fn = METHODS[method]
     except KeyError:

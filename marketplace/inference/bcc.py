@@ -17,8 +17,8 @@ with the highest evidence lower bound (ELBO) kept. With M = 1 it is IBCC.
 Both are solved on the sparse task x (annotator, answer) incidence matrix: an iteration is two
 sparse x dense products (expected counts, then the E-step), no loop over answers. Gold tasks are
 clamped to their known class in every E-step, so they also shape the annotators' matrices.
-`result.extra` carries what the default method and calibration need: the ELBO, the confusion
-rows' Dirichlet parameters, the per-task log-likelihoods and the learned prior.
+`result.extra` carries the ELBO, the learned prior and the fit itself (the confusion rows'
+Dirichlet parameters, the class x subtype posteriors), which the default method blends.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _vb
-from ._checks import Answers, check_answers
+from ._checks import Answers, check_answers, check_priors
 from ._core import answer_matrices, softmax_columns
 from .dawid_skene import checked_start, initial_posteriors
 from .result import InferenceResult
@@ -48,7 +48,6 @@ class BccFit:
     rows: np.ndarray  # (W, K, M, K) Dirichlet parameters of every confusion row: [w, k, m, answer l]
     beta: np.ndarray  # (K, K) the prior of a row given true class k
     classes: np.ndarray  # (K,) Dirichlet parameters of the class proportions
-    log_lik: np.ndarray  # (T, K, M) sum over the task's answers of E[log pi_wkm(answer)]
     elbo: float
     n_iter: int
     converged: bool
@@ -67,8 +66,10 @@ class BccFit:
 
 
 def fit(a: Answers, *, subtypes: int = 1, pooled: bool = True, seed: int = 0, max_iter: int = 300,
-        tol: float = 1e-6, start: np.ndarray | None = None) -> BccFit:
+        tol: float = 1e-6, start: np.ndarray | None = None, priors: np.ndarray | None = None) -> BccFit:
     """Fit IBCC (subtypes = 1) or EBCC by coordinate ascent on the ELBO, from `start` (T, K) or Wawa.
+
+    `priors` (K,) fixes the class proportions instead of learning them (tau ~ Dir(1)).
 
     Arrays are kept as (virtual class c, ...), c a (class, subtype) pair, so every pass over tasks
     is contiguous. A subtype whose tasks' total mass falls below EMPTY_SUBTYPE is dropped: under
@@ -89,6 +90,8 @@ def fit(a: Answers, *, subtypes: int = 1, pooled: bool = True, seed: int = 0, ma
     learning_prior = pooled
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
+        if M > 1 and it > 1:
+            klass, slot, joint = _drop_empty(klass, slot, joint)
         C = klass.size
         counts = np.empty((C, W * K))
         for c in range(C):  # expected counts [c, (w, answer l)]
@@ -103,31 +106,30 @@ def fit(a: Answers, *, subtypes: int = 1, pooled: bool = True, seed: int = 0, ma
         prior_rows = beta[klass][:, None, :]  # [c, 1, l]
         rows = counts + prior_rows
         mass = joint.sum(axis=1)
-        classes = 1.0 + np.bincount(klass, weights=mass, minlength=K)
+        classes = 1.0 + np.bincount(klass, weights=mass, minlength=K) if priors is None else priors
         shares = np.full((K, M), share_prior)
         shares[klass, slot] += mass
         log_rows, row_kl = _vb.expected_log_and_kl(rows, prior_rows)
-        shift = _vb.expected_log(classes)[klass]
+        shift = (_vb.expected_log(classes) if priors is None else np.log(priors))[klass]
         if M > 1:
             shift = shift + _vb.expected_log(shares)[klass, slot]
         logits = np.empty((C, T))
         for c in range(C):
             logits[c] = A @ log_rows[c].ravel()
-        log_lik = logits.copy()
         logits += shift[:, None]
         if a.gold_tasks.size:
             logits[:, a.gold_tasks] = np.where(klass[:, None] == a.gold_labels[None, :], logits[:, a.gold_tasks], -np.inf)
         joint, log_norm = softmax_columns(logits)
-        elbo = float(log_norm.sum()) - row_kl - _vb.dirichlet_kl(classes, np.ones(K))
+        elbo = float(log_norm.sum()) - row_kl
+        if priors is None:
+            elbo -= _vb.dirichlet_kl(classes, np.ones(K))
         if M > 1:
             elbo -= _vb.dirichlet_kl(shares, np.full((K, M), share_prior))
         if abs(elbo - previous) <= tol * abs(elbo):
             converged = True
             break
         previous = elbo
-        if M > 1:
-            klass, slot, joint = _drop_empty(klass, slot, joint)
-    return _assemble(klass, slot, joint, rows, log_lik, K, M, W, T, beta, classes, elbo, it, converged)
+    return _assemble(klass, slot, joint, rows, K, M, W, T, beta, classes, elbo, it, converged)
 
 
 EMPTY_SUBTYPE = 1e-3  # in tasks: a subtype holding less than this is dropped
@@ -148,15 +150,13 @@ def _drop_empty(klass, slot, joint):
     return klass[keep], slot[keep], np.ascontiguousarray(joint)
 
 
-def _assemble(klass, slot, joint, rows, log_lik, K, M, W, T, beta, classes, elbo, it, converged) -> BccFit:
+def _assemble(klass, slot, joint, rows, K, M, W, T, beta, classes, elbo, it, converged) -> BccFit:
     """Full (.., K, M, ..) arrays from the surviving virtual classes; dropped subtypes are empty."""
     full_joint = np.zeros((T, K, M))
     full_joint[:, klass, slot] = joint.T
     full_rows = np.broadcast_to(beta[None, :, None, :], (W, K, M, K)).copy()
     full_rows[:, klass, slot] = rows.transpose(1, 0, 2)
-    full_lik = np.full((T, K, M), -np.inf)
-    full_lik[:, klass, slot] = log_lik.T
-    return BccFit(joint=full_joint, rows=full_rows, beta=beta, classes=classes, log_lik=full_lik,
+    return BccFit(joint=full_joint, rows=full_rows, beta=beta, classes=classes,
                   elbo=elbo, n_iter=it, converged=converged)
 
 
@@ -164,7 +164,7 @@ def to_result(method: str, f: BccFit, **extra) -> InferenceResult:
     """Package a fit as an InferenceResult (confusion = posterior mean, marginalised over subtypes)."""
     post = f.posteriors
     confusion = f.mean_confusion()
-    priors = f.classes / f.classes.sum()
+    priors = f.classes / f.classes.sum()  # the mean of q(tau), or the fixed priors
     skill = np.einsum("wkk,k->w", confusion, priors)
     return InferenceResult(
         method=method, labels=post.argmax(axis=1), posteriors=post, skill=skill, confusion=confusion,
@@ -173,26 +173,39 @@ def to_result(method: str, f: BccFit, **extra) -> InferenceResult:
     )
 
 
-def ibcc(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_annotators=None,
+def ibcc(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None, n_annotators=None,
          pooled: bool = True, max_iter: int = 300, tol: float = 1e-6) -> InferenceResult:
     """Infer true labels with IBCC by variational Bayes; the confusion prior pooled across annotators."""
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
-    return to_result("ibcc", fit(a, pooled=pooled, max_iter=max_iter, tol=tol))
+    return to_result("ibcc", fit(a, pooled=pooled, max_iter=max_iter, tol=tol, priors=check_priors(priors, a.K)))
 
 
-def ebcc(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_annotators=None,
-         subtypes: int = DEFAULT_SUBTYPES, restarts: int = DEFAULT_RESTARTS, pooled: bool = True,
+def ebcc(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None, n_annotators=None,
+         subtypes: int = DEFAULT_SUBTYPES, restarts: int = DEFAULT_RESTARTS, pooled: bool = False,
          max_iter: int = 300, tol: float = 1e-6) -> InferenceResult:
-    """Infer true labels with EBCC's correlated-annotator subtypes; the restart with the best ELBO wins."""
+    """Infer true labels with EBCC's correlated-annotator subtypes; the restart with the best ELBO wins.
+
+    The prior of every subtype's confusion row is EBCC's own (4 on the right answer, 1 elsewhere)
+    unless `pooled`: it is what ties a subtype to its class. Pooled, nothing does, and a subtype
+    can drift to look like another class (measured: ZC_in fell from .78 to .63, Web from .75 to .71).
+    """
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
     if int(subtypes) != subtypes or subtypes < 1:
         raise ValueError(f"subtypes must be a positive integer, got {subtypes!r}")
     if int(restarts) != restarts or restarts < 1:
         raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
+    best, elbos = best_of_restarts(a, subtypes=int(subtypes), restarts=int(restarts), pooled=pooled,
+                                   priors=check_priors(priors, a.K), max_iter=max_iter, tol=tol, with_elbos=True)
+    return to_result("ebcc", best, elbos=elbos)
+
+
+def best_of_restarts(a: Answers, *, subtypes: int = DEFAULT_SUBTYPES, restarts: int = DEFAULT_RESTARTS,
+                     pooled: bool = False, priors=None, max_iter: int = 300, tol: float = 1e-6, with_elbos=False):
+    """EBCC fitted from seeds 0..restarts-1 (same Wawa start, other subtype splits); the best ELBO wins."""
     start = initial_posteriors(a)
-    fits = [fit(a, subtypes=subtypes, pooled=pooled, seed=seed, start=start, max_iter=max_iter, tol=tol)
-            for seed in range(int(restarts))]
+    fits = [fit(a, subtypes=subtypes, pooled=pooled, seed=seed, start=start, max_iter=max_iter, tol=tol, priors=priors)
+            for seed in range(restarts)]
     best = max(fits, key=lambda f: f.elbo)  # first maximum: ties go to the lower seed
-    return to_result("ebcc", best, elbos=[f.elbo for f in fits])
+    return (best, [f.elbo for f in fits]) if with_elbos else best

@@ -12,14 +12,12 @@ confusion matrices and class priors, the last project recompute's) and asks `dec
 the model rates highly, or the class priors alone on a skewed project): a task is never closed on
 fewer answers, however confident.
 
-`discount_evidence` tempers the posterior before the decision: Dawid-Skene treats the answers on a
-task as independent given its true class, but they are not (a hard item fools many annotators the
-same way), so its posteriors are overconfident. Measured on the shared datasets' replay
-(benchmarks/redundancy_replay.py), tasks closed at a DS posterior of 0.99 were right about 95% of
-the time on D_PosSent. Counting each answer's evidence at a weight below one (a power likelihood,
-the usual remedy for a misspecified likelihood) asks for more answers exactly where they disagree:
-two agreeing answers from good annotators stay conclusive, a 3-2 split does not.
-Pure numpy; imports nothing of the web app.
+The posterior is calibrated before the decision (calibration.py, with what the last recompute
+learned from the project's gold): the models treat the answers on a task as independent given its
+class, but they are not (a hard item fools many annotators the same way), so raw posteriors are
+overconfident, and a target of 0.95 should mean right 95 times in 100. Counting the evidence at a
+weight below one asks for more answers exactly where they disagree: two agreeing answers from good
+annotators stay conclusive, a 3-2 split does not. Pure numpy; imports nothing of the web app.
 """
 
 from __future__ import annotations
@@ -29,9 +27,9 @@ from enum import Enum
 
 import numpy as np
 
+from .calibration import IDENTITY, Calibration
 from .incremental import task_posterior
 
-DEFAULT_EVIDENCE_WEIGHT = 0.5
 
 class Decision(str, Enum):
     """What the submit path does with a task after an answer."""
@@ -59,29 +57,6 @@ def confidence(posterior) -> float:
     if total <= 0:
         raise ValueError("posterior must not sum to zero")
     return float(p.max() / total)
-
-
-def discount_evidence(posterior, priors, weight: float) -> np.ndarray:
-    """Return `posterior` with the answers' evidence counted at `weight`: priors * (post/priors)^w.
-
-    weight 1 returns the posterior unchanged, 0 the priors; the answers' log-likelihood ratios are
-    scaled, the class priors are not. `posterior` may be (K,) or (n_tasks, K) (a recompute's).
-    """
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"weight must be in [0, 1], got {weight}")
-    post = np.asarray(posterior, dtype=np.float64)
-    pri = np.asarray(priors, dtype=np.float64).ravel()
-    if post.shape[-1:] != pri.shape or np.any(pri <= 0) or np.any(post < 0):
-        raise ValueError("posterior rows and priors must have the same length; priors positive")
-    log_pri = np.log(pri / pri.sum())
-    if weight == 0.0:
-        log_post = np.broadcast_to(log_pri, post.shape).copy()
-    else:
-        with np.errstate(divide="ignore"):
-            log_post = weight * (np.log(post) - log_pri) + log_pri
-    log_post -= log_post.max(axis=-1, keepdims=True)
-    out = np.exp(log_post)
-    return out / out.sum(axis=-1, keepdims=True)
 
 
 def decide(posterior, n_answers: int, *, min_answers: int, max_answers: int, target: float,
@@ -114,20 +89,17 @@ class RedundancyPolicy:
     min_answers: int = 2
     max_answers: int = 10
     target_confidence: float = 0.95
-    evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT
 
     def __post_init__(self) -> None:
         _check_settings(self.min_answers, self.max_answers, self.target_confidence)
-        if not 0.0 < self.evidence_weight <= 1.0:
-            raise ValueError(f"evidence_weight must be in (0, 1], got {self.evidence_weight}")
 
     def posterior(self, annotator_idx, label_idx, confusion, priors, *, unseen_confusion=None,
-                  default_accuracy: float | None = None) -> np.ndarray:
-        """Return the task's posterior the policy judges: `task_posterior`, evidence discounted."""
+                  default_accuracy: float | None = None, calibration: Calibration = IDENTITY) -> np.ndarray:
+        """Return the task's posterior the policy judges: `task_posterior`, calibrated."""
         extra = {} if default_accuracy is None else {"default_accuracy": default_accuracy}
         post = task_posterior(annotator_idx, label_idx, confusion, priors,
                               unseen_confusion=unseen_confusion, **extra)
-        return discount_evidence(post, priors, self.evidence_weight)
+        return calibration.apply(post, priors)
 
     def decide(self, posterior, n_answers: int, *, available: int | None = None,
                budget: int | None = None) -> Decision:

@@ -36,7 +36,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from . import bcc
-from ._checks import Answers, check_answers
+from ._checks import Answers, check_answers, check_priors
+from .calibration import IDENTITY, fit_calibration
 from .dawid_skene import dawid_skene, prior_confusion
 from .dawid_skene_auto import answer_folds
 from .mace import mace
@@ -89,10 +90,10 @@ def _bayes(method: str, f: bcc.BccFit, **extra) -> Fitted:
     return Fitted(bcc.to_result(method, f, **extra), f.joint, rows, np.repeat(prior[:, None, :], M, axis=1))
 
 
-def fit_candidate(name: str, a: Answers, start: np.ndarray | None = None) -> Fitted:
-    """Fit candidate `name` on checked answers `a` (gold clamped), from posteriors `start` if given."""
+def fit_candidate(name: str, a: Answers, priors: np.ndarray | None = None) -> Fitted:
+    """Fit candidate `name` on checked answers `a` (gold clamped); `priors` fixes the class proportions."""
     gold = dict(zip(a.gold_tasks.tolist(), a.gold_labels.tolist()))
-    common = {"gold": gold, "n_tasks": a.n_tasks, "n_annotators": a.n_annotators, "start": start}
+    common = {"gold": gold, "n_tasks": a.n_tasks, "n_annotators": a.n_annotators, "priors": priors}
     seen = np.bincount(a.annotator, minlength=a.n_annotators) > 0
     if name == "ds":
         return _point(dawid_skene(a.task, a.annotator, a.label, a.K, **common), seen)
@@ -103,11 +104,9 @@ def fit_candidate(name: str, a: Answers, start: np.ndarray | None = None) -> Fit
     if name == "one_coin":
         return _point(one_coin_dawid_skene(a.task, a.annotator, a.label, a.K, **common), seen)
     if name == "ibcc":
-        return _bayes("ibcc", bcc.fit(a, start=start))
+        return _bayes("ibcc", bcc.fit(a, priors=priors))
     if name == "ebcc":
-        fits = [bcc.fit(a, subtypes=bcc.DEFAULT_SUBTYPES, pooled=False, seed=seed, start=start)
-                for seed in range(bcc.DEFAULT_RESTARTS)]
-        return _bayes("ebcc", max(fits, key=lambda f: f.elbo))
+        return _bayes("ebcc", bcc.best_of_restarts(a, priors=priors))
     raise ValueError(f"unknown candidate {name!r}; choose from {CANDIDATES}")
 
 
@@ -123,6 +122,10 @@ def affordable(names, a: Answers, fits: int) -> tuple[str, ...]:
     return tuple(n for n in names if n in chosen)
 
 
+def _without_gold(a: Answers) -> Answers:
+    return Answers(a.task, a.annotator, a.label, a.n_tasks, a.n_annotators, a.K, a.gold_tasks[:0], a.gold_labels[:0])
+
+
 def _subset(a: Answers, keep: np.ndarray) -> Answers:
     return Answers(a.task[keep], a.annotator[keep], a.label[keep], a.n_tasks, a.n_annotators, a.K,
                    a.gold_tasks, a.gold_labels)
@@ -135,13 +138,13 @@ def scored_folds(a: Answers, folds: int, seed: int) -> tuple[np.ndarray, int]:
     return fold, int(min(folds, np.searchsorted(held, HELD_OUT_ENOUGH) + 1))
 
 
-def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: Executor):
+def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: Executor, priors=None):
     """P[n, m]: the probability candidate m, fitted without the n-th scored answer's fold, gives it."""
     jobs = {}
     for f in range(n_scored):
         train = _subset(a, fold != f)
         for name in names:
-            jobs[f, name] = pool.submit(fit_candidate, name, train)
+            jobs[f, name] = pool.submit(fit_candidate, name, train, priors)
     scored = fold < n_scored
     P = np.zeros((a.task.size, len(names)))
     for f in range(n_scored):
@@ -177,15 +180,19 @@ def stacking_weights(P: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
-def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_annotators=None,
+def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None, n_annotators=None,
          candidates=CANDIDATES, folds: int = FOLDS, seed: int = SEED, threads: int = THREADS) -> InferenceResult:
     """Blend the candidate models by stacking on held-out answers; refit them on all answers.
+
+    With `gold`, the blend's posteriors are calibrated on it (see calibration.py); `priors` fixes
+    the class proportions of every candidate.
 
     Fits run on `threads` threads (numpy and scipy release the GIL in the passes over answers);
     the result does not depend on their number.
     """
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
+    priors = check_priors(priors, a.K)
     unknown = [n for n in candidates if n not in RELATIVE_COST]
     if unknown or not candidates:
         raise ValueError(f"candidates must be a non-empty subset of {CANDIDATES}, got {candidates!r}")
@@ -193,7 +200,7 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_an
     names = affordable(tuple(candidates), a, fits=n_scored + 1)
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         if len(names) > 1 and n_scored:
-            P = heldout_densities(names, a, fold, n_scored, pool)
+            P = heldout_densities(names, a, fold, n_scored, pool, priors)
             weights = stacking_weights(P)
             scores = np.log(np.maximum(P, 1e-300)).sum(axis=0)
         else:
@@ -204,12 +211,19 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_an
         # Refitted from their usual start, not from the fold fits: EM's optimum depends on where it
         # starts, and the blended models should be the methods themselves (measured: a warm start
         # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web).
-        jobs = {name: pool.submit(fit_candidate, name, a) for name in share}
+        jobs = {name: pool.submit(fit_candidate, name, a, priors) for name in share}
         fitted = {name: job.result() for name, job in jobs.items()}
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
     priors = sum(share[n] * f.result.priors for n, f in fitted.items())
-    if a.gold_tasks.size:
+    calibration = IDENTITY
+    if a.gold_tasks.size:  # fitted on the gold tasks' posteriors from fits that did not see gold
+        free = _without_gold(a)
+        with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+            blind = {name: pool.submit(fit_candidate, name, free, priors) for name in share}
+            gold_post = sum(share[n] * job.result().result.posteriors[a.gold_tasks] for n, job in blind.items())
+        calibration = fit_calibration(gold_post, a.gold_labels, priors)
+        post = calibration.apply(post, priors)
         post[a.gold_tasks] = 0.0
         post[a.gold_tasks, a.gold_labels] = 1.0
     chosen = max(share, key=share.get)
@@ -217,6 +231,6 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, n_tasks=None, n_an
         method="auto", labels=post.argmax(axis=1), posteriors=post,
         skill=np.einsum("wkk,k->w", confusion, priors), confusion=confusion, priors=priors,
         n_iter=max(f.result.n_iter for f in fitted.values()), converged=all(f.result.converged for f in fitted.values()),
-        extra={"chosen": chosen, "weights": share, "heldout_log_lik": dict(zip(names, scores.tolist())),
+        extra={"chosen": chosen, "weights": share, "calibration": calibration, "heldout_log_lik": dict(zip(names, scores.tolist())),
                "models": {n: f.result for n, f in fitted.items()}},
     )

@@ -1,0 +1,86 @@
+"""Calibration: the (temperature, label noise) map, fitted on gold, and the ECE that measures it."""
+
+import numpy as np
+import pytest
+
+from marketplace.inference import infer
+from marketplace.inference.calibration import (IDENTITY, Calibration, expected_calibration_error,
+                                               fit_calibration, temper)
+
+from .conftest import hard_items_crowd
+
+
+def _overconfident(seed, n=4000, K=3, temperature=0.4, noise=0.1):
+    """Posteriors whose evidence is worth `temperature` of what they say, with `noise` unrelated labels."""
+    rng = np.random.default_rng(seed)
+    priors = np.full(K, 1.0 / K)
+    logits = rng.normal(0, 3.0, (n, K))
+    stated = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    true = Calibration(temperature, noise).apply(stated, priors)
+    labels = np.array([rng.choice(K, p=p) for p in true])
+    return stated, labels, priors
+
+
+def test_a_fitted_calibration_recovers_the_planted_one_and_calibrates():
+    stated, labels, priors = _overconfident(0)
+    fitted = fit_calibration(stated[:2000], labels[:2000], priors)
+    assert fitted.temperature == pytest.approx(0.4, abs=0.1)
+    assert fitted.label_noise == pytest.approx(0.1, abs=0.05)
+    assert fitted.gold == 2000
+    before = expected_calibration_error(stated[2000:], labels[2000:])
+    after = expected_calibration_error(fitted.apply(stated[2000:], priors), labels[2000:])
+    assert before > 0.1 and after < 0.03
+
+
+def test_without_gold_the_calibration_is_the_identity():
+    assert fit_calibration(np.empty((0, 3)), np.empty(0, dtype=int), np.full(3, 1 / 3)) == IDENTITY
+    post = np.array([[0.7, 0.2, 0.1]])
+    np.testing.assert_allclose(IDENTITY.apply(post, np.full(3, 1 / 3)), post)
+
+
+def test_evidence_is_never_counted_more_than_the_model_says():
+    # Posteriors that are underconfident (truth sharper than stated): T stays at most 1.
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 500)
+    stated = np.where(labels[:, None] == np.arange(2), 0.6, 0.4)
+    assert fit_calibration(stated, labels, np.full(2, 0.5)).temperature <= 1.0
+
+
+def test_a_calibration_keeps_the_label_under_uniform_priors_and_sums_to_one():
+    post = np.array([[0.9, 0.05, 0.05], [0.2, 0.5, 0.3]])
+    out = Calibration(0.3, 0.2).apply(post, np.full(3, 1 / 3))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert out.argmax(axis=1).tolist() == [0, 1]
+    assert np.all(out.max(axis=1) < post.max(axis=1))
+    # With skewed priors a weakened near-tie may go to the class the priors favour.
+    assert Calibration(0.3, 0.2).apply(post, np.array([0.6, 0.2, 0.2]))[1].argmax() == 0
+
+
+def test_temper_is_checked():
+    with pytest.raises(ValueError):
+        temper([[0.5, 0.5]], [0.5, 0.5], -1.0)
+
+
+def test_ece_of_perfectly_calibrated_and_of_overconfident_posteriors():
+    # Ten tasks at 0.8 confidence, eight right: calibrated. Ten at 1.0, five right: ECE 0.5.
+    right = np.array([[0.8, 0.2]] * 10)
+    truth = np.array([0] * 8 + [1] * 2)
+    assert expected_calibration_error(right, truth) == pytest.approx(0.0)
+    sure = np.array([[1.0, 0.0]] * 10)
+    assert expected_calibration_error(sure, np.array([0] * 5 + [1] * 5)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_default_calibrates_itself_on_gold_when_errors_go_together(seed):
+    # On a third of the tasks everyone is a coin flip between the truth and one decoy: the models'
+    # posteriors are overconfident there; 60 gold tasks teach the default how much.
+    t, a, lab, truth, K = hard_items_crowd(seed)
+    gold = {int(i): int(truth[i]) for i in range(60)}
+    rest = np.arange(60, 600)
+    free = infer(t, a, lab, K)
+    taught = infer(t, a, lab, K, gold=gold)
+    calibration = taught.extra["calibration"]
+    assert calibration.gold == 60 and calibration.temperature < 1.0
+    before = expected_calibration_error(free.posteriors[rest], truth[rest])
+    after = expected_calibration_error(taught.posteriors[rest], truth[rest])
+    assert before > 0.1 and after < 0.06
