@@ -1,6 +1,7 @@
 """Multi-label classification: `{"type": "multi_label", "classes": [...]}`, answer `{"labels": [c, ...]}`.
 
-Each class is its own yes/no question: aggregation runs Dawid-Skene on every class as an
+Each class is its own yes/no question: aggregation runs the default truth model (inference.auto:
+Dawid-Skene and its Bayesian relatives, blended on held-out answers) on every class as an
 independent binary problem over all the tasks given (so an annotator who over-tags one class is
 learned as such), and a class is in the result when its posterior passes one half.
 """
@@ -17,7 +18,7 @@ NAME = "multi_label"
 CATEGORICAL = False
 DEFAULT_GOLD_THRESHOLD = 0.5
 EXPORTS: dict = {}
-METHOD = "ds_binary"
+METHOD = "auto_binary"
 # The recompute fits each class over the whole project at once (annotators' per-class error rates
 # are learned from all their answers), not in batches.
 RECOMPUTE_BATCH = 1_000_000
@@ -61,7 +62,7 @@ def agreement(schema: dict, a: dict, b: dict, data=None) -> float:
 
 
 def aggregate(schema: dict, tasks: Sequence[TaskAnswers]) -> list[Aggregate | None]:
-    """Binary Dawid-Skene per class over every answer of the tasks given.
+    """The default truth model (binary) per class over every answer of the tasks given.
 
     The confidence is the probability that the whole set is right, the product over classes of
     the posterior of the decision taken (classes treated as independent, as the model does).
@@ -81,11 +82,10 @@ def aggregate(schema: dict, tasks: Sequence[TaskAnswers]) -> list[Aggregate | No
         # The class's prevalence is fixed at the trust-weighted share of answers tagging it
         # (smoothed): learned freely, a tag everybody agrees on (always or never there) has no
         # variation to tell "present" from "absent", and EM may settle on the flipped solution.
-        # Annotators start from a fixed prior accuracy: a batch of a few tasks is too little to
-        # learn the population from, and the evidence of many tasks outweighs the prior anyway.
+        # The model is the default truth model (a blend chosen on held-out answers, per class).
         share = (float(weights @ said) + 1.0) / (float(weights.sum()) + 2.0)
-        fit = inference.dawid_skene(task_idx, annotator_idx, said, 2, n_tasks=len(tasks), n_annotators=annotators.size,
-                                    prior="fixed", priors=np.array([1.0 - share, share]))
+        fit = inference.infer(task_idx, annotator_idx, said, 2, method=inference.DEFAULT_METHOD, n_tasks=len(tasks),
+                              n_annotators=annotators.size, priors=np.array([1.0 - share, share]))
         present[:, k] = fit.posteriors[:, 1]
     answered = np.bincount(task_idx, minlength=len(tasks)) > 0
     return [_result(schema, present[t]) if answered[t] else None for t in range(len(tasks))]

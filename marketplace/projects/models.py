@@ -52,6 +52,8 @@ class Project(IdMixin, TimestampMixin, db.Model):
     model_confusion: Mapped[list | None] = mapped_column(Json)
     # Class priors learned by the last recompute (None: uniform), for the per-answer posterior.
     class_priors: Mapped[list | None] = mapped_column(Json)
+    # The truth model the last recompute chose: {"method", "weights", "calibration"} (None before one).
+    truth_model: Mapped[dict | None] = mapped_column(Json)
     assignment_duration_s: Mapped[int] = mapped_column(Integer)
     max_leases_per_annotator: Mapped[int] = mapped_column(Integer)
     max_answers_per_annotator: Mapped[int | None] = mapped_column(Integer)

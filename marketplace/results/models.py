@@ -54,5 +54,7 @@ class RecomputeRun(IdMixin, db.Model):
     iterations: Mapped[int | None] = mapped_column(Integer)
     results_written: Mapped[int | None] = mapped_column(Integer)
     tasks_reopened: Mapped[int | None] = mapped_column(Integer)
+    # The truth model this run chose (see Project.truth_model).
+    model: Mapped[dict | None] = mapped_column(Json)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)

@@ -1,13 +1,14 @@
 """The redundancy policy and per-task posteriors from the annotators' current confusion matrices.
 
 After each answer on a task of an adaptive project (target_confidence set), inside the submit
-transaction: the task's posterior is the Dawid-Skene E-step for that task alone, using each
-annotator's confusion matrix from the last recompute, or for an annotator without one a matrix that
-is right with their gold accuracy (Beta mean) or, lacking gold here, their global reputation; its
-evidence is discounted (inference/redundancy.py) so that confidences behave like probabilities. Then:
-close when the top posterior reaches the target with at least min_answers; otherwise open one more
-slot, up to max_answers; at max_answers without the target, escalate. The same batched posterior
-gives Dawid-Skene results for closed tasks between full recomputes.
+transaction: the task's posterior is the E-step for that task alone, using each annotator's
+confusion matrix from the last recompute's truth model (the blend's), or for an annotator without
+one a matrix that is right with their gold accuracy (Beta mean) or, lacking gold here, their global
+reputation; it is mapped by the calibration the recompute learned from the project's gold
+(results/truth_model.py) so that confidences behave like probabilities. Then: close when the top
+posterior reaches the target with at least min_answers; otherwise open one more slot, up to
+max_answers; at max_answers without the target, escalate. The same batched posterior gives results
+for closed tasks between full recomputes.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,15 +21,16 @@ from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.inference import redundancy
+from marketplace.inference.calibration import IDENTITY, Calibration
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results import truth_model
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
 
-DS_METHOD = "dawid_skene"
 # Advisory lock namespace: one budget decision per project at a time.
 BUDGET_LOCK_SPACE = 3 << 48
 
@@ -51,12 +53,12 @@ def model_confusion(project) -> np.ndarray | None:
 
 
 def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, class_priors, now: datetime,
-               model: np.ndarray | None = None) -> Posteriors:
+               model: np.ndarray | None = None, calibration: Calibration = IDENTITY) -> Posteriors:
     """Posterior of each task from its submitted answers and the annotators' current confusion matrices.
 
-    The answers' evidence is counted at redundancy.DEFAULT_EVIDENCE_WEIGHT (see discount_evidence):
-    Dawid-Skene's independence assumption makes raw posteriors overconfident, and these are the
-    confidences requesters read and the policy's target is judged on.
+    Mapped by the project's calibration (truth_model.calibration_of): the independence assumption
+    makes raw posteriors overconfident, and these are the confidences requesters read and the
+    policy's target is judged on.
     """
     classes = label_schema["classes"]
     K = len(classes)
@@ -86,12 +88,7 @@ def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, clas
     log_post -= log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post)
     post /= post.sum(axis=1, keepdims=True)
-    return Posteriors(task_ids, calibrated(post, _priors(class_priors, K)), counts)
-
-
-def calibrated(posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:
-    """Posteriors with the answers' evidence discounted, as every stored confidence is."""
-    return redundancy.discount_evidence(posteriors, priors, redundancy.DEFAULT_EVIDENCE_WEIGHT)
+    return Posteriors(task_ids, calibration.apply(post, _priors(class_priors, K)), counts)
 
 
 def _priors(class_priors, K: int) -> np.ndarray:
@@ -121,7 +118,8 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
     if task.status != OPEN:
         return task.status
     found = posteriors(project_id=project.project_id, task_ids=[task_id], label_schema=project.label_schema,
-                       class_priors=project.class_priors, now=now, model=model_confusion(project))
+                       class_priors=project.class_priors, now=now, model=model_confusion(project),
+                       calibration=truth_model.calibration_of(project))
     post, answers = found.posteriors[0], int(found.answer_counts[0])
     decision = redundancy.decide(post, answers, min_answers=project.min_answers, max_answers=project.max_answers,
                                  target=project.target_confidence,
@@ -135,7 +133,7 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
     task.status = CLOSED if decision == redundancy.Decision.CLOSE else ESCALATED
     task.closed_at = now
     write_results(project_id=project.project_id, classes=project.label_schema["classes"],
-                  found=found, method=DS_METHOD, now=now)
+                  found=found, method=truth_model.method_of(project), now=now)
     enqueue_after_commit(AGGREGATE_PROJECT, project.project_id, queue="truth", debounce=True)
     return decision
 

@@ -1,8 +1,8 @@
-"""The project recompute: Dawid-Skene over every answer of a project, gold clamped, written back.
+"""The project recompute: the default truth model over every answer of a project, gold clamped, written back.
 
 Stores for every task with answers its result (label, posterior, method, number of answers) when the
-task is closed or escalated, each annotator's confusion matrix and trust, and the class priors the
-per-answer posterior uses. Under the redundancy policy a closed task whose confidence fell below the
+task is closed or escalated, each annotator's confusion matrix and trust, and the class priors,
+model and calibration the per-answer posterior uses (results/truth_model.py). Under the redundancy policy a closed task whose confidence fell below the
 target is reopened for one more answer, within max_answers. One run per project at a time (an
 advisory lock; a second trigger finds it taken and is skipped); progress is readable while it runs.
 Runs are queued every few minutes by `rq cron` (due_projects), once enough answers arrived since
@@ -21,7 +21,7 @@ from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.recompute import update_trust
-from marketplace.results import cadence, policy, structured
+from marketplace.results import cadence, policy, structured, truth_model
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
 from marketplace.reviews.trust import REVIEW_METHOD, check_reviews
@@ -187,8 +187,9 @@ def _recompute(project_id: int, now: datetime) -> dict:
     _progress(project_id, percent=30, stage="inferring")
     encoded = inference.encode_answers(tasks, annotators, chosen, label_set=classes)
     gold = _gold_codes(project, encoded.task_ids, label_type, classes)
-    result = inference.dawid_skene(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
-                                   n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
+    result = truth_model.fit(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
+                             n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
+    project.truth_model = truth_model.describe(result)
     _progress(project_id, percent=60, stage="writing results")
     model = np.flatnonzero(encoded.annotator_ids == MODEL_ANNOTATOR)
     if model.size:
@@ -205,7 +206,8 @@ def _recompute(project_id: int, now: datetime) -> dict:
     update_trust(project=project, annotator_ids=encoded.annotator_ids, annotator_idx=encoded.annotator_idx,
                  label_idx=encoded.label_idx, task_idx=encoded.task_idx, gold_task=gold_task, result=result, now=now)
     return {"answers": humans, "annotators": int(encoded.annotator_ids.size) - int(model.size),
-            "iterations": int(result.n_iter), "results_written": written, "tasks_reopened": reopened}
+            "iterations": int(result.n_iter), "results_written": written, "tasks_reopened": reopened,
+            "model": project.truth_model}
 
 
 # The model's id among annotators in the Dawid-Skene fit: no account has it.
@@ -245,10 +247,10 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
-    found = policy.Posteriors([int(t) for t in ids[keep]], policy.calibrated(result.posteriors[keep], result.priors),
-                              counts[keep])
+    # The default method's posteriors are already calibrated on the project's gold.
+    found = policy.Posteriors([int(t) for t in ids[keep]], result.posteriors[keep], counts[keep])
     written = policy.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
-                                   method=policy.DS_METHOD, now=now)
+                                   method=truth_model.method_of(project), now=now)
     reopened = 0
     if project.target_confidence is not None:
         low = [int(t) for t, top in zip(found.task_ids, found.posteriors.max(axis=1)) if top < project.target_confidence]

@@ -47,6 +47,6 @@ class ProjectRecompute(MethodView):
     @requires(REQUESTER, ADMIN)
     @bp.response(202, schemas.RecomputeOut)
     def post(self, project_id):
-        """Queue a Dawid-Skene recompute of the project's results and annotators' trust."""
+        """Queue a recompute of the project's truth model, results and annotators' trust."""
         with transaction():
             return services.request_recompute(account=current_account(), project_id=project_id, now=utcnow())

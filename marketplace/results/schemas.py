@@ -40,6 +40,19 @@ class ExportArgs(Schema):
 ResultListArgs = PageArgs
 
 
+class CalibrationOut(Schema):
+    temperature = fields.Float(metadata={"description": "the weight the answers' evidence gets (1: as the model says)"})
+    label_noise = fields.Float(metadata={"description": "the share of reference labels unrelated to the answers"})
+    gold = fields.Integer(metadata={"description": "gold tasks the calibration was fitted on (0: none, the identity)"})
+
+
+class TruthModelOut(Schema):
+    method = fields.String(metadata={"description": "what results name: auto:<the blend's leading model>"})
+    weights = fields.Dict(keys=fields.String(), values=fields.Float(),
+                          metadata={"description": "each blended model's weight (stacking on held-out answers)"})
+    calibration = fields.Nested(CalibrationOut)
+
+
 class RecomputeOut(Schema):
     id = fields.Integer(allow_none=True)
     status = fields.String(metadata={"description": "queued, running, finished, failed or skipped; none before the first"})
@@ -55,4 +68,5 @@ class RecomputeOut(Schema):
     iterations = fields.Integer(allow_none=True)
     results_written = fields.Integer(allow_none=True)
     tasks_reopened = fields.Integer(allow_none=True)
+    model = fields.Nested(TruthModelOut, allow_none=True, metadata={"description": "the truth model the run chose"})
     error = fields.String(allow_none=True)

@@ -17,7 +17,7 @@ from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results import policy, recompute, structured
+from marketplace.results import policy, recompute, structured, truth_model
 from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.webhooks import models as webhooks
@@ -49,8 +49,8 @@ def vote(task_idx: np.ndarray, annotator_idx: np.ndarray, label_idx: np.ndarray,
 def aggregate_project(*, project_id: int, now: datetime) -> int:
     """Give every closed task without a result its result; complete the project when all are done.
 
-    The result is the project's aggregation: Dawid-Skene posteriors from the annotators' current
-    confusion matrices (refreshed by the periodic recompute), or a (weighted) majority vote.
+    The result is the project's aggregation: the truth model's posteriors from the annotators' current
+    confusion matrices and calibration (refreshed by the recompute), or a (weighted) majority vote.
 
     Idempotent, and serialised per project by a row lock: a second run finds nothing left to do.
     """
@@ -74,9 +74,10 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
             written = structured.write(project, task_ids, now)[0]
         elif project.aggregation == "ds":
             found = policy.posteriors(project_id=project_id, task_ids=task_ids, label_schema=project.label_schema,
-                                      class_priors=project.class_priors, now=now, model=policy.model_confusion(project))
+                                      class_priors=project.class_priors, now=now, model=policy.model_confusion(project),
+                                      calibration=truth_model.calibration_of(project))
             written = policy.write_results(project_id=project_id, classes=classes, found=found,
-                                           method=policy.DS_METHOD, now=now)
+                                           method=truth_model.method_of(project), now=now)
         else:
             rows = _vote_rows(project_id, task_ids, assignments.answers_of_tasks(task_ids), label_type, classes, now)
             _insert_results(rows)

@@ -8,7 +8,7 @@ from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results import policy, recompute
+from marketplace.results import policy, recompute, truth_model
 from marketplace.results.models import RecomputeRun, Result
 from marketplace.tasks.models import Task
 from tests.conftest import PG_ADMIN_URL, TEST_DB
@@ -19,11 +19,18 @@ from tests.quality.helpers import LIVE_DRAW, lease_now
 GOOD = [[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]]
 
 
-def test_stored_confidences_discount_the_evidence():
+def test_per_answer_confidences_use_the_calibration_of_the_last_recompute():
     import numpy as np
 
     raw = np.array([[0.81 / 0.815, 0.0025 / 0.815, 0.0025 / 0.815]])  # two answers of a 0.9-accurate annotator
-    assert policy.calibrated(raw, np.full(3, 1 / 3))[0].max() == pytest.approx(0.9)
+    uniform = np.full(3, 1 / 3)
+    before = Project(truth_model=None)
+    np.testing.assert_allclose(truth_model.calibrated(before, raw, uniform), raw)  # no recompute yet: as computed
+    learned = Project(truth_model={"method": "auto:ds", "weights": {"ds": 1.0},
+                                   "calibration": {"temperature": 0.5, "label_noise": 0.1, "gold": 40}})
+    # evidence at half weight: 0.9 of the top class; then 10% of reference labels unrelated to the answers
+    assert truth_model.calibrated(learned, raw, uniform)[0].max() == pytest.approx(0.9 * 0.9 + 0.1 / 3)
+    assert truth_model.method_of(learned) == "auto:ds" and truth_model.method_of(before) == "dawid_skene"
 
 
 def adaptive_project(tasks=1, **fields):
@@ -91,8 +98,8 @@ def test_fixed_redundancy_with_dawid_skene_aggregation(ctx):
     project = open_project(tasks=1, answers_per_task=3, aggregation="ds")
     for label in ("dog", "dog", "cat"):
         task_id = answer(project, skilled(project), label)
-    result = fresh(Result, task_id)
-    assert result.method == "dawid_skene" and result.label == "dog" and result.answer_count == 3
+    result = fresh(Result, task_id)  # written again by the recompute the project's completion queues
+    assert result.method.startswith("auto:") and result.label == "dog" and result.answer_count == 3
 
 
 def test_recompute_writes_results_trust_and_priors_and_is_idempotent(ctx):

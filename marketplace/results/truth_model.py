@@ -1,0 +1,50 @@
+"""The truth model of a project: which inference method its last recompute ran, and its calibration.
+
+The recompute fits `inference.DEFAULT_METHOD` (the stacked blend of models, calibrated on the
+project's gold tasks) and stores what it chose on the project; the submit path's per-task
+posterior then uses the same blended confusion matrices and the same calibration, and every result
+names the model it came from (`auto:<the candidate with the largest weight>`).
+"""
+import numpy as np
+
+from marketplace import inference
+from marketplace.inference.calibration import IDENTITY, Calibration
+
+BEFORE_ANY_RECOMPUTE = "dawid_skene"  # per-answer posteriors from gold accuracy or reputation
+
+
+def fit(task_idx, annotator_idx, label_idx, K: int, *, gold: dict, n_tasks: int, n_annotators: int):
+    """Run the default inference method on a project's answers, gold clamped (and calibrating)."""
+    return inference.infer(task_idx, annotator_idx, label_idx, K, method=inference.DEFAULT_METHOD, gold=gold,
+                           n_tasks=n_tasks, n_annotators=n_annotators)
+
+
+def method_label(result) -> str:
+    """The method a result names: `auto:<leading candidate>` for the blend, else the method itself."""
+    chosen = result.extra.get("chosen")
+    return f"{result.method}:{chosen}" if chosen else result.method
+
+
+def describe(result) -> dict:
+    """What a project (and its recompute run) stores of the model a recompute chose."""
+    weights = result.extra.get("weights") or {result.method: 1.0}
+    return {"method": method_label(result), "weights": {name: round(float(w), 4) for name, w in weights.items()},
+            "calibration": result.extra.get("calibration", IDENTITY).as_dict()}
+
+
+def calibration_of(project) -> Calibration:
+    """The calibration of the project's last recompute (the identity before one, or without gold)."""
+    stored = (project.truth_model or {}).get("calibration")
+    if not stored:
+        return IDENTITY
+    return Calibration(float(stored["temperature"]), float(stored["label_noise"]), int(stored.get("gold", 0)))
+
+
+def method_of(project) -> str:
+    """The method per-answer results name: the last recompute's model, or the prior-based E-step before one."""
+    return (project.truth_model or {}).get("method") or BEFORE_ANY_RECOMPUTE
+
+
+def calibrated(project, posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Per-answer posteriors mapped by the project's calibration."""
+    return calibration_of(project).apply(posteriors, priors)
