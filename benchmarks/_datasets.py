@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The first four shared crowds (issue 1's table); the others are found in the folder (categorical()).
 CATEGORICAL = ("D_Product", "D_PosSent", "S_Rel", "Dog")
 NUMERIC = ("N_Emotion",)
 
@@ -22,6 +23,26 @@ def datasets_dir() -> Path:
     """Return the folder holding one sub-folder per dataset."""
     env = os.environ.get("MARKETPLACE_DATASETS")
     return Path(env) if env else REPO_ROOT.parent / "shared" / "datasets"
+
+
+def categorical() -> tuple[str, ...]:
+    """Every categorical dataset in the folder: the first four in their usual order, then the rest by name.
+
+    A dataset is numeric when listed in NUMERIC or when its SOURCE.md says so ("kind: numeric" or a
+    "label_range"); every other folder with a labels.csv and a gold.csv is categorical.
+    """
+    root = datasets_dir()
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if not ((folder / "labels.csv").is_file() and (folder / "gold.csv").is_file()) or folder.name in NUMERIC:
+            continue
+        source = folder / "SOURCE.md"
+        text = source.read_text(errors="replace").lower() if source.is_file() else ""
+        if "kind: numeric" in text or "label_range" in text:
+            continue
+        found.append(folder.name)
+    first = [n for n in CATEGORICAL if n in found]
+    return tuple(first + [n for n in found if n not in first])
 
 
 def available(name: str) -> bool:

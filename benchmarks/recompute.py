@@ -1,4 +1,4 @@
-"""Project recompute at scale: 1,000,000 answers read, inferred (Dawid-Skene) and written back.
+"""Project recompute at scale: 1,000,000 answers read, inferred (the default truth model) and written back.
 
 A project of 200,000 closed tasks, 5,000 annotators and 5 answers per task (5 classes; annotators
 right with accuracy drawn from 0.55-0.95, a tenth of them spammers), loaded with SQL, then the app's
@@ -111,7 +111,7 @@ def main() -> None:
 
         timed(recompute, "_read_answers", "read answers")
         timed(recompute.inference, "encode_answers", "encode ids")
-        timed(recompute.inference, "dawid_skene", "Dawid-Skene")
+        timed(recompute.truth_model, "fit", "truth model (default method)")
         timed(recompute, "_write_back", "write results")
         timed(recompute, "update_trust", "write trust")
         app = create_app()
@@ -134,7 +134,7 @@ def main() -> None:
     print()
     print(f"Project recompute: {args.tasks:,} tasks x {args.answers_per_task} answers = "
           f"{outcome['answers']:,} answers, {outcome['annotators']:,} annotators, {outcome['iterations']} EM iterations "
-          f"(setup {loaded:.0f} s)")
+          f"(setup {loaded:.0f} s); model {outcome['model']['method']} {outcome['model']['weights']}")
     rows = [[name, seconds] for name, seconds in stages.items()]
     rows.append(["total (incl. commit)", total])
     print(h.table(["stage", "seconds"], rows))
