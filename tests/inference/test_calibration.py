@@ -83,4 +83,4 @@ def test_the_default_calibrates_itself_on_gold_when_errors_go_together(seed):
     assert calibration.gold == 60 and calibration.temperature < 1.0
     before = expected_calibration_error(free.posteriors[rest], truth[rest])
     after = expected_calibration_error(taught.posteriors[rest], truth[rest])
-    assert before > 0.1 and after < 0.06
+    assert before > 0.1 and after < 0.07 and after < before / 1.5
