@@ -126,7 +126,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     print(f"  tasks done           {status['closed_task_count']} / {status['task_count']}")
     print(f"  accuracy vs truth    {correct / len(results):.3f}  ({correct}/{len(results)}, {redundancy} answers per task, "
           f"{results[0]['method']}, recomputed over all answers as the project completed)")
-    print(f"  recompute on request {correct_after / len(recomputed):.3f}  (Dawid-Skene over all answers, gold clamped)")
+    print(f"  recompute on request {correct_after / len(recomputed):.3f}  (the default truth model over all answers, gold clamped and calibrating)")
     print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task, gold and rejected included)")
     print(f"  money                funded {funded / 100:.2f} (simulated: no Stripe keys), approved "
           f"{money['approved']} answers, escrow released on close; spent {money['spent'] / 100:.2f} "
