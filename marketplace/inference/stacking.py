@@ -38,10 +38,9 @@ from scipy.optimize import minimize
 from . import bcc
 from ._checks import Answers, check_answers, check_priors
 from .calibration import IDENTITY, fit_calibration
-from .dawid_skene import dawid_skene, prior_confusion
+from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
 from .dawid_skene_auto import answer_folds
 from .mace import mace
-from .dawid_skene import one_coin_dawid_skene
 from .result import InferenceResult
 
 FOLDS = 5
@@ -185,14 +184,12 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
     """Blend the candidate models by stacking on held-out answers; refit them on all answers.
 
     With `gold`, the blend's posteriors are calibrated on it (see calibration.py); `priors` fixes
-    the class proportions of every candidate.
-
-    Fits run on `threads` threads (numpy and scipy release the GIL in the passes over answers);
-    the result does not depend on their number.
+    the class proportions of every candidate. Fits run on `threads` threads (numpy and scipy
+    release the GIL in the passes over answers); the result does not depend on their number.
     """
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
-    priors = check_priors(priors, a.K)
+    fixed = check_priors(priors, a.K)
     unknown = [n for n in candidates if n not in RELATIVE_COST]
     if unknown or not candidates:
         raise ValueError(f"candidates must be a non-empty subset of {CANDIDATES}, got {candidates!r}")
@@ -200,37 +197,41 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
     names = affordable(tuple(candidates), a, fits=n_scored + 1)
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         if len(names) > 1 and n_scored:
-            P = heldout_densities(names, a, fold, n_scored, pool, priors)
-            weights = stacking_weights(P)
-            scores = np.log(np.maximum(P, 1e-300)).sum(axis=0)
+            P = heldout_densities(names, a, fold, n_scored, pool, fixed)
+            weights, scores = stacking_weights(P), np.log(np.maximum(P, 1e-300)).sum(axis=0)
         else:
             weights, scores = np.ones(len(names)) / len(names), np.zeros(len(names))
         weights = np.where(weights >= MIN_WEIGHT, weights, 0.0)
-        weights /= weights.sum()
-        share = {name: float(w) for name, w in zip(names, weights) if w > 0}
+        share = {name: float(w) for name, w in zip(names, weights / weights.sum()) if w > 0}
         # Refitted from their usual start, not from the fold fits: EM's optimum depends on where it
         # starts, and the blended models should be the methods themselves (measured: a warm start
-        # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web).
-        jobs = {name: pool.submit(fit_candidate, name, a, priors) for name in share}
+        # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web). With gold, each is also fitted
+        # blind to it: the calibration is learned on what the gold tasks' answers alone say.
+        jobs = {name: pool.submit(fit_candidate, name, a, fixed) for name in share}
+        blind = {name: pool.submit(fit_candidate, name, _without_gold(a), fixed)
+                 for name in share if a.gold_tasks.size}
         fitted = {name: job.result() for name, job in jobs.items()}
+        blind_gold = {name: job.result().result.posteriors[a.gold_tasks] for name, job in blind.items()}
+    return _blend(a, share, fitted, blind_gold, extra={"heldout_log_lik": dict(zip(names, scores.tolist()))})
+
+
+def _blend(a: Answers, share: dict, fitted: dict, blind_gold: dict, extra: dict) -> InferenceResult:
+    """The weighted blend of the refitted candidates, calibrated on the gold when there is some."""
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
-    priors = sum(share[n] * f.result.priors for n, f in fitted.items())
+    class_priors = sum(share[n] * f.result.priors for n, f in fitted.items())
     calibration = IDENTITY
-    if a.gold_tasks.size:  # fitted on the gold tasks' posteriors from fits that did not see gold
-        free = _without_gold(a)
-        with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
-            blind = {name: pool.submit(fit_candidate, name, free, priors) for name in share}
-            gold_post = sum(share[n] * job.result().result.posteriors[a.gold_tasks] for n, job in blind.items())
-        calibration = fit_calibration(gold_post, a.gold_labels, priors)
-        post = calibration.apply(post, priors)
+    if a.gold_tasks.size:
+        free = sum(share[n] * blind_gold[n] for n in fitted)
+        calibration = fit_calibration(free, a.gold_labels, class_priors)
+        post = calibration.apply(post, class_priors)
         post[a.gold_tasks] = 0.0
         post[a.gold_tasks, a.gold_labels] = 1.0
-    chosen = max(share, key=share.get)
     return InferenceResult(
         method="auto", labels=post.argmax(axis=1), posteriors=post,
-        skill=np.einsum("wkk,k->w", confusion, priors), confusion=confusion, priors=priors,
-        n_iter=max(f.result.n_iter for f in fitted.values()), converged=all(f.result.converged for f in fitted.values()),
-        extra={"chosen": chosen, "weights": share, "calibration": calibration, "heldout_log_lik": dict(zip(names, scores.tolist())),
-               "models": {n: f.result for n, f in fitted.items()}},
+        skill=np.einsum("wkk,k->w", confusion, class_priors), confusion=confusion, priors=class_priors,
+        n_iter=max(f.result.n_iter for f in fitted.values()),
+        converged=all(f.result.converged for f in fitted.values()),
+        extra={"chosen": max(share, key=share.get), "weights": share, "calibration": calibration,
+               "models": {n: f.result for n, f in fitted.items()}, **extra},
     )
