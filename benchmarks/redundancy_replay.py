@@ -12,7 +12,8 @@ replay simulates the live system as the app runs it, with no peeking at answers 
 - after each answer the task's posterior is the submit path's (marketplace/results/policy.py):
   each annotator's confusion matrix from the LAST recompute, or for one it does not know a matrix
   right with their gold accuracy (the Beta posterior mean of their gold record so far), or 0.7
-  without gold; the class priors of the last recompute; mapped by its calibration;
+  without gold; the class priors of the last recompute; mapped by the calibration it learned for
+  these per-answer posteriors (results/truth_model.py; half weight to the evidence before one);
 - the recompute runs the default truth model (inference.DEFAULT_METHOD, gold clamped, calibrated
   on the gold) on all answers consumed so far once `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers
   the last one read)` new answers have arrived (the app's trigger, with marketplace/results/
@@ -50,12 +51,12 @@ sys.path.insert(0, os.path.dirname(HERE))
 import _datasets
 
 from marketplace.inference import DEFAULT_METHOD, infer
-from marketplace.inference.calibration import IDENTITY
 from marketplace.inference.dawid_skene import prior_confusion
 from marketplace.inference.encoding import encode_answers
 from marketplace.inference.redundancy import Decision, RedundancyPolicy
 from marketplace.inference.voting import majority_vote
 from marketplace.quality.trust import gold_accuracy
+from marketplace.results import truth_model
 from marketplace.results.cadence import RECOMPUTE_MIN_NEW_ANSWERS, RECOMPUTE_NEW_SHARE
 
 TARGETS = (0.85, 0.9, 0.95, 0.97)
@@ -128,7 +129,8 @@ class LiveModel:
     def use(self, result, known: np.ndarray) -> None:
         self.result, self.known = result, known
         self.priors = np.full(self.K, 1.0 / self.K) if result is None else result.priors
-        self.calibration = IDENTITY if result is None else result.extra.get("calibration", IDENTITY)
+        self.calibration = (truth_model.UNCALIBRATED if result is None
+                            else truth_model.applied_calibration(result, "incremental_calibration"))
 
     def column(self, w: int, label: int) -> np.ndarray:
         """P(annotator w answers `label` | true class), as policy._confusion has it."""
@@ -177,7 +179,7 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         if known is not None:
             return 0
         model.use(result, np.bincount(p.annotator[idx], minlength=p.n_annotators) > 0)
-        judged = result.posteriors[closed].max(axis=1)  # calibrated, as the app stores them
+        judged = truth_model.posteriors_of(result)[closed].max(axis=1)  # calibrated, as the app stores them
         again = np.flatnonzero(closed)[(judged < policy.target_confidence - 1e-12) & (used[closed] < available[closed])]
         closed[again] = False
         open_tasks.extend(again.tolist())

@@ -47,8 +47,8 @@ def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD
 
 __all__ = [
     "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
-    "cohens_kappa", "dawid_skene", "dawid_skene_auto", "encode_answers", "encode_ids", "fleiss_kappa",
-    "glad", "infer",
+    "auto", "cohens_kappa", "dawid_skene", "dawid_skene_auto", "ebcc", "encode_answers", "encode_ids",
+    "fleiss_kappa", "glad", "ibcc", "infer",
     "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "majority_vote", "numeric_mean", "numeric_median",
     "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",
     "task_posterior", "wawa", "weighted_mean", "weighted_median", "weighted_vote",

@@ -9,13 +9,17 @@ counts,
 
     sum_w  log B(beta + n_w) - log B(beta),       B(a) = prod Gamma(a_l) / Gamma(sum a),
 
-and Minka's fixed point ("Estimating a Dirichlet distribution", 2000/2012, section 3) climbs it:
+It learns both the population's average row (the mean m) and how alike annotators are (the
+strength s = sum beta). An annotator with 3 answers is then judged mostly by the population; one
+with 3,000 by their own answers, and the data decide where between the two a given crowd sits.
 
-    beta_l <- beta_l * sum_w [psi(beta_l + n_wl) - psi(beta_l)] / sum_w [psi(s + N_w) - psi(s)].
-
-It learns both the population's average row (the mean) and how alike annotators are (the strength
-s = sum beta). An annotator with 3 answers is then judged mostly by the population; one with 3,000
-by their own answers, and the data decide where between the two a given crowd sits.
+Maximum likelihood alone fails on little or clean data: a row nobody errs in drives its
+off-diagonal mean to zero and its strength to infinity (every annotator then "never errs", and one
+disagreeing answer vetoes a class), and with every answer alike nothing ties row k to answer k.
+So the prior gets a weak hyperprior (type-II MAP, the usual remedy; Paun et al., TACL 2018, put
+weakly informative hyperpriors on every hierarchical annotation model), centred on EBCC's fixed
+prior (4 on the right answer, 1 elsewhere): its row as pseudo-counts on the mean,
+m ~ Dirichlet(1 + anchor), and log s ~ N(log sum(anchor), 1). A few hundred answers outweigh it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln
 
-STRENGTH_BOUNDS = (1e-2, 1e6)  # keeps s finite when every annotator looks alike (or all differ)
+STRENGTH_BOUNDS = (1e-2, 1e6)  # a guard; the hyperprior keeps s far from both
 _FLOOR = 1e-8
 
 
@@ -59,44 +63,50 @@ def polya_log_lik(beta: np.ndarray, counts: np.ndarray) -> float:
     return float((gammaln(s) - gammaln(s + totals)).sum() + (gammaln(beta + counts) - gammaln(beta)).sum())
 
 
-def pooled_prior(beta: np.ndarray, counts: np.ndarray, iterations: int = 10, tol: float = 1e-6) -> np.ndarray:
-    """Move a Dirichlet prior `beta` (K,) towards the type-II ML estimate for count rows `counts` (units, K).
+def pooled_objective(beta: np.ndarray, counts: np.ndarray, anchor: np.ndarray) -> float:
+    """The type-II MAP objective: the Polya log-likelihood plus the log hyperprior (see the module doc)."""
+    s = beta.sum()
+    m = beta / s
+    log_prior = float((anchor * np.log(np.maximum(m, _FLOOR))).sum()) - 0.5 * (np.log(s) - np.log(anchor.sum())) ** 2
+    return polya_log_lik(beta, counts) + log_prior
 
-    Newton steps on the Polya log-likelihood (Minka, section 3: its Hessian is a diagonal plus a
-    constant, inverted in O(K)), kept within a factor of two of the previous estimate, and
-    replaced by the fixed-point step (always positive, never lowering the likelihood) whenever
-    that one does better. Inside variational EM a few steps from the previous estimate per
-    iteration are enough: the prior and the posteriors then move together. (Solving for the
-    prior outright while the posteriors are still the vote's start was tried: the strength of a
-    majority class's row runs off to its bound, every annotator looks alike there, and on
-    D_Product the classes swapped.) Units without counts carry no information and are skipped.
+
+def pooled_prior(beta: np.ndarray, counts: np.ndarray, anchor: np.ndarray, iterations: int = 10,
+                 tol: float = 1e-6) -> np.ndarray:
+    """Move a Dirichlet prior `beta` (K,) towards the type-II MAP estimate for count rows `counts` (units, K).
+
+    beta = s * m, updated in turn (Minka, section 3.3): the strength by a Newton step on log s
+    (clipped to a factor e, and a plain gradient step where the objective is not concave there),
+    the mean by the fixed point m_l <- (anchor_l + m_l s G_l) / sum_j (anchor_j + m_j s G_j),
+    G_l = sum_u [psi(s m_l + n_ul) - psi(s m_l)]. Inside variational EM a round or two from the
+    previous estimate per iteration is enough: the prior and the posteriors then move together.
+    (Solving it outright while the posteriors are still the vote's start was tried, without the
+    hyperprior: a majority class's row ran off to its bound and on D_Product the classes swapped.)
     """
-    counts = counts[counts.sum(axis=1) > _FLOOR]
-    if counts.shape[0] == 0:
-        return beta
-    beta = np.maximum(beta, _FLOOR)
     totals = counts.sum(axis=1)
+    counts, totals = counts[totals > _FLOOR], totals[totals > _FLOOR]
+    s = float(beta.sum())
+    mean = np.maximum(beta / s, _FLOOR)
+    centre = np.log(anchor.sum())
+    low, high = np.log(STRENGTH_BOUNDS)
     for _ in range(iterations):
-        s = beta.sum()
-        spent = (digamma(s + totals) - digamma(s)).sum()
-        gain = (digamma(beta + counts) - digamma(beta)).sum(axis=0)
-        grad = gain - spent
-        q = (trigamma(beta + counts) - trigamma(beta)).sum(axis=0)
-        z = float((trigamma(np.array([s])) - trigamma(s + totals)).sum())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = beta - (grad - (grad / q).sum() / (1.0 / z + (1.0 / q).sum())) / q
-        fixed_point = np.maximum(beta * gain / spent, _FLOOR)
-        updated = fixed_point
-        if np.all(np.isfinite(newton)) and np.all(newton > 0):
-            clipped = np.clip(newton, 0.5 * beta, 2.0 * beta)
-            if polya_log_lik(clipped, counts) > polya_log_lik(fixed_point, counts):
-                updated = clipped
-        updated = _bounded(updated)
-        change = np.abs(updated - beta).max() / beta.max()
-        beta = updated
+        a = s * mean
+        gain = (digamma(a + counts) - digamma(a)).sum(axis=0) if counts.size else np.zeros_like(mean)
+        first = (digamma(s) - digamma(s + totals)).sum() + (mean * gain).sum()
+        second = (trigamma(np.array([s]))[0] * totals.size - trigamma(s + totals).sum()
+                  + (mean * mean * (trigamma(a + counts) - trigamma(a))).sum()) if counts.size else 0.0
+        x = np.log(s)
+        grad = s * first - (x - centre)
+        curvature = s * first + s * s * second - 1.0
+        step = -grad / curvature if curvature < 0 else grad
+        x = float(np.clip(x + np.clip(step, -1.0, 1.0), low, high))
+        moved = anchor + mean * s * gain
+        moved = np.maximum(moved / moved.sum(), _FLOOR)
+        change = max(abs(np.exp(x) - s) / s, float(np.abs(moved - mean).max()))
+        s, mean = float(np.exp(x)), moved
         if change < tol:
             break
-    return beta
+    return s * mean
 
 
 def trigamma(x: np.ndarray) -> np.ndarray:
@@ -113,14 +123,6 @@ def trigamma(x: np.ndarray) -> np.ndarray:
     inv2 = inv * inv
     out += inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
     return out
-
-
-def _bounded(beta: np.ndarray) -> np.ndarray:
-    strength = beta.sum()
-    low, high = STRENGTH_BOUNDS
-    if low <= strength <= high:
-        return beta
-    return beta * (min(max(strength, low), high) / strength)
 
 
 def diagonal_prior(K: int, diagonal: float, off_diagonal: float) -> np.ndarray:

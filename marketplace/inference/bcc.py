@@ -61,7 +61,9 @@ class BccFit:
         """E[pi_wk] marginalised over subtypes by their overall share, (W, K, K)."""
         mean = self.rows / self.rows.sum(axis=-1, keepdims=True)
         share = self.joint.sum(axis=0)
-        share = share / np.maximum(share.sum(axis=1, keepdims=True), 1e-300)
+        totals = share.sum(axis=1, keepdims=True)
+        # A class no task is in (possible with gold on every task): its subtypes count alike.
+        share = np.where(totals > 0, share / np.where(totals > 0, totals, 1.0), 1.0 / share.shape[1])
         return np.einsum("wkml,km->wkl", mean, share)
 
 
@@ -85,7 +87,8 @@ def fit(a: Answers, *, subtypes: int = 1, pooled: bool = True, seed: int = 0, ma
         joint = np.ascontiguousarray((post[:, :, None] * split).reshape(T, K * M).T)
     else:
         joint = np.ascontiguousarray(post.T)
-    beta = _vb.diagonal_prior(K, PRIOR_DIAGONAL, PRIOR_OFF_DIAGONAL)
+    anchor = _vb.diagonal_prior(K, PRIOR_DIAGONAL, PRIOR_OFF_DIAGONAL)  # EBCC's prior; the pooled one's hyperprior
+    beta = anchor.copy()
     share_prior = SUBTYPE_CONCENTRATION / M
     learning_prior = pooled
     previous, converged, it = -np.inf, False, 0
@@ -100,7 +103,7 @@ def fit(a: Answers, *, subtypes: int = 1, pooled: bool = True, seed: int = 0, ma
         if learning_prior:  # generalised EM: a few steps per iteration, until the prior settles
             settled = beta.copy()
             for k in range(K):
-                beta[k] = _vb.pooled_prior(beta[k], counts[klass == k].reshape(-1, K),
+                beta[k] = _vb.pooled_prior(beta[k], counts[klass == k].reshape(-1, K), anchor[k],
                                            iterations=20 if it == 1 else 2)
             learning_prior = np.abs(beta - settled).max() > PRIOR_SETTLED * beta.max()
         prior_rows = beta[klass][:, None, :]  # [c, 1, l]

@@ -51,3 +51,18 @@ def _checked_priors(priors, K: int) -> np.ndarray:
     if p.shape != (K,) or np.any(p <= 0) or not np.all(np.isfinite(p)):
         raise ValueError(f"priors must be {K} positive finite numbers")
     return p / p.sum()
+
+
+def task_posteriors(task_idx, annotator_idx, label_idx, confusion, priors, n_tasks: int) -> np.ndarray:
+    """`task_posterior` for many tasks at once, (n_tasks, K): the E-step with these matrices and priors."""
+    conf = np.asarray(confusion, dtype=np.float64)
+    K = conf.shape[1]
+    task = np.asarray(task_idx, dtype=np.int64)
+    log_conf = np.log(np.maximum(conf[np.asarray(annotator_idx, dtype=np.int64), :, np.asarray(label_idx, dtype=np.int64)],
+                                 1e-300))
+    logits = np.tile(np.log(_checked_priors(priors, K)), (n_tasks, 1))
+    for k in range(K):
+        logits[:, k] += np.bincount(task, weights=log_conf[:, k], minlength=n_tasks)
+    logits -= logits.max(axis=1, keepdims=True)
+    post = np.exp(logits)
+    return post / post.sum(axis=1, keepdims=True)

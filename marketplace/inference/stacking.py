@@ -40,6 +40,7 @@ from ._checks import Answers, check_answers, check_priors
 from .calibration import IDENTITY, fit_calibration
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
 from .dawid_skene_auto import answer_folds
+from .incremental import task_posteriors
 from .mace import mace
 from .result import InferenceResult
 
@@ -110,8 +111,13 @@ def fit_candidate(name: str, a: Answers, priors: np.ndarray | None = None) -> Fi
 
 
 def affordable(names, a: Answers, fits: int) -> tuple[str, ...]:
-    """The candidates the search can afford, cheapest first, each needing `fits` fits of these answers."""
-    unit = a.task.size * a.K * fits
+    """The candidates the search can afford, cheapest first, each needing `fits` fits of these answers.
+
+    A fit's work grows with the answers x classes (the passes over answers) and with the annotators
+    x classes^2 (the confusion rows every iteration updates): a crowd of few answers but many
+    annotators and classes is not cheap.
+    """
+    unit = (a.task.size + a.n_annotators * a.K) * a.K * fits
     chosen, spent = [], 0.0
     for name in sorted(names, key=lambda n: (RELATIVE_COST[n], names.index(n))):
         if chosen and spent + unit * RELATIVE_COST[name] > SEARCH_BUDGET:
@@ -158,7 +164,8 @@ def stacking_weights(P: np.ndarray) -> np.ndarray:
     """Weights on the simplex maximising sum_n log sum_m w_m P[n, m] (a concave problem; SLSQP).
 
     Started from the EM step of equal weights; the answer is unique wherever the candidates'
-    predictions are not collinear, and the solver is deterministic.
+    predictions are not collinear, and the solver is deterministic. Should SLSQP fail, the EM
+    fixed point for mixture weights (slower, never worse than its start) takes over.
     """
     P = np.maximum(P, 1e-300)
     M = P.shape[1]
@@ -176,6 +183,11 @@ def stacking_weights(P: np.ndarray) -> np.ndarray:
                      constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(M)},),
                      options={"ftol": 1e-12, "maxiter": 200})
     w = np.clip(found.x, 0.0, None)
+    if found.success and np.isfinite(w).all() and w.sum() > 0 and loss(w / w.sum())[0] <= loss(start)[0] + 1e-12:
+        return w / w.sum()
+    w = start
+    for _ in range(500):
+        w = w * (P / (P @ w)[:, None]).mean(axis=0)
     return w / w.sum()
 
 
@@ -190,11 +202,13 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
     fixed = check_priors(priors, a.K)
-    unknown = [n for n in candidates if n not in RELATIVE_COST]
-    if unknown or not candidates:
+    candidates = tuple(dict.fromkeys(candidates))
+    if not candidates or any(n not in RELATIVE_COST for n in candidates):
         raise ValueError(f"candidates must be a non-empty subset of {CANDIDATES}, got {candidates!r}")
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
     fold, n_scored = scored_folds(a, folds, seed) if a.task.size >= folds else (None, 0)
-    names = affordable(tuple(candidates), a, fits=n_scored + 1)
+    names = affordable(candidates, a, fits=n_scored + 1 + bool(a.gold_tasks.size))
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         if len(names) > 1 and n_scored:
             P = heldout_densities(names, a, fold, n_scored, pool, fixed)
@@ -211,20 +225,35 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
         blind = {name: pool.submit(fit_candidate, name, _without_gold(a), fixed)
                  for name in share if a.gold_tasks.size}
         fitted = {name: job.result() for name, job in jobs.items()}
-        blind_gold = {name: job.result().result.posteriors[a.gold_tasks] for name, job in blind.items()}
-    return _blend(a, share, fitted, blind_gold, extra={"heldout_log_lik": dict(zip(names, scores.tolist()))})
+        blind = {name: job.result().result for name, job in blind.items()}
+    return _blend(a, share, fitted, blind, extra={"heldout_log_lik": dict(zip(names, scores.tolist()))})
 
 
-def _blend(a: Answers, share: dict, fitted: dict, blind_gold: dict, extra: dict) -> InferenceResult:
-    """The weighted blend of the refitted candidates, calibrated on the gold when there is some."""
+def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> InferenceResult:
+    """The weighted blend of the refitted candidates, calibrated on the gold when there is some.
+
+    Two calibrations are learned from the gold tasks (those with answers), both on fits blind to
+    gold: `calibration` for the blend's own posteriors, and `incremental_calibration` for what
+    the submit path computes between recomputes, the E-step of one task with the blend's
+    averaged confusion matrices (sharper than the blend wherever a subtype model leads it).
+    """
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
     class_priors = sum(share[n] * f.result.priors for n, f in fitted.items())
-    calibration = IDENTITY
-    if a.gold_tasks.size:
-        free = sum(share[n] * blind_gold[n] for n in fitted)
-        calibration = fit_calibration(free, a.gold_labels, class_priors)
+    calibration = incremental = IDENTITY
+    answered = np.bincount(a.task, minlength=a.n_tasks)[a.gold_tasks] > 0
+    if answered.any():
+        tasks, labels = a.gold_tasks[answered], a.gold_labels[answered]
+        free = sum(share[n] * blind[n].posteriors[tasks] for n in fitted)
+        calibration = fit_calibration(free, labels, class_priors)
+        blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)
+        blind_priors = sum(share[n] * blind[n].priors for n in fitted)
+        mine = np.isin(a.task, tasks)
+        step = task_posteriors(a.task[mine], a.annotator[mine], a.label[mine], blind_confusion, blind_priors,
+                               a.n_tasks)[tasks]
+        incremental = fit_calibration(step, labels, blind_priors)
         post = calibration.apply(post, class_priors)
+    if a.gold_tasks.size:
         post[a.gold_tasks] = 0.0
         post[a.gold_tasks, a.gold_labels] = 1.0
     return InferenceResult(
@@ -233,5 +262,6 @@ def _blend(a: Answers, share: dict, fitted: dict, blind_gold: dict, extra: dict)
         n_iter=max(f.result.n_iter for f in fitted.values()),
         converged=all(f.result.converged for f in fitted.values()),
         extra={"chosen": max(share, key=share.get), "weights": share, "calibration": calibration,
+               "incremental_calibration": incremental,
                "models": {n: f.result for n, f in fitted.items()}, **extra},
     )

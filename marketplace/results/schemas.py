@@ -50,7 +50,9 @@ class TruthModelOut(Schema):
     method = fields.String(metadata={"description": "what results name: auto:<the blend's leading model>"})
     weights = fields.Dict(keys=fields.String(), values=fields.Float(),
                           metadata={"description": "each blended model's weight (stacking on held-out answers)"})
-    calibration = fields.Nested(CalibrationOut)
+    calibration = fields.Nested(CalibrationOut, metadata={"description": "how the results' posteriors were calibrated"})
+    incremental_calibration = fields.Nested(CalibrationOut, metadata={
+        "description": "how the per-answer posteriors (between recomputes) are calibrated"})
 
 
 class RecomputeOut(Schema):

@@ -51,26 +51,39 @@ def test_the_vectorised_fit_matches_the_slow_reference(monkeypatch, M, gold):
     np.testing.assert_allclose(fast.rows, rows, rtol=1e-9)
 
 
-def test_the_pooled_prior_is_the_dirichlet_multinomial_maximum_likelihood():
+ANCHOR = np.array([4.0, 1.0, 1.0])
+
+
+def test_the_pooled_prior_is_the_type_ii_map_estimate():
     rng = np.random.default_rng(2)
     counts = np.vstack([rng.multinomial(n, p) for n, p in zip(rng.integers(1, 40, 60),
                                                                rng.dirichlet([6.0, 2.0, 1.0], 60))]).astype(float)
     counts[:5] *= 0.37  # soft counts, as the responsibilities give
-    found = _vb.pooled_prior(np.array([4.0, 1.0, 1.0]), counts, iterations=500, tol=1e-12)
-    direct = minimize(lambda x: -_vb.polya_log_lik(np.exp(x), counts), np.zeros(3), method="Nelder-Mead",
+    found = _vb.pooled_prior(ANCHOR.copy(), counts, ANCHOR, iterations=2000, tol=1e-13)
+    direct = minimize(lambda x: -_vb.pooled_objective(np.exp(x), counts, ANCHOR), np.zeros(3), method="Nelder-Mead",
                       options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
-    np.testing.assert_allclose(found, np.exp(direct.x), rtol=1e-4)
-    assert _vb.polya_log_lik(found, counts) >= -direct.fun - 1e-6
+    np.testing.assert_allclose(found, np.exp(direct.x), rtol=1e-3)
+    assert _vb.pooled_objective(found, counts, ANCHOR) >= -direct.fun - 1e-6
 
 
-def test_a_pooled_prior_step_never_lowers_the_likelihood():
+def test_pooled_prior_steps_climb_the_objective():
     rng = np.random.default_rng(3)
-    counts = rng.integers(0, 9, (30, 4)).astype(float)
-    beta = np.array([0.3, 5.0, 1.0, 2.0])
-    for _ in range(20):
-        step = _vb.pooled_prior(beta, counts, iterations=1)
-        assert _vb.polya_log_lik(step, counts) >= _vb.polya_log_lik(beta, counts) - 1e-9
+    counts = rng.integers(0, 9, (30, 3)).astype(float)
+    beta = np.array([0.3, 5.0, 1.0])
+    for _ in range(30):
+        step = _vb.pooled_prior(beta, counts, ANCHOR, iterations=1)
+        assert _vb.pooled_objective(step, counts, ANCHOR) >= _vb.pooled_objective(beta, counts, ANCHOR) - 1e-6
         beta = step
+
+
+def test_the_hyperprior_keeps_a_clean_or_tiny_crowd_informative():
+    # Nobody errs in this row: maximum likelihood alone sends the strength to its bound and the
+    # other answers' share to zero; the hyperprior keeps both finite.
+    clean = np.array([[12.0, 0.0, 0.0], [7.0, 0.0, 0.0], [30.0, 0.0, 0.0]])
+    beta = _vb.pooled_prior(ANCHOR.copy(), clean, ANCHOR, iterations=200)
+    assert beta.sum() < 100 and beta[1:].min() > 0.1 and np.argmax(beta) == 0
+    # No data: the anchor itself.
+    np.testing.assert_allclose(_vb.pooled_prior(ANCHOR.copy(), np.zeros((0, 3)), ANCHOR), ANCHOR, rtol=1e-6)
 
 
 def test_trigamma_matches_scipy():

@@ -6,6 +6,7 @@ import redundancy_replay as replay
 
 from marketplace.inference.dawid_skene import dawid_skene
 from marketplace.inference.redundancy import Decision, RedundancyPolicy
+from marketplace.results import truth_model
 
 from .conftest import make_crowd
 
@@ -40,15 +41,19 @@ def test_ceiling_run_decides_with_the_known_model_and_never_reopens(problem):
     run = replay.run_policy(problem, policy, seed=1, gold={}, known=known)
     assert run["reopened"] == 0
     assert run["recomputes"] == 1  # only the one that gives the delivered labels at the end
-    # Each task stopped exactly where the known model's posterior first allowed it, with its label.
+    # Each task stopped exactly where the known model's posterior first allowed it, with its label
+    # (a model that saw no gold: the evidence at half weight, as the app counts it).
     order, offsets = run["order"], run["offsets"]
+    half = truth_model.UNCALIBRATED
     for t in range(problem.n_tasks):
         mine = order[offsets[t]:offsets[t] + run["used"][t]]
-        post = policy.posterior(problem.annotator[mine], problem.label[mine], known.confusion, known.priors)
+        post = policy.posterior(problem.annotator[mine], problem.label[mine], known.confusion, known.priors,
+                                calibration=half)
         available = offsets[t + 1] - offsets[t]
         assert policy.decide(post, mine.size, available=available) is not Decision.MORE
         assert run["at_close"][t] == post.argmax()
-        before = policy.posterior(problem.annotator[mine[:-1]], problem.label[mine[:-1]], known.confusion, known.priors)
+        before = policy.posterior(problem.annotator[mine[:-1]], problem.label[mine[:-1]], known.confusion, known.priors,
+                                  calibration=half)
         assert policy.decide(before, mine.size - 1, available=available) is Decision.MORE
     assert _accuracy(problem, run["labels"]) >= _accuracy(problem, known.labels) - 0.02
 
