@@ -144,7 +144,7 @@ class LiveModel:
         for w, label in zip(annotators.tolist(), labels.tolist()):
             log_post += np.log(np.maximum(self.column(w, label), 1e-300))
         post = np.exp(log_post - log_post.max())
-        return self.calibration.apply(post / post.sum(), self.priors)
+        return self.calibration.apply(post / post.sum(), self.priors, labels.size)
 
 
 def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, known=None) -> dict:
@@ -179,7 +179,8 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         if known is not None:
             return 0
         model.use(result, np.bincount(p.annotator[idx], minlength=p.n_annotators) > 0)
-        judged = truth_model.posteriors_of(result)[closed].max(axis=1)  # calibrated, as the app stores them
+        stored = truth_model.posteriors_of(result, np.bincount(p.task[idx], minlength=p.n_tasks))
+        judged = stored[closed].max(axis=1)  # calibrated, as the app stores them
         again = np.flatnonzero(closed)[(judged < policy.target_confidence - 1e-12) & (used[closed] < available[closed])]
         closed[again] = False
         open_tasks.extend(again.tolist())

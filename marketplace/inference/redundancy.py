@@ -99,7 +99,7 @@ class RedundancyPolicy:
         extra = {} if default_accuracy is None else {"default_accuracy": default_accuracy}
         post = task_posterior(annotator_idx, label_idx, confusion, priors,
                               unseen_confusion=unseen_confusion, **extra)
-        return calibration.apply(post, priors)
+        return calibration.apply(post, priors, np.asarray(label_idx).size)
 
     def decide(self, posterior, n_answers: int, *, available: int | None = None,
                budget: int | None = None) -> Decision:

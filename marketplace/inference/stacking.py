@@ -229,6 +229,28 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
     return _blend(a, share, fitted, blind, extra={"heldout_log_lik": dict(zip(names, scores.tolist()))})
 
 
+def _prefix_posteriors(a: Answers, tasks, labels, confusion, priors):
+    """The one-task E-step's posteriors of gold `tasks` after each of their first 1, 2, ... answers.
+
+    The submit path judges a task after every answer, so its calibration learns from every prefix;
+    the answers are taken in the order given (for the app, submission order).
+    """
+    mine = np.flatnonzero(np.isin(a.task, tasks))
+    order = mine[np.argsort(a.task[mine], kind="stable")]
+    first = np.searchsorted(a.task[order], a.task[order])
+    rank = np.arange(order.size) - first  # 0 for a task's first answer, 1 for its second...
+    truth = dict(zip(tasks.tolist(), labels.tolist()))
+    out, out_labels, out_answers = [], [], []
+    for k in range(1, int(rank.max()) + 2):
+        keep = order[rank < k]
+        post = task_posteriors(a.task[keep], a.annotator[keep], a.label[keep], confusion, priors, a.n_tasks)
+        reached = np.unique(a.task[order[rank == k - 1]])  # tasks with at least k answers
+        out.append(post[reached])
+        out_labels.append([truth[t] for t in reached.tolist()])
+        out_answers.append(np.full(reached.size, k))
+    return np.vstack(out), np.concatenate(out_labels), np.concatenate(out_answers)
+
+
 def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> InferenceResult:
     """The weighted blend of the refitted candidates, calibrated on the gold when there is some.
 
@@ -241,18 +263,17 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
     class_priors = sum(share[n] * f.result.priors for n, f in fitted.items())
     calibration = incremental = IDENTITY
-    answered = np.bincount(a.task, minlength=a.n_tasks)[a.gold_tasks] > 0
+    counts = np.bincount(a.task, minlength=a.n_tasks)
+    answered = counts[a.gold_tasks] > 0
     if answered.any():
         tasks, labels = a.gold_tasks[answered], a.gold_labels[answered]
         free = sum(share[n] * blind[n].posteriors[tasks] for n in fitted)
-        calibration = fit_calibration(free, labels, class_priors)
+        calibration = fit_calibration(free, labels, class_priors, counts[tasks])
         blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)
         blind_priors = sum(share[n] * blind[n].priors for n in fitted)
-        mine = np.isin(a.task, tasks)
-        step = task_posteriors(a.task[mine], a.annotator[mine], a.label[mine], blind_confusion, blind_priors,
-                               a.n_tasks)[tasks]
-        incremental = fit_calibration(step, labels, blind_priors)
-        post = calibration.apply(post, class_priors)
+        step, step_labels, step_answers = _prefix_posteriors(a, tasks, labels, blind_confusion, blind_priors)
+        incremental = fit_calibration(step, step_labels, blind_priors, step_answers, gold=tasks.size)
+        post = calibration.apply(post, class_priors, counts)
     if a.gold_tasks.size:
         post[a.gold_tasks] = 0.0
         post[a.gold_tasks, a.gold_labels] = 1.0

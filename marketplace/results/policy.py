@@ -88,7 +88,7 @@ def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, clas
     log_post -= log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post)
     post /= post.sum(axis=1, keepdims=True)
-    return Posteriors(task_ids, calibration.apply(post, _priors(class_priors, K)), counts)
+    return Posteriors(task_ids, calibration.apply(post, _priors(class_priors, K), np.maximum(counts, 1)), counts)
 
 
 def _priors(class_priors, K: int) -> np.ndarray:

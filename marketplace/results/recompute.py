@@ -247,7 +247,7 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
-    found = policy.Posteriors([int(t) for t in ids[keep]], truth_model.posteriors_of(result)[keep], counts[keep])
+    found = policy.Posteriors([int(t) for t in ids[keep]], truth_model.posteriors_of(result, counts)[keep], counts[keep])
     written = policy.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
                                    method=truth_model.method_of(project), now=now)
     reopened = 0

@@ -41,7 +41,9 @@ ResultListArgs = PageArgs
 
 
 class CalibrationOut(Schema):
-    temperature = fields.Float(metadata={"description": "the weight the answers' evidence gets (1: as the model says)"})
+    correlation = fields.Float(metadata={
+        "description": "the correlation of answers on one task: n answers weigh as 1 + (n - 1) x correlation"})
+    temperature = fields.Float(metadata={"description": "a scale on the answers' evidence (1: as fitted)"})
     label_noise = fields.Float(metadata={"description": "the share of reference labels unrelated to the answers"})
     gold = fields.Integer(metadata={"description": "gold tasks the calibration was fitted on (0: none, the identity)"})
 

@@ -42,11 +42,14 @@ def applied_calibration(result, kind: str = "calibration") -> Calibration:
     return learned if learned.gold else UNCALIBRATED
 
 
-def posteriors_of(result) -> np.ndarray:
-    """A fit's task posteriors as the app stores them (the default calibrates itself only on gold)."""
+def posteriors_of(result, answers: np.ndarray) -> np.ndarray:
+    """A fit's task posteriors as the app stores them (the default calibrates itself only on gold).
+
+    `answers`: how many answers each task has.
+    """
     if result.extra.get("calibration", IDENTITY).gold:
         return result.posteriors
-    return UNCALIBRATED.apply(result.posteriors, result.priors)
+    return UNCALIBRATED.apply(result.posteriors, result.priors, answers)
 
 
 def describe(result) -> dict:
@@ -60,9 +63,7 @@ def describe(result) -> dict:
 def calibration_of(project) -> Calibration:
     """The calibration of the submit path's posteriors: the last recompute's, or UNCALIBRATED before one."""
     stored = (project.truth_model or {}).get("incremental_calibration")
-    if not stored:
-        return UNCALIBRATED
-    return Calibration(float(stored["temperature"]), float(stored["label_noise"]), int(stored.get("gold", 0)))
+    return Calibration.from_dict(stored) if stored else UNCALIBRATED
 
 
 def method_of(project) -> str:
@@ -70,6 +71,6 @@ def method_of(project) -> str:
     return (project.truth_model or {}).get("method") or BEFORE_ANY_RECOMPUTE
 
 
-def calibrated(project, posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:
-    """Per-answer posteriors mapped by the project's calibration."""
-    return calibration_of(project).apply(posteriors, priors)
+def calibrated(project, posteriors: np.ndarray, priors: np.ndarray, answers) -> np.ndarray:
+    """Per-answer posteriors (of tasks holding `answers` answers) mapped by the project's calibration."""
+    return calibration_of(project).apply(posteriors, priors, answers)

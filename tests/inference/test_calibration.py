@@ -10,48 +10,61 @@ from marketplace.inference.calibration import (IDENTITY, Calibration, expected_c
 from .conftest import hard_items_crowd
 
 
-def _overconfident(seed, n=4000, K=3, temperature=0.4, noise=0.1):
-    """Posteriors whose evidence is worth `temperature` of what they say, with `noise` unrelated labels."""
+def _overconfident(seed, n=4000, K=3, correlation=0.4, noise=0.05):
+    """Posteriors of tasks with 1-10 answers whose answers are correlated, and `noise` unrelated labels."""
     rng = np.random.default_rng(seed)
     priors = np.full(K, 1.0 / K)
-    logits = rng.normal(0, 3.0, (n, K))
-    stated = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    true = Calibration(temperature, noise).apply(stated, priors)
+    answers = rng.integers(1, 11, n)
+    logits = rng.normal(0, 1.5, (n, K)) * answers[:, None]
+    stated = np.exp(logits - logits.max(axis=1, keepdims=True))
+    stated /= stated.sum(axis=1, keepdims=True)
+    true = Calibration(correlation, noise).apply(stated, priors, answers)
     labels = np.array([rng.choice(K, p=p) for p in true])
-    return stated, labels, priors
+    return stated, labels, priors, answers
 
 
 def test_a_fitted_calibration_calibrates_tasks_it_was_not_fitted_on():
-    stated, labels, priors = _overconfident(0)
-    fitted = fit_calibration(stated[:2000], labels[:2000], priors)
-    assert fitted.gold == 2000 and fitted.temperature < 0.8
+    stated, labels, priors, answers = _overconfident(0)
+    fitted = fit_calibration(stated[:2000], labels[:2000], priors, answers[:2000])
+    assert fitted.gold == 2000 and fitted.correlation == pytest.approx(0.4, abs=0.15)
     before = expected_calibration_error(stated[2000:], labels[2000:])
-    after = expected_calibration_error(fitted.apply(stated[2000:], priors), labels[2000:])
+    after = expected_calibration_error(fitted.apply(stated[2000:], priors, answers[2000:]), labels[2000:])
     assert before > 0.1 and after < 0.03
 
 
+def test_the_weight_of_evidence_falls_with_the_number_of_correlated_answers():
+    calibration = Calibration(correlation=0.25)
+    np.testing.assert_allclose(calibration.weight([1, 2, 5, 9]), [1.0, 0.8, 0.5, 1 / 3])
+    assert Calibration.from_dict(calibration.as_dict()) == calibration
+
+
 def test_without_gold_the_calibration_is_the_identity():
-    assert fit_calibration(np.empty((0, 3)), np.empty(0, dtype=int), np.full(3, 1 / 3)) == IDENTITY
+    assert fit_calibration(np.empty((0, 3)), np.empty(0, dtype=int), np.full(3, 1 / 3), []) == IDENTITY
     post = np.array([[0.7, 0.2, 0.1]])
-    np.testing.assert_allclose(IDENTITY.apply(post, np.full(3, 1 / 3)), post)
+    np.testing.assert_allclose(IDENTITY.apply(post, np.full(3, 1 / 3), 4), post)
+    # A few gold tasks, all right: still the identity (no prior pulls it anywhere).
+    sure = np.tile([0.995, 0.005], (5, 1))
+    few = fit_calibration(sure, np.zeros(5, dtype=int), np.full(2, 0.5), np.full(5, 3))
+    assert few.correlation < 0.01 and few.label_noise < 0.01
 
 
 def test_evidence_is_never_counted_more_than_the_model_says():
-    # Posteriors that are underconfident (truth sharper than stated): T stays at most 1.
+    # Posteriors that are underconfident (truth sharper than stated): the weight stays at most 1.
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 500)
     stated = np.where(labels[:, None] == np.arange(2), 0.6, 0.4)
-    assert fit_calibration(stated, labels, np.full(2, 0.5)).temperature <= 1.0
+    fitted = fit_calibration(stated, labels, np.full(2, 0.5), np.full(500, 3))
+    assert np.all(fitted.weight([1, 3, 10]) <= 1.0)
 
 
 def test_a_calibration_keeps_the_label_under_uniform_priors_and_sums_to_one():
     post = np.array([[0.9, 0.05, 0.05], [0.2, 0.5, 0.3]])
-    out = Calibration(0.3, 0.2).apply(post, np.full(3, 1 / 3))
+    out = Calibration(0.3, 0.2).apply(post, np.full(3, 1 / 3), 5)
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
     assert out.argmax(axis=1).tolist() == [0, 1]
     assert np.all(out.max(axis=1) < post.max(axis=1))
     # With skewed priors a weakened near-tie may go to the class the priors favour.
-    assert Calibration(0.3, 0.2).apply(post, np.array([0.6, 0.2, 0.2]))[1].argmax() == 0
+    assert Calibration(0.3, 0.2).apply(post, np.array([0.6, 0.2, 0.2]), 5)[1].argmax() == 0
 
 
 def test_temper_is_checked():
@@ -78,7 +91,8 @@ def test_the_default_calibrates_itself_on_gold_when_errors_go_together(seed):
     free = infer(t, a, lab, K)
     taught = infer(t, a, lab, K, gold=gold)
     calibration = taught.extra["calibration"]
-    assert calibration.gold == 60 and calibration.temperature < 1.0
+    assert calibration.gold == 60 and calibration.correlation > 0.01
+    assert taught.extra["incremental_calibration"].gold == 60
     before = expected_calibration_error(free.posteriors[rest], truth[rest])
     after = expected_calibration_error(taught.posteriors[rest], truth[rest])
     assert before > 0.1 and after < 0.07 and after < before / 1.5

@@ -137,13 +137,16 @@ def test_policy_posterior_is_the_calibrated_task_posterior():
     full = task_posterior([0, 1], [1, 1], confusion, priors)
     np.testing.assert_allclose(policy.posterior([0, 1], [1, 1], confusion, priors), full)  # uncalibrated: as is
     judged = policy.posterior([0, 1], [1, 1], confusion, priors, calibration=half)
-    np.testing.assert_allclose(judged, temper(full, priors, 0.5))
+    np.testing.assert_allclose(judged, temper(full, priors, 0.5))  # (a fixed weight: any number of answers)
     assert judged[1] == pytest.approx(0.9)  # two agreeing .9 annotators count as one
     assert policy.decide(judged, 2) is Decision.MORE
     three = policy.posterior([0, 1, 0], [1, 1, 1], confusion, priors, calibration=half)
     assert policy.decide(three, 3) is Decision.CLOSE  # ratio 27 -> 0.964
-    noisy = policy.posterior([0, 1, 0], [1, 1, 1], confusion, priors, calibration=Calibration(0.5, 0.1))
+    noisy = policy.posterior([0, 1, 0], [1, 1, 1], confusion, priors, calibration=Calibration(0.0, 0.1, temperature=0.5))
     assert noisy[1] == pytest.approx(0.9 * three[1] + 0.1 * 0.5)  # a tenth of reference labels unrelated
+    correlated = Calibration(correlation=1.0)  # answers that always go together: all of them count as one
+    np.testing.assert_allclose(policy.posterior([0, 1, 0], [1, 1, 1], confusion, priors, calibration=correlated),
+                               task_posterior([0], [1], confusion, priors))
 
 
 def test_policy_on_a_simulated_crowd_keeps_its_target_on_fewer_answers():

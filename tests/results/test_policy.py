@@ -25,12 +25,12 @@ def test_per_answer_confidences_use_the_calibration_of_the_last_recompute():
     raw = np.array([[0.81 / 0.815, 0.0025 / 0.815, 0.0025 / 0.815]])  # two answers of a 0.9-accurate annotator
     uniform = np.full(3, 1 / 3)
     before = Project(truth_model=None)  # no recompute yet: the evidence at half weight
-    assert truth_model.calibrated(before, raw, uniform)[0].max() == pytest.approx(0.9)
+    assert truth_model.calibrated(before, raw, uniform, 2)[0].max() == pytest.approx(0.9)
     learned = Project(truth_model={"method": "auto:ds", "weights": {"ds": 1.0},
-                                   "calibration": {"temperature": 1.0, "label_noise": 0.0, "gold": 40},
-                                   "incremental_calibration": {"temperature": 0.5, "label_noise": 0.1, "gold": 40}})
-    # evidence at half weight: 0.9 of the top class; then 10% of reference labels unrelated to the answers
-    assert truth_model.calibrated(learned, raw, uniform)[0].max() == pytest.approx(0.9 * 0.9 + 0.1 / 3)
+                                   "calibration": {"correlation": 0.0, "label_noise": 0.0, "gold": 40},
+                                   "incremental_calibration": {"correlation": 1.0, "label_noise": 0.1, "gold": 40}})
+    # two answers that go together count as one (0.9); then 10% of reference labels unrelated to the answers
+    assert truth_model.calibrated(learned, raw, uniform, 2)[0].max() == pytest.approx(0.9 * 0.9 + 0.1 / 3)
     assert truth_model.method_of(learned) == "auto:ds" and truth_model.method_of(before) == "dawid_skene"
 
 
