@@ -106,9 +106,9 @@ def calibration_run(name: str, seeds: int) -> dict:
         truth = np.array([coded[int(t)] for t in rest])
         cal = result.extra["calibration"]
         figures.append((float((result.labels[rest] == truth).mean()),
-                        expected_calibration_error(result.posteriors[rest], truth), cal.temperature, cal.label_noise))
-    acc, ece, temperature, noise = np.array(figures).T
-    return {"acc": acc.mean(), "ece": ece.mean(), "ece_max": ece.max(), "T": temperature.mean(), "noise": noise.mean()}
+                        expected_calibration_error(result.posteriors[rest], truth), cal.correlation, cal.label_noise))
+    acc, ece, correlation, noise = np.array(figures).T
+    return {"acc": acc.mean(), "ece": ece.mean(), "ece_max": ece.max(), "rho": correlation.mean(), "noise": noise.mean()}
 
 
 def peak_rss_mb() -> float:
@@ -201,14 +201,14 @@ def accuracy_table(names) -> tuple[str, dict]:
 def calibration_table(names, ours: dict, seeds: int) -> str:
     """Table 2: ECE without gold (from table 1's runs) and with 10% gold."""
     head = (f"{'dataset':<10} {'no gold: acc':>13} {'ECE':>6}   {'10% gold: acc':>13} {'ECE':>6} {'max':>6} "
-            f"{'T':>5} {'noise':>6}  verdict")
+            f"{'rho':>5} {'noise':>6}  verdict")
     lines = [head, "-" * len(head)]
     for name in names:
         cal = calibration_run(name, seeds)
         free = ours[name]
         verdict = "PASS" if cal["ece"] <= TARGET_ECE else "FAIL"
         lines.append(f"{name:<10} {free['acc']:>13.4f} {free['ece']:>6.3f}   {cal['acc']:>13.4f} {cal['ece']:>6.3f} "
-                     f"{cal['ece_max']:>6.3f} {cal['T']:>5.2f} {cal['noise']:>6.3f}  {verdict} (ECE <= {TARGET_ECE} with gold)")
+                     f"{cal['ece_max']:>6.3f} {cal['rho']:>5.2f} {cal['noise']:>6.3f}  {verdict} (ECE <= {TARGET_ECE} with gold)")
         print(lines[-1], flush=True)
     return "\n".join(lines)
 
