@@ -237,16 +237,19 @@ def _prefix_posteriors(a: Answers, tasks, labels, confusion, priors):
     """
     mine = np.flatnonzero(np.isin(a.task, tasks))
     order = mine[np.argsort(a.task[mine], kind="stable")]
-    first = np.searchsorted(a.task[order], a.task[order])
-    rank = np.arange(order.size) - first  # 0 for a task's first answer, 1 for its second...
-    truth = dict(zip(tasks.tolist(), labels.tolist()))
+    # The gold tasks renumbered 0..n-1: each step's E-step spans them, not every task of the project.
+    by_task = np.argsort(tasks)
+    local = np.searchsorted(tasks[by_task], a.task[order])
+    truth = np.asarray(labels)[by_task]
+    rank = np.arange(order.size) - np.searchsorted(local, local)  # 0 for a task's first answer, 1 for its second...
     out, out_labels, out_answers = [], [], []
     for k in range(1, int(rank.max()) + 2):
-        keep = order[rank < k]
-        post = task_posteriors(a.task[keep], a.annotator[keep], a.label[keep], confusion, priors, a.n_tasks)
-        reached = np.unique(a.task[order[rank == k - 1]])  # tasks with at least k answers
+        keep = rank < k
+        post = task_posteriors(local[keep], a.annotator[order[keep]], a.label[order[keep]], confusion, priors,
+                               tasks.size)
+        reached = np.unique(local[rank == k - 1])  # tasks with at least k answers
         out.append(post[reached])
-        out_labels.append([truth[t] for t in reached.tolist()])
+        out_labels.append(truth[reached])
         out_answers.append(np.full(reached.size, k))
     return np.vstack(out), np.concatenate(out_labels), np.concatenate(out_answers)
 
