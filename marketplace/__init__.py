@@ -14,7 +14,7 @@ def create_app(config=None):
     from marketplace.config import config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
-    from marketplace.payments import gateway
+    from marketplace.payments import gateway  # inside: importing marketplace must not load Flask (inference)
     from marketplace.routes import NoCookieSession, blueprints
 
     app = Flask(__name__, instance_relative_config=True)

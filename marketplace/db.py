@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, event, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,6 +94,20 @@ def pg_one(sql: str, params: dict):
 def is_postgres() -> bool:
     """Tell whether the app runs on PostgreSQL (leasing and bulk paths differ on SQLite)."""
     return current_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def greatest(*values):
+    """The largest of SQL values: GREATEST on PostgreSQL, SQLite's scalar MAX (both NULL-safe here)."""
+    return (func.greatest if is_postgres() else func.max)(*values)
+
+
+def upsert(table):
+    """An INSERT that takes ON CONFLICT clauses, in the dialect of the app's database.
+
+    PostgreSQL's and SQLite's insert constructs spell `on_conflict_do_nothing` / `_do_update` the same
+    way; this is the one place that picks between them.
+    """
+    return (postgresql.insert if is_postgres() else sqlite.insert)(table)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 from marketplace import create_app, demo_types
 from marketplace.config import ROOT, Config
 from marketplace.demo_types import Api
+from marketplace.ledger import reports
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -146,8 +147,6 @@ def _settle(app, call, project_id, requester, funded: int) -> dict:
             break
     closed = call("post", f"/projects/{project_id}/close", {200}, requester).json
     available = call("get", "/balance", {200}, requester).json["balances"][0]["available_cents"]
-    from marketplace.ledger import reports
-
     with app.app_context():
         balanced = reports.trial_balance()["balanced"]
     return {"approved": approved, "spent": funded - available - closed["escrow"]["escrow_cents"],

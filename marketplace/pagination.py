@@ -29,9 +29,3 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     """Build the output schema of a page of items."""
     return type(name, (PageOut,), {"items": fields.List(fields.Nested(item_schema))})
 
-
-class ErrorSchema(Schema):
-    code = fields.Integer()
-    status = fields.String()
-    message = fields.String()
-    errors = fields.Dict()

@@ -3,21 +3,25 @@ from flask.sessions import SessionInterface
 
 
 def blueprints():
-    """Return every feature blueprint with its URL prefix applied."""
-    from marketplace.accounts.routes import bp as accounts
-    from marketplace.admin.routes import bp as admin
-    from marketplace.approvals.routes import bp as approvals
-    from marketplace.assignments.routes import bp as assignments
-    from marketplace.disputes.routes import bp as disputes
-    from marketplace.health.routes import bp as health
-    from marketplace.payments.routes import bp as payments
-    from marketplace.projects.routes import bp as projects
-    from marketplace.qualifications.routes import bp as qualifications
-    from marketplace.quality.routes import bp as quality
-    from marketplace.results.routes import bp as results
-    from marketplace.reviews.routes import bp as reviews
-    from marketplace.tasks.routes import bp as tasks
-    from marketplace.webhooks.routes import bp as webhooks
+    """Return every feature blueprint with its URL prefix applied.
+
+    The routes are imported here, when the app is built, not when this module is: the routes pull
+    in every feature and the web stack, and `import marketplace.routes` for NoCookieSession should not.
+    """
+    from marketplace.accounts.routes import bp as accounts  # when the app is built (docstring)
+    from marketplace.admin.routes import bp as admin  # when the app is built (docstring)
+    from marketplace.approvals.routes import bp as approvals  # when the app is built (docstring)
+    from marketplace.assignments.routes import bp as assignments  # when the app is built (docstring)
+    from marketplace.disputes.routes import bp as disputes  # when the app is built (docstring)
+    from marketplace.health.routes import bp as health  # when the app is built (docstring)
+    from marketplace.payments.routes import bp as payments  # when the app is built (docstring)
+    from marketplace.projects.routes import bp as projects  # when the app is built (docstring)
+    from marketplace.qualifications.routes import bp as qualifications  # when the app is built (docstring)
+    from marketplace.quality.routes import bp as quality  # when the app is built (docstring)
+    from marketplace.results.routes import bp as results  # when the app is built (docstring)
+    from marketplace.reviews.routes import bp as reviews  # when the app is built (docstring)
+    from marketplace.tasks.routes import bp as tasks  # when the app is built (docstring)
+    from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
                reviews, approvals, payments, disputes, admin):

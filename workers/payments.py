@@ -72,4 +72,4 @@ def check_escrow_holds() -> int:
     """Compare escrow reservations with live leases and pending answers; correct and report any drift."""
     from marketplace.payments import escrow
 
-    return len(escrow.check_holds(now=utcnow()))
+    return len(escrow.check_holds())

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, null, select
+from sqlalchemy import bindparam, null, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts import secrets
@@ -145,7 +145,3 @@ def get_account(*, account_id: int) -> Account:
         raise NotFound("No such account.")
     return account
 
-
-def count_admins() -> int:
-    """Count admin accounts."""
-    return db.session.scalar(select(func.count()).select_from(Account).where(Account.role == ADMIN))

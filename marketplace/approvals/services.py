@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, delete, select, update
 
 from marketplace import pseudonyms
-from marketplace.accounts.models import ADMIN, Account
-from marketplace.assignments.models import REJECTED, SUBMITTED, SUPERSEDED, Assignment
+from marketplace.accounts.models import Account
+from marketplace.assignments.models import (PENDING_STATES, REJECTED, SUBMITTED, SUPERSEDED, Assignment,
+                                            payment_status)
 from marketplace.errors import DomainError, field_error
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
@@ -34,16 +35,6 @@ log = logging.getLogger(__name__)
 CATEGORIES = ("wrong_answer", "spam", "ignored_instructions", "incomplete", "other", "quality_rule")
 MIN_REASON = 20
 MAX_BATCH = 5_000
-PENDING_STATES = (SUBMITTED, SUPERSEDED)
-
-
-def payment_status(assignment) -> str | None:
-    """pending, approved or rejected for an answer; None for a lease that never became one."""
-    if assignment.approved_at is not None:
-        return "approved"
-    if assignment.rejected_at is not None:
-        return "rejected"
-    return "pending" if assignment.status in PENDING_STATES else None
 
 
 def _pending(project_id: int):
@@ -228,7 +219,3 @@ def approve_due(*, now: datetime, batch: int = MAX_BATCH) -> int:
             log.exception("auto-approval of project %s failed; the others go on", project.id)
     return total
 
-
-def can_decide(account: Account, project: Project) -> bool:
-    """The project's requester or an admin may approve and reject."""
-    return account.role == ADMIN or project.requester_id == account.id

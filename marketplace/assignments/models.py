@@ -15,6 +15,8 @@ REJECTED = "rejected"
 # Answered under instructions a major guideline version replaced, with the task reopened for new answers.
 SUPERSEDED = "superseded"
 STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED, REJECTED, SUPERSEDED)
+# Answered and awaiting the requester's approval (or rejection): their fee is still reserved on the escrow.
+PENDING_STATES = (SUBMITTED, SUPERSEDED)
 
 
 class Assignment(IdMixin, db.Model):
@@ -80,3 +82,12 @@ class Assignment(IdMixin, db.Model):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # Who approved or rejected (None: automatic).
     decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))
+
+
+def payment_status(assignment) -> str | None:
+    """pending, approved or rejected for an answer; None for a lease that never became one."""
+    if assignment.approved_at is not None:
+        return "approved"
+    if assignment.rejected_at is not None:
+        return "rejected"
+    return "pending" if assignment.status in PENDING_STATES else None

@@ -7,7 +7,7 @@ from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
 from marketplace import pseudonyms
-from marketplace.assignments.models import STATUSES
+from marketplace.assignments.models import STATUSES, payment_status
 from marketplace.pagination import PageArgs, page_schema
 
 
@@ -58,8 +58,6 @@ class AssignmentOut(Schema):
     def _payment_status(self, assignment):
         if not hasattr(assignment, "approved_at"):  # a submission just made
             return "pending"
-        from marketplace.approvals.services import payment_status
-
         return payment_status(assignment)
 
     def _rejection_category(self, assignment):

@@ -16,6 +16,7 @@ from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
 from marketplace.extensions import db
 
 # Account kinds (DESIGN.md §8). Platform accounts have owner_id 0.
+CURRENCIES = ("usd", "eur", "gbp")  # what accounts, fundings and projects may be kept in
 STRIPE_CASH = "stripe_cash"
 REQUESTER_AVAILABLE = "requester_available"
 PROJECT_ESCROW = "project_escrow"

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
-from marketplace.db import is_postgres
+from marketplace.db import greatest, upsert
 from marketplace.errors import InsufficientFunds
 from marketplace.extensions import db
 from marketplace.ledger.models import (DEBIT_NORMAL, PLATFORM_OWNER, PROJECT_ESCROW, PROTECTED, LedgerAccount,
@@ -37,10 +36,6 @@ class Move:
     amount_cents: int
 
 
-def _insert(model):
-    return (postgresql.insert if is_postgres() else sqlite.insert)(model)
-
-
 def account(kind: str, owner_id: int | None, currency: str) -> int:
     """Return the id of a ledger account, creating it on first use (race-free)."""
     owner = PLATFORM_OWNER if owner_id is None else owner_id
@@ -50,7 +45,7 @@ def account(kind: str, owner_id: int | None, currency: str) -> int:
     found = db.session.scalar(query)
     if found is not None:
         return found
-    db.session.execute(_insert(LedgerAccount).values(kind=kind, owner_id=owner, currency=currency, balance_cents=0,
+    db.session.execute(upsert(LedgerAccount).values(kind=kind, owner_id=owner, currency=currency, balance_cents=0,
                                                      held_cents=0, created_at=func.now())
                        .on_conflict_do_nothing())
     return db.session.scalar(query)
@@ -101,7 +96,7 @@ def post(*, key: str, kind: str, reference: tuple[str, int], moves: list[Move], 
     if len(currencies) > 1:
         raise ValueError(f"one transaction moves one currency, not {sorted(currencies)}")
     txn_id = db.session.scalar(
-        _insert(LedgerTransaction).values(
+        upsert(LedgerTransaction).values(
             idempotency_key=key, kind=kind, reference_type=reference[0], reference_id=reference[1],
             external_id=external_id, memo=memo, details=details, created_at=now,
         ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(LedgerTransaction.id)
@@ -146,8 +141,7 @@ def change_hold(*, account_id: int, cents: int) -> bool:
         ).first()
         return done is not None
     db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id)
-                       .values(held_cents=func.greatest(LedgerAccount.held_cents + cents, 0) if is_postgres()
-                               else func.max(LedgerAccount.held_cents + cents, 0)))
+                       .values(held_cents=greatest(LedgerAccount.held_cents + cents, 0)))
     return True
 
 

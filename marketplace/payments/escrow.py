@@ -10,17 +10,20 @@ work. A submitted answer moves its reward to the annotator's pending balance (it
 reserved until approval); an ended lease gives its reservation back; closing a project returns
 what is free to the requester.
 """
+import logging
 import math
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
 
-from marketplace.db import is_postgres
+from marketplace.assignments.models import LEASED, PENDING_STATES, Assignment
+from marketplace.db import greatest
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
 from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerAccount,
                                        LedgerEntry, LedgerTransaction)
+from marketplace.projects.models import Project
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
 
@@ -45,7 +48,7 @@ def worst_case_answers(project) -> int:
     adaptive = project.target_confidence is not None
     cap = project.max_answers if adaptive else Task.slot_limit
     # Slots taken by live leases are already reserved on the escrow; answered ones are paid for.
-    remaining = (func.greatest if is_postgres() else func.max)(cap - Task.slots_taken, 0)
+    remaining = greatest(cap - Task.slots_taken, 0)
     statuses = (TASK_OPEN, "closed") if adaptive else (TASK_OPEN,)  # an adaptive task may be reopened
     ordinary = int(db.session.scalar(
         select(func.coalesce(func.sum(case((Task.status.in_(statuses), remaining), else_=0)), 0))
@@ -59,8 +62,6 @@ def worst_case_answers(project) -> int:
 
 def _next_key(project, purpose: str) -> str:
     """The next sequence-numbered key of an escrow movement; the project's row lock keeps it unique."""
-    from marketplace.projects.models import Project
-
     db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
     count = db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(
         LedgerTransaction.reference_type == "project", LedgerTransaction.reference_id == project.id,
@@ -114,16 +115,25 @@ def release(*, project, now: datetime) -> int:
 
 def state(project) -> dict:
     """The escrow's balance, what is reserved on it and what is free."""
-    existing = ledger.find_account(PROJECT_ESCROW, project.id, project.currency)
-    balance, held = (existing.balance_cents, existing.held_cents) if existing else (0, 0)
-    return {"escrow_cents": balance, "escrow_held_cents": held, "escrow_free_cents": balance - held,
-            "answer_cost_cents": answer_cost(project), "fee_bps": project.fee_bps}
+    return states([project])[project.id]
+
+
+def states(projects) -> dict[int, dict]:
+    """state() of several projects, their escrow accounts read in one query (a page of GET /projects)."""
+    ids = [p.id for p in projects]
+    accounts = {(a.owner_id, a.currency): a for a in db.session.scalars(select(LedgerAccount).where(
+        LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id.in_(ids)))} if ids else {}
+    found = {}
+    for project in projects:
+        existing = accounts.get((project.id, project.currency.lower()))
+        balance, held = (existing.balance_cents, existing.held_cents) if existing else (0, 0)
+        found[project.id] = {"escrow_cents": balance, "escrow_held_cents": held, "escrow_free_cents": balance - held,
+                             "answer_cost_cents": answer_cost(project), "fee_bps": project.fee_bps}
+    return found
 
 
 def free_cents(*, project_id: int) -> int | None:
     """What is free on a project's escrow right now (None: it has none)."""
-    from marketplace.projects.models import Project
-
     project = db.session.get(Project, project_id)
     existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
     if existing is None:
@@ -189,8 +199,6 @@ def pay_answer(*, project_id: int, currency: str, reward_cents: int, assignment_
 
 def release_lease_holds(*, project_id: int, leases: int) -> None:
     """Give back the reservations of leases that ended without an answer."""
-    from marketplace.projects.models import Project
-
     project = db.session.get(Project, project_id)
     existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
     if existing is not None and leases:
@@ -199,9 +207,6 @@ def release_lease_holds(*, project_id: int, leases: int) -> None:
 
 def expected_hold(project) -> int:
     """What a project's escrow should hold: live leases' cost and pending answers' fees."""
-    from marketplace.approvals.services import PENDING_STATES
-    from marketplace.assignments.models import LEASED, Assignment
-
     live = db.session.scalar(select(func.count()).select_from(Assignment).where(
         Assignment.project_id == project.id, Assignment.status == LEASED))
     pending = db.session.scalar(select(func.count()).select_from(Assignment).where(
@@ -210,17 +215,13 @@ def expected_hold(project) -> int:
     return live * answer_cost(project) + pending * fee_cents(project.reward_cents, project.fee_bps)
 
 
-def check_holds(*, now: datetime) -> list[dict]:
+def check_holds() -> list[dict]:
     """Compare every escrow's reservation with what its leases and pending answers need; correct drift.
 
     Holding the escrow's row lock while counting is exact: a lease or submission that has not
     committed yet changes the reservation only after this transaction, by its own amount. Any
     difference found is a bug somewhere, so it is logged loudly and returned.
     """
-    import logging
-
-    from marketplace.projects.models import Project
-
     found = []
     escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.held_cents).where(
         LedgerAccount.kind == PROJECT_ESCROW).order_by(LedgerAccount.id)).all()

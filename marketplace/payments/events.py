@@ -7,9 +7,8 @@ that arrives after the `succeeded` it preceded, has exactly one effect.
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace.db import is_postgres
+from marketplace.db import upsert
 from marketplace.errors import Unauthorized
 from marketplace.extensions import db
 from marketplace.payments import funding as fundings
@@ -29,7 +28,7 @@ def receive(*, payload: bytes, signature: str, now: datetime) -> bool:
     except gateways.BadSignature as exc:
         raise Unauthorized(f"The Stripe signature did not verify: {exc}") from exc
     obj = (event.get("data") or {}).get("object") or {}
-    insert = (postgresql.insert if is_postgres() else sqlite.insert)(StripeEvent)
+    insert = upsert(StripeEvent)
     event_id = db.session.scalar(
         insert.values(stripe_id=event["id"], type=event.get("type", ""), object_id=obj.get("id"), payload=event,
                       received_at=now)

@@ -1,4 +1,4 @@
-"""Money endpoints: fundings, balances and statements, escrow top-ups, payout accounts and payouts, Stripe's webhook."""
+"""Money endpoints: fundings, balances and statements, payout accounts and payouts, Stripe's webhook."""
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -9,7 +9,6 @@ from marketplace.db import transaction, utcnow
 from marketplace.ledger import reports
 from marketplace.pagination import PageArgs, page_of
 from marketplace.payments import events, funding, gateway, idempotency, payouts, schemas
-from marketplace.projects import services as projects
 
 bp = Blueprint("payments", __name__, description="Money: fundings, escrow, balances, payouts, Stripe webhooks")
 
@@ -67,25 +66,6 @@ class BalanceEntries(MethodView):
         """Every movement of your balances, newest first, with what caused it."""
         rows = reports.statement(account_ids=[a.id for a in reports.own_accounts(account=current_account())], **args)
         return page_of(rows, args["limit"], key=lambda row: row["id"])
-
-
-@bp.route("/projects/<int:project_id>/escrow")
-class ProjectEscrow(MethodView):
-    @requires(REQUESTER, ADMIN)
-    @bp.response(200, schemas.EscrowOut)
-    def get(self, project_id):
-        """Read a project's escrow: balance, reserved, free, and what one answer costs."""
-        return projects.escrow_state(account=current_account(), project_id=project_id)
-
-    @requires(REQUESTER)
-    @bp.arguments(schemas.TopUpIn)
-    @bp.response(200, schemas.EscrowOut)
-    def post(self, body, project_id):
-        """Top up a project's escrow from your available balance (no amount: up to the worst case; Idempotency-Key accepted)."""
-        key = idempotency.key_from_request(required=False)
-        with transaction():
-            return projects.top_up(account=current_account(), project_id=project_id, amount_cents=body["amount_cents"],
-                                   now=utcnow(), key=key)
 
 
 @bp.route("/payouts/account")

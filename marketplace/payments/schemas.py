@@ -1,9 +1,9 @@
 """Payment schemas: fundings, balances, statements, escrow top-ups, payout accounts, payouts, refunds."""
 from marshmallow import Schema, fields, validate
 
+from marketplace.ledger.models import CURRENCIES
 from marketplace.pagination import PageArgs, page_schema
 from marketplace.payments.models import PAYOUT_STATUSES
-from marketplace.projects.schemas import CURRENCIES
 
 
 class GatewayOut(Schema):

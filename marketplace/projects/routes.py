@@ -6,15 +6,25 @@ from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
+from marketplace.payments import escrow, idempotency
+from marketplace.payments.schemas import EscrowOut, TopUpIn
 from marketplace.projects import guidelines, schemas, services
 
 bp = Blueprint("projects", __name__, description="Labeling projects and the marketplace listing")
 
 
-def _for_caller(project):
+def _for_caller(projects: list) -> list:
+    """What the caller may see of some projects: the listing fields (annotator), or all with their escrow."""
     if current_account().role == ANNOTATOR:
-        return {name: getattr(project, name) for name in schemas.LISTING_FIELDS}
-    return project
+        return [{name: getattr(p, name) for name in schemas.LISTING_FIELDS} for p in projects]
+    states = escrow.states(projects)
+    for project in projects:
+        project.escrow_state = states[project.id]  # read by ProjectOut; not a column
+    return projects
+
+
+def _one(project):
+    return _for_caller([project])[0]
 
 
 @bp.route("/projects")
@@ -26,7 +36,7 @@ class Projects(MethodView):
         """List projects: yours (requester), those open to you (annotator), all (admin)."""
         items = services.listing(account=current_account(), now=utcnow(), **args)
         page = page_of(items, args["limit"])
-        return {**page, "items": [_for_caller(p) for p in page["items"]]}
+        return {**page, "items": _for_caller(page["items"])}
 
     @requires(REQUESTER)
     @bp.arguments(schemas.ProjectIn)
@@ -34,7 +44,7 @@ class Projects(MethodView):
     def post(self, fields):
         """Create a draft project."""
         with transaction():
-            return services.create(requester=current_account(), fields=fields)
+            return _one(services.create(requester=current_account(), fields=fields))
 
 
 @bp.route("/projects/<int:project_id>")
@@ -43,7 +53,7 @@ class ProjectItem(MethodView):
     @bp.response(200, schemas.ProjectOut)
     def get(self, project_id):
         """Read a project."""
-        return _for_caller(services.visible_to(account=current_account(), project_id=project_id))
+        return _one(services.visible_to(account=current_account(), project_id=project_id))
 
     @requires(REQUESTER, ADMIN)
     @bp.arguments(schemas.ProjectPatch)
@@ -51,7 +61,7 @@ class ProjectItem(MethodView):
     def patch(self, fields, project_id):
         """Change a draft project."""
         with transaction():
-            return services.update(account=current_account(), project_id=project_id, fields=fields)
+            return _one(services.update(account=current_account(), project_id=project_id, fields=fields))
 
 
 def _transition_view(action: str, doc: str):
@@ -59,7 +69,8 @@ def _transition_view(action: str, doc: str):
     @bp.response(200, schemas.ProjectOut)
     def post(self, project_id):
         with transaction():
-            return services.transition(account=current_account(), project_id=project_id, action=action, now=utcnow())
+            return _one(services.transition(account=current_account(), project_id=project_id, action=action,
+                                            now=utcnow()))
 
     post.__doc__ = doc
     return type(f"Project{action.title()}", (MethodView,), {"post": post})
@@ -89,3 +100,22 @@ class ProjectGuidelines(MethodView):
         """Publish a new version of the instructions (a major one may require re-qualification and reopen tasks)."""
         with transaction():
             return guidelines.publish(account=current_account(), project_id=project_id, now=utcnow(), **body)
+
+
+@bp.route("/projects/<int:project_id>/escrow")
+class ProjectEscrow(MethodView):
+    @requires(REQUESTER, ADMIN)
+    @bp.response(200, EscrowOut)
+    def get(self, project_id):
+        """Read a project's escrow: balance, reserved, free, and what one answer costs."""
+        return services.escrow_state(account=current_account(), project_id=project_id)
+
+    @requires(REQUESTER)
+    @bp.arguments(TopUpIn)
+    @bp.response(200, EscrowOut)
+    def post(self, body, project_id):
+        """Top up a project's escrow from your available balance (no amount: up to the worst case; Idempotency-Key accepted)."""
+        key = idempotency.key_from_request(required=False)
+        with transaction():
+            return services.top_up(account=current_account(), project_id=project_id, amount_cents=body["amount_cents"],
+                                  now=utcnow(), key=key)

@@ -4,11 +4,11 @@ import copy
 from marketplace.inputs import id_range, int_range
 from marshmallow import Schema, fields, missing, validate
 
+from marketplace.ledger.models import CURRENCIES
 from marketplace.pagination import PageArgs, page_schema
 from marketplace.projects.models import STATUSES
 from marketplace.quality.rules import RuleIn
 
-CURRENCIES = ("usd", "eur", "gbp")
 
 
 class QualificationNeed(Schema):
@@ -126,11 +126,8 @@ class ProjectOut(Schema):
 
 
     def _escrow(self, project):
-        if isinstance(project, dict):  # an annotator's view of a listing carries no money figures
-            return None
-        from marketplace.payments import escrow
-
-        return escrow.state(project)
+        # Filled in by the route for a whole page at once (escrow.states); an annotator's view has none.
+        return None if isinstance(project, dict) else getattr(project, "escrow_state", None)
 
 
 # What an annotator sees of a listing: the work, its pay and its terms, not the owner's progress.

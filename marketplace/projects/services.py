@@ -11,6 +11,7 @@ from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.assignments.models import LEASED, RELEASED, Assignment
 from marketplace.extensions import db
 from marketplace.payments import escrow, idempotency
+from marketplace.qualifications.models import Qualification
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
 from marketplace.quality import eligibility
 from marketplace.tasks.models import GOLD
@@ -34,8 +35,6 @@ def _checked_schema(label_schema: dict) -> dict:
 
 
 def _checked_requirements(requirements: dict, requester: Account, field: tuple | None = None) -> dict:
-    from marketplace.qualifications.models import Qualification
-
     for i, need in enumerate(requirements.get("qualifications", [])):
         qualification = db.session.get(Qualification, need["id"])
         if qualification is None or (qualification.owner_id != requester.id and requester.role != ADMIN):

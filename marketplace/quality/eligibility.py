@@ -5,6 +5,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from marketplace.accounts.models import Account
+from marketplace.disputes.services import final_rejections
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
 from marketplace.projects.models import Project
@@ -81,8 +82,6 @@ def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
         .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.gold_seen > 0)
     ).all()
     records = [tuple(r) for r in records]
-    from marketplace.disputes.services import final_rejections
-
     rejected, last = final_rejections(annotator_id=annotator_id, now=now)
     if rejected:  # a rejection that stood through its dispute window counts as a failed check
         records.append((0, rejected, last))

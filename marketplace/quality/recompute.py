@@ -49,3 +49,17 @@ def apply_rules(project: Project, now: datetime) -> None:
     ).all():
         services.apply_rules(stats=stats, project=project, metrics=services.all_metrics(stats, project.quality_rules),
                              now=now)
+
+
+def record_agreement(project: Project, agreed: dict[int, list[float]], now: datetime) -> None:
+    """Store each annotator's mean agreement with the aggregates (structured types), then apply the quality rules."""
+    if agreed:
+        table = AnnotatorStats.__table__
+        db.session.connection().execute(
+            update(table).where(table.c.project_id == project.id, table.c.annotator_id == bindparam("a"))
+            .values(agreement=bindparam("agreement"), agreement_answers=bindparam("n"), updated_at=now,
+                    reported_gold_seen=table.c.gold_seen, reported_gold_correct=table.c.gold_correct),
+            [{"a": a, "agreement": float(np.mean(scores)), "n": len(scores)} for a, scores in agreed.items()],
+        )
+    if project.quality_rules:
+        apply_rules(project, now)

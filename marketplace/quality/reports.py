@@ -8,7 +8,6 @@ from marketplace import inference, labels, pseudonyms
 from marketplace.accounts.models import Account
 from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
 from marketplace.extensions import db
-from marketplace.projects import services as projects
 from marketplace.quality import eligibility, trust
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats, QualityAction
@@ -94,16 +93,14 @@ def missed_gold(*, annotator: Account, project_id: int | None) -> list[dict]:
              "submitted_at": a.submitted_at} for a, t in db.session.execute(query).all()]
 
 
-def project_annotators(*, account: Account, project_id: int) -> list[dict]:
-    """Per-annotator statistics of a project, under pseudonyms."""
-    project = projects.owned(account=account, project_id=project_id)
+def project_annotators(*, project: Project) -> list[dict]:
+    """Per-annotator statistics of a project (its owner's view: the route checked that), under pseudonyms."""
     rows = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id)).all()
     return [{"annotator": pseudonyms.annotator(project.id, s.annotator_id), **_row(s)} for s in rows]
 
 
-def project_stats(*, account: Account, project_id: int) -> dict:
-    """Agreement, gold accuracy distribution, blocked annotators and gold exhaustion of a project."""
-    project = projects.owned(account=account, project_id=project_id)
+def project_stats(*, project: Project) -> dict:
+    """Agreement, gold accuracy distribution, blocked annotators and gold exhaustion of a project (owner's view)."""
     stats = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id)).all()
     with_gold = [trust.gold_accuracy(s.gold_correct, s.gold_seen).mean for s in stats if s.gold_seen]
     return {

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER
 from marketplace.db import transaction, utcnow
+from marketplace.projects import services as projects
 from marketplace.quality import admin, reports, schemas
 
 bp = Blueprint("quality", __name__, description="Trust, quality statistics, suspensions and skills")
@@ -44,7 +45,7 @@ class ProjectAnnotators(MethodView):
     @bp.response(200, schemas.AnnotatorStatsListOut)
     def get(self, project_id):
         """Per-annotator statistics of your project, under pseudonyms."""
-        return {"items": reports.project_annotators(account=current_account(), project_id=project_id)}
+        return {"items": reports.project_annotators(project=projects.owned(account=current_account(), project_id=project_id))}
 
 
 @bp.route("/projects/<int:project_id>/stats")
@@ -53,7 +54,7 @@ class ProjectStats(MethodView):
     @bp.response(200, schemas.ProjectStatsOut)
     def get(self, project_id):
         """Agreement, gold accuracy distribution and blocked annotators of your project."""
-        return reports.project_stats(account=current_account(), project_id=project_id)
+        return reports.project_stats(project=projects.owned(account=current_account(), project_id=project_id))
 
 
 def _status_view(suspended: bool, doc: str):

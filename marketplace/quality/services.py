@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from marketplace.approvals import services as approvals
 from marketplace.assignments.models import SUBMITTED, Assignment
-from marketplace.db import is_postgres
+from marketplace.db import upsert
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality import rules as _rules
@@ -22,14 +22,10 @@ class Feedback:
     expected: object
 
 
-def _upsert():
-    return postgresql.insert if is_postgres() else sqlite.insert
-
-
 def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> AnnotatorStats:
     """Return (creating if needed) the annotator's stats row in a project, locked for update."""
     db.session.execute(
-        _upsert()(AnnotatorStats.__table__)
+        upsert(AnnotatorStats.__table__)
         .values(annotator_id=annotator_id, project_id=project_id, **_FRESH, created_at=func.now(), updated_at=func.now())
         .on_conflict_do_nothing(index_elements=["annotator_id", "project_id"])
     )
@@ -49,7 +45,7 @@ def count_answer(*, annotator_id: int, project_id: int, duration_ms: int, gold_c
     """Count a submitted answer in the annotator's trust counters (one upsert); return the counters."""
     gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
     table = AnnotatorStats.__table__
-    insert = _upsert()(table).values(
+    insert = upsert(table).values(
         annotator_id=annotator_id, project_id=project_id, **{**_FRESH, "answers": 1, "duration_ms_total": duration_ms,
                                                             "gold_seen": gold_seen, "gold_correct": right},
         created_at=now, updated_at=now,
@@ -144,8 +140,6 @@ def block(*, stats: AnnotatorStats, project: Project, reason: str, now: datetime
 
 def reject_unapproved(*, annotator_id: int, project: Project, now: datetime, reason: str = "") -> int:
     """Reject an annotator's pending answers on a project (money back to escrow) and reopen those task slots."""
-    from marketplace.approvals import services as approvals
-
     ids = approvals.pending_ids(project_id=project.id, annotator_id=annotator_id, limit=10**9)
     why = f"Rejected by the project's quality rules: {reason or 'the annotator was blocked'}."
     return approvals.reject(project=project, ids=ids, category="quality_rule", reason=why, actor_id=None, now=now)

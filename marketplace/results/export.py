@@ -13,6 +13,7 @@ from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.errors import field_error
 from marketplace.projects import services as projects
+from marketplace.results.services import iter_results
 
 CSV_COLUMNS = ("task_id", "external_id", "label", "confidence", "method", "answer_count", "tie", "gold", "posterior",
                "guideline_version", "answers")
@@ -31,8 +32,6 @@ class Export:
 
 def export(*, account: Account, project_id: int, format: str) -> Export:
     """The project's results in a format its label type offers (422 naming `format` otherwise)."""
-    from marketplace.results.services import iter_results
-
     project = projects.owned(account=account, project_id=project_id)
     offered = labels.export_formats(project.label_schema)
     if format not in offered:

@@ -10,7 +10,6 @@ posterior reaches the target with at least min_answers; otherwise open one more 
 max_answers; at max_answers without the target, escalate. The same batched posterior gives results
 for closed tasks between full recomputes.
 """
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -27,19 +26,12 @@ from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
-from marketplace.results import truth_model
-from marketplace.results.models import Result
+from marketplace.results import store, truth_model
+from marketplace.results.store import Posteriors
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
 
 # Advisory lock namespace: one budget decision per project at a time.
 BUDGET_LOCK_SPACE = 3 << 48
-
-
-@dataclass(frozen=True)
-class Posteriors:
-    task_ids: list[int]
-    posteriors: np.ndarray  # tasks x K
-    answer_counts: np.ndarray
 
 
 def model_confusion(project) -> np.ndarray | None:
@@ -52,7 +44,7 @@ def model_confusion(project) -> np.ndarray | None:
     return prior_confusion(K, DEFAULT_PRIOR_ACCURACY)
 
 
-def posteriors(*, project_id: int, task_ids: list[int], label_schema: dict, class_priors, now: datetime,
+def posteriors(*, task_ids: list[int], label_schema: dict, class_priors, now: datetime,
                model: np.ndarray | None = None, calibration: Calibration = IDENTITY) -> Posteriors:
     """Posterior of each task from its submitted answers and the annotators' current confusion matrices.
 
@@ -117,7 +109,7 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
     task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
     if task.status != OPEN:
         return task.status
-    found = posteriors(project_id=project.project_id, task_ids=[task_id], label_schema=project.label_schema,
+    found = posteriors(task_ids=[task_id], label_schema=project.label_schema,
                        class_priors=project.class_priors, now=now, model=model_confusion(project),
                        calibration=truth_model.calibration_of(project))
     post, answers = found.posteriors[0], int(found.answer_counts[0])
@@ -132,7 +124,7 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
         return decision
     task.status = CLOSED if decision == redundancy.Decision.CLOSE else ESCALATED
     task.closed_at = now
-    write_results(project_id=project.project_id, classes=project.label_schema["classes"],
+    store.write_results(project_id=project.project_id, classes=project.label_schema["classes"],
                   found=found, method=truth_model.method_of(project), now=now)
     enqueue_after_commit(AGGREGATE_PROJECT, project.project_id, queue="truth", debounce=True)
     return decision
@@ -150,30 +142,6 @@ def remaining_budget(project) -> int | None:
     return project.budget_cents // project.reward_cents - int(promised)
 
 
-def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:
-    """Upsert a result per task with answers from its posterior (label, confidence, method, answers, posterior)."""
-    from marketplace.results import services
-
-    keep = found.answer_counts > 0
-    task_ids = [t for t, k in zip(found.task_ids, keep.tolist()) if k]
-    post, counts = found.posteriors[keep], found.answer_counts[keep]
-    if not task_ids:
-        return 0
-    if is_postgres():
-        services.copy_posteriors(project_id=project_id, method=method, classes=classes, task_ids=task_ids,
-                                 posteriors=post, answer_counts=counts, now=now)
-        return len(task_ids)
-    best, top = post.argmax(axis=1), post.max(axis=1)
-    ties = (np.isclose(post, top[:, None])).sum(axis=1) > 1
-    services.upsert_results([
-        {"task_id": task_id, "project_id": project_id, "label": classes[best[i]], "confidence": float(top[i]),
-         "method": method, "answer_count": int(counts[i]), "tie": bool(ties[i]), "posterior": post[i].round(6).tolist(),
-         "created_at": now, "updated_at": now}
-        for i, task_id in enumerate(task_ids)
-    ])
-    return len(task_ids)
-
-
 def reopen(*, task_ids: list[int], max_answers: int) -> int:
     """Give tasks whose confidence fell below target one more slot (within max_answers) and reopen them."""
     if not task_ids:
@@ -184,5 +152,5 @@ def reopen(*, task_ids: list[int], max_answers: int) -> int:
         .returning(Task.id)
     ).scalars().all()
     if reopened:
-        db.session.execute(Result.__table__.delete().where(Result.task_id.in_(reopened)))
+        store.delete_results(reopened)
     return len(reopened)

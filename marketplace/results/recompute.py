@@ -21,7 +21,7 @@ from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.recompute import update_trust
-from marketplace.results import cadence, policy, structured, truth_model
+from marketplace.results import cadence, policy, store, structured, truth_model
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
 from marketplace.reviews.trust import REVIEW_METHOD, check_reviews
@@ -247,8 +247,8 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
-    found = policy.Posteriors([int(t) for t in ids[keep]], truth_model.posteriors_of(result, counts)[keep], counts[keep])
-    written = policy.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
+    found = store.Posteriors([int(t) for t in ids[keep]], truth_model.posteriors_of(result, counts)[keep], counts[keep])
+    written = store.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
                                    method=truth_model.method_of(project), now=now)
     reopened = 0
     if project.target_confidence is not None:

@@ -1,23 +1,20 @@
 """Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
 from datetime import datetime
 
-import json
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace import inference, labels, pseudonyms
 from marketplace.accounts.models import Account
-from marketplace.assignments import services as assignments
-from marketplace.db import is_postgres, utcnow
+from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
 from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results import policy, recompute, structured, truth_model
+from marketplace.results import policy, recompute, store, structured, truth_model
 from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.webhooks import models as webhooks
@@ -73,14 +70,14 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
         if not label_type.CATEGORICAL:
             written = structured.write(project, task_ids, now)[0]
         elif project.aggregation == "ds":
-            found = policy.posteriors(project_id=project_id, task_ids=task_ids, label_schema=project.label_schema,
+            found = policy.posteriors(task_ids=task_ids, label_schema=project.label_schema,
                                       class_priors=project.class_priors, now=now, model=policy.model_confusion(project),
                                       calibration=truth_model.calibration_of(project))
-            written = policy.write_results(project_id=project_id, classes=classes, found=found,
+            written = store.write_results(project_id=project_id, classes=classes, found=found,
                                            method=truth_model.method_of(project), now=now)
         else:
-            rows = _vote_rows(project_id, task_ids, assignments.answers_of_tasks(task_ids), label_type, classes, now)
-            _insert_results(rows)
+            rows = _vote_rows(project_id, task_ids, store.answers_of_tasks(task_ids), label_type, classes, now)
+            store.insert_results(rows)
             written = len(rows)
         done += written
         if len(task_ids) < BATCH or not written:
@@ -132,74 +129,11 @@ def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[
     ]
 
 
-_PG_UPSERT_FROM_STAGE = """
-INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
-SELECT task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at
-FROM results_stage
-ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
-    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
-"""
-_STAGE_COLUMNS = ("task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
-                  "created_at", "updated_at")
-
-
-def copy_posteriors(*, project_id: int, method: str, classes: list, task_ids: list[int], posteriors: np.ndarray,
-                    answer_counts: np.ndarray, now: datetime) -> None:
-    """Upsert results from posteriors on PostgreSQL: COPY into a stage, then one INSERT ... ON CONFLICT.
-
-    A recompute writes hundreds of thousands of rows: each is formatted by one %-format, never a
-    json.dumps or a parameter per value.
-    """
-    best = posteriors.argmax(axis=1)
-    top = posteriors.max(axis=1)
-    ties = (np.isclose(posteriors, top[:, None])).sum(axis=1) > 1
-    label_json = [_copy_escape(json.dumps(name)) for name in classes]
-    stamp = now.isoformat()
-    line = (f"%d\t{project_id}\t%s\t%r\t{_copy_escape(method)}\t%d\t%s\t[" + ",".join(["%.6g"] * len(classes))
-            + f"]\t{stamp}\t{stamp}\n")
-    body = "".join(
-        line % (task_id, label_json[b], float(c), n, "t" if tie else "f", *post)
-        for task_id, b, c, n, tie, post in zip(task_ids, best.tolist(), top.tolist(), answer_counts.tolist(),
-                                              ties.tolist(), posteriors.tolist())
-    )
-    dbapi = db.session.connection().connection.dbapi_connection
-    with dbapi.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS results_stage (LIKE results INCLUDING DEFAULTS) "
-                       "ON COMMIT DELETE ROWS")
-        cursor.execute("TRUNCATE results_stage")
-        with cursor.copy(f"COPY results_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(body)
-        cursor.execute(_PG_UPSERT_FROM_STAGE)
-
-
-def _copy_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def upsert_results(rows: list[dict]) -> None:
-    """Insert results, replacing what an earlier computation stored for the same tasks."""
-    if not rows:
-        return
-    insert = (postgresql.insert if is_postgres() else sqlite.insert)(Result.__table__)
-    db.session.execute(insert.on_conflict_do_update(
-        index_elements=["task_id"],
-        set_={name: insert.excluded[name] for name in
-              ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")},
-    ), rows)
-
-
-def _insert_results(rows: list[dict]) -> None:
-    if not rows:
-        return
-    dialect_insert = postgresql.insert if is_postgres() else sqlite.insert
-    db.session.execute(dialect_insert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
-
-
 def record_gold(*, project: Project, task_ids: list[int], answers: dict) -> None:
     """Give gold tasks their known answer as a result (method "gold"), so exports carry and mark them."""
     gold = db.session.execute(select(Task.id, Task.external_id).where(Task.id.in_(task_ids))).all()
     now = utcnow()
-    _insert_results([
+    store.insert_results([
         {"task_id": task_id, "project_id": project.id, "label": labels.result_label(project.label_schema, answers[external_id]),
          "confidence": 1.0, "method": GOLD, "answer_count": 0, "tie": False, "created_at": now, "updated_at": now}
         for task_id, external_id in gold
@@ -258,7 +192,7 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
         query = query.where(Result.task_id > cursor)
     pairs = db.session.execute(query).all()
     answers: dict[int, list] = {}
-    for answer in assignments.answers_of_tasks([result.task_id for result, _, _ in pairs]):
+    for answer in store.answers_of_tasks([result.task_id for result, _, _ in pairs]):
         answers.setdefault(answer.task_id, []).append(
             {"annotator": pseudonyms.annotator(project.id, answer.annotator_id),
              "label": labels.result_label(project.label_schema, answer.answer), "guideline_version": answer.guideline_version}

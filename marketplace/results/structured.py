@@ -7,15 +7,15 @@ its Beta posterior, so an annotator who has seen no gold weighs like everyone el
 """
 from datetime import datetime
 
-import numpy as np
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from marketplace import labels
-from marketplace.assignments import services as assignments
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats
+from marketplace.quality.recompute import record_agreement
+from marketplace.results import store
 from marketplace.results.models import Result
 from marketplace.reviews.trust import check_structured_reviews
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
@@ -42,7 +42,7 @@ def trust_weights(project_id: int, annotator_ids: set[int]) -> dict[int, float]:
 def task_answers(project: Project, task_ids: list[int]) -> list[labels.TaskAnswers]:
     """Each task's data and its submitted answers with their trust weights, in task id order."""
     data = dict(db.session.execute(select(Task.id, Task.data).where(Task.id.in_(task_ids))).all())
-    answers = assignments.answers_of_tasks(task_ids)
+    answers = store.answers_of_tasks(task_ids)
     weights = trust_weights(project.id, {a.annotator_id for a in answers})
     votes: dict[int, list] = {task_id: [] for task_id in task_ids}
     for answer in answers:
@@ -52,8 +52,6 @@ def task_answers(project: Project, task_ids: list[int]) -> list[labels.TaskAnswe
 
 def write(project: Project, task_ids: list[int], now: datetime) -> tuple[int, list[labels.TaskAnswers], list]:
     """Aggregate the tasks and upsert their results; return (results written, the inputs, the results)."""
-    from marketplace.results import services
-
     tasks = task_answers(project, task_ids)
     found = labels.aggregate(project.label_schema, tasks)
     rows = [
@@ -62,7 +60,7 @@ def write(project: Project, task_ids: list[int], now: datetime) -> tuple[int, li
          "created_at": now, "updated_at": now}
         for task, result in zip(tasks, found) if result is not None
     ]
-    services.upsert_results(rows)
+    store.upsert_results(rows)
     return len(rows), tasks, found
 
 
@@ -89,22 +87,7 @@ def recompute(project: Project, now: datetime, progress) -> dict:
                     score = labels.agreement(project.label_schema, vote.answer, result.label, task.data)
                     agreed.setdefault(vote.annotator_id, []).append(score)
         progress(percent=10 + int(80 * min(1.0, (start + batch) / max(1, len(task_ids)))), stage="aggregating")
-    _store_agreement(project, agreed, now)
+    record_agreement(project, agreed, now)
     check_structured_reviews(project=project, task_answers=task_answers)
     return {"answers": answers, "annotators": len(agreed), "iterations": 0, "results_written": written,
             "tasks_reopened": 0}
-
-
-def _store_agreement(project: Project, agreed: dict[int, list[float]], now: datetime) -> None:
-    from marketplace.quality.recompute import apply_rules
-
-    if agreed:
-        table = AnnotatorStats.__table__
-        db.session.connection().execute(
-            update(table).where(table.c.project_id == project.id, table.c.annotator_id == bindparam("a"))
-            .values(agreement=bindparam("agreement"), agreement_answers=bindparam("n"), updated_at=now,
-                    reported_gold_seen=table.c.gold_seen, reported_gold_correct=table.c.gold_correct),
-            [{"a": a, "agreement": float(np.mean(scores)), "n": len(scores)} for a, scores in agreed.items()],
-        )
-    if project.quality_rules:
-        apply_rules(project, now)

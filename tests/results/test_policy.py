@@ -89,7 +89,7 @@ def test_newcomers_are_judged_by_a_prior_not_as_experts(ctx):
     project = adaptive_project(target_confidence=0.95)
     task_id = answer(project, AnnotatorFactory(), "dog")
     answer(project, AnnotatorFactory(), "dog")  # two unproven annotators: prior accuracy 0.7 each, evidence discounted
-    posterior = policy.posteriors(project_id=project.id, task_ids=[task_id], label_schema=project.label_schema,
+    posterior = policy.posteriors(task_ids=[task_id], label_schema=project.label_schema,
                                   class_priors=None, now=utcnow()).posteriors[0]
     assert 0.6 < posterior.max() < 0.95
     assert fresh(Task, task_id).status == "open"

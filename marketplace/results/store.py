@@ -1,0 +1,125 @@
+"""What results writes, and the answers it reads: the results table's one writer.
+
+Recompute, the per-answer policy and the structured types all write results through here. On
+PostgreSQL a batch is COPYed into a stage and upserted in one statement; elsewhere (the embedded
+SQLite) the same rows go through one portable upsert.
+"""
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+
+from marketplace.assignments.models import SUBMITTED, Assignment
+from marketplace.db import is_postgres, upsert
+from marketplace.extensions import db
+from marketplace.results.models import Result
+
+
+@dataclass(frozen=True)
+class Posteriors:
+    task_ids: list[int]
+    posteriors: np.ndarray  # tasks x K
+    answer_counts: np.ndarray
+
+
+def answers_of_tasks(task_ids: list[int]) -> list[Assignment]:
+    """Return the submitted assignments of some tasks, in task then id order."""
+    if not task_ids:
+        return []
+    return list(db.session.scalars(
+        select(Assignment)
+        .where(Assignment.task_id.in_(task_ids), Assignment.status == SUBMITTED)
+        .order_by(Assignment.task_id, Assignment.id)
+    ))
+
+
+def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:
+    """Upsert a result per task with answers from its posterior (label, confidence, method, answers, posterior)."""
+    keep = found.answer_counts > 0
+    task_ids = [t for t, k in zip(found.task_ids, keep.tolist()) if k]
+    post, counts = found.posteriors[keep], found.answer_counts[keep]
+    if not task_ids:
+        return 0
+    if is_postgres():
+        copy_posteriors(project_id=project_id, method=method, classes=classes, task_ids=task_ids,
+                        posteriors=post, answer_counts=counts, now=now)
+        return len(task_ids)
+    best, top = post.argmax(axis=1), post.max(axis=1)
+    ties = (np.isclose(post, top[:, None])).sum(axis=1) > 1
+    upsert_results([
+        {"task_id": task_id, "project_id": project_id, "label": classes[best[i]], "confidence": float(top[i]),
+         "method": method, "answer_count": int(counts[i]), "tie": bool(ties[i]), "posterior": post[i].round(6).tolist(),
+         "created_at": now, "updated_at": now}
+        for i, task_id in enumerate(task_ids)
+    ])
+    return len(task_ids)
+
+
+_PG_UPSERT_FROM_STAGE = """
+INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
+SELECT task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at
+FROM results_stage
+ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
+    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
+"""
+_STAGE_COLUMNS = ("task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
+                  "created_at", "updated_at")
+
+
+def copy_posteriors(*, project_id: int, method: str, classes: list, task_ids: list[int], posteriors: np.ndarray,
+                    answer_counts: np.ndarray, now: datetime) -> None:
+    """Upsert results from posteriors on PostgreSQL: COPY into a stage, then one INSERT ... ON CONFLICT.
+
+    A recompute writes hundreds of thousands of rows: each is formatted by one %-format, never a
+    json.dumps or a parameter per value.
+    """
+    best = posteriors.argmax(axis=1)
+    top = posteriors.max(axis=1)
+    ties = (np.isclose(posteriors, top[:, None])).sum(axis=1) > 1
+    label_json = [_copy_escape(json.dumps(name)) for name in classes]
+    stamp = now.isoformat()
+    line = (f"%d\t{project_id}\t%s\t%r\t{_copy_escape(method)}\t%d\t%s\t[" + ",".join(["%.6g"] * len(classes))
+            + f"]\t{stamp}\t{stamp}\n")
+    body = "".join(
+        line % (task_id, label_json[b], float(c), n, "t" if tie else "f", *post)
+        for task_id, b, c, n, tie, post in zip(task_ids, best.tolist(), top.tolist(), answer_counts.tolist(),
+                                              ties.tolist(), posteriors.tolist())
+    )
+    dbapi = db.session.connection().connection.dbapi_connection
+    with dbapi.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS results_stage (LIKE results INCLUDING DEFAULTS) "
+                       "ON COMMIT DELETE ROWS")
+        cursor.execute("TRUNCATE results_stage")
+        with cursor.copy(f"COPY results_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(body)
+        cursor.execute(_PG_UPSERT_FROM_STAGE)
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def upsert_results(rows: list[dict]) -> None:
+    """Insert results, replacing what an earlier computation stored for the same tasks."""
+    if not rows:
+        return
+    insert = upsert(Result.__table__)
+    db.session.execute(insert.on_conflict_do_update(
+        index_elements=["task_id"],
+        set_={name: insert.excluded[name] for name in
+              ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")},
+    ), rows)
+
+
+def delete_results(task_ids: list[int]) -> None:
+    """Forget the results of tasks that were reopened for more answers."""
+    db.session.execute(Result.__table__.delete().where(Result.task_id.in_(task_ids)))
+
+
+def insert_results(rows: list[dict]) -> None:
+    """Insert results for tasks that have none yet (gold's known answers)."""
+    if not rows:
+        return
+    db.session.execute(upsert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)

@@ -1,0 +1,139 @@
+"""The layout rules a reader relies on: no import cycle between features, and where imports may go.
+
+A feature is a package of `marketplace/` (accounts, projects, results...). Three kinds of module
+sit outside the feature graph, each for a stated reason, and each is checked for it here:
+- `models.py`: the schema, shared by every feature (a foreign key names another feature's table);
+  a models module imports only the database layer and other models.
+- `jobs.py`: declarations of the jobs a feature runs (dotted paths), importing nothing of a feature;
+  any feature may queue another's job without depending on its code.
+- `routes.py`: the HTTP layer, on top; only `marketplace/routes.py` imports it, so a route may
+  compose several features (check ownership in projects, then read quality's report).
+Every other module's imports, at module level or inside a function, are edges between features,
+and those edges must form no cycle. `inference/` is a library: it imports nothing of the app.
+"""
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "marketplace"
+SHARED = {"models.py", "jobs.py"}
+DATABASE_LAYER = {"marketplace.db", "marketplace.extensions"}
+
+
+def _features() -> set[str]:
+    return {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+
+
+def _imports(path: Path) -> list[tuple[int, str, bool]]:
+    """(line, module, inside a function) of every absolute `marketplace.*` import in a file."""
+    tree = ast.parse(path.read_text())
+    nested = {id(node) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [(node.lineno, name, id(node) in nested) for name in names if name.startswith("marketplace.")]
+    return found
+
+
+def _target(module: str, features: set[str]) -> tuple[str, str] | None:
+    """(feature, module file name) an import reaches, or None outside the features."""
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] not in features:
+        return None
+    return parts[1], (parts[2] + ".py") if len(parts) > 2 else "__init__.py"
+
+
+def _edges() -> dict[str, dict[str, list[str]]]:
+    features = _features()
+    edges: dict[str, dict[str, list[str]]] = {f: {} for f in features}
+    for feature in features:
+        for path in sorted((PACKAGE / feature).glob("*.py")):
+            if path.name in SHARED or path.name == "routes.py":
+                continue
+            for line, module, _ in _imports(path):
+                target = _target(module, features)
+                if target and target[0] != feature and target[1] not in SHARED:
+                    edges[feature].setdefault(target[0], []).append(f"{feature}/{path.name}:{line} imports {module}")
+    return edges
+
+
+def _cycle(edges: dict[str, dict[str, list[str]]]) -> list[str] | None:
+    """One cycle of the feature graph as the import lines that make it, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                loop = stack[stack.index(nxt):] + [nxt]
+                return [edges[a][b][0] for a, b in zip(loop, loop[1:])]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycle_between_features():
+    assert _cycle(_edges()) is None, "import cycle between features:\n" + "\n".join(_cycle(_edges()))
+
+
+def test_the_cycle_check_finds_a_cycle():
+    edges = {"a": {"b": ["a imports b"]}, "b": {"c": ["b imports c"]}, "c": {"a": ["c imports a"]}, "d": {}}
+    assert _cycle(edges) == ["a imports b", "b imports c", "c imports a"]
+    assert _cycle({"a": {"b": ["x"]}, "b": {}}) is None
+
+
+def test_models_import_only_the_database_layer_and_other_models():
+    features = _features()
+    wrong = [f"{path.relative_to(PACKAGE)}:{line} imports {module}"
+             for path in PACKAGE.glob("*/models.py")
+             for line, module, _ in _imports(path)
+             if module not in DATABASE_LAYER and not any(module.startswith(d + ".") for d in DATABASE_LAYER)
+             and (_target(module, features) or ("", ""))[1] != "models.py"]
+    assert not wrong, wrong
+
+
+def test_job_declarations_import_no_feature():
+    features = _features()
+    wrong = [f"{path.relative_to(PACKAGE)}:{line} imports {module}" for path in PACKAGE.glob("*/jobs.py")
+             for line, module, _ in _imports(path) if _target(module, features)]
+    assert not wrong, wrong
+
+
+def test_only_the_app_imports_routes():
+    features = _features()
+    wrong = [f"{path.relative_to(PACKAGE)}:{line} imports {module}" for path in PACKAGE.rglob("*.py")
+             if path != PACKAGE / "routes.py"
+             for line, module, _ in _imports(path) if (_target(module, features) or ("", ""))[1] == "routes.py"]
+    assert not wrong, wrong
+
+
+def test_inference_imports_nothing_of_the_app():
+    wrong = [f"{path.name}:{line} imports {module}" for path in (PACKAGE / "inference").glob("*.py")
+             for line, module, _ in _imports(path) if not module.startswith("marketplace.inference")]
+    assert not wrong, wrong
+
+
+def test_no_feature_import_hides_inside_a_function():
+    """An import inside a function hides a dependency; one that must (import order) says why on its line."""
+    features = _features()
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for line, module, nested in _imports(path):
+            if nested and _target(module, features) and "#" not in lines[line - 1]:
+                wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports {module}")
+    assert not wrong, wrong
