@@ -18,8 +18,10 @@ $(BIN)/.bench-installed: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/python -m marketplace.demo $(DEMO_ARGS)
 
+# The PostgreSQL suite, then the embedded lane: the marked subset on the SQLite file `make demo` uses.
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	MARKETPLACE_TEST_DB=sqlite $(BIN)/python -m pytest -m "embedded and not postgres"
 
 bench: $(BIN)/.bench-installed
 	$(BIN)/python benchmarks/inference.py

@@ -6,8 +6,16 @@ and sessions join it with savepoints. Routes commit (releasing a savepoint) exac
 the outer rollback at the end of the test throws everything away. `test_isolation.py` is the canary.
 
 Tests that need real commits (threads, an RQ worker) use `committed_app`; the tables are truncated after.
+
+The embedded lane (`MARKETPLACE_TEST_DB=sqlite pytest -m embedded`, run by `make test` after the
+PostgreSQL suite) runs the tests marked `embedded` on the SQLite file the demo and a first-time
+user run: the migrations build a template database once, and each test starts from a fresh copy
+of it (real commits; SQLite has no savepoint-joined outer transaction worth trusting).
 """
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,9 +30,13 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 TEST_DB = os.environ.get("TEST_DB_NAME", "marketplace_test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("MARKETPLACE_REQUIRE_SERVICES") == "1"
+SQLITE = os.environ.get("MARKETPLACE_TEST_DB", "postgresql") == "sqlite"
+SQLITE_DIR = Path(tempfile.mkdtemp(prefix="marketplace-test-")) if SQLITE else None
 
 
 def _database_url() -> str:
+    if SQLITE:
+        return f"sqlite:///{SQLITE_DIR / 'test.db'}"
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     return f"{base}/{TEST_DB}"
 
@@ -33,7 +45,7 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 40, "max_overflow": 10}
+    SQLALCHEMY_ENGINE_OPTIONS = {} if SQLITE else {"pool_size": 40, "max_overflow": 10}
     REDIS_URL = None
 
 
@@ -52,24 +64,44 @@ def _recreate_database() -> None:
 
 @pytest.fixture(scope="session")
 def app():
-    """The app on a fresh PostgreSQL database whose schema the migrations built."""
-    try:
-        _recreate_database()
-    except psycopg.OperationalError as exc:
-        _service_missing("PostgreSQL", exc)
+    """The app on a fresh database whose schema the migrations built (PostgreSQL, or the SQLite template)."""
+    if not SQLITE:
+        try:
+            _recreate_database()
+        except psycopg.OperationalError as exc:
+            _service_missing("PostgreSQL", exc)
     app = create_app(TestConfig)
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
+        if SQLITE:
+            db.session.remove()
+            db.engine.dispose()  # closes the last connection: WAL checkpointed into the file
+            shutil.copy(SQLITE_DIR / "test.db", SQLITE_DIR / "template.db")
     yield app
     with app.app_context():
         db.engine.dispose()
 
 
+def _fresh_sqlite(app):
+    """Start the SQLite test database again from the migrated template."""
+    db.session.remove()
+    db.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        (SQLITE_DIR / f"test.db{suffix}").unlink(missing_ok=True)
+    shutil.copy(SQLITE_DIR / "template.db", SQLITE_DIR / "test.db")
+
+
 @pytest.fixture
 def ctx(app):
-    """An app context whose database work is rolled back at the end of the test."""
+    """An app context whose database work is rolled back at the end of the test (SQLite: a fresh copy)."""
+    if SQLITE:
+        with app.app_context():
+            _fresh_sqlite(app)
+            yield app
+            db.session.remove()
+        return
     with app.app_context():
         engines = db._app_engines[app]
         engine = engines[None]
@@ -113,6 +145,11 @@ def client(ctx):
 @pytest.fixture
 def committed_app(app):
     """The app with real commits (for threads and workers); every table is emptied afterwards."""
+    if SQLITE:
+        with app.app_context():
+            _fresh_sqlite(app)
+        yield app
+        return
     yield app
     with app.app_context():
         db.session.remove()

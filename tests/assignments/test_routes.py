@@ -1,4 +1,5 @@
 """Leasing and answering through the API: slots, caps, expiry, release, validation, ownership."""
+import pytest
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -7,6 +8,8 @@ from marketplace.assignments.models import Assignment
 from marketplace.extensions import db
 from marketplace.tasks.models import Task
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project, fresh
+
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
 
 
 def task_of(leased) -> int:

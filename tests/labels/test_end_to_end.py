@@ -12,6 +12,8 @@ from marketplace.extensions import db
 from marketplace.scenarios import SCENARIOS
 from tests.labels.test_exports import entities, read_conll
 
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
+
 # classification: the default truth model's blend, named after its leading model (which one depends
 # on the answers the app's random draw produced)
 METHODS = {"classification": "auto:", "multi_label": "auto_binary", "bbox": "iou_cluster", "polygon": "pixel_vote",

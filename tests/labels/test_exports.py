@@ -9,6 +9,8 @@ from pycocotools.coco import COCO
 from marketplace import labels
 from marketplace.labels import exports
 
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
+
 
 def rows_of(*rows):
     base = {"external_id": "x", "confidence": 0.9, "method": "m", "answer_count": 3, "guideline_version": 2, "gold": False}

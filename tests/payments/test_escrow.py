@@ -1,4 +1,5 @@
 """Escrow: publishing needs the worst case, every lease reserves an answer's cost, no work beyond the money."""
+import pytest
 from sqlalchemy import select
 
 from marketplace.db import utcnow
@@ -8,6 +9,8 @@ from marketplace.ledger.models import ANNOTATOR_PENDING, PROJECT_ESCROW, REQUEST
 from marketplace.payments import escrow
 from tests.factories import (AnnotatorFactory, ProjectFactory, RequesterFactory, TaskFactory, bearer, fund_escrow,
                              fund_requester, open_project)
+
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
 
 LABEL = {"answer": {"label": "cat"}}
 

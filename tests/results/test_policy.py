@@ -16,6 +16,8 @@ from tests.factories import AnnotatorFactory, bearer, fresh, open_project
 from tests.projects.test_routes import _owner
 from tests.quality.helpers import LIVE_DRAW, lease_now
 
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
+
 GOOD = [[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]]
 
 
@@ -123,6 +125,7 @@ def test_recompute_writes_results_trust_and_priors_and_is_idempotent(ctx):
     assert again == first
 
 
+@pytest.mark.postgres  # PostgreSQL's advisory locks
 def test_a_recompute_finds_the_lock_taken_and_skips(committed_app):
     with committed_app.app_context():
         project = open_project(tasks=1, answers_per_task=1, aggregation="ds")

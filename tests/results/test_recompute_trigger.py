@@ -15,6 +15,8 @@ from tests.factories import AnnotatorFactory, open_project
 from tests.results.test_policy import answer
 from workers import queues
 
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
+
 
 def runs(project_id):
     return db.session.scalars(select(RecomputeRun).where(RecomputeRun.project_id == project_id)
@@ -124,6 +126,7 @@ def test_a_completing_project_gets_one_last_recompute(ctx):
     assert (run.reason, run.status, run.answers) == ("completed", "finished", 2)
 
 
+@pytest.mark.postgres  # PostgreSQL's advisory locks
 def test_a_second_job_leaves_the_runs_a_running_recompute_took(committed_app):
     import psycopg
 
@@ -149,6 +152,7 @@ def test_a_second_job_leaves_the_runs_a_running_recompute_took(committed_app):
         assert db.session.get(RecomputeRun, run.id).status == "finished"  # not overwritten with "skipped"
 
 
+@pytest.mark.postgres  # PostgreSQL's advisory locks
 def test_an_automatic_trigger_waits_for_a_concurrent_one_then_finds_its_run(committed_app):
     import psycopg
     from sqlalchemy.exc import OperationalError

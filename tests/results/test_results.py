@@ -16,6 +16,8 @@ from tests.assignments.test_routes import answer, lease, task_of
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project
 from tests.projects.test_routes import _owner
 
+pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
+
 
 def test_majority_vote_breaks_ties_by_schema_order():
     # classes: 0 cat, 1 dog, 2 bird; tasks: (dog dog cat) (bird cat) (bird dog bird dog) (bird)

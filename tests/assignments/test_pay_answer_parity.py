@@ -1,0 +1,53 @@
+"""The two ways an answer is written and paid (PostgreSQL's one statement, the portable ORM steps) agree.
+
+The submit path on PostgreSQL writes the answer, the annotator's counters and the payment in one
+statement; the embedded SQLite mode takes the portable steps through ledger.post. Both run here on
+PostgreSQL, on twin projects, and must leave the same ledger behind: same transaction kind and
+reference, same entries on the same kinds of account, same reservations, same counters.
+"""
+from sqlalchemy import select
+
+from marketplace.assignments import answering
+from marketplace.extensions import db
+from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from marketplace.quality.models import AnnotatorStats
+from tests.factories import AnnotatorFactory, bearer, open_project
+
+LABEL = {"answer": {"label": "cat"}}
+
+
+def _answer_and_read(client, project, annotator):
+    """Lease and answer one task; return what the ledger and the counters say of that answer."""
+    headers = bearer(annotator)
+    lease = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+    done = client.post(f"/api/v1/assignments/{lease['id']}/answer", json=LABEL, headers=headers)
+    assert done.status_code == 200, done.json
+    tx = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference_type == "assignment",
+                                                           LedgerTransaction.reference_id == lease["id"]))
+    entries = db.session.execute(
+        select(LedgerAccount.kind, LedgerAccount.owner_id, LedgerEntry.amount_cents, LedgerEntry.currency)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.transaction_id == tx.id).order_by(LedgerEntry.amount_cents)).all()
+    owner = {project.id: "project", annotator.id: "annotator"}
+    escrow = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == "project_escrow",
+                                                           LedgerAccount.owner_id == project.id)
+                               .execution_options(populate_existing=True))
+    stats = db.session.scalar(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id,
+                                                           AnnotatorStats.annotator_id == annotator.id)
+                              .execution_options(populate_existing=True))
+    return {
+        "transaction": (tx.kind, tx.idempotency_key.replace(str(lease["id"]), "<id>"), tx.memo.replace(str(project.id), "<p>")),
+        "entries": [(kind, owner.get(who), cents, currency) for kind, who, cents, currency in entries],
+        "escrow": (escrow.balance_cents, escrow.held_cents),
+        "counters": (stats.answers, stats.gold_seen, stats.gold_correct),
+    }
+
+
+def test_the_postgres_statement_and_the_portable_steps_write_the_same_ledger(client, monkeypatch):
+    twins = [open_project(tasks=1, answers_per_task=1, reward_cents=10, fee_bps=2000) for _ in range(2)]
+    one_statement = _answer_and_read(client, twins[0], AnnotatorFactory())
+    monkeypatch.setattr(answering, "is_postgres", lambda: False)
+    portable = _answer_and_read(client, twins[1], AnnotatorFactory())
+    assert one_statement["entries"] == [("annotator_pending", "annotator", -10, "usd"),
+                                        ("project_escrow", "project", 10, "usd")]
+    assert portable == one_statement
