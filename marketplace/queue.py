@@ -1,8 +1,9 @@
 """Background jobs are queued during a transaction and sent only after it commits.
 
-With `REDIS_URL` set, jobs go to RQ queues by dotted path (marketplace/ never imports workers/).
-Without it (the embedded default) each job runs inline right after the commit, in the same
-process, through the same job wrapper a worker would use.
+With `REDIS_URL` set, jobs go to RQ queues by dotted path (marketplace/ never imports workers/;
+the queue names and their retry policies live here). Without it (the embedded default) each job
+runs inline right after the commit, in the same process, through the same job wrapper a worker
+would use: the one place a job body is loaded by its path, as RQ's worker loads it.
 """
 import importlib
 import logging
@@ -10,8 +11,25 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 from redis import Redis
+from rq import Queue, Retry
 
 log = logging.getLogger(__name__)
+
+# The queues, and how often a failed job of each is tried again. Workers serve them in ALL's order.
+DEFAULT = "default"      # money: payouts, refunds, Stripe events
+TRUTH = "truth"
+# Webhook deliveries wait on requesters' servers (up to 10 s each). On their own queue a worker
+# takes waiting money jobs before them; a worker serving only this queue (README) keeps a slow or
+# flooded endpoint from ever occupying the workers that pay people.
+WEBHOOKS = "webhooks"
+MAINTENANCE = "maintenance"
+ALL = (DEFAULT, TRUTH, WEBHOOKS, MAINTENANCE)
+_RETRIES = {
+    DEFAULT: Retry(max=3, interval=[10, 60, 300]),
+    TRUTH: Retry(max=5, interval=[5, 30, 60, 300, 900]),
+    WEBHOOKS: Retry(max=3, interval=[10, 60, 300]),  # a lost batch; each delivery also has its own backoff
+    MAINTENANCE: Retry(max=2, interval=[30, 120]),
+}
 
 PENDING = "pending_jobs"
 DEBOUNCE_PREFIX = "marketplace:debounce:"
@@ -28,6 +46,11 @@ class JobCall:
     args: tuple
     debounce: bool
     every: int = 0
+
+
+def retry_for(queue: str) -> Retry:
+    """Return the retry policy of a queue."""
+    return _RETRIES[queue]
 
 
 def init_app(app: Flask) -> None:
@@ -110,13 +133,10 @@ def _dispatch(call: JobCall) -> None:
         return
     if call.debounce and not redis.set(debounce_key(call.path, call.args), 1, nx=True, ex=DEBOUNCE_TTL_S):
         return
-    from rq import Queue
-
-    policies = importlib.import_module("workers.queues")
     Queue(call.queue, connection=redis).enqueue(
         call.path,
         *call.args,
-        retry=policies.retry_for(call.queue),
+        retry=retry_for(call.queue),
         job_timeout=current_app.config["RQ_JOB_TIMEOUT_S"],
     )
 

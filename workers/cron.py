@@ -1,7 +1,7 @@
 """Periodic jobs for `rq cron workers/cron.py` (RQ >= 2.5)."""
 from rq import cron
 
-from workers import queues
+from marketplace import queue as queues
 from workers.assignments import expire_leases
 from workers.results import recompute_due_projects, sweep_unaggregated
 from workers.payments import (approve_due_answers, check_escrow_holds, reconcile, run_payouts, sweep_money_jobs,

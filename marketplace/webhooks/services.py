@@ -26,7 +26,7 @@ from marketplace.webhooks.models import (
 MAX_ENDPOINTS_PER_OWNER = 25
 BATCH_SIZE = 50  # deliveries per job: 50 x (5 s connect + 5 s read) stays inside RQ's job timeout
 BATCH = "webhook_batch"
-QUEUE = "webhooks"  # workers/queues.py WEBHOOKS
+QUEUE = queue.WEBHOOKS
 
 
 def server_key() -> str:

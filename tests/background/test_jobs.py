@@ -17,7 +17,7 @@ from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.tasks.models import Task
 from tests.factories import AnnotatorFactory, open_project, fresh
-from workers import queues
+from marketplace import queue as queues
 from workers.assignments import expire_leases
 from workers.results import sweep_unaggregated
 

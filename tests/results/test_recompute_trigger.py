@@ -13,7 +13,7 @@ from marketplace.results.jobs import RECOMPUTE_IF_DUE
 from marketplace.results.models import RecomputeRun
 from tests.factories import AnnotatorFactory, open_project
 from tests.results.test_policy import answer
-from workers import queues
+from marketplace import queue as queues
 
 pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
 
