@@ -2,10 +2,10 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, null, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.accounts import secrets
+from marketplace.accounts import secrets, store
 from marketplace.accounts.models import (
     ACTIVE,
     ADMIN,
@@ -15,7 +15,6 @@ from marketplace.accounts.models import (
     Account,
     ApiKey,
 )
-from marketplace.db import core, is_postgres, pg_one, pg_sql
 from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
 from marketplace.extensions import db
 
@@ -91,26 +90,6 @@ def revoke_api_key(*, key_id: int, account: Account, now: datetime) -> ApiKey:
     return key
 
 
-# Built once: this runs on every request, so it should not pay for building a query each time.
-_BEARER_LOOKUP = {
-    kind: select(model.secret_hash, model.revoked_at, expiry.label("expires_at"), Account.id, Account.role, Account.status)
-    .join(Account, Account.id == model.account_id)
-    .where(model.prefix == bindparam("prefix"))
-    for kind, model, expiry in (
-        (secrets.API_KEY, ApiKey, null()),
-        (secrets.TOKEN, AccessToken, AccessToken.expires_at),
-    )
-}
-
-
-_PG_BEARER_LOOKUP = {
-    kind: pg_sql(f"""SELECT c.secret_hash, c.revoked_at, {expiry} AS expires_at, a.id, a.role, a.status
-                     FROM {table} c JOIN accounts a ON a.id = c.account_id WHERE c.prefix = :prefix""")
-    for kind, table, expiry in ((secrets.API_KEY, "api_keys", "NULL::timestamptz"),
-                                (secrets.TOKEN, "access_tokens", "c.expires_at"))
-}
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: read from one narrow query per request, not a full ORM account."""
@@ -125,10 +104,7 @@ def authenticate(*, bearer: str, now: datetime) -> Principal:
     if parts is None:
         raise Unauthorized("Malformed bearer credential.")
     kind, prefix, secret = parts
-    if is_postgres():
-        row = pg_one(_PG_BEARER_LOOKUP[kind], {"prefix": prefix})
-    else:
-        row = core(_BEARER_LOOKUP[kind], {"prefix": prefix}).first()
+    row = store.bearer_row(kind, prefix)
     if row is None or not secrets.secret_matches(secret, row.secret_hash) or row.revoked_at is not None:
         raise Unauthorized("Invalid or revoked credential.")
     if row.expires_at is not None and row.expires_at <= now:

@@ -21,8 +21,8 @@ from marketplace.db import greatest
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import (ANNOTATOR_PENDING, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerAccount,
-                                       LedgerEntry, LedgerTransaction)
+from marketplace.ledger.models import (PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerAccount, LedgerEntry,
+                                       LedgerTransaction)
 from marketplace.projects.models import Project
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
@@ -144,57 +144,6 @@ def free_cents(*, project_id: int) -> int | None:
 
 class OutOfFunds(Conflict):
     """The project cannot pay for more work right now."""
-
-
-# The same movement as ledger.post would make, as CTE steps the submit statement runs after marking
-# the assignment submitted (`done`): record the transaction (its unique key makes a replay do
-# nothing), take the reward off the escrow and its reservation, credit the annotator's pending
-# balance (creating the account on first use), write both entries. Escrow is locked before the
-# pending account, the order ledger.locked uses. `:pay` is false when the statement must not pay.
-PAY_ANSWER_STEPS = """
-pay_txn AS (
-    INSERT INTO ledger_transactions (idempotency_key, kind, reference_type, reference_id, memo, created_at)
-    SELECT 'answer-' || :assignment_id, 'answer', 'assignment', :assignment_id, :pay_memo, :now FROM done WHERE :pay
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
-), pay_escrow AS (
-    UPDATE ledger_accounts SET balance_cents = balance_cents - :reward, held_cents = greatest(held_cents - :reward, 0)
-    WHERE id = :escrow_id AND EXISTS (SELECT 1 FROM pay_txn)
-    RETURNING id
-), pay_pending AS (
-    INSERT INTO ledger_accounts AS a (kind, owner_id, currency, balance_cents, held_cents, created_at)
-    SELECT 'annotator_pending', :annotator_id, :currency, :reward, 0, :now FROM pay_escrow
-    ON CONFLICT (kind, owner_id, currency) DO UPDATE SET balance_cents = a.balance_cents + EXCLUDED.balance_cents
-    RETURNING id
-), pay_entries AS (
-    INSERT INTO ledger_entries (transaction_id, account_id, amount_cents, currency, created_at)
-    SELECT pay_txn.id, pay_escrow.id, :reward, :currency, :now FROM pay_txn, pay_escrow
-    UNION ALL
-    SELECT pay_txn.id, pay_pending.id, -:reward, :currency, :now FROM pay_txn, pay_pending
-    RETURNING account_id
-)"""
-
-
-def pay_params(*, project_id: int, currency: str, reward_cents: int, escrow_id: int | None, annotator_id: int) -> dict:
-    """The parameters of PAY_ANSWER_STEPS; `pay` is false when the statement leaves paying to pay_answer."""
-    return {"pay": bool(reward_cents) and escrow_id is not None, "pay_memo": f"answer to project {project_id}",
-            "reward": reward_cents, "escrow_id": escrow_id, "currency": currency, "annotator_id": annotator_id}
-
-
-def pay_answer(*, project_id: int, currency: str, reward_cents: int, assignment_id: int, annotator_id: int,
-               escrow_id: int | None, now: datetime) -> None:
-    """Move a submitted answer's reward from escrow (where its lease reserved it) to the annotator's pending.
-
-    On PostgreSQL the submit statement does this itself (PAY_ANSWER_STEPS) when the project has an
-    escrow; this is the path for SQLite and for a project without one (which then has nothing to pay from).
-    """
-    if reward_cents == 0:
-        return
-    escrow_id = escrow_id or ledger.account(PROJECT_ESCROW, project_id, currency)
-    pending = ledger.account(ANNOTATOR_PENDING, annotator_id, currency)
-    ledger.post(key=f"answer-{assignment_id}", kind="answer", reference=("assignment", assignment_id),
-                moves=[ledger.Move(escrow_id, pending, reward_cents)], holds={escrow_id: -reward_cents}, now=now,
-                memo=f"answer to project {project_id}")
 
 
 def release_lease_holds(*, project_id: int, leases: int) -> None:

@@ -41,25 +41,6 @@ COUNTERS = tuple(AnnotatorStats.__table__.c[name] for name in
 _FRESH = dict(answers=0, duration_ms_total=0, gold_seen=0, gold_correct=0, agreement_answers=0, weight=1.0, blocked=False)
 
 
-def count_answer(*, annotator_id: int, project_id: int, duration_ms: int, gold_correct: bool | None, now: datetime):
-    """Count a submitted answer in the annotator's trust counters (one upsert); return the counters."""
-    gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
-    table = AnnotatorStats.__table__
-    insert = upsert(table).values(
-        annotator_id=annotator_id, project_id=project_id, **{**_FRESH, "answers": 1, "duration_ms_total": duration_ms,
-                                                            "gold_seen": gold_seen, "gold_correct": right},
-        created_at=now, updated_at=now,
-    )
-    return db.session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["annotator_id", "project_id"],
-            set_={"answers": table.c.answers + 1, "duration_ms_total": table.c.duration_ms_total + duration_ms,
-                  "gold_seen": table.c.gold_seen + gold_seen, "gold_correct": table.c.gold_correct + right,
-                  "updated_at": now},
-        ).returning(*COUNTERS)
-    ).one()
-
-
 def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,
                 duration_ms: int, recent_durations: list[int] | None = None) -> None:
     """Apply the project's rules after one answer; load and lock the stats row only if one fires.

@@ -1,12 +1,9 @@
 """Bulk import and reads of tasks."""
-import json
-
-from sqlalchemy import select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import select
 
 from marketplace import labels
 from marketplace.accounts.models import Account
-from marketplace.db import core, is_postgres, utcnow
+from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 
 from marketplace.extensions import db
@@ -15,12 +12,9 @@ from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.projects.models import PAUSED
 from marketplace.projects import services as projects
 from marketplace.results import services as results
-from marketplace.tasks import parsing
+from marketplace.tasks import parsing, store
 from marketplace.projects.models import initial_slots
-from marketplace.tasks.models import GOLD, OPEN, Task
-
-IMPORT_CHUNK = 2_000
-
+from marketplace.tasks.models import Task
 
 def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: int, rows: list[int] | None = None) -> dict:
     """Add a batch of tasks; ids already in the project are reported as duplicates and skipped.
@@ -48,7 +42,7 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
         elif item["gold_answer"] is not None and project.show_prelabels:
             # Annotators see pre-labels here: a gold task without one would stand out among tasks with one.
             raise parsing.row_error(rows, item["row"], "prediction", "gold tasks need a prediction when pre-labels are shown")
-    created = _insert_new(project.id, checked, initial_slots(project))
+    created = store.insert_new(project.id, checked, initial_slots(project))
     duplicates = sorted({item["external_id"] for item in checked} - set(created))
     gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
     if gold:
@@ -87,66 +81,6 @@ def _checked_label(label_schema: dict, item: dict, rows, field: str, validate):
         raise parsing.row_error(rows, item["row"], ".".join((field, *exc.path)), exc.message)
 
 
-_PG_INSERT = text("""
-INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, slot_limit,
-                   answer_count, created_at, prediction, model_version, uncertainty)
-SELECT :project_id, u.external_id, u.data::jsonb, CASE WHEN u.gold IS NULL THEN 'open' ELSE 'gold' END,
-       u.gold::jsonb, u.explanation, 0, :slot_limit, 0, :now, u.prediction::jsonb, u.model_version, u.uncertainty
-FROM unnest(CAST(:external_ids AS text[]), CAST(:datas AS text[]), CAST(:golds AS text[]),
-            CAST(:explanations AS text[]), CAST(:predictions AS text[]), CAST(:model_versions AS text[]),
-            CAST(:uncertainties AS float8[]))
-     AS u(external_id, data, gold, explanation, prediction, model_version, uncertainty)
-ON CONFLICT (project_id, external_id) DO NOTHING
-RETURNING external_id, id, status
-""")
-
-
-def _insert_new(project_id: int, items: list[dict], slot_limit: int) -> dict[str, tuple[int, bool]]:
-    """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those.
-
-    On PostgreSQL the whole batch is one INSERT ... SELECT FROM unnest(arrays): a handful of
-    parameters however many rows, where a multi-row VALUES list makes the driver parse tens of
-    thousands of placeholders.
-    """
-    if is_postgres():
-        dumps = json.dumps
-        rows = core(_PG_INSERT, {
-            "project_id": project_id, "now": utcnow(), "slot_limit": slot_limit,
-            "external_ids": [item["external_id"] for item in items],
-            "datas": [dumps(item["data"]) for item in items],
-            "golds": [None if item["gold_answer"] is None else dumps(item["gold_answer"]) for item in items],
-            "explanations": [item["gold_explanation"] for item in items],
-            "predictions": [None if item["prediction"] is None else dumps(item["prediction"]) for item in items],
-            "model_versions": [item["model_version"] for item in items],
-            "uncertainties": [_uncertainty(item["prediction"]) for item in items],
-        })
-        return {external_id: (task_id, status == GOLD) for external_id, task_id, status in rows}
-    table = Task.__table__
-    stmt = (
-        sqlite.insert(table)
-        .on_conflict_do_nothing(index_elements=["project_id", "external_id"])
-        .returning(table.c.external_id, table.c.id, table.c.status)
-    )
-    now = utcnow()
-    created: dict[str, tuple[int, bool]] = {}
-    for start in range(0, len(items), IMPORT_CHUNK):
-        chunk = [
-            {"project_id": project_id, "external_id": item["external_id"], "data": item["data"],
-             "status": OPEN if item["gold_answer"] is None else GOLD, "gold_answer": item["gold_answer"],
-             "gold_explanation": item["gold_explanation"], "slots_taken": 0, "slot_limit": slot_limit,
-             "answer_count": 0, "created_at": now, "prediction": item["prediction"],
-             "model_version": item["model_version"], "uncertainty": _uncertainty(item["prediction"])}
-            for item in items[start:start + IMPORT_CHUNK]
-        ]
-        for external_id, task_id, status in db.session.execute(stmt, chunk):
-            created[external_id] = (task_id, status == GOLD)
-    return created
-
-
-def _uncertainty(prediction: list[float] | None) -> float | None:
-    return None if prediction is None else round(1.0 - max(prediction), 6)
-
-
 def update_predictions(*, account: Account, project_id: int, items: list[dict], max_tasks: int) -> dict:
     """Set new model predictions on existing tasks (by external id); unknown ids are reported."""
     project = projects.owned(account=account, project_id=project_id, lock=True)
@@ -166,7 +100,7 @@ def update_predictions(*, account: Account, project_id: int, items: list[dict], 
     for task in tasks:
         task.prediction, task.model_version = by_id[task.external_id]
         if task.answer_count == 0:  # answered tasks are ranked by their posterior
-            task.uncertainty = _uncertainty(task.prediction)
+            task.uncertainty = store.uncertainty(task.prediction)
     db.session.flush()
     found = {task.external_id for task in tasks}
     unknown = sorted(set(by_id) - found)

@@ -7,7 +7,7 @@ reference, same entries on the same kinds of account, same reservations, same co
 """
 from sqlalchemy import select
 
-from marketplace.assignments import answering
+from marketplace.assignments import answer_store
 from marketplace.extensions import db
 from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from marketplace.quality.models import AnnotatorStats
@@ -46,7 +46,7 @@ def _answer_and_read(client, project, annotator):
 def test_the_postgres_statement_and_the_portable_steps_write_the_same_ledger(client, monkeypatch):
     twins = [open_project(tasks=1, answers_per_task=1, reward_cents=10, fee_bps=2000) for _ in range(2)]
     one_statement = _answer_and_read(client, twins[0], AnnotatorFactory())
-    monkeypatch.setattr(answering, "is_postgres", lambda: False)
+    monkeypatch.setattr(answer_store, "is_postgres", lambda: False)
     portable = _answer_and_read(client, twins[1], AnnotatorFactory())
     assert one_statement["entries"] == [("annotator_pending", "annotator", -10, "usd"),
                                         ("project_escrow", "project", 10, "usd")]

@@ -62,6 +62,7 @@ from marketplace.errors import Conflict, DomainError, InsufficientFunds, NotFoun
 from marketplace.extensions import db
 from marketplace.ledger import reports
 from marketplace.ledger import services as ledger
+from marketplace.ledger import store as ledger_store
 from marketplace.ledger.models import DEBIT_NORMAL, PROTECTED, LedgerEntry, LedgerTransaction
 from marketplace.payments import escrow, funding, idempotency, payouts, refunds
 from marketplace.payments import gateway as gateways
@@ -652,7 +653,7 @@ class MoneyMachine(RuleBasedStateMachine):
         row = _choose(self._assignments("a.submitted_at IS NOT NULL"), pick)
         project = self._project(row.project_id)
         escrow_id = escrow.escrow_account(project)
-        outcome = self._unchanged(lambda: escrow.pay_answer(
+        outcome = self._unchanged(lambda: ledger_store.pay_answer(
             project_id=project.id, currency=project.currency, reward_cents=project.reward_cents, assignment_id=row.id,
             annotator_id=row.annotator_id, escrow_id=escrow_id, now=self.now), "replay_answer_payment")
         assert outcome.ok

@@ -1,0 +1,118 @@
+"""Writes to the tasks table that other features' statements share, and the bulk insert, per dialect.
+
+The tasks table belongs to this feature: the lease statement takes a slot (TAKE_SLOT) and the
+submit statement counts an answer (COUNT_ANSWER) with the steps below, and the portable twins do
+the same on SQLite.
+"""
+import json
+
+from sqlalchemy import case, false, text, update
+from sqlalchemy.dialects import sqlite
+
+from marketplace.db import core, is_postgres, utcnow
+from marketplace.extensions import db
+from marketplace.tasks.models import CLOSED, GOLD, OPEN, Task
+
+IMPORT_CHUNK = 2_000
+
+_PG_INSERT = text("""
+INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, slot_limit,
+                   answer_count, created_at, prediction, model_version, uncertainty)
+SELECT :project_id, u.external_id, u.data::jsonb, CASE WHEN u.gold IS NULL THEN 'open' ELSE 'gold' END,
+       u.gold::jsonb, u.explanation, 0, :slot_limit, 0, :now, u.prediction::jsonb, u.model_version, u.uncertainty
+FROM unnest(CAST(:external_ids AS text[]), CAST(:datas AS text[]), CAST(:golds AS text[]),
+            CAST(:explanations AS text[]), CAST(:predictions AS text[]), CAST(:model_versions AS text[]),
+            CAST(:uncertainties AS float8[]))
+     AS u(external_id, data, gold, explanation, prediction, model_version, uncertainty)
+ON CONFLICT (project_id, external_id) DO NOTHING
+RETURNING external_id, id, status
+""")
+
+
+def insert_new(project_id: int, items: list[dict], slot_limit: int) -> dict[str, tuple[int, bool]]:
+    """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those.
+
+    On PostgreSQL the whole batch is one INSERT ... SELECT FROM unnest(arrays): a handful of
+    parameters however many rows, where a multi-row VALUES list makes the driver parse tens of
+    thousands of placeholders.
+    """
+    if is_postgres():
+        dumps = json.dumps
+        rows = core(_PG_INSERT, {
+            "project_id": project_id, "now": utcnow(), "slot_limit": slot_limit,
+            "external_ids": [item["external_id"] for item in items],
+            "datas": [dumps(item["data"]) for item in items],
+            "golds": [None if item["gold_answer"] is None else dumps(item["gold_answer"]) for item in items],
+            "explanations": [item["gold_explanation"] for item in items],
+            "predictions": [None if item["prediction"] is None else dumps(item["prediction"]) for item in items],
+            "model_versions": [item["model_version"] for item in items],
+            "uncertainties": [uncertainty(item["prediction"]) for item in items],
+        })
+        return {external_id: (task_id, status == GOLD) for external_id, task_id, status in rows}
+    table = Task.__table__
+    stmt = (
+        sqlite.insert(table)
+        .on_conflict_do_nothing(index_elements=["project_id", "external_id"])
+        .returning(table.c.external_id, table.c.id, table.c.status)
+    )
+    now = utcnow()
+    created: dict[str, tuple[int, bool]] = {}
+    for start in range(0, len(items), IMPORT_CHUNK):
+        chunk = [
+            {"project_id": project_id, "external_id": item["external_id"], "data": item["data"],
+             "status": OPEN if item["gold_answer"] is None else GOLD, "gold_answer": item["gold_answer"],
+             "gold_explanation": item["gold_explanation"], "slots_taken": 0, "slot_limit": slot_limit,
+             "answer_count": 0, "created_at": now, "prediction": item["prediction"],
+             "model_version": item["model_version"], "uncertainty": uncertainty(item["prediction"])}
+            for item in items[start:start + IMPORT_CHUNK]
+        ]
+        for external_id, task_id, status in db.session.execute(stmt, chunk):
+            created[external_id] = (task_id, status == GOLD)
+    return created
+
+
+def uncertainty(prediction: list[float] | None) -> float | None:
+    """How unsure a model prediction is: 1 - its top probability (None without one)."""
+    return None if prediction is None else round(1.0 - max(prediction), 6)
+
+
+# The lease statement's step that takes a slot on the task it inserted an assignment for (`inserted`).
+TAKE_SLOT = """bumped AS (
+    UPDATE tasks SET slots_taken = tasks.slots_taken + 1
+    FROM inserted WHERE tasks.id = inserted.task_id
+    RETURNING tasks.id, tasks.data, tasks.rework_note, tasks.prediction
+)"""
+
+
+def take_slot(task_id: int) -> None:
+    """TAKE_SLOT for the portable lease."""
+    db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken + 1)
+                       .execution_options(synchronize_session=False))
+
+
+def give_back_slot(task_id: int) -> None:
+    """A lease ended without an answer: its slot is free again."""
+    db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - 1))
+
+
+# The submit statement's step that counts the answer on its task (`done` returned its task_id),
+# closing a fixed-redundancy task when it is full. Parameters: :fixed, :is_gold, :now.
+COUNT_ANSWER = """counted AS (
+    UPDATE tasks SET answer_count = tasks.answer_count + 1,
+           status = CASE WHEN :fixed AND tasks.answer_count + 1 >= tasks.slot_limit THEN 'closed' ELSE tasks.status END,
+           closed_at = CASE WHEN :fixed AND tasks.answer_count + 1 >= tasks.slot_limit THEN :now ELSE tasks.closed_at END
+    FROM done WHERE tasks.id = done.task_id AND NOT :is_gold
+    RETURNING tasks.status
+)"""
+
+
+def count_answer(*, task_id: int, fixed: bool, now) -> str:
+    """COUNT_ANSWER for the portable submit path; return the task's status after it."""
+    full = (Task.answer_count + 1 >= Task.slot_limit) if fixed else false()
+    return db.session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(answer_count=Task.answer_count + 1, status=case((full, CLOSED), else_=Task.status),
+                closed_at=case((full, now), else_=Task.closed_at))
+        .returning(Task.status)
+    ).scalar_one()
