@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, event, func
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -94,6 +94,19 @@ def pg_one(sql: str, params: dict):
 def is_postgres() -> bool:
     """Tell whether the app runs on PostgreSQL (leasing and bulk paths differ on SQLite)."""
     return current_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def advisory_lock(key: int) -> None:
+    """Wait for a transaction-scoped advisory lock on PostgreSQL (SQLite has one writer at a time: nothing to take)."""
+    if is_postgres():
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def try_advisory_lock(key: int) -> bool:
+    """Take a transaction-scoped advisory lock if it is free; True when held (always on SQLite)."""
+    if not is_postgres():
+        return True
+    return db.session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar_one()
 
 
 def greatest(*values):

@@ -137,3 +137,15 @@ def test_no_feature_import_hides_inside_a_function():
             if nested and _target(module, features) and "#" not in lines[line - 1]:
                 wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports {module}")
     assert not wrong, wrong
+
+
+def test_dialect_switches_live_in_store_modules():
+    """A PostgreSQL/portable pair lives in its table owner's store module (or db.py's helpers), nowhere else."""
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "db.py" or path.stem == "store" or path.stem.endswith("_store"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_postgres":
+                wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not wrong, wrong

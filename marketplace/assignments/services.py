@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from marketplace.accounts.models import Account
-from marketplace.assignments import answering, leasing
+from marketplace.assignments import answering, lease_store
 from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
@@ -22,9 +22,9 @@ class NoTaskAvailable(NotFound):
     """Nothing left for this annotator in the project right now."""
 
 
-def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: random.Random = _rng) -> leasing.Lease:
+def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: random.Random = _rng) -> lease_store.Lease:
     """Lease the next task of a project to this annotator, now and then a gold one."""
-    project = leasing.context(project_id=project_id, annotator_id=annotator.id)
+    project = lease_store.context(project_id=project_id, annotator_id=annotator.id)
     projects.ensure_open_for_work(project)
     eligibility.ensure(annotator=annotator, project=project, now=now)
     if project.blocked_reason is not None:
@@ -32,18 +32,18 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
 
     cap = project.max_answers_per_annotator
     # Read after the lease lock, so a submission committed a moment ago is counted (no cap overrun).
-    if cap is not None and leasing.answers_and_live_leases(project_id=project_id, annotator_id=annotator.id,
+    if cap is not None and lease_store.answers_and_live_leases(project_id=project_id, annotator_id=annotator.id,
                                                            now=now) >= cap:
         raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.")
     gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
-    lease = leasing.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
+    lease = lease_store.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
     if lease is not None:
         return lease
-    if project.answer_cost and leasing.short_of_funds(project_id=project_id, annotator_id=annotator.id,
+    if project.answer_cost and lease_store.short_of_funds(project_id=project_id, annotator_id=annotator.id,
                                                       cost=project.answer_cost):
         raise escrow.OutOfFunds("This project's escrow cannot pay for one more answer; it hands out no work until "
                                 "the requester tops it up.")
-    if leasing.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= project.max_leases_per_annotator:
+    if lease_store.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= project.max_leases_per_annotator:
         raise Conflict(
             f"You already hold {project.max_leases_per_annotator} live lease(s) in this project; "
             "answer or release one first."

@@ -13,11 +13,11 @@ for closed tasks between full recomputes.
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from marketplace import labels
 from marketplace.assignments.models import SUBMITTED, Assignment
-from marketplace.db import is_postgres
+from marketplace.db import advisory_lock
 from marketplace.extensions import db
 from marketplace.inference import redundancy
 from marketplace.inference.calibration import IDENTITY, Calibration
@@ -134,8 +134,8 @@ def remaining_budget(project) -> int | None:
     """How many more answers the project's budget cap allows beyond those its tasks already ask for (None: no cap)."""
     if project.budget_cents is None:
         return None
-    if is_postgres():  # one budget decision per project at a time, or two could spend the last answer
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BUDGET_LOCK_SPACE | project.project_id})
+    # One budget decision per project at a time, or two could spend the last answer.
+    advisory_lock(BUDGET_LOCK_SPACE | project.project_id)
     promised = db.session.scalar(
         select(func.coalesce(func.sum(Task.slot_limit), 0)).where(Task.project_id == project.project_id,
                                                                   Task.status != GOLD))

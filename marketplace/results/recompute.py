@@ -13,11 +13,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from marketplace import inference, labels, queue
 from marketplace.assignments.models import SUBMITTED, Assignment
-from marketplace.db import is_postgres
+from marketplace.db import advisory_lock, try_advisory_lock
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.recompute import update_trust
@@ -52,8 +52,7 @@ def _waiting(now: datetime):
 
 def queue_unless_waiting(*, project_id: int, reason: str, now: datetime) -> RecomputeRun | None:
     """Queue a run unless one is already waiting (the automatic triggers; a requester's request always queues)."""
-    if is_postgres():  # two triggers at once would both find none waiting
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": QUEUE_LOCK_SPACE | project_id})
+    advisory_lock(QUEUE_LOCK_SPACE | project_id)  # two triggers at once would both find none waiting
     waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, _waiting(now))
     if db.session.scalar(waiting.exists().select()):
         return None
@@ -125,9 +124,7 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
         select(RecomputeRun).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
         .with_for_update(skip_locked=True)
     ))
-    if is_postgres() and not db.session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_SPACE | project_id}
-    ).scalar_one():
+    if not try_advisory_lock(LOCK_SPACE | project_id):
         for run in runs:
             run.status, run.error = SKIPPED, "a recompute of this project was already running"
         return {"skipped": True}
@@ -153,23 +150,7 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
     return {**outcome, "seconds": seconds}
 
 
-def _read_answers(project_id: int, label_type):
-    """(task ids, annotator ids, labels) of every submitted answer of a project."""
-    if is_postgres() and getattr(label_type, "SQL_CLASS", None):
-        dbapi = db.session.connection().connection.dbapi_connection
-        with dbapi.cursor() as cursor:
-            cursor.execute(f"SELECT task_id, annotator_id, {label_type.SQL_CLASS} FROM assignments "
-                           "WHERE project_id = %s AND status = 'submitted'", (project_id,))
-            rows = cursor.fetchall()
-        tasks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        annotators = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        return tasks, annotators, [r[2] for r in rows]
-    rows = db.session.execute(
-        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer)
-        .where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
-    ).all()
-    return (np.array([r.task_id for r in rows], dtype=np.int64), np.array([r.annotator_id for r in rows], dtype=np.int64),
-            [label_type.class_of(r.answer) for r in rows])
+
 
 
 def _recompute(project_id: int, now: datetime) -> dict:
@@ -178,7 +159,7 @@ def _recompute(project_id: int, now: datetime) -> dict:
     if not label_type.CATEGORICAL:  # boxes, spans, texts...: the type's own aggregation, with current trust
         return structured.recompute(project, now, lambda **fields: _progress(project_id, **fields))
     classes = project.label_schema["classes"]
-    tasks, annotators, chosen = _read_answers(project_id, label_type)
+    tasks, annotators, chosen = store.read_answers(project_id, label_type)
     humans = tasks.size
     if project.model_as_annotator and humans:
         tasks, annotators, chosen = _with_model_votes(project, tasks, annotators, chosen, classes)

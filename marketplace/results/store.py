@@ -123,3 +123,22 @@ def insert_results(rows: list[dict]) -> None:
     if not rows:
         return
     db.session.execute(upsert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
+
+
+def read_answers(project_id: int, label_type):
+    """(task ids, annotator ids, labels) of every submitted answer of a project."""
+    if is_postgres() and getattr(label_type, "SQL_CLASS", None):
+        dbapi = db.session.connection().connection.dbapi_connection
+        with dbapi.cursor() as cursor:
+            cursor.execute(f"SELECT task_id, annotator_id, {label_type.SQL_CLASS} FROM assignments "
+                           "WHERE project_id = %s AND status = 'submitted'", (project_id,))
+            rows = cursor.fetchall()
+        tasks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        annotators = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        return tasks, annotators, [r[2] for r in rows]
+    rows = db.session.execute(
+        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer)
+        .where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
+    ).all()
+    return (np.array([r.task_id for r in rows], dtype=np.int64), np.array([r.annotator_id for r in rows], dtype=np.int64),
+            [label_type.class_of(r.answer) for r in rows])

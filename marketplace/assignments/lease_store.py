@@ -1,4 +1,4 @@
-"""Picking the next task for an annotator: race-free on PostgreSQL, plain ORM on SQLite.
+"""Picking the next task for an annotator, per dialect: race-free on PostgreSQL, plain ORM on SQLite.
 
 PostgreSQL: a per-annotator advisory lock serialises one annotator's concurrent requests (so the
 live-lease cap holds exactly), then one statement picks the first open task with a free slot (fewer
@@ -11,6 +11,9 @@ annotator with 10,000 answers does not re-check them on every lease; it wraps ar
 Gold tasks (status 'gold') sit outside that scan: with probability `gold_rate` the lease first
 tries a gold task the annotator has not seen; gold has no slots, so nothing is locked or counted.
 SQLite (the embedded demo) has one writer at a time, so the same rules in plain queries are safe.
+The lease statement reserves the answer's cost with the ledger's HOLD_ANSWER step and takes the
+task's slot with tasks' TAKE_SLOT; the portable path calls their twins. The rules around a lease
+(caps, eligibility, qualification) are in services.py.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,11 +23,12 @@ from sqlalchemy import func, select
 from marketplace.assignments.models import LEASED, Assignment
 from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
-from marketplace.ledger import services as ledger
+from marketplace.ledger import store as ledger_store
 from marketplace.ledger.models import PROJECT_ESCROW, LedgerAccount
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
+from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import GOLD, OPEN, Task
 
 
@@ -134,16 +138,6 @@ _LIVE_UNDER_CAP = """(SELECT count(*) FROM assignments l
            WHERE l.annotator_id = :annotator_id AND l.project_id = :project_id AND l.status = 'leased'
              AND l.expires_at > :now) < :cap"""
 
-# A lease reserves one answer's cost on the project's escrow in the same statement, only if that much
-# is free; the row lock this takes on the escrow is held to the commit (it serialises a project's
-# leases for that moment, as submissions already are by paying out of the same escrow).
-_HELD = """held AS (
-    UPDATE ledger_accounts SET held_cents = held_cents + :cost
-    WHERE id = :escrow_id AND :cost > 0 AND balance_cents - held_cents >= :cost AND EXISTS (SELECT 1 FROM picked)
-    RETURNING id
-)"""
-_FUNDED = "(:cost = 0 OR EXISTS (SELECT 1 FROM held))"
-
 _PG_LEASE = """
 WITH picked AS (
     SELECT t.id FROM tasks t
@@ -154,18 +148,14 @@ WITH picked AS (
     ORDER BY {order}
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
-), """ + _HELD + """, inserted AS (
+), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
                              guideline_version)
     SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false, :guideline_version FROM picked
-    WHERE """ + _FUNDED + """
+    WHERE """ + ledger_store.FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
-), bumped AS (
-    UPDATE tasks SET slots_taken = tasks.slots_taken + 1
-    FROM inserted WHERE tasks.id = inserted.task_id
-    RETURNING tasks.id, tasks.data, tasks.rework_note, tasks.prediction
-)
+), """ + tasks_store.TAKE_SLOT + """
 SELECT inserted.id, inserted.task_id, bumped.data, bumped.rework_note, bumped.prediction
 FROM inserted JOIN bumped ON bumped.id = inserted.task_id
 """
@@ -182,11 +172,11 @@ WITH picked AS (
       AND """ + _LIVE_UNDER_CAP + """
     ORDER BY t.id
     LIMIT 1
-), """ + _HELD + """, inserted AS (
+), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
                              guideline_version)
     SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true, :guideline_version FROM picked
-    WHERE """ + _FUNDED + """
+    WHERE """ + ledger_store.FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 )
@@ -253,8 +243,7 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         task = db.session.scalar(ordinary)
     if task is None:
         return None
-    if project.answer_cost and (project.escrow_id is None
-                                or not ledger.change_hold(account_id=project.escrow_id, cents=project.answer_cost)):
+    if not ledger_store.hold_answer(escrow_id=project.escrow_id, cost=project.answer_cost):
         return None
     is_gold = task.status == GOLD
     assignment = Assignment(
@@ -262,9 +251,9 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         leased_at=now, expires_at=expires_at, is_gold=is_gold, guideline_version=project.guideline_version,
     )
     db.session.add(assignment)
-    if not is_gold:
-        task.slots_taken += 1
     db.session.flush()
+    if not is_gold:
+        tasks_store.take_slot(task.id)
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
                  project.guideline_version, task.rework_note, task.prediction if project.show_prelabels else None)
 
