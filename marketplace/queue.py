@@ -46,6 +46,43 @@ class JobCall:
     args: tuple
     debounce: bool
     every: int = 0
+    retry: Retry | None = None  # None: the queue's policy
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job as its feature declares it (in the feature's jobs.py): how it is sent and run.
+
+    `path` names the body in workers/ (RQ imports it by this path; marketplace/ never does, but in
+    inline mode). `debounce`: at most one copy of (job, args) waits at a time. `every`: sent on
+    every n-th call only (needs Redis). `interval_s`: rq cron runs it this often (workers/cron.py
+    registers every declared periodic job). `retry`: None for the queue's policy.
+    """
+
+    path: str
+    queue: str = DEFAULT
+    debounce: bool = False
+    every: int = 0
+    interval_s: int | None = None
+    retry: Retry | None = None
+
+    def after_commit(self, *args) -> None:
+        """Send this job with `args` once the current transaction commits (dropped on rollback)."""
+        enqueue_after_commit(self.path, *args, queue=self.queue, debounce=self.debounce, every=self.every,
+                             retry=self.retry)
+
+
+# The features that declare jobs (each has a jobs.py of Job constants).
+JOB_FEATURES = ("assignments", "payments", "results", "webhooks")
+
+
+def declared() -> list[Job]:
+    """Every job the features declare, in feature then name order."""
+    found = []
+    for feature in JOB_FEATURES:
+        module = importlib.import_module(f"marketplace.{feature}.jobs")
+        found += [value for _, value in sorted(vars(module).items()) if isinstance(value, Job)]
+    return found
 
 
 def retry_for(queue: str) -> Retry:
@@ -76,8 +113,11 @@ def _session():
     return db.session
 
 
-def enqueue_after_commit(job_path: str, *args, queue: str = "default", debounce: bool = False, every: int = 0) -> None:
+def enqueue_after_commit(job_path: str, *args, queue: str = DEFAULT, debounce: bool = False, every: int = 0,
+                         retry: Retry | None = None) -> None:
     """Queue a job to be sent once the current transaction commits; dropped on rollback.
+
+    Features send their declared jobs with Job.after_commit; this is the primitive underneath.
 
     `debounce` sends at most one copy of (job, args) until that job starts running: a project
     closing a thousand tasks gets one aggregation job, not a thousand. `every` sends it only on
@@ -85,7 +125,7 @@ def enqueue_after_commit(job_path: str, *args, queue: str = "default", debounce:
     a per-answer check that need not run per answer. Without Redis such a job is never sent: run
     inline it would hold up the n-th request (the demo and the periodic jobs do without it).
     """
-    _session().info.setdefault(PENDING, []).append(JobCall(queue, job_path, tuple(args), debounce, every))
+    _session().info.setdefault(PENDING, []).append(JobCall(queue, job_path, tuple(args), debounce, every, retry))
 
 
 def discard_pending() -> None:
@@ -136,7 +176,7 @@ def _dispatch(call: JobCall) -> None:
     Queue(call.queue, connection=redis).enqueue(
         call.path,
         *call.args,
-        retry=retry_for(call.queue),
+        retry=call.retry or retry_for(call.queue),
         job_timeout=current_app.config["RQ_JOB_TIMEOUT_S"],
     )
 

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.assignments import jobs as assignment_jobs
-from marketplace.results import jobs as result_jobs
+from marketplace import queue
 
 SPEC = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -42,13 +41,25 @@ def test_committed_openapi_spec_is_current(app):
     assert json.loads(SPEC.read_text()) == json.loads(json.dumps(current)), "run `make spec` and commit api_spec/openapi.json"
 
 
-@pytest.mark.parametrize("path", [
-    value for module in (assignment_jobs, result_jobs) for name, value in vars(module).items() if name.isupper()
-])
-def test_every_job_path_imports(path):
-    module_path, name = path.rsplit(".", 1)
+@pytest.mark.parametrize("declared", queue.declared(), ids=lambda job: job.path)
+def test_every_declared_job_imports_and_knows_its_queue(declared):
+    module_path, name = declared.path.rsplit(".", 1)
     func = getattr(importlib.import_module(module_path), name)
-    assert callable(func) and func.job_path == path
+    assert callable(func) and func.job_path == declared.path
+    assert declared.queue in queue.ALL
+
+
+def test_every_declared_job_enqueues_on_its_queue_and_resolves(redis_conn):
+    from rq import Queue
+
+    jobs = queue.declared()
+    assert {job.path.split(".")[1] for job in jobs} >= {"assignments", "payments", "results", "webhooks"}
+    for declared in jobs:
+        sent = Queue(declared.queue, connection=redis_conn).enqueue(declared.path, retry=declared.retry
+                                                                    or queue.retry_for(declared.queue))
+        fetched = Queue(declared.queue, connection=redis_conn).fetch_job(sent.id)
+        assert fetched.func_name == declared.path and callable(fetched.func)
+        assert fetched.origin == declared.queue
 
 
 def test_cron_config_schedules_the_periodic_jobs(redis_conn):

@@ -2,7 +2,7 @@
 from marketplace.approvals import services as approvals
 from marketplace.db import utcnow
 from marketplace.payments import events, payouts, reconcile as reconciliation, refunds
-from marketplace.queue import enqueue_after_commit
+from marketplace.payments.jobs import PROCESS_STRIPE_EVENT, SEND_PAYOUT, SEND_REFUND
 from workers.context import job
 
 
@@ -15,11 +15,9 @@ def process_stripe_event(event_id: int) -> str | None:
 @job
 def sweep_stripe_events() -> int:
     """Re-queue stored events whose job was lost."""
-    from marketplace.payments.jobs import PROCESS_STRIPE_EVENT
-
     ids = events.unprocessed(now=utcnow())
     for event_id in ids:
-        enqueue_after_commit(PROCESS_STRIPE_EVENT, event_id)
+        PROCESS_STRIPE_EVENT.after_commit(event_id)
     return len(ids)
 
 
@@ -56,14 +54,12 @@ def approve_due_answers() -> int:
 @job
 def sweep_money_jobs() -> int:
     """Queue again the payouts and refunds whose jobs were lost or gave up (same idempotency keys)."""
-    from marketplace.payments.jobs import SEND_PAYOUT, SEND_REFUND
-
     now = utcnow()
     payout_ids, refund_ids = payouts.stuck(now=now), refunds.stuck(now=now)
     for payout_id in payout_ids:
-        enqueue_after_commit(SEND_PAYOUT, payout_id)
+        SEND_PAYOUT.after_commit(payout_id)
     for refund_id in refund_ids:
-        enqueue_after_commit(SEND_REFUND, refund_id)
+        SEND_REFUND.after_commit(refund_id)
     return len(payout_ids) + len(refund_ids)
 
 

@@ -20,10 +20,8 @@ from marketplace.extensions import db
 from marketplace.payments import escrow
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.quality import services as quality
-from marketplace.queue import enqueue_after_commit
 from marketplace.results import policy
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_IF_DUE
-from marketplace.results.cadence import CHECK_EVERY_ANSWERS
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import CLOSED
 
@@ -75,11 +73,11 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
     counters = written.counters
     if written.task_status == CLOSED:
-        enqueue_after_commit(AGGREGATE_PROJECT, row.project_id, queue="truth", debounce=True)
+        AGGREGATE_PROJECT.after_commit(row.project_id)
     if row.target_confidence is not None and not row.is_gold:
         policy.after_answer(project=row, task_id=row.task_id, now=now)
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
-    enqueue_after_commit(RECOMPUTE_IF_DUE, row.project_id, queue="truth", debounce=True, every=CHECK_EVERY_ANSWERS)
+    RECOMPUTE_IF_DUE.after_commit(row.project_id)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
                         recent_durations=getattr(counters, "recent_durations", None))

@@ -1,3 +1,4 @@
-"""Dotted paths of the jobs the assignments feature runs."""
+"""The jobs the assignments feature runs, with their queue and schedule."""
+from marketplace.queue import MAINTENANCE, Job
 
-EXPIRE_LEASES = "workers.assignments.expire_leases"
+EXPIRE_LEASES = Job("workers.assignments.expire_leases", MAINTENANCE, interval_s=60)

@@ -16,7 +16,6 @@ from marketplace.payments import refunds
 from marketplace.payments import gateway as gateways
 from marketplace.payments.jobs import PROCESS_STRIPE_EVENT
 from marketplace.payments.models import Funding, PayoutAccount, StripeEvent
-from marketplace.queue import enqueue_after_commit
 
 SWEEP_AFTER = timedelta(minutes=2)
 
@@ -36,7 +35,7 @@ def receive(*, payload: bytes, signature: str, now: datetime) -> bool:
     )
     if event_id is None:
         return False
-    enqueue_after_commit(PROCESS_STRIPE_EVENT, event_id)
+    PROCESS_STRIPE_EVENT.after_commit(event_id)
     return True
 
 

@@ -1,11 +1,12 @@
-"""Dotted paths of the jobs the payments feature enqueues."""
+"""The jobs the payments feature runs, with their queue and schedule (money first: the default queue)."""
+from marketplace.queue import DEFAULT, MAINTENANCE, Job
 
-PROCESS_STRIPE_EVENT = "workers.payments.process_stripe_event"
-SWEEP_STRIPE_EVENTS = "workers.payments.sweep_stripe_events"
-SEND_PAYOUT = "workers.payments.send_payout"
-RUN_PAYOUTS = "workers.payments.run_payouts"
-SEND_REFUND = "workers.payments.send_refund"
-RECONCILE = "workers.payments.reconcile"
-APPROVE_DUE_ANSWERS = "workers.payments.approve_due_answers"
-SWEEP_MONEY_JOBS = "workers.payments.sweep_money_jobs"
-CHECK_ESCROW_HOLDS = "workers.payments.check_escrow_holds"
+PROCESS_STRIPE_EVENT = Job("workers.payments.process_stripe_event", DEFAULT)
+SWEEP_STRIPE_EVENTS = Job("workers.payments.sweep_stripe_events", DEFAULT, interval_s=120)
+SEND_PAYOUT = Job("workers.payments.send_payout", DEFAULT)
+RUN_PAYOUTS = Job("workers.payments.run_payouts", DEFAULT, interval_s=86_400)
+SEND_REFUND = Job("workers.payments.send_refund", DEFAULT)
+RECONCILE = Job("workers.payments.reconcile", MAINTENANCE, interval_s=86_400)
+APPROVE_DUE_ANSWERS = Job("workers.payments.approve_due_answers", MAINTENANCE, interval_s=300)
+SWEEP_MONEY_JOBS = Job("workers.payments.sweep_money_jobs", DEFAULT, interval_s=600)
+CHECK_ESCROW_HOLDS = Job("workers.payments.check_escrow_holds", MAINTENANCE, interval_s=3600)

@@ -21,7 +21,6 @@ from marketplace.payments import idempotency
 from marketplace.payments.funding import provider_error
 from marketplace.payments.jobs import SEND_PAYOUT
 from marketplace.payments.models import FAILED, NOT_SENT, PAID, PENDING, Payout, PayoutAccount
-from marketplace.queue import enqueue_after_commit
 
 STUCK_AFTER = timedelta(minutes=15)
 KEY_LIFETIME = timedelta(hours=23)  # Stripe keeps idempotency keys for 24 hours
@@ -97,7 +96,7 @@ def run(*, now: datetime, minimum_cents: int | None = None) -> list[int]:
         db.session.add(payout)
         db.session.flush()
         _move_out(payout, now)
-        enqueue_after_commit(SEND_PAYOUT, payout.id)
+        SEND_PAYOUT.after_commit(payout.id)
         created.append(payout.id)
     return created
 
@@ -157,7 +156,7 @@ def retry(*, payout_id: int, now: datetime) -> Payout:
     if payout is None:
         raise NotFound("No such payout.")
     if payout.status == PENDING:
-        enqueue_after_commit(SEND_PAYOUT, payout.id)
+        SEND_PAYOUT.after_commit(payout.id)
         return payout
     if payout.status not in (FAILED, NOT_SENT):
         raise Conflict(f"Only a failed or pending payout can be retried; this one is {payout.status}.")
@@ -165,7 +164,7 @@ def retry(*, payout_id: int, now: datetime) -> Payout:
     payout.status = PENDING
     payout.failure_message = None
     _move_out(payout, now)
-    enqueue_after_commit(SEND_PAYOUT, payout.id)
+    SEND_PAYOUT.after_commit(payout.id)
     return payout
 
 

@@ -20,7 +20,6 @@ from marketplace.payments import gateway as gateways
 from marketplace.payments import idempotency
 from marketplace.payments.jobs import SEND_REFUND
 from marketplace.payments.models import FAILED, PENDING, SUCCEEDED, Funding, Refund
-from marketplace.queue import enqueue_after_commit
 
 
 def create(*, admin_id: int, funding_id: int, amount_cents: int | None, reason: str, key: str | None,
@@ -56,7 +55,7 @@ def create(*, admin_id: int, funding_id: int, amount_cents: int | None, reason: 
     ledger.post(key=f"refund-{refund.id}", kind="refund", reference=("refund", refund.id),
                 moves=[ledger.Move(available, ledger.account(REFUNDS, None, funding.currency), amount)], now=now,
                 memo=reason)
-    enqueue_after_commit(SEND_REFUND, refund.id)
+    SEND_REFUND.after_commit(refund.id)
     return refund, True
 
 

@@ -1,7 +1,9 @@
-"""Dotted paths of the jobs the results feature enqueues."""
+"""The jobs the results feature runs, with their queue, debounce and schedule."""
+from marketplace.queue import MAINTENANCE, TRUTH, Job
+from marketplace.results.cadence import CHECK_EVERY_ANSWERS
 
-AGGREGATE_PROJECT = "workers.results.aggregate_project"
-SWEEP_UNAGGREGATED = "workers.results.sweep_unaggregated"
-RECOMPUTE_PROJECT = "workers.results.recompute_project"
-RECOMPUTE_DUE_PROJECTS = "workers.results.recompute_due_projects"
-RECOMPUTE_IF_DUE = "workers.results.recompute_if_due"
+AGGREGATE_PROJECT = Job("workers.results.aggregate_project", TRUTH, debounce=True)
+SWEEP_UNAGGREGATED = Job("workers.results.sweep_unaggregated", MAINTENANCE, interval_s=120)
+RECOMPUTE_PROJECT = Job("workers.results.recompute_project", TRUTH, debounce=True)
+RECOMPUTE_DUE_PROJECTS = Job("workers.results.recompute_due_projects", TRUTH, interval_s=180)
+RECOMPUTE_IF_DUE = Job("workers.results.recompute_if_due", TRUTH, debounce=True, every=CHECK_EVERY_ANSWERS)

@@ -24,7 +24,6 @@ from marketplace.inference.calibration import IDENTITY, Calibration
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
-from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results import store, truth_model
 from marketplace.results.store import Posteriors
@@ -126,7 +125,7 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
     task.closed_at = now
     store.write_results(project_id=project.project_id, classes=project.label_schema["classes"],
                   found=found, method=truth_model.method_of(project), now=now)
-    enqueue_after_commit(AGGREGATE_PROJECT, project.project_id, queue="truth", debounce=True)
+    AGGREGATE_PROJECT.after_commit(project.project_id)
     return decision
 
 

@@ -41,7 +41,7 @@ def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
     run = RecomputeRun(project_id=project_id, status=QUEUED, reason=reason, queued_at=now)
     db.session.add(run)
     db.session.flush()
-    queue.enqueue_after_commit(RECOMPUTE_PROJECT, project_id, queue="truth", debounce=True)
+    RECOMPUTE_PROJECT.after_commit(project_id)
     return run
 
 
@@ -146,7 +146,7 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
     webhook_services.emit(project_id=project_id, event=webhooks.RECOMPUTE_FINISHED, now=now,
                           payload={"project_id": project_id, **outcome, "seconds": seconds})
     if outcome["tasks_reopened"] or outcome["results_written"]:
-        queue.enqueue_after_commit(AGGREGATE_PROJECT, project_id, queue="truth", debounce=True)
+        AGGREGATE_PROJECT.after_commit(project_id)
     return {**outcome, "seconds": seconds}
 
 

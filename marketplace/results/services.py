@@ -11,7 +11,6 @@ from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
-from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import policy, recompute, store, structured, truth_model
@@ -174,7 +173,7 @@ def sweep_unaggregated() -> int:
     """Re-enqueue aggregation for every project a lost job left behind."""
     project_ids = projects_missing_results()
     for project_id in project_ids:
-        enqueue_after_commit(AGGREGATE_PROJECT, project_id, queue="truth", debounce=True)
+        AGGREGATE_PROJECT.after_commit(project_id)
     return len(project_ids)
 
 

@@ -18,7 +18,6 @@ from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, Project
 from marketplace.quality import eligibility
-from marketplace.queue import enqueue_after_commit
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
@@ -114,7 +113,7 @@ def decide(*, review_id: int, reviewer: Account, answer, now: datetime) -> Revie
                               method=REVIEW_METHOD, answer_count=task.answer_count, tie=False, announced=False,
                               created_at=now, updated_at=now))
     db.session.flush()
-    enqueue_after_commit(AGGREGATE_PROJECT, project.id, queue="truth", debounce=True)
+    AGGREGATE_PROJECT.after_commit(project.id)
     return review
 
 

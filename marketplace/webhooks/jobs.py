@@ -1,4 +1,5 @@
-"""Dotted paths of the webhook jobs."""
+"""The webhook jobs, on their own queue (a slow endpoint never delays the workers that pay people)."""
+from marketplace.queue import WEBHOOKS, Job
 
-DELIVER = "workers.webhooks.deliver"
-SWEEP_DUE_DELIVERIES = "workers.webhooks.sweep_due_deliveries"
+DELIVER = Job("workers.webhooks.deliver", WEBHOOKS)
+SWEEP_DUE_DELIVERIES = Job("workers.webhooks.sweep_due_deliveries", WEBHOOKS, interval_s=60)

@@ -210,7 +210,7 @@ def _open_batch() -> list[int]:
     # holds the list itself, so ids appended later in the transaction go out with it.
     batch = db.session.info.get(BATCH)
     waiting = db.session.info.get(queue.PENDING) or []
-    if batch is None or not any(call.path == DELIVER and call.args[0] is batch for call in waiting):
+    if batch is None or not any(call.path == DELIVER.path and call.args[0] is batch for call in waiting):
         return _new_batch()
     return batch
 
@@ -226,7 +226,7 @@ class DeliveryBatch(list):
 
 def _new_batch() -> list[int]:
     batch = DeliveryBatch()
-    queue.enqueue_after_commit(DELIVER, batch, queue=QUEUE)
+    DELIVER.after_commit(batch)
     db.session.info[BATCH] = batch
     return batch
 

@@ -29,12 +29,12 @@ def queued(redis_conn, name=queues.TRUTH) -> list:
 def test_rolled_back_request_enqueues_nothing(ctx, with_redis):
     with pytest.raises(Conflict):
         with transaction():
-            queue.enqueue_after_commit(AGGREGATE_PROJECT, 1, queue=queues.TRUTH)
+            queue.enqueue_after_commit(AGGREGATE_PROJECT.path, 1, queue=queues.TRUTH)
             raise Conflict("changed my mind")
     assert queued(with_redis) == []
     with transaction():
-        queue.enqueue_after_commit(AGGREGATE_PROJECT, 1, queue=queues.TRUTH)
-    assert [job.func_name for job in queued(with_redis)] == [AGGREGATE_PROJECT]
+        queue.enqueue_after_commit(AGGREGATE_PROJECT.path, 1, queue=queues.TRUTH)
+    assert [job.func_name for job in queued(with_redis)] == [AGGREGATE_PROJECT.path]
 
 
 def test_rolled_back_request_runs_nothing_inline(ctx, monkeypatch):
@@ -42,18 +42,18 @@ def test_rolled_back_request_runs_nothing_inline(ctx, monkeypatch):
     monkeypatch.setattr("workers.results.services.aggregate_project", lambda **kw: ran.append(kw))
     with pytest.raises(Conflict):
         with transaction():
-            queue.enqueue_after_commit(AGGREGATE_PROJECT, 7, queue=queues.TRUTH)
+            queue.enqueue_after_commit(AGGREGATE_PROJECT.path, 7, queue=queues.TRUTH)
             raise Conflict("no")
     assert ran == []
     with transaction():
-        queue.enqueue_after_commit(AGGREGATE_PROJECT, 7, queue=queues.TRUTH)
+        queue.enqueue_after_commit(AGGREGATE_PROJECT.path, 7, queue=queues.TRUTH)
     assert [kw["project_id"] for kw in ran] == [7]
 
 
 def test_debounced_job_is_queued_once_until_it_runs(ctx, with_redis):
     for _ in range(3):
         with transaction():
-            queue.enqueue_after_commit(AGGREGATE_PROJECT, 5, queue=queues.TRUTH, debounce=True)
+            queue.enqueue_after_commit(AGGREGATE_PROJECT.path, 5, queue=queues.TRUTH, debounce=True)
     assert len(queued(with_redis)) == 1
 
 

@@ -1,4 +1,5 @@
 """A project recomputes once enough answers arrived since its last run, not only every few minutes."""
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -25,7 +26,7 @@ def runs(project_id):
 
 def test_enough_new_answers_queue_a_run_that_a_worker_runs(committed_app, with_redis, monkeypatch):
     monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 3)
-    monkeypatch.setattr("marketplace.assignments.answering.CHECK_EVERY_ANSWERS", 2)
+    monkeypatch.setattr("marketplace.assignments.answering.RECOMPUTE_IF_DUE", replace(RECOMPUTE_IF_DUE, every=2))
     truth = Queue(queues.TRUTH, connection=with_redis)
     worker = SimpleWorker([truth], connection=with_redis)
     with committed_app.app_context():
@@ -35,7 +36,7 @@ def test_enough_new_answers_queue_a_run_that_a_worker_runs(committed_app, with_r
         answer(project, crowd[0], "dog")
         assert truth.jobs == []  # asked every second answer
         answer(project, crowd[0], "cat")
-        assert [job.func_name for job in truth.jobs] == [RECOMPUTE_IF_DUE]
+        assert [job.func_name for job in truth.jobs] == [RECOMPUTE_IF_DUE.path]
         assert worker.work(burst=True)
         assert runs(project.id) == []  # two answers: fewer than three since the start
         for label in ("dog", "cat"):
@@ -54,7 +55,7 @@ def test_enough_new_answers_queue_a_run_that_a_worker_runs(committed_app, with_r
 
 def test_without_a_queue_backend_answers_never_run_the_check_inline(ctx, monkeypatch):
     monkeypatch.setattr(cadence, "RECOMPUTE_MIN_NEW_ANSWERS", 1)
-    monkeypatch.setattr("marketplace.assignments.answering.CHECK_EVERY_ANSWERS", 1)
+    monkeypatch.setattr("marketplace.assignments.answering.RECOMPUTE_IF_DUE", replace(RECOMPUTE_IF_DUE, every=1))
     project = open_project(tasks=3, answers_per_task=2, aggregation="ds", max_leases_per_annotator=1)
     answer(project, AnnotatorFactory(), "dog")
     assert runs(project.id) == []  # a recompute inside the request would hold it up
@@ -92,14 +93,14 @@ def test_the_check_is_sent_every_nth_answer_counted_in_redis(app, with_redis):
     with app.app_context():
         for _ in range(7):
             with transaction():
-                queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
+                queue.enqueue_after_commit(RECOMPUTE_IF_DUE.path, 42, queue=queues.TRUTH, every=3)
         jobs = Queue(queues.TRUTH, connection=with_redis).jobs
-        assert [(job.func_name, job.args) for job in jobs] == [(RECOMPUTE_IF_DUE, (42,))] * 2
+        assert [(job.func_name, job.args) for job in jobs] == [(RECOMPUTE_IF_DUE.path, (42,))] * 2
         with pytest.raises(RuntimeError):
             with transaction():
-                queue.enqueue_after_commit(RECOMPUTE_IF_DUE, 42, queue=queues.TRUTH, every=3)
+                queue.enqueue_after_commit(RECOMPUTE_IF_DUE.path, 42, queue=queues.TRUTH, every=3)
                 raise RuntimeError("rolled back")
-        assert with_redis.get(queue.count_key(RECOMPUTE_IF_DUE, (42,))) == b"7"  # the rollback not counted
+        assert with_redis.get(queue.count_key(RECOMPUTE_IF_DUE.path, (42,))) == b"7"  # the rollback not counted
 
 
 def test_a_queued_run_whose_job_died_stops_holding_back_new_ones(ctx, monkeypatch):

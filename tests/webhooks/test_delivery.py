@@ -236,7 +236,7 @@ def test_many_emits_in_one_transaction_queue_one_job_per_batch(ctx, requester, p
         ids = [i for n in range(30) for i in services.emit(project_id=project.id, event="task.completed",
                                                                payload={"task_id": n}, now=utcnow())]
     assert len(ids) == 60
-    assert [call.path for call in sent] == [DELIVER, DELIVER]
+    assert [call.path for call in sent] == [DELIVER.path, DELIVER.path]
     assert [len(call.args[0]) for call in sent] == [services.BATCH_SIZE, 60 - services.BATCH_SIZE]
     assert sorted(i for call in sent for i in call.args[0]) == sorted(ids)
     with transaction():  # the next transaction starts a batch of its own
@@ -280,7 +280,7 @@ def test_a_real_worker_delivers_the_batch_queued_after_the_commit(committed_app,
             ids = [services.emit(project_id=project.id, event="task.completed", payload={"task_id": n}, now=utcnow())[0]
                    for n in range(3)]
         [job] = Queue(services.QUEUE, connection=with_redis).jobs
-        assert job.func_name == DELIVER and job.args == (ids,)
+        assert job.func_name == DELIVER.path and job.args == (ids,)
         worker = SimpleWorker([Queue(services.QUEUE, connection=with_redis)], connection=with_redis)
         assert worker.work(burst=True)
         assert len(receiver.requests) == 3
