@@ -8,7 +8,8 @@ from marketplace.results import models as results  # noqa: F401
 from marketplace.reviews import models as reviews  # noqa: F401
 from marketplace.tasks import models as tasks  # noqa: F401
 from marketplace.webhooks import models as webhooks  # noqa: F401
-from marketplace.admin import models as admin  # noqa: F401
+from marketplace.audit import models as audit  # noqa: F401
 from marketplace.disputes import models as disputes  # noqa: F401
 from marketplace.ledger import models as ledger  # noqa: F401
 from marketplace.payments import models as payments  # noqa: F401
+from marketplace.approvals import models as approvals  # noqa: F401

@@ -9,11 +9,12 @@ def blueprints():
     in every feature and the web stack, and `import marketplace.routes` for NoCookieSession should not.
     """
     from marketplace.accounts.routes import bp as accounts  # when the app is built (docstring)
-    from marketplace.admin.routes import bp as admin  # when the app is built (docstring)
+    from marketplace.audit.routes import bp as audit  # when the app is built (docstring)
     from marketplace.approvals.routes import bp as approvals  # when the app is built (docstring)
     from marketplace.assignments.routes import bp as assignments  # when the app is built (docstring)
     from marketplace.disputes.routes import bp as disputes  # when the app is built (docstring)
     from marketplace.health.routes import bp as health  # when the app is built (docstring)
+    from marketplace.ledger.routes import bp as ledger  # when the app is built (docstring)
     from marketplace.payments.routes import bp as payments  # when the app is built (docstring)
     from marketplace.projects.routes import bp as projects  # when the app is built (docstring)
     from marketplace.qualifications.routes import bp as qualifications  # when the app is built (docstring)
@@ -24,7 +25,7 @@ def blueprints():
     from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
-               reviews, approvals, payments, disputes, admin):
+               reviews, approvals, payments, ledger, disputes, audit):
         bp.url_prefix = "/api/v1"
         yield bp
 

@@ -10,7 +10,7 @@ from marketplace.extensions import db
 from marketplace.ledger import services as ledger
 from marketplace.ledger.models import ANNOTATOR_AVAILABLE, PLATFORM_FEES, REQUESTER_AVAILABLE
 from marketplace.payments import escrow, idempotency
-from marketplace.payments.models import Bonus
+from marketplace.approvals.models import Bonus
 from marketplace.projects.models import Project
 
 MAX_BONUS_CENTS = 100_000

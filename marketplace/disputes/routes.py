@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, ROLES
-from marketplace.admin import services as admin
+from marketplace.audit import services as admin
 from marketplace.db import transaction, utcnow
 from marketplace.disputes import schemas, services
 from marketplace.pagination import page_of

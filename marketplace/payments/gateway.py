@@ -321,3 +321,9 @@ def current() -> PaymentGateway:
 def random_suffix() -> str:
     """A short random tag (transfer groups of a payout run)."""
     return secrets.token_hex(4)
+
+
+def describe() -> dict:
+    """Which gateway runs and whether it moves real money (what GET /balance and the payments endpoints report)."""
+    gateway = current()
+    return {"name": gateway.name, "moves_money": gateway.moves_money}

@@ -1,4 +1,4 @@
-"""Payment rows: fundings, Stripe events, refunds, payout accounts and payouts, bonuses."""
+"""Payment rows: fundings, Stripe events, refunds, payout accounts and payouts, reconciliation reports."""
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false
@@ -103,25 +103,6 @@ class Payout(IdMixin, TimestampMixin, db.Model):
     retries: Mapped[int] = mapped_column(default=0, server_default="0")
     failure_message: Mapped[str | None] = mapped_column(Text)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class Bonus(IdMixin, db.Model):
-    """A requester's extra payment to an annotator for an answer, with a reason."""
-
-    __tablename__ = "bonuses"
-    __table_args__ = (UniqueConstraint("requester_id", "idempotency_key", name="uq_bonuses_requester_key"),)
-
-    requester_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"), index=True)
-    annotator_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"), index=True)
-    assignment_id: Mapped[int] = mapped_column(BigId, ForeignKey("assignments.id"))
-    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    fee_cents: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    reason: Mapped[str] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(String(100))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReconciliationReport(IdMixin, db.Model):

@@ -1,4 +1,4 @@
-"""Money endpoints: fundings, balances and statements, payout accounts and payouts, Stripe's webhook."""
+"""Money endpoints: fundings, payout accounts and payouts, Stripe's webhook."""
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -6,16 +6,12 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER
 from marketplace.db import transaction, utcnow
-from marketplace.ledger import reports
+from marketplace.audit import services as audit
+from marketplace.audit.schemas import AdminReasonIn
 from marketplace.pagination import PageArgs, page_of
-from marketplace.payments import events, funding, gateway, idempotency, payouts, schemas
+from marketplace.payments import events, funding, idempotency, payouts, reconcile, refunds, schemas
 
 bp = Blueprint("payments", __name__, description="Money: fundings, escrow, balances, payouts, Stripe webhooks")
-
-
-def _gateway() -> dict:
-    current = gateway.current()
-    return {"name": current.name, "moves_money": current.moves_money}
 
 
 @bp.route("/payments/fundings")
@@ -46,26 +42,6 @@ class FundingItem(MethodView):
     def get(self, funding_id):
         """Read one of your fundings."""
         return funding.own(requester=current_account(), funding_id=funding_id)
-
-
-@bp.route("/balance")
-class Balance(MethodView):
-    @requires(REQUESTER, ANNOTATOR)
-    @bp.response(200, schemas.BalanceOut)
-    def get(self):
-        """Your balances per currency (annotators: pending approval and available)."""
-        return {"balances": reports.own_balances(account=current_account()), "gateway": _gateway()}
-
-
-@bp.route("/balance/entries")
-class BalanceEntries(MethodView):
-    @requires(REQUESTER, ANNOTATOR)
-    @bp.arguments(PageArgs, location="query")
-    @bp.response(200, schemas.EntryPageOut)
-    def get(self, args):
-        """Every movement of your balances, newest first, with what caused it."""
-        rows = reports.statement(account_ids=[a.id for a in reports.own_accounts(account=current_account())], **args)
-        return page_of(rows, args["limit"], key=lambda row: row["id"])
 
 
 @bp.route("/payouts/account")
@@ -112,3 +88,93 @@ class StripeWebhook(MethodView):
         with transaction():
             new = events.receive(payload=payload, signature=request.headers.get("Stripe-Signature", ""), now=utcnow())
         return {"received": True, "duplicate": not new}
+
+
+# Admin: refunds, payouts, reconciliation (each action written to the audit log with its reason).
+
+
+@bp.route("/admin/refunds")
+class Refunds(MethodView):
+    @requires(ADMIN)
+    @bp.arguments(schemas.RefundListArgs, location="query")
+    @bp.response(200, schemas.RefundPageOut)
+    def get(self, args):
+        """List refunds, newest first."""
+        return page_of(refunds.listing(**args), args["limit"])
+
+    @requires(ADMIN)
+    @bp.arguments(schemas.RefundIn)
+    @bp.response(201, schemas.RefundOut)
+    def post(self, body):
+        """Refund a requester's unspent money to their card (Idempotency-Key accepted)."""
+        key = idempotency.key_from_request(required=False)
+        now = utcnow()
+        with transaction():
+            refund, new = refunds.create(admin_id=current_account().id, key=key, now=now,
+                                         body_hash=idempotency.request_hash(body), **body)
+            if new:
+                audit.audit(admin_id=current_account().id, action="refund", target=("refund", refund.id),
+                            reason=body["reason"], now=now,
+                               details={"funding_id": refund.funding_id, "amount_cents": refund.amount_cents})
+            return refund
+
+
+@bp.route("/admin/payouts")
+class AdminPayouts(MethodView):
+    @requires(ADMIN)
+    @bp.arguments(schemas.PayoutAdminListArgs, location="query")
+    @bp.response(200, schemas.PayoutPageOut)
+    def get(self, args):
+        """List payouts, newest first, by status or annotator."""
+        return page_of(payouts.listing(**args), args["limit"])
+
+
+@bp.route("/admin/payouts/run")
+class RunPayouts(MethodView):
+    @requires(ADMIN)
+    @bp.arguments(AdminReasonIn)
+    @bp.response(201, schemas.PayoutRunOut)
+    def post(self, body):
+        """Open payouts now for every annotator above the minimum (the cron job does this daily)."""
+        now = utcnow()
+        with transaction():
+            ids = payouts.run(now=now)
+            audit.audit(admin_id=current_account().id, action="payouts_run", target=("payout", 0),
+                           reason=body["reason"], now=now, details={"payout_ids": ids[:1000]})
+        return {"payout_ids": ids}
+
+
+@bp.route("/admin/payouts/<int:payout_id>/retry")
+class RetryPayout(MethodView):
+    @requires(ADMIN)
+    @bp.arguments(AdminReasonIn)
+    @bp.response(200, schemas.PayoutOut)
+    def post(self, body, payout_id):
+        """Send a failed payout again."""
+        now = utcnow()
+        with transaction():
+            payout = payouts.retry(payout_id=payout_id, now=now)
+            audit.audit(admin_id=current_account().id, action="payout_retry", target=("payout", payout.id),
+                           reason=body["reason"], now=now)
+            return payout
+
+
+@bp.route("/admin/reconciliation")
+class Reconciliation(MethodView):
+    @requires(ADMIN)
+    @bp.response(200, schemas.ReconciliationOut)
+    def get(self):
+        """The latest comparison of our ledger with Stripe's balance transactions."""
+        return reconcile.latest()
+
+    @requires(ADMIN)
+    @bp.arguments(AdminReasonIn)
+    @bp.response(201, schemas.ReconciliationOut)
+    def post(self, body):
+        """Reconcile now."""
+        now = utcnow()
+        with transaction():
+            report = reconcile.run(now=now)
+            audit.audit(admin_id=current_account().id, action="reconcile", target=("reconciliation", report.id),
+                           reason=body["reason"], now=now, details=report.summary)
+            return report

@@ -1,7 +1,10 @@
 """Payment schemas: fundings, balances, statements, escrow top-ups, payout accounts, payouts, refunds."""
 from marshmallow import Schema, fields, validate
 
+from marketplace.audit.schemas import AdminReasonIn
+from marketplace.inputs import id_range
 from marketplace.ledger.models import CURRENCIES
+from marketplace.ledger.schemas import BalanceLine
 from marketplace.pagination import PageArgs, page_schema
 from marketplace.payments.models import PAYOUT_STATUSES
 
@@ -9,6 +12,11 @@ from marketplace.payments.models import PAYOUT_STATUSES
 class GatewayOut(Schema):
     name = fields.String(metadata={"description": "stripe, or ledger-only (development: no money moves)"})
     moves_money = fields.Boolean()
+
+
+class BalanceOut(Schema):
+    balances = fields.List(fields.Nested(BalanceLine))
+    gateway = fields.Nested(GatewayOut)
 
 
 class FundingIn(Schema):
@@ -30,32 +38,6 @@ class FundingOut(Schema):
 
 
 FundingPageOut = page_schema(FundingOut, "FundingPageOut")
-
-
-class BalanceLine(Schema):
-    currency = fields.String()
-    available_cents = fields.Integer()
-    pending_cents = fields.Integer(allow_none=True, metadata={"description": "annotators: answers awaiting approval"})
-
-
-class BalanceOut(Schema):
-    balances = fields.List(fields.Nested(BalanceLine))
-    gateway = fields.Nested(GatewayOut)
-
-
-class EntryOut(Schema):
-    id = fields.Integer()
-    account = fields.String()
-    amount_cents = fields.Integer(metadata={"description": "+ adds to this balance, - takes from it"})
-    currency = fields.String()
-    kind = fields.String()
-    reference_type = fields.String()
-    reference_id = fields.Integer()
-    memo = fields.String()
-    created_at = fields.DateTime()
-
-
-EntryPageOut = page_schema(EntryOut, "EntryPageOut")
 
 
 class TopUpIn(Schema):
@@ -109,3 +91,47 @@ class PayoutListArgs(PageArgs):
 class WebhookReceivedOut(Schema):
     received = fields.Boolean()
     duplicate = fields.Boolean()
+
+
+class RefundIn(AdminReasonIn):
+    funding_id = fields.Integer(strict=True, required=True, validate=id_range())
+    amount_cents = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                  validate=validate.Range(min=1, max=100_000_000),
+                                  metadata={"description": "omit: all that is left of the funding"})
+
+
+class RefundOut(Schema):
+    id = fields.Integer()
+    requester_id = fields.Integer()
+    funding_id = fields.Integer()
+    amount_cents = fields.Integer()
+    currency = fields.String()
+    status = fields.String()
+    reason = fields.String()
+    stripe_refund_id = fields.String(allow_none=True)
+    failure_message = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+RefundPageOut = page_schema(RefundOut, "RefundPageOut")
+
+
+class RefundListArgs(PageArgs):
+    requester_id = fields.Integer(load_default=None, validate=id_range())
+
+
+class PayoutAdminListArgs(PayoutListArgs):
+    annotator_id = fields.Integer(load_default=None, validate=id_range())
+
+
+class PayoutRunOut(Schema):
+    payout_ids = fields.List(fields.Integer())
+
+
+class ReconciliationOut(Schema):
+    id = fields.Integer()
+    started_at = fields.DateTime()
+    matched = fields.Integer()
+    differences = fields.List(fields.Dict())
+    summary = fields.Dict()
+    note = fields.String()

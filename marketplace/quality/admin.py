@@ -5,7 +5,7 @@ from sqlalchemy import delete, select
 
 from marketplace.accounts.models import ACTIVE, ADMIN, ANNOTATOR, SUSPENDED, Account
 from marketplace.errors import Conflict, NotFound
-from marketplace.admin import services as audit
+from marketplace.audit import services as audit
 from marketplace.extensions import db
 from marketplace.quality.models import QualityAction, Skill
 

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import Account
 from marketplace.extensions import db
 from marketplace.ledger.models import ANNOTATOR_AVAILABLE, PLATFORM_FEES, LedgerAccount
-from marketplace.payments.models import Bonus
+from marketplace.approvals.models import Bonus
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, fund_requester, open_project
 
 

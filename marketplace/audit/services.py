@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from marketplace.admin.models import AdminAction
+from marketplace.audit.models import AdminAction
 from marketplace.errors import field_error
 from marketplace.extensions import db
 
