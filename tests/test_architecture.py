@@ -150,3 +150,10 @@ def test_dialect_switches_live_in_store_modules():
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "is_postgres":
                 wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not wrong, wrong
+
+
+def test_nothing_in_the_app_imports_the_demo():
+    wrong = [f"{path.relative_to(PACKAGE)}:{line} imports {module}" for path in PACKAGE.rglob("*.py")
+             if "demo" not in path.relative_to(PACKAGE).parts
+             for line, module, _ in _imports(path) if module.startswith("marketplace.demo")]
+    assert not wrong, wrong

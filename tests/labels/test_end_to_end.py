@@ -7,9 +7,9 @@ import pytest
 from pycocotools.coco import COCO
 
 from marketplace.assignments.models import Assignment
-from marketplace.demo_types import Api, run_type
+from marketplace.demo.all_types import Api, run_type
 from marketplace.extensions import db
-from marketplace.scenarios import SCENARIOS
+from marketplace.demo.scenarios import SCENARIOS
 from tests.labels.test_exports import entities, read_conll
 
 pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane

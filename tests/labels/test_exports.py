@@ -150,6 +150,6 @@ def test_the_manifest_pairs_audio_with_its_text():
     ("transcription", ("jsonl", "csv", "manifest")), ("numeric", ("jsonl", "csv")),
 ])
 def test_each_type_names_its_formats(kind, formats):
-    from marketplace.scenarios import SCENARIOS
+    from marketplace.demo.scenarios import SCENARIOS
 
     assert labels.export_formats(SCENARIOS[kind].schema) == formats

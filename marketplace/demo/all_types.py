@@ -1,6 +1,6 @@
 """A project of every label type through the HTTP API: `make demo DEMO_ARGS=--all-types`.
 
-For each type (marketplace.scenarios) a requester posts a project with gold tasks, funds and
+For each type (marketplace.demo.scenarios) a requester posts a project with gold tasks, funds and
 publishes it; simulated annotators of mixed skill lease and answer until every task is done; a
 recompute re-aggregates with what trust the gold gave; then every export format the type offers is
 downloaded and read back. The end-to-end tests run the same function against PostgreSQL.
@@ -14,7 +14,7 @@ import sys
 import zipfile
 
 from marketplace import labels
-from marketplace.scenarios import SCENARIOS
+from marketplace.demo.scenarios import SCENARIOS
 
 PASSWORD = "demo-password-123"
 SKILLS = (0.95, 0.9, 0.85, 0.8, 0.55)

@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from marketplace import create_app, demo_types
+from marketplace import create_app
+from marketplace.demo import all_types
 from marketplace.config import ROOT, Config
-from marketplace.demo_types import Api
+from marketplace.demo.all_types import Api
 from marketplace.ledger import reports
 
 CLASSES = ["cat", "dog", "bird"]
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
     if args.all_types:
         app = _fresh_app()
         with app.app_context():
-            return demo_types.run_all(Api(app.test_client()), seed=args.seed)
+            return all_types.run_all(Api(app.test_client()), seed=args.seed)
     return run(args.tasks, args.annotators, args.spammers, args.redundancy, args.seed, args.gold, args.aggregation)
 
 
