@@ -93,7 +93,7 @@ def main() -> None:
         from marketplace import create_app
         from marketplace.db import utcnow
         from marketplace.extensions import db
-        from marketplace.quality import recompute as trust_module
+        from marketplace.quality import trust_from_fit as trust_module
         from marketplace.results import recompute
 
         stages: dict[str, float] = {}

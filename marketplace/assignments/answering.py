@@ -75,7 +75,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     if written.task_status == CLOSED:
         AGGREGATE_PROJECT.after_commit(row.project_id)
     if row.target_confidence is not None and not row.is_gold:
-        policy.after_answer(project=row, task_id=row.task_id, now=now)
+        policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now)
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
     RECOMPUTE_IF_DUE.after_commit(row.project_id)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,

@@ -9,6 +9,7 @@ from marketplace.pagination import page_of
 from marketplace.payments import escrow, idempotency
 from marketplace.payments.schemas import EscrowOut, TopUpIn
 from marketplace.projects import guidelines, schemas, services
+from marketplace.quality import eligibility
 
 bp = Blueprint("projects", __name__, description="Labeling projects and the marketplace listing")
 
@@ -34,7 +35,11 @@ class Projects(MethodView):
     @bp.response(200, schemas.ProjectPageOut)
     def get(self, args):
         """List projects: yours (requester), those open to you (annotator), all (admin)."""
-        items = services.listing(account=current_account(), now=utcnow(), **args)
+        account = current_account()
+        if account.role == ANNOTATOR:
+            items = eligibility.open_projects(annotator=account, now=utcnow(), **args)
+        else:
+            items = services.listing(account=account, **args)
         page = page_of(items, args["limit"])
         return {**page, "items": _for_caller(page["items"])}
 

@@ -13,7 +13,6 @@ from marketplace.extensions import db
 from marketplace.payments import escrow, idempotency
 from marketplace.qualifications.models import Qualification
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
-from marketplace.quality import eligibility
 from marketplace.tasks.models import GOLD
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
@@ -112,26 +111,14 @@ def owned(*, account: Account, project_id: int, lock: bool = False) -> Project:
     return project
 
 
-def listing(*, account: Account, status: str | None, cursor: int | None, limit: int, now: datetime) -> list[Project]:
-    """List projects: a requester's own, for annotators the open ones they are eligible for, all for admins."""
-    query = select(Project).order_by(Project.id).limit(limit + 1)
-    if account.role == ANNOTATOR:
-        query = query.where(Project.status == OPEN)
-    elif account.role != ADMIN:
+def listing(*, account: Account, status: str | None, cursor: int | None, limit: int) -> list[Project]:
+    """List projects: a requester's own, all for admins (annotators: quality.eligibility.open_projects)."""
+    query = select(Project).order_by(Project.id).limit(limit + 1).where(Project.id > (cursor or 0))
+    if account.role != ADMIN:
         query = query.where(Project.requester_id == account.id)
     if status:
         query = query.where(Project.status == status)
-    if account.role != ANNOTATOR:
-        return list(db.session.scalars(query.where(Project.id > (cursor or 0))))
-    # Eligibility is checked in Python, so read on until the page is full.
-    found: list[Project] = []
-    while len(found) <= limit:
-        batch = list(db.session.scalars(query.where(Project.id > (cursor or 0))))
-        found += eligibility.eligible(annotator=account, projects=batch, now=now)
-        if len(batch) <= limit:
-            break
-        cursor = batch[-1].id
-    return found[: limit + 1]
+    return list(db.session.scalars(query))
 
 
 def update(*, account: Account, project_id: int, fields: dict) -> Project:

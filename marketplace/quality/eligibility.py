@@ -8,7 +8,7 @@ from marketplace.accounts.models import Account
 from marketplace.disputes.services import final_rejections
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
-from marketplace.projects.models import Project
+from marketplace.projects.models import OPEN, Project
 from marketplace.qualifications.models import Grant
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats, Skill
@@ -86,3 +86,21 @@ def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
     if rejected:  # a rejection that stood through its dispute window counts as a failed check
         records.append((0, rejected, last))
     return trust.reputation(records, now, current_app.config["REPUTATION_HALF_LIFE_DAYS"])
+
+
+
+def open_projects(*, annotator: Account, status: str | None, cursor: int | None, limit: int,
+                  now: datetime) -> list[Project]:
+    """The marketplace as an annotator sees it: open projects they are eligible for, by id, one page (+1)."""
+    if status not in (None, OPEN):
+        return []
+    query = select(Project).where(Project.status == OPEN).order_by(Project.id).limit(limit + 1)
+    # Eligibility is checked in Python, so read on until the page is full.
+    found: list[Project] = []
+    while len(found) <= limit:
+        batch = list(db.session.scalars(query.where(Project.id > (cursor or 0))))
+        found += eligible(annotator=annotator, projects=batch, now=now)
+        if len(batch) <= limit:
+            break
+        cursor = batch[-1].id
+    return found[: limit + 1]

@@ -10,6 +10,7 @@ posterior reaches the target with at least min_answers; otherwise open one more 
 max_answers; at max_answers without the target, escalate. The same batched posterior gives results
 for closed tasks between full recomputes.
 """
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -103,7 +104,29 @@ def _confusion(row, K: int, now: datetime, reputations: dict) -> np.ndarray:
     return prior_confusion(K, min(max(accuracy, 1.0 / K + 0.01), 0.99))
 
 
-def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision | str:
+@dataclass(frozen=True)
+class PolicyContext:
+    """What the per-answer policy needs of a project; the submit path reads it with the answer (no extra query)."""
+
+    project_id: int
+    label_schema: dict
+    class_priors: list | None
+    min_answers: int
+    max_answers: int
+    target_confidence: float
+    budget_cents: int | None
+    reward_cents: int
+    model_as_annotator: bool
+    model_confusion: list | None
+    truth_model: dict | None
+
+    @classmethod
+    def of(cls, row) -> "PolicyContext":
+        """From any row or object with these fields (the submit path's context row)."""
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> redundancy.Decision | str:
     """Apply the policy to one task after an answer (inside the submit transaction); return the decision."""
     task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
     if task.status != OPEN:
@@ -124,12 +147,12 @@ def after_answer(*, project, task_id: int, now: datetime) -> redundancy.Decision
     task.status = CLOSED if decision == redundancy.Decision.CLOSE else ESCALATED
     task.closed_at = now
     store.write_results(project_id=project.project_id, classes=project.label_schema["classes"],
-                  found=found, method=truth_model.method_of(project), now=now)
+                        found=found, method=truth_model.method_of(project), now=now)
     AGGREGATE_PROJECT.after_commit(project.project_id)
     return decision
 
 
-def remaining_budget(project) -> int | None:
+def remaining_budget(project: PolicyContext) -> int | None:
     """How many more answers the project's budget cap allows beyond those its tasks already ask for (None: no cap)."""
     if project.budget_cents is None:
         return None

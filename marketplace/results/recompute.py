@@ -20,11 +20,11 @@ from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import advisory_lock, try_advisory_lock
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
-from marketplace.quality.recompute import update_trust
+from marketplace.quality.trust_from_fit import update_trust
 from marketplace.results import cadence, policy, store, structured, truth_model
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
-from marketplace.reviews.trust import REVIEW_METHOD, check_reviews
+from marketplace.reviews.reviewer_trust import REVIEW_METHOD, check_reviews
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
 from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services

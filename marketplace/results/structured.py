@@ -14,10 +14,10 @@ from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats
-from marketplace.quality.recompute import record_agreement
+from marketplace.quality.trust_from_fit import record_agreement
 from marketplace.results import store
 from marketplace.results.models import Result
-from marketplace.reviews.trust import check_structured_reviews
+from marketplace.reviews.reviewer_trust import check_structured_reviews
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 
 BATCH = 500

@@ -21,7 +21,7 @@ from marketplace.quality import eligibility
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
-from marketplace.reviews.trust import REVIEW_METHOD
+from marketplace.reviews.reviewer_trust import REVIEW_METHOD
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.tasks.models import OPEN as TASK_OPEN
 
