@@ -145,6 +145,11 @@ def change_hold(*, account_id: int, cents: int) -> bool:
     return True
 
 
+def correct_hold(*, account_id: int, cents: int) -> None:
+    """Set what is reserved on an account to `cents` (a drift check found it wrong; the caller holds its lock)."""
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id).values(held_cents=cents))
+
+
 def posted(key: str) -> LedgerTransaction | None:
     """Return the transaction posted under an idempotency key, if any."""
     return db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key))

@@ -14,7 +14,7 @@ import logging
 import math
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 
 from marketplace.assignments.models import LEASED, PENDING_STATES, Assignment
 from marketplace.db import greatest
@@ -182,7 +182,7 @@ def check_holds() -> list[dict]:
         expected = expected_hold(project)
         if row.held_cents != expected:
             found.append({"project_id": project_id, "held_cents": row.held_cents, "expected_cents": expected})
-            db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id).values(held_cents=expected))
+            ledger.correct_hold(account_id=account_id, cents=expected)
     if found:
         logging.getLogger(__name__).error("escrow reservations drifted and were corrected: %s", found)
     return found
