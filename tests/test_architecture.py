@@ -6,6 +6,10 @@ sit outside the feature graph, each for a stated reason, and each is checked for
   a models module imports only the database layer and other models.
 - `jobs.py`: declarations of the jobs a feature runs (marketplace.queue.Job), importing no other feature;
   any feature may queue another's job without depending on its code.
+- `store.py` / `*_store.py`: a table owner's writes (and dialect pairs) that other features call
+  instead of writing its table themselves. A store is transparent in the graph: a module that
+  imports a store depends on whatever the store imports (through other stores too), so a store that
+  pulled in feature logic would show up as the cycle it closes.
 - `routes.py`: the HTTP layer, on top; only `marketplace/routes.py` imports it, so a route may
   compose several features (check ownership in projects, then read quality's report).
 Every other module's imports, at module level or inside a function, are edges between features,
@@ -17,6 +21,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "marketplace"
 SHARED = {"models.py", "jobs.py"}
 DATABASE_LAYER = {"marketplace.db", "marketplace.extensions"}
+
+
+def _is_store(path: Path) -> bool:
+    """A table owner's store module (store.py or *_store.py)."""
+    return path.stem == "store" or path.stem.endswith("_store")
 
 
 def _features() -> set[str]:
@@ -48,6 +57,23 @@ def _target(module: str, features: set[str]) -> tuple[str, str] | None:
     return parts[1], (parts[2] + ".py") if len(parts) > 2 else "__init__.py"
 
 
+def _store_deps(feature: str, name: str, features: set[str], seen: set) -> list[tuple[str, str]]:
+    """(feature, import line) of what store `feature/name` imports outside the shared layer, through stores too."""
+    if (feature, name) in seen:
+        return []
+    seen.add((feature, name))
+    found = []
+    for line, module, _ in _imports(PACKAGE / feature / name):
+        target = _target(module, features)
+        if not target or target[1] in SHARED:
+            continue
+        if _is_store(Path(target[1])):
+            found += _store_deps(target[0], target[1], features, seen)
+        else:
+            found.append((target[0], f"{feature}/{name}:{line} imports {module}"))
+    return found
+
+
 def _edges() -> dict[str, dict[str, list[str]]]:
     features = _features()
     edges: dict[str, dict[str, list[str]]] = {f: {} for f in features}
@@ -57,8 +83,15 @@ def _edges() -> dict[str, dict[str, list[str]]]:
                 continue
             for line, module, _ in _imports(path):
                 target = _target(module, features)
-                if target and target[0] != feature and target[1] not in SHARED:
-                    edges[feature].setdefault(target[0], []).append(f"{feature}/{path.name}:{line} imports {module}")
+                if not target or target[1] in SHARED:
+                    continue
+                where = f"{feature}/{path.name}:{line} imports {module}"
+                reached = ([(f, f"{where}, which reaches: {how}") for f, how in
+                            _store_deps(target[0], target[1], features, set())]
+                           if _is_store(Path(target[1])) else [(target[0], where)])
+                for other, how in reached:
+                    if other != feature:
+                        edges[feature].setdefault(other, []).append(how)
     return edges
 
 
@@ -156,4 +189,42 @@ def test_nothing_in_the_app_imports_the_demo():
     wrong = [f"{path.relative_to(PACKAGE)}:{line} imports {module}" for path in PACKAGE.rglob("*.py")
              if "demo" not in path.relative_to(PACKAGE).parts
              for line, module, _ in _imports(path) if module.startswith("marketplace.demo")]
+    assert not wrong, wrong
+
+
+def _owners() -> dict[str, str]:
+    """Model class name -> the feature whose models.py defines it."""
+    found = {}
+    for path in PACKAGE.glob("*/models.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                found[node.name] = path.parent.name
+    return found
+
+
+def test_only_a_tables_owner_writes_it():
+    """No insert/update/delete statement on another feature's model outside that feature (its store is the way in).
+
+    Statements are what this sees (insert(X), update(X), delete(X), upsert(X), X.__table__.delete()); an ORM
+    object loaded and changed attribute by attribute is not seen here.
+    """
+    owners = _owners()
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        if len(parts) < 2 or parts[0] in ("inference", "demo"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name in ("insert", "update", "delete", "upsert") and node.args:
+                target = node.args[0]
+                model = getattr(target, "id", None) or getattr(getattr(target, "value", None), "id", None)
+            elif name == "delete" and isinstance(node.func, ast.Attribute):  # X.__table__.delete()
+                model = getattr(getattr(node.func.value, "value", None), "id", None)
+            else:
+                continue
+            if model in owners and owners[model] != parts[0]:
+                wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} writes {model} (owned by {owners[model]})")
     assert not wrong, wrong

@@ -12,12 +12,12 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, select, update
+from sqlalchemy import select
 
 from marketplace import pseudonyms
 from marketplace.accounts.models import Account
-from marketplace.assignments.models import (PENDING_STATES, REJECTED, SUBMITTED, SUPERSEDED, Assignment,
-                                            payment_status)
+from marketplace.assignments import store as assignment_store
+from marketplace.assignments.models import PENDING_STATES, SUBMITTED, SUPERSEDED, Assignment, payment_status
 from marketplace.errors import DomainError, field_error
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
@@ -25,9 +25,8 @@ from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PL
 from marketplace.payments import escrow
 from marketplace.projects.models import CLOSED as PROJECT_CLOSED
 from marketplace.projects.models import COMPLETED, OPEN, Project
-from marketplace.results.models import Result
-from marketplace.tasks.models import CLOSED as TASK_CLOSED
-from marketplace.tasks.models import OPEN as TASK_OPEN
+from marketplace.results import store as results_store
+from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import Task
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,7 @@ MIN_REASON = 20
 MAX_BATCH = 5_000
 
 
-def _pending(project_id: int):
-    return and_(Assignment.project_id == project_id, Assignment.status.in_(PENDING_STATES),
-                Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None))
+_pending = assignment_store.awaiting_decision
 
 
 def pending_ids(*, project_id: int, assignment_ids: list[int] | None = None, annotator_id: int | None = None,
@@ -64,11 +61,7 @@ def approve(*, project: Project, ids: list[int], actor_id: int | None, now: date
     """Approve pending answers: reward pending -> available, fee escrow -> platform fees. Returns how many."""
     if not ids:
         return 0
-    rows = db.session.execute(
-        update(Assignment).where(Assignment.id.in_(ids), _pending(project.id))
-        .values(approved_at=now, decided_by=actor_id).returning(Assignment.id, Assignment.annotator_id)
-        .execution_options(synchronize_session=False)
-    ).all()
+    rows = assignment_store.mark_approved(project_id=project.id, ids=ids, actor_id=actor_id, now=now)
     if not rows or project.reward_cents == 0:
         return len(rows)
     fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
@@ -102,13 +95,8 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     if project.status == PROJECT_CLOSED:  # its escrow will be released: lock the project before any ledger row
         db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
     def rejected(status: str):
-        return db.session.execute(
-            update(Assignment).where(Assignment.id.in_(ids), _pending(project.id), Assignment.status == status)
-            .values(status=REJECTED, rejected_at=now, ended_at=now, rejection_category=category,
-                    rejection_reason=reason.strip(), decided_by=actor_id)
-            .returning(Assignment.id, Assignment.annotator_id, Assignment.task_id, Assignment.is_gold)
-            .execution_options(synchronize_session=False)
-        ).all()
+        return assignment_store.mark_rejected(project_id=project.id, ids=ids, status=status, category=category,
+                                              reason=reason.strip(), actor_id=actor_id, now=now)
 
     counted = rejected(SUBMITTED)
     # A superseded answer already gave its slot back when its guideline version was replaced.
@@ -135,14 +123,8 @@ def _reopen_slots(project: Project, task_ids: list[int]) -> None:
     """Take rejected answers off their tasks: one slot each opens again and stale results go."""
     if not task_ids:
         return
-    for task_id, count in sorted(Counter(task_ids).items()):
-        db.session.execute(
-            update(Task).where(Task.id == task_id)
-            .values(answer_count=Task.answer_count - count, slots_taken=Task.slots_taken - count,
-                    status=case((Task.status == TASK_CLOSED, TASK_OPEN), else_=Task.status), closed_at=None)
-            .execution_options(synchronize_session=False)
-        )
-    removed = db.session.execute(delete(Result).where(Result.task_id.in_(sorted(set(task_ids))))).rowcount
+    tasks_store.take_back_answers(Counter(task_ids))
+    removed = results_store.delete_results(sorted(set(task_ids)))
     if removed:
         project.closed_task_count = max(project.closed_task_count - removed, 0)
         if project.status == COMPLETED:

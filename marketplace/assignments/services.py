@@ -12,7 +12,7 @@ from marketplace.extensions import db
 from marketplace.payments import escrow
 from marketplace.projects import services as projects
 from marketplace.quality import eligibility
-from marketplace.tasks.models import Task
+from marketplace.tasks import store as tasks_store
 
 EXPIRY_BATCH = 5_000
 _rng = random.Random()
@@ -106,8 +106,7 @@ def expire_leases(*, now: datetime) -> int:
         for row in rows:
             if not row.is_gold:
                 per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
-        for task_id, count in sorted(per_task.items()):
-            db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - count))
+        tasks_store.give_back_slots(per_task)
         per_project: dict[int, int] = {}
         for row in rows:
             per_project[row.project_id] = per_project.get(row.project_id, 0) + 1

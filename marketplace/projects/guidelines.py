@@ -2,19 +2,18 @@
 reopen the tasks answered under the old instructions (those answers are superseded, not deleted)."""
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 
 from marketplace.accounts.models import Account
-from marketplace.assignments.models import SUBMITTED, SUPERSEDED, Assignment
+from marketplace.assignments import store as assignment_store
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.payments import escrow
 from marketplace.projects import services as projects
 from marketplace.projects.models import CLOSED, COMPLETED, OPEN, PAUSED, Guideline, Project, initial_slots
+from marketplace.results import store as results_store
 from marketplace.results.models import Result
-from marketplace.tasks.models import CLOSED as TASK_CLOSED
-from marketplace.tasks.models import ESCALATED, Task
-from marketplace.tasks.models import OPEN as TASK_OPEN
+from marketplace.tasks import store as tasks_store
 
 
 def versions(*, account: Account, project_id: int) -> list[Guideline]:
@@ -52,29 +51,15 @@ def publish(*, account: Account, project_id: int, instructions: str, major: bool
 
 def _reopen_answered(project: Project, now: datetime) -> int:
     """Supersede answers given under older versions and give their tasks a full set of slots again."""
-    superseded = db.session.execute(
-        update(Assignment)
-        # Gold answers are superseded too: a status only ordinary answers could reach would single out gold.
-        .where(Assignment.project_id == project.id, Assignment.status == SUBMITTED,
-               Assignment.guideline_version < project.guideline_version)
-        .values(status=SUPERSEDED, ended_at=now)
-        .returning(Assignment.task_id, Assignment.is_gold)
-    ).all()
+    superseded = assignment_store.supersede_older_answers(project_id=project.id, version=project.guideline_version,
+                                                          now=now)
     per_task: dict[int, int] = {}
     for task_id, is_gold in superseded:
         if not is_gold:  # gold has no slots to give back
             per_task[task_id] = per_task.get(task_id, 0) + 1
-    for task_id, count in sorted(per_task.items()):
-        db.session.execute(
-            update(Task).where(Task.id == task_id)
-            .values(answer_count=Task.answer_count - count, slots_taken=Task.slots_taken - count,
-                    slot_limit=Task.slots_taken - count + initial_slots(project), closed_at=None,
-                    status=TASK_OPEN)
-            .where(Task.status.in_((TASK_OPEN, TASK_CLOSED, ESCALATED)))
-            .execution_options(synchronize_session=False)
-        )
+    tasks_store.reopen_superseded(per_task, slots=initial_slots(project))
     if per_task:
-        db.session.execute(delete(Result).where(Result.task_id.in_(list(per_task)), Result.method != "gold"))
+        results_store.delete_results(list(per_task), keep_gold=True)
         project.closed_task_count = db.session.scalar(
             select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold"))
         if project.status == COMPLETED:

@@ -3,19 +3,17 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy import update as sql_update
 
 from marketplace import labels
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
+from marketplace.assignments import store as assignment_store
 from marketplace.errors import Conflict, NotFound, field_error
-from marketplace.assignments.models import LEASED, RELEASED, Assignment
 from marketplace.extensions import db
 from marketplace.payments import escrow, idempotency
-from marketplace.qualifications.models import Qualification
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
-from marketplace.tasks.models import GOLD
-from marketplace.tasks.models import OPEN as TASK_OPEN
-from marketplace.tasks.models import Task
+from marketplace.qualifications.models import Qualification
+from marketplace.tasks import store as tasks_store
+from marketplace.tasks.models import GOLD, Task
 
 # status -> (action, statuses it may start from, status it ends in)
 TRANSITIONS = {
@@ -156,10 +154,7 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
             raise Conflict("Add at least one task before publishing.")
         project.published_at = now
         # Tasks imported before the redundancy settings last changed start from the current ones.
-        db.session.execute(
-            sql_update(Task).where(Task.project_id == project.id, Task.status == TASK_OPEN, Task.answer_count == 0)
-            .values(slot_limit=initial_slots(project))
-        )
+        tasks_store.reset_slot_limits(project_id=project.id, slot_limit=initial_slots(project))
         escrow.top_up(project=project, amount_cents=None, now=now)  # the worst-case cost, or 402
     project.status = target
     db.session.flush()
@@ -171,11 +166,8 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
 
 def _end_live_leases(project: Project, now: datetime) -> None:
     """A closed project takes no answers: its live leases end and give back their reservations."""
-    ended = db.session.execute(
-        sql_update(Assignment).where(Assignment.project_id == project.id, Assignment.status == LEASED)
-        .values(status=RELEASED, ended_at=now).returning(Assignment.id).execution_options(synchronize_session=False)
-    ).all()
-    escrow.release_lease_holds(project_id=project.id, leases=len(ended))
+    ended = assignment_store.end_live_leases(project_id=project.id, now=now)
+    escrow.release_lease_holds(project_id=project.id, leases=ended)
 
 
 def escrow_state(*, account: Account, project_id: int) -> dict:

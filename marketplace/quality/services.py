@@ -13,6 +13,7 @@ from marketplace.projects.models import Project
 from marketplace.quality import rules as _rules
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats, QualityAction
+from marketplace.quality.store import FRESH
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> Annot
     """Return (creating if needed) the annotator's stats row in a project, locked for update."""
     db.session.execute(
         upsert(AnnotatorStats.__table__)
-        .values(annotator_id=annotator_id, project_id=project_id, **_FRESH, created_at=func.now(), updated_at=func.now())
+        .values(annotator_id=annotator_id, project_id=project_id, **FRESH, created_at=func.now(), updated_at=func.now())
         .on_conflict_do_nothing(index_elements=["annotator_id", "project_id"])
     )
     query = select(AnnotatorStats).where(AnnotatorStats.annotator_id == annotator_id,
@@ -36,9 +37,6 @@ def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> Annot
     return db.session.scalar(query.execution_options(populate_existing=True))
 
 
-COUNTERS = tuple(AnnotatorStats.__table__.c[name] for name in
-                 ("answers", "gold_seen", "gold_correct", "agreement", "agreement_answers", "blocked"))
-_FRESH = dict(answers=0, duration_ms_total=0, gold_seen=0, gold_correct=0, agreement_answers=0, weight=1.0, blocked=False)
 
 
 def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,

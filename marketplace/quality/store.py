@@ -8,7 +8,11 @@ from datetime import datetime
 from marketplace.db import upsert
 from marketplace.extensions import db
 from marketplace.quality.models import AnnotatorStats
-from marketplace.quality.services import _FRESH, COUNTERS
+
+# The counters the rules read after an answer, and a new row's starting values.
+COUNTERS = tuple(AnnotatorStats.__table__.c[name] for name in
+                 ("answers", "gold_seen", "gold_correct", "agreement", "agreement_answers", "blocked"))
+FRESH = dict(answers=0, duration_ms_total=0, gold_seen=0, gold_correct=0, agreement_answers=0, weight=1.0, blocked=False)
 
 # Parameters: :annotator_id, :project_id, :duration_ms, :gold_seen, :gold_right, :now (count_params).
 COUNT_ANSWER = """counters AS (
@@ -33,7 +37,7 @@ def count_answer(*, annotator_id: int, project_id: int, duration_ms: int, gold_c
     gold_seen, right = (0, 0) if gold_correct is None else (1, int(gold_correct))
     table = AnnotatorStats.__table__
     insert = upsert(table).values(
-        annotator_id=annotator_id, project_id=project_id, **{**_FRESH, "answers": 1, "duration_ms_total": duration_ms,
+        annotator_id=annotator_id, project_id=project_id, **{**FRESH, "answers": 1, "duration_ms_total": duration_ms,
                                                             "gold_seen": gold_seen, "gold_correct": right},
         created_at=now, updated_at=now,
     )

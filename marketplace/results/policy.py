@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from marketplace import labels
 from marketplace.assignments.models import SUBMITTED, Assignment
@@ -25,9 +25,10 @@ from marketplace.inference.calibration import IDENTITY, Calibration
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results import store, truth_model
+from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.store import Posteriors
+from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
 
 # Advisory lock namespace: one budget decision per project at a time.
@@ -168,11 +169,7 @@ def reopen(*, task_ids: list[int], max_answers: int) -> int:
     """Give tasks whose confidence fell below target one more slot (within max_answers) and reopen them."""
     if not task_ids:
         return 0
-    reopened = db.session.execute(
-        update(Task).where(Task.id.in_(task_ids), Task.status == CLOSED, Task.answer_count < max_answers)
-        .values(status=OPEN, closed_at=None, slot_limit=Task.answer_count + 1)
-        .returning(Task.id)
-    ).scalars().all()
+    reopened = tasks_store.reopen_for_more(task_ids=task_ids, max_answers=max_answers)
     if reopened:
         store.delete_results(reopened)
     return len(reopened)

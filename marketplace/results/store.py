@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
@@ -113,9 +113,21 @@ def upsert_results(rows: list[dict]) -> None:
     ), rows)
 
 
-def delete_results(task_ids: list[int]) -> None:
-    """Forget the results of tasks that were reopened for more answers."""
-    db.session.execute(Result.__table__.delete().where(Result.task_id.in_(task_ids)))
+def delete_results(task_ids: list[int], *, keep_gold: bool = False) -> int:
+    """Forget the results of tasks that were reopened (gold's known answers too unless `keep_gold`); return how many."""
+    query = Result.__table__.delete().where(Result.task_id.in_(list(task_ids)))
+    if keep_gold:
+        query = query.where(Result.method != "gold")
+    return db.session.execute(query).rowcount
+
+
+def set_reviewed(*, task_id: int, project_id: int, label, method: str, answer_count: int, now: datetime) -> None:
+    """A reviewer decided the task: their label is its result (confidence 1, no posterior)."""
+    updated = db.session.execute(update(Result).where(Result.task_id == task_id).values(
+        label=label, confidence=1.0, method=method, posterior=None, tie=False, announced=False, updated_at=now))
+    if not updated.rowcount:
+        db.session.add(Result(task_id=task_id, project_id=project_id, label=label, confidence=1.0, method=method,
+                              answer_count=answer_count, tie=False, announced=False, created_at=now, updated_at=now))
 
 
 def insert_results(rows: list[dict]) -> None:

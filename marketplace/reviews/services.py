@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 
 from marketplace import labels
 from marketplace.accounts.models import Account
@@ -18,13 +18,13 @@ from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects.models import COMPLETED, OPEN, Project
 from marketplace.quality import eligibility
+from marketplace.results import store as results_store
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.tasks.models import OPEN as TASK_OPEN
-
 
 
 def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> None:
@@ -106,12 +106,8 @@ def decide(*, review_id: int, reviewer: Account, answer, now: datetime) -> Revie
     review.status, review.decided_at, review.label = DECIDED, now, clean
     task.status, task.closed_at = CLOSED, now
     label = labels.result_label(project.label_schema, clean)
-    db.session.execute(update(Result).where(Result.task_id == task.id).values(
-        label=label, confidence=1.0, method=REVIEW_METHOD, posterior=None, tie=False, announced=False, updated_at=now))
-    if db.session.get(Result, task.id) is None:
-        db.session.add(Result(task_id=task.id, project_id=project.id, label=label, confidence=1.0,
-                              method=REVIEW_METHOD, answer_count=task.answer_count, tie=False, announced=False,
-                              created_at=now, updated_at=now))
+    results_store.set_reviewed(task_id=task.id, project_id=project.id, label=label, method=REVIEW_METHOD,
+                               answer_count=task.answer_count, now=now)
     db.session.flush()
     AGGREGATE_PROJECT.after_commit(project.id)
     return review
@@ -123,7 +119,7 @@ def rework(*, review_id: int, reviewer: Account, note: str, now: datetime) -> Re
     review.status, review.decided_at, review.note = RETURNED, now, note
     task.status, task.closed_at, task.rework_note = TASK_OPEN, None, note
     task.slot_limit = max(task.slot_limit, task.answer_count + 1)
-    db.session.execute(Result.__table__.delete().where(Result.task_id == task.id))
+    results_store.delete_results([task.id])
     _reopen_project(project)
     db.session.flush()
     return review

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import sqlite
 
 from marketplace.db import core, is_postgres, utcnow
 from marketplace.extensions import db
-from marketplace.tasks.models import CLOSED, GOLD, OPEN, Task
+from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
 
 IMPORT_CHUNK = 2_000
 
@@ -116,3 +116,49 @@ def count_answer(*, task_id: int, fixed: bool, now) -> str:
                 closed_at=case((full, now), else_=Task.closed_at))
         .returning(Task.status)
     ).scalar_one()
+
+
+def give_back_slots(per_task: dict[int, int]) -> None:
+    """Leases that ended without an answer (expired) free their slots again: {task id: how many}."""
+    for task_id, count in sorted(per_task.items()):
+        db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - count))
+
+
+def reset_slot_limits(*, project_id: int, slot_limit: int) -> None:
+    """Unanswered open tasks start from the project's current redundancy (at publish)."""
+    db.session.execute(
+        update(Task).where(Task.project_id == project_id, Task.status == OPEN, Task.answer_count == 0)
+        .values(slot_limit=slot_limit).execution_options(synchronize_session=False)
+    )
+
+
+def reopen_for_more(*, task_ids: list[int], max_answers: int) -> list[int]:
+    """Give closed tasks one more slot (within max_answers) and open them again; return those reopened."""
+    return list(db.session.execute(
+        update(Task).where(Task.id.in_(task_ids), Task.status == CLOSED, Task.answer_count < max_answers)
+        .values(status=OPEN, closed_at=None, slot_limit=Task.answer_count + 1)
+        .returning(Task.id)
+    ).scalars())
+
+
+def take_back_answers(per_task: dict[int, int]) -> None:
+    """Rejected answers come off their tasks: each frees its slot, and a closed task opens again."""
+    for task_id, count in sorted(per_task.items()):
+        db.session.execute(
+            update(Task).where(Task.id == task_id)
+            .values(answer_count=Task.answer_count - count, slots_taken=Task.slots_taken - count,
+                    status=case((Task.status == CLOSED, OPEN), else_=Task.status), closed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def reopen_superseded(per_task: dict[int, int], *, slots: int) -> None:
+    """Answers given under replaced instructions come off their tasks, which get `slots` fresh slots each."""
+    for task_id, count in sorted(per_task.items()):
+        db.session.execute(
+            update(Task).where(Task.id == task_id)
+            .values(answer_count=Task.answer_count - count, slots_taken=Task.slots_taken - count,
+                    slot_limit=Task.slots_taken - count + slots, closed_at=None, status=OPEN)
+            .where(Task.status.in_((OPEN, CLOSED, ESCALATED)))
+            .execution_options(synchronize_session=False)
+        )
