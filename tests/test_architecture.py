@@ -205,8 +205,8 @@ def _owners() -> dict[str, str]:
 def test_only_a_tables_owner_writes_it():
     """No insert/update/delete statement on another feature's model outside that feature (its store is the way in).
 
-    Statements are what this sees (insert(X), update(X), delete(X), upsert(X), X.__table__.delete()); an ORM
-    object loaded and changed attribute by attribute is not seen here.
+    Statements are what this sees (insert(X), update(X), delete(X), upsert(X), X.__table__.delete());
+    changes to loaded rows are the next test's.
     """
     owners = _owners()
     wrong = []
@@ -227,4 +227,28 @@ def test_only_a_tables_owner_writes_it():
                 continue
             if model in owners and owners[model] != parts[0]:
                 wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} writes {model} (owned by {owners[model]})")
+    assert not wrong, wrong
+
+
+# The names a loaded row of another feature's table goes by in this code base.
+ROW_NAMES = {"task": "tasks", "project": "projects", "assignment": "assignments", "account": "accounts",
+             "result": "results", "review": "reviews", "stats": "quality", "dispute": "disputes"}
+
+
+def test_loaded_rows_are_changed_by_their_owner_only():
+    """`task.status = ...` outside tasks/ (and the like for the other tables): call the owner's store instead."""
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        if len(parts) < 2 or parts[0] in ("inference", "demo"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AugAssign) else []
+            for target in targets:
+                for leaf in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name):
+                        owner = ROW_NAMES.get(leaf.value.id)
+                        if owner and owner != parts[0]:
+                            wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} sets {leaf.value.id}.{leaf.attr}")
     assert not wrong, wrong

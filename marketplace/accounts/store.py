@@ -30,3 +30,8 @@ def bearer_row(kind: str, prefix: str):
     if is_postgres():
         return pg_one(_PG_BEARER_LOOKUP[kind], {"prefix": prefix})
     return core(_BEARER_LOOKUP[kind], {"prefix": prefix}).first()
+
+
+def set_status(account, status: str) -> None:
+    """Suspend or reinstate an account (quality's admin action decides; the accounts table is written here)."""
+    account.status = status

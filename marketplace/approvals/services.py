@@ -23,8 +23,9 @@ from marketplace.extensions import db
 from marketplace.ledger import services as ledger
 from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES
 from marketplace.payments import escrow
+from marketplace.projects import store as project_store
 from marketplace.projects.models import CLOSED as PROJECT_CLOSED
-from marketplace.projects.models import COMPLETED, OPEN, Project
+from marketplace.projects.models import Project
 from marketplace.results import store as results_store
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import Task
@@ -126,10 +127,8 @@ def _reopen_slots(project: Project, task_ids: list[int]) -> None:
     tasks_store.take_back_answers(Counter(task_ids))
     removed = results_store.delete_results(sorted(set(task_ids)))
     if removed:
-        project.closed_task_count = max(project.closed_task_count - removed, 0)
-        if project.status == COMPLETED:
-            project.status = OPEN
-            project.completed_at = None
+        project_store.set_closed_count(project, project.closed_task_count - removed)
+        project_store.reopen_if_completed(project)
 
 
 def filters(*, project: Project, body: dict) -> dict:

@@ -56,3 +56,8 @@ def end_live_leases(*, project_id: int, now: datetime) -> int:
         update(Assignment).where(Assignment.project_id == project_id, Assignment.status == LEASED)
         .values(status=RELEASED, ended_at=now).returning(Assignment.id).execution_options(synchronize_session=False)
     ).all())
+
+
+def approve_after_dispute(assignment, now: datetime) -> None:
+    """A rejection overturned on dispute: the answer counts as approved after all."""
+    assignment.approved_at = now

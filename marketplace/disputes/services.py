@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
+from marketplace.assignments import store as assignment_store
 from marketplace.assignments.models import REJECTED, Assignment
 from marketplace.disputes.models import OPEN, OVERTURNED, UPHELD, Dispute
 from marketplace.errors import Conflict, NotFound, field_error
@@ -127,7 +128,7 @@ def resolve(*, admin: Account, dispute_id: int, outcome: str, note: str, now: da
 def _pay_overturned(dispute: Dispute, now: datetime) -> None:
     assignment = db.session.get(Assignment, dispute.assignment_id)
     project = db.session.scalar(select(Project).where(Project.id == dispute.project_id).with_for_update(key_share=True))
-    assignment.approved_at = now  # paid after all; a rejection that lost its dispute never counts
+    assignment_store.approve_after_dispute(assignment, now)  # paid after all; a lost dispute's rejection never counts
     if project.reward_cents == 0:
         return
     fee = escrow.fee_cents(project.reward_cents, project.fee_bps)

@@ -10,7 +10,8 @@ from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.payments import escrow
 from marketplace.projects import services as projects
-from marketplace.projects.models import CLOSED, COMPLETED, OPEN, PAUSED, Guideline, Project, initial_slots
+from marketplace.projects import store as project_store
+from marketplace.projects.models import CLOSED, OPEN, PAUSED, Guideline, Project, initial_slots
 from marketplace.results import store as results_store
 from marketplace.results.models import Result
 from marketplace.tasks import store as tasks_store
@@ -62,6 +63,5 @@ def _reopen_answered(project: Project, now: datetime) -> int:
         results_store.delete_results(list(per_task), keep_gold=True)
         project.closed_task_count = db.session.scalar(
             select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold"))
-        if project.status == COMPLETED:
-            project.status, project.completed_at = OPEN, None
+        project_store.reopen_if_completed(project)
     return len(per_task)

@@ -3,9 +3,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from marketplace.accounts import store as accounts_store
 from marketplace.accounts.models import ACTIVE, ADMIN, ANNOTATOR, SUSPENDED, Account
-from marketplace.errors import Conflict, NotFound
 from marketplace.audit import services as audit
+from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.quality.models import QualityAction, Skill
 
@@ -25,7 +26,7 @@ def set_suspended(*, admin: Account, account_id: int, suspended: bool, reason: s
     target = SUSPENDED if suspended else ACTIVE
     if account.status == target:
         raise Conflict(f"This account is already {target}.")
-    account.status = target
+    accounts_store.set_status(account, target)
     db.session.add(QualityAction(annotator_id=account.id, action="suspend" if suspended else "reinstate",
                                  reason=reason, actor_id=admin.id, created_at=now))
     audit.audit(admin_id=admin.id, action="suspend" if suspended else "reinstate", target=("account", account.id),

@@ -39,6 +39,13 @@ def stats_row(*, annotator_id: int, project_id: int, lock: bool = True) -> Annot
 
 
 
+def count_review(*, reviewer_id: int, project_id: int, agrees: bool) -> None:
+    """Count a reviewer's decision checked against the inferred truth in their trust on the project."""
+    stats = stats_row(annotator_id=reviewer_id, project_id=project_id)
+    stats.reviews_checked += 1
+    stats.reviews_agreed += int(agrees)
+
+
 def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,
                 duration_ms: int, recent_durations: list[int] | None = None) -> None:
     """Apply the project's rules after one answer; load and lock the stats row only if one fires.

@@ -29,7 +29,7 @@ from marketplace.results import store, truth_model
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.store import Posteriors
 from marketplace.tasks import store as tasks_store
-from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, OPEN, Task
+from marketplace.tasks.models import GOLD, OPEN, Task
 
 # Advisory lock namespace: one budget decision per project at a time.
 BUDGET_LOCK_SPACE = 3 << 48
@@ -140,13 +140,11 @@ def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> redu
                                  target=project.target_confidence,
                                  # Slots the task already has are paid for; only one beyond them needs budget.
                                  budget=remaining_budget(project) if answers >= task.slot_limit else None)
-    task.uncertainty = round(1.0 - float(post.max()), 6)
+    tasks_store.set_uncertainty(task, 1.0 - float(post.max()))
     if decision == redundancy.Decision.MORE:
-        if task.slot_limit <= answers:
-            task.slot_limit = answers + 1
+        tasks_store.ask_one_more(task, answers)
         return decision
-    task.status = CLOSED if decision == redundancy.Decision.CLOSE else ESCALATED
-    task.closed_at = now
+    tasks_store.close(task, escalate=decision == redundancy.Decision.ESCALATE, now=now)
     store.write_results(project_id=project.project_id, classes=project.label_schema["classes"],
                         found=found, method=truth_model.method_of(project), now=now)
     AGGREGATE_PROJECT.after_commit(project.project_id)

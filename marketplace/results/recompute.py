@@ -19,6 +19,7 @@ from marketplace import inference, labels, queue
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import advisory_lock, try_advisory_lock
 from marketplace.extensions import db
+from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.trust_from_fit import update_trust
 from marketplace.results import cadence, policy, store, structured, truth_model
@@ -170,17 +171,17 @@ def _recompute(project_id: int, now: datetime) -> dict:
     gold = _gold_codes(project, encoded.task_ids, label_type, classes)
     result = truth_model.fit(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
                              n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
-    project.truth_model = truth_model.describe(result)
+    project_store.record_fit(project, truth_model=truth_model.describe(result))
     _progress(project_id, percent=60, stage="writing results")
     model = np.flatnonzero(encoded.annotator_ids == MODEL_ANNOTATOR)
     if model.size:
-        project.model_confusion = result.confusion[model[0]].round(6).tolist()
+        project_store.record_fit(project, model_confusion=result.confusion[model[0]].round(6).tolist())
     gold_task = np.zeros(encoded.task_ids.size, dtype=bool)
     gold_task[list(gold)] = True
     written, reopened = 0, 0
     if project.aggregation == "ds":
         written, reopened = _write_back(project, encoded, result, gold_task, now)
-    project.class_priors = result.priors.round(6).tolist()
+    project_store.record_fit(project, class_priors=result.priors.round(6).tolist())
     check_reviews(project_id=project.id, task_ids=encoded.task_ids, labels=result.labels, classes=classes,
                   label_type=label_type)
     _progress(project_id, percent=85, stage="updating trust")
@@ -236,8 +237,7 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
         low = [int(t) for t, top in zip(found.task_ids, found.posteriors.max(axis=1)) if top < project.target_confidence]
         reopened = policy.reopen(task_ids=low, max_answers=project.max_answers)
         if reopened:
-            project.closed_task_count = db.session.scalar(
-                select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold"))
-            if project.status == "completed":
-                project.status, project.completed_at = OPEN, None
+            project_store.set_closed_count(project, db.session.scalar(
+                select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold")))
+            project_store.reopen_if_completed(project)
     return written, reopened

@@ -1,7 +1,6 @@
 """Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
 from datetime import datetime
 
-
 import numpy as np
 from sqlalchemy import func, select, update
 
@@ -10,10 +9,11 @@ from marketplace.accounts.models import Account
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
-from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
-from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.projects import store as project_store
+from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import policy, recompute, store, structured, truth_model
+from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.webhooks import models as webhooks
@@ -146,10 +146,8 @@ def _refresh_progress(project: Project, now: datetime) -> None:
         select(func.count()).select_from(Result).join(Task, Task.id == Result.task_id)
         .where(Result.project_id == project.id, Result.method != GOLD, done)
     )
-    project.closed_task_count = closed
-    if project.status in (OPEN, PAUSED) and project.task_count > 0 and closed >= project.task_count:
-        project.status = COMPLETED
-        project.completed_at = now
+    project_store.set_closed_count(project, closed)
+    if project_store.complete_if_done(project, now):
         webhook_services.emit(project_id=project.id, event=webhooks.PROJECT_COMPLETED, now=now,
                               payload={"project_id": project.id, "tasks": project.task_count})
         # The triggers recompute open projects only: one last run takes in the answers since the

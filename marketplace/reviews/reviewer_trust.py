@@ -29,9 +29,7 @@ def check_reviews(*, project_id: int, task_ids: np.ndarray, labels: np.ndarray, 
 def _record(review: Review, agrees: bool) -> None:
     """Mark the decision and count it in the reviewer's trust on the project."""
     review.agrees_with_truth = agrees
-    stats = quality.stats_row(annotator_id=review.reviewer_id, project_id=review.project_id)
-    stats.reviews_checked += 1
-    stats.reviews_agreed += int(agrees)
+    quality.count_review(reviewer_id=review.reviewer_id, project_id=review.project_id, agrees=agrees)
 
 
 def check_structured_reviews(*, project, task_answers) -> int:

@@ -16,15 +16,16 @@ from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.projects import services as projects
-from marketplace.projects.models import COMPLETED, OPEN, Project
+from marketplace.projects import store as project_store
+from marketplace.projects.models import Project
 from marketplace.quality import eligibility
 from marketplace.results import store as results_store
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import Result
 from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
+from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
-from marketplace.tasks.models import OPEN as TASK_OPEN
 
 
 def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> None:
@@ -104,7 +105,7 @@ def decide(*, review_id: int, reviewer: Account, answer, now: datetime) -> Revie
     except labels.LabelError as exc:
         raise field_error(exc.message, "answer", *exc.path)
     review.status, review.decided_at, review.label = DECIDED, now, clean
-    task.status, task.closed_at = CLOSED, now
+    tasks_store.close_reviewed(task, now)
     label = labels.result_label(project.label_schema, clean)
     results_store.set_reviewed(task_id=task.id, project_id=project.id, label=label, method=REVIEW_METHOD,
                                answer_count=task.answer_count, now=now)
@@ -117,8 +118,7 @@ def rework(*, review_id: int, reviewer: Account, note: str, now: datetime) -> Re
     """Return the task for one more answer, with the reviewer's note for the next annotators."""
     review, project, task = _own_live_review(review_id, reviewer, now)
     review.status, review.decided_at, review.note = RETURNED, now, note
-    task.status, task.closed_at, task.rework_note = TASK_OPEN, None, note
-    task.slot_limit = max(task.slot_limit, task.answer_count + 1)
+    tasks_store.send_back(task, note)
     results_store.delete_results([task.id])
     _reopen_project(project)
     db.session.flush()
@@ -135,18 +135,17 @@ def send_to_review(*, account: Account, task_id: int) -> Task:
         raise Conflict("This project has no review stage; enable it first.")
     if task.status not in (CLOSED, ESCALATED):
         raise Conflict(f"Only a closed task can be sent to review; this one is {task.status}.")
-    task.status = ESCALATED
+    tasks_store.queue_for_review(task)
     _reopen_project(project)
     db.session.flush()
     return task
 
 
 def _reopen_project(project: Project) -> None:
-    project.closed_task_count = db.session.scalar(
+    project_store.set_closed_count(project, db.session.scalar(
         select(func.count()).select_from(Result).join(Task, Task.id == Result.task_id)
-        .where(Result.project_id == project.id, Result.method != "gold", Task.status == CLOSED))
-    if project.status == COMPLETED:
-        project.status, project.completed_at = OPEN, None
+        .where(Result.project_id == project.id, Result.method != "gold", Task.status == CLOSED)))
+    project_store.reopen_if_completed(project)
 
 
 def own_reviews(*, reviewer: Account) -> list[Review]:

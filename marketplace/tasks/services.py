@@ -5,16 +5,17 @@ from marketplace import labels
 from marketplace.accounts.models import Account
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
-
 from marketplace.extensions import db
 from marketplace.payments import escrow
+from marketplace.projects import services as projects
+from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.projects.models import PAUSED
-from marketplace.projects import services as projects
+from marketplace.projects.models import initial_slots
 from marketplace.results import services as results
 from marketplace.tasks import parsing, store
-from marketplace.projects.models import initial_slots
 from marketplace.tasks.models import Task
+
 
 def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: int, rows: list[int] | None = None) -> dict:
     """Add a batch of tasks; ids already in the project are reported as duplicates and skipped.
@@ -48,8 +49,7 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
     if gold:
         results.record_gold(project=project, task_ids=list(gold.values()),
                             answers={i["external_id"]: i["gold_answer"] for i in checked if i["external_id"] in gold})
-    project.task_count += len(created) - len(gold)  # the project row is locked for this transaction
-    project.gold_count += len(gold)
+    project_store.count_imported(project, tasks=len(created) - len(gold), gold=len(gold))  # the row is locked
     db.session.flush()
     if project.status in (PROJECT_OPEN, PAUSED) and created:
         escrow.top_up(project=project, amount_cents=None, now=utcnow())  # the new tasks' worst case, or 402

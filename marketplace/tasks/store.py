@@ -162,3 +162,35 @@ def reopen_superseded(per_task: dict[int, int], *, slots: int) -> None:
             .where(Task.status.in_((OPEN, CLOSED, ESCALATED)))
             .execution_options(synchronize_session=False)
         )
+
+
+def close(task, *, escalate: bool, now) -> None:
+    """The policy is done with a task: closed with its label, or escalated to review (task locked by the caller)."""
+    task.status, task.closed_at = (ESCALATED if escalate else CLOSED), now
+
+
+def ask_one_more(task, answers: int) -> None:
+    """The policy wants one more answer on a task holding `answers`: make room for it."""
+    if task.slot_limit <= answers:
+        task.slot_limit = answers + 1
+
+
+def set_uncertainty(task, value: float) -> None:
+    """1 - the task's top posterior, which active ordering hands out first."""
+    task.uncertainty = round(float(value), 6)
+
+
+def close_reviewed(task, now) -> None:
+    """A reviewer decided the task."""
+    task.status, task.closed_at = CLOSED, now
+
+
+def send_back(task, note: str) -> None:
+    """A reviewer returns the task for one more answer, with a note for the next annotators."""
+    task.status, task.closed_at, task.rework_note = OPEN, None, note
+    task.slot_limit = max(task.slot_limit, task.answer_count + 1)
+
+
+def queue_for_review(task) -> None:
+    """The requester sends a closed task to the review stage."""
+    task.status = ESCALATED

@@ -1,0 +1,46 @@
+"""The project row's counters and lifecycle as other features change them (the projects table's owner).
+
+Importing tasks, closing or reopening tasks and recomputing change a project's counters and may
+complete or reopen it; those features call these instead of setting the project's columns.
+"""
+from datetime import datetime
+
+from marketplace.projects.models import COMPLETED, OPEN, PAUSED
+
+
+def count_imported(project, *, tasks: int, gold: int) -> None:
+    """Count tasks just imported (the caller holds the project's row lock)."""
+    project.task_count += tasks
+    project.gold_count += gold
+
+
+def set_closed_count(project, closed: int) -> None:
+    """Record how many of the project's tasks are done."""
+    project.closed_task_count = max(closed, 0)
+
+
+def complete_if_done(project, now: datetime) -> bool:
+    """Complete an open or paused project whose tasks are all done; True if it just completed."""
+    if project.status in (OPEN, PAUSED) and project.task_count > 0 and project.closed_task_count >= project.task_count:
+        project.status, project.completed_at = COMPLETED, now
+        return True
+    return False
+
+
+def reopen_if_completed(project) -> None:
+    """A completed project whose tasks need answers again is open again."""
+    if project.status == COMPLETED:
+        project.status, project.completed_at = OPEN, None
+
+
+LEARNED = ("truth_model", "model_confusion", "class_priors")
+
+
+def record_fit(project, **learned) -> None:
+    """Remember what a recompute learned: the truth model it chose (method, weights, calibrations), the
+    model-as-annotator's confusion matrix, the class priors. Only those three columns."""
+    unknown = set(learned) - set(LEARNED)
+    if unknown:
+        raise TypeError(f"record_fit takes {LEARNED}, not {sorted(unknown)}")
+    for name, value in learned.items():
+        setattr(project, name, value)
