@@ -202,6 +202,15 @@ def _owners() -> dict[str, str]:
     return found
 
 
+def _feature_nodes():
+    """(file, feature, AST node) of every node in the features' modules (not inference/, not the demo)."""
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        if len(parts) >= 2 and parts[0] not in ("inference", "demo"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                yield path, parts[0], node
+
+
 def test_only_a_tables_owner_writes_it():
     """No insert/update/delete statement on another feature's model outside that feature (its store is the way in).
 
@@ -210,22 +219,16 @@ def test_only_a_tables_owner_writes_it():
     """
     owners = _owners()
     wrong = []
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE).parts
-        if len(parts) < 2 or parts[0] in ("inference", "demo"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.Call):
-                continue
+    for path, feature, node in _feature_nodes():
+        if isinstance(node, ast.Call):
             name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            model = None
             if name in ("insert", "update", "delete", "upsert") and node.args:
                 target = node.args[0]
                 model = getattr(target, "id", None) or getattr(getattr(target, "value", None), "id", None)
             elif name == "delete" and isinstance(node.func, ast.Attribute):  # X.__table__.delete()
                 model = getattr(getattr(node.func.value, "value", None), "id", None)
-            else:
-                continue
-            if model in owners and owners[model] != parts[0]:
+            if model in owners and owners[model] != feature:
                 wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} writes {model} (owned by {owners[model]})")
     assert not wrong, wrong
 
@@ -238,17 +241,13 @@ ROW_NAMES = {"task": "tasks", "project": "projects", "assignment": "assignments"
 def test_loaded_rows_are_changed_by_their_owner_only():
     """`task.status = ...` outside tasks/ (and the like for the other tables): call the owner's store instead."""
     wrong = []
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE).parts
-        if len(parts) < 2 or parts[0] in ("inference", "demo"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-                node, ast.AugAssign) else []
-            for target in targets:
-                for leaf in (target.elts if isinstance(target, ast.Tuple) else [target]):
-                    if isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name):
-                        owner = ROW_NAMES.get(leaf.value.id)
-                        if owner and owner != parts[0]:
-                            wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} sets {leaf.value.id}.{leaf.attr}")
+    for path, feature, node in _feature_nodes():
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AugAssign) else []
+        for target in targets:
+            for leaf in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name):
+                    owner = ROW_NAMES.get(leaf.value.id)
+                    if owner and owner != feature:
+                        wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno} sets {leaf.value.id}.{leaf.attr}")
     assert not wrong, wrong
