@@ -11,7 +11,7 @@ def create_app(config=None):
     from flask import Flask
 
     from marketplace import cli, errors, inputs, models, queue  # noqa: F401 (models: every table)
-    from marketplace.config import config_from_env
+    from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
     from marketplace.payments import gateway  # inside: importing marketplace must not load Flask (inference)
@@ -19,6 +19,7 @@ def create_app(config=None):
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or config_from_env())
+    check_secrets(app.config)
     app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
     tune_sqlite(app)

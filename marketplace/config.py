@@ -61,6 +61,34 @@ class Config:
     }
 
 
+# Values anyone can read in this repository or guess: never a key on a real database.
+KNOWN_SECRETS = frozenset({Config.SECRET_KEY, "", "secret", "changeme", "change-me", "dev", "development"})
+
+
+class UnsafeConfig(RuntimeError):
+    """The app refuses to start with a setting that would make it unsafe."""
+
+
+def check_secrets(config) -> None:
+    """Refuse to run on PostgreSQL (a real deployment) with a known or empty key.
+
+    SECRET_KEY signs the pseudonyms in exports and tasks' `tsk_` refs: with a known one an annotator
+    recovers real task ids and exported annotator ids become reversible. WEBHOOKS_SECRET_KEY, when
+    set, derives every endpoint's signing secret. The embedded SQLite mode (the demo) keeps its
+    development default.
+    """
+    if not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        return
+    if (config.get("SECRET_KEY") or "") in KNOWN_SECRETS:
+        raise UnsafeConfig("SECRET_KEY is unset or a known default value; set SECRET_KEY to a long random value "
+                           "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))') before starting "
+                           "on PostgreSQL")
+    webhooks = config.get("WEBHOOKS_SECRET_KEY")
+    if webhooks is not None and webhooks in KNOWN_SECRETS:
+        raise UnsafeConfig("WEBHOOKS_SECRET_KEY is set to a known default value; set it to a long random value "
+                           "(or leave it unset to derive from SECRET_KEY)")
+
+
 def config_from_env() -> type[Config]:
     """Return a Config subclass filled from environment variables."""
     env = os.environ

@@ -1,17 +1,26 @@
 """Input hygiene for every request: numbers and text PostgreSQL can store, or a clear 4xx.
 
 - JSON with NaN or Infinity is refused (400): they are not JSON, and a float column or JSONB cannot hold them.
-- A NUL character anywhere in a JSON body is refused (422 naming the path): PostgreSQL text cannot hold it.
+- JSON integers longer than MAX_INT_DIGITS digits are refused (422 naming the path): no column holds
+  them, and Python would spend its time (or refuse, past 4,300 digits) turning them into numbers.
+- JSON nested deeper than MAX_DEPTH, a NUL character, or an unpaired UTF-16 surrogate ("\ud800", not
+  Unicode: it cannot be stored or encoded) anywhere in a value or key is refused (422 naming the path).
+- The same rules hold for every upload format (tasks/parsing.py parses with `loads` and checks with
+  `problem`).
 - An integer id in the URL or in a body field beyond what a BIGINT column holds is a 404 or 422, not a 500.
 """
+import json
+
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import validate
 
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import DomainError, NotFound, ValidationFailed
 
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 40
 
 
 def id_range() -> validate.Range:
@@ -28,27 +37,78 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+class HugeInteger:
+    """Stands for a JSON integer too long to turn into a number; problem() reports it at its path."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _bounded_int(text: str):
+    digits = len(text.lstrip("-"))
+    return HugeInteger(digits) if digits > MAX_INT_DIGITS else int(text)
+
+
+def loads(text, **kwargs):
+    """json.loads with this module's rules: no NaN/Infinity, no nesting deep enough to recurse out (ValueError,
+    json.JSONDecodeError being one); an integer too long comes back as a HugeInteger for problem() to name."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int, **kwargs)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
 class StrictJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, refusing NaN and Infinity on the way in."""
+    """Flask's JSON provider with `loads`' rules on the way in."""
 
     def loads(self, s, **kwargs):
-        return super().loads(s, parse_constant=_refuse_constant, **kwargs)
+        return loads(s, **kwargs)
 
 
-def _nul_path(value, path="json"):
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _nul_path(key, f"{path}.{key}") or _nul_path(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = _nul_path(item, f"{path}.{i}")
-            if found:
-                return found
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates (not valid Unicode)"
     return None
+
+
+def problem(value, path: str = "json") -> tuple[str, str] | None:
+    """(path, message) of the first thing in a parsed JSON value no column can hold, or None.
+
+    Iterative, so a deep value cannot exhaust the stack while being checked.
+    """
+    stack = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return where, f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str):
+            message = _text_problem(item)
+            if message:
+                return where, message
+        elif isinstance(item, HugeInteger):
+            return where, f"an integer of {item.digits} digits; at most {MAX_INT_DIGITS}"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                message = _text_problem(key) if isinstance(key, str) else None
+                if message:
+                    return f"{where}.{key!r}", message
+                stack.append((inner, f"{where}.{key}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{where}.{i}", depth + 1) for i, inner in enumerate(item))
+    return None
+
+
+def errors_at(path: str, message: str) -> dict:
+    """The error shape's `errors` for a message at a dotted path (json.tasks.3.data -> nested dicts)."""
+    parts = path.split(".")
+    errors: dict = {parts[-1]: [message]}
+    for part in reversed(parts[:-1]):
+        errors = {part: errors}
+    return errors
 
 
 def _check_request() -> None:
@@ -56,13 +116,16 @@ def _check_request() -> None:
         if isinstance(value, int) and value > MAX_ID:
             raise NotFound("No such object.")
     if request.is_json and request.content_length:
-        path = _nul_path(request.get_json(silent=True))
-        if path is not None:
-            parts = path.split(".")
-            errors: dict = {parts[-1]: ["must not contain NUL characters"]}
-            for part in reversed(parts[:-1]):
-                errors = {part: errors}
-            raise ValidationFailed(f"{path}: must not contain NUL characters", errors=errors)
+        # Parsed here under these rules, before the schema layer (webargs) parses it again with plain json.
+        try:
+            body = loads(request.get_data(cache=True))
+        except ValueError as exc:
+            raise DomainError(f"The body is not JSON this API accepts: {getattr(exc, 'msg', str(exc))}.",
+                              errors={"json": {"_body": [str(getattr(exc, "msg", exc))]}}) from None
+        found = problem(body)
+        if found is not None:
+            path, message = found
+            raise ValidationFailed(f"{path}: {message}", errors=errors_at(path, message))
 
 
 def register(app: Flask) -> None:

@@ -82,3 +82,27 @@ def test_schema_error_message_names_the_failing_field(client):
 def test_invalid_json_body_is_400_in_the_one_shape(client):
     response = client.post("/api/v1/requesters", data="{oops", content_type="application/json")
     assert response.status_code == 400 and set(response.json) == ERROR_KEYS
+
+
+@pytest.mark.parametrize("settings, variable", [
+    ({}, "SECRET_KEY"),  # the development default
+    ({"SECRET_KEY": ""}, "SECRET_KEY"),
+    ({"SECRET_KEY": "a-long-random-value-0123456789", "WEBHOOKS_SECRET_KEY": "changeme"}, "WEBHOOKS_SECRET_KEY"),
+])
+def test_the_app_refuses_to_start_on_postgresql_with_a_known_key(settings, variable):
+    from marketplace import create_app
+    from marketplace.config import Config, UnsafeConfig
+
+    config = type("Unsafe", (Config,), {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/x", **settings})
+    with pytest.raises(UnsafeConfig, match=variable):
+        create_app(config)
+
+
+def test_the_embedded_mode_keeps_its_development_key_and_a_real_key_starts():
+    from marketplace import create_app
+    from marketplace.config import Config
+
+    assert create_app(Config).config["SECRET_KEY"] == Config.SECRET_KEY  # SQLite: the demo starts
+    real = type("Real", (Config,), {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/x",
+                                    "SECRET_KEY": "a-long-random-value-0123456789"})
+    assert create_app(real).config["SECRET_KEY"] == "a-long-random-value-0123456789"

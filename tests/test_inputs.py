@@ -42,3 +42,43 @@ def test_non_finite_predictions_are_422(client, headers):
     response = client.post(f"/api/v1/projects/{project.id}/tasks", data=body, content_type="application/json",
                            headers=bearer(_owner(project)))
     assert response.status_code == 422
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize("body, status, where", [
+    (DEEP, 400, None),  # deeper than the parser can go: not JSON we accept
+    ('{"name": ' + "[" * 70 + "]" * 70 + "}", 422, "name"),  # parses, but deeper than MAX_DEPTH
+    ('{"name": "a\\ud800b"}', 422, "name"),  # an unpaired surrogate: not Unicode
+    ('{"\\udfff": 1}', 422, None),  # in a key too
+    ('{"name": "x", "reward_cents": ' + "9" * 5000 + "}", 422, "reward_cents"),  # past Python's int limit
+    ('{"name": "x", "reward_cents": ' + "9" * 41 + "}", 422, "reward_cents"),  # past MAX_INT_DIGITS
+])
+def test_deep_nesting_surrogates_and_huge_integers_are_4xx_on_any_endpoint(client, headers, body, status, where):
+    for path, auth in (("/api/v1/projects", headers), ("/api/v1/requesters", {})):  # authenticated or not
+        response = client.post(path, data=body, content_type="application/json", headers=auth)
+        assert response.status_code == status, (path, response.json)
+        assert set(response.json) == {"code", "status", "message", "errors"}
+        if where:
+            assert where in response.json["errors"]["json"]
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"external_id": "a", "data": {"t": "x\\u0000y"}}', "data"),
+    ('{"external_id": "a\\ud800", "data": {}}', "external_id"),
+    ('{"external_id": "a", "data": ' + "[" * 70 + "]" * 70 + "}", "data"),
+    ('{"external_id": "a", "data": {"n": ' + "7" * 5000 + "}}", "n"),
+    ("[" * 1000 + "]" * 1000, "_line"),
+])
+def test_uploads_follow_the_same_rules_line_by_line(client, line, field):
+    from tests.factories import ProjectFactory
+    from tests.projects.test_routes import _owner
+
+    project = ProjectFactory()
+    content = ('{"external_id": "ok", "data": {}}\n' + line + "\n").encode("utf-8", "surrogatepass")
+    response = client.post(f"/api/v1/projects/{project.id}/tasks/upload", headers=bearer(_owner(project)),
+                           data={"file": (__import__("io").BytesIO(content), "tasks.jsonl")},
+                           content_type="multipart/form-data")
+    assert response.status_code in (400, 422), response.json
+    assert "line 2" in response.json["message"] and field in response.json["message"]

@@ -35,7 +35,8 @@ def empty_database_url():
 
 
 def test_upgrade_on_empty_postgres_then_db_check_finds_no_drift(empty_database_url):
-    env = {"DATABASE_URL": empty_database_url, "FLASK_APP": "wsgi", "PATH": str(Path(sys.executable).parent)}
+    env = {"DATABASE_URL": empty_database_url, "FLASK_APP": "wsgi", "PATH": str(Path(sys.executable).parent),
+           "SECRET_KEY": "migration-test-secret-0123456789"}
     flask = str(Path(sys.executable).parent / "flask")
     upgraded = subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert upgraded.returncode == 0, upgraded.stderr

@@ -6,8 +6,8 @@ those of schemas.TaskIn, and every error names the row (0-based index or 1-based
 """
 import csv
 import io
-import json
 
+from marketplace import inputs
 from marketplace.errors import ValidationFailed
 
 MAX_EXTERNAL_ID = 255
@@ -66,8 +66,16 @@ def _file_error(line: int, field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"line {line}: {field}: {message}", errors={"file": {str(line): {field: [message]}}})
 
 
-def _not_json(name: str):
-    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
+def _json_cell(text: str, line: int, field: str):
+    """Parse one JSON value of an upload (a JSONL line, a CSV cell) under the app's input rules (inputs.py)."""
+    try:
+        value = inputs.loads(text)
+    except ValueError as exc:
+        raise _file_error(line, field, f"not valid JSON ({getattr(exc, 'msg', str(exc))})")
+    found = inputs.problem(value, field)
+    if found is not None:
+        raise _file_error(line, found[0], found[1])
+    return value
 
 
 def parse_jsonl(content: bytes) -> tuple[list, list[int]]:
@@ -76,10 +84,7 @@ def parse_jsonl(content: bytes) -> tuple[list, list[int]]:
     for number, line in enumerate(_text(content).splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            items.append(json.loads(line, parse_constant=_not_json))
-        except json.JSONDecodeError as exc:
-            raise _file_error(number, "_line", f"not valid JSON ({exc.msg})")
+        items.append(_json_cell(line, number, "_line"))
         lines.append(number)
     return items, lines
 
@@ -96,26 +101,20 @@ def parse_csv(content: bytes) -> tuple[list, list[int]]:
         if None in record:
             raise _file_error(number, "_line", "more fields than the header")
         if "data" in header:
-            try:
-                data = json.loads(record["data"] or "null")
-            except json.JSONDecodeError as exc:
-                raise _file_error(number, "data", f"not valid JSON ({exc.msg})")
+            data = _json_cell(record["data"] or "null", number, "data")
         else:
             data = {k: v for k, v in record.items() if k not in FIELDS}
         item = {"external_id": record["external_id"], "data": data}
         if record.get("gold_answer"):
-            try:
-                item["gold_answer"] = json.loads(record["gold_answer"])
-            except json.JSONDecodeError as exc:
-                raise _file_error(number, "gold_answer", f"not valid JSON ({exc.msg})")
+            item["gold_answer"] = _json_cell(record["gold_answer"], number, "gold_answer")
             if record.get("gold_explanation"):
                 item["gold_explanation"] = record["gold_explanation"]
         if record.get("prediction"):
-            try:
-                item["prediction"] = json.loads(record["prediction"])
-            except json.JSONDecodeError as exc:
-                raise _file_error(number, "prediction", f"not valid JSON ({exc.msg})")
+            item["prediction"] = _json_cell(record["prediction"], number, "prediction")
             item["model_version"] = record.get("model_version") or None
+        found = inputs.problem(item, "_line")  # plain columns too: a NUL in any cell
+        if found is not None:
+            raise _file_error(number, found[0].removeprefix("_line."), found[1])
         items.append(item)
         lines.append(number)
     return items, lines
