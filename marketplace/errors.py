@@ -4,9 +4,11 @@ Schema errors from flask-smorest, HTTP errors from werkzeug and DomainErrors fro
 rendered by the same handler, so the documented ErrorSchema holds for every 4xx and 5xx.
 """
 import logging
+import re
 from http import HTTPStatus
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,25 @@ def _http(error: HTTPException):
     return response
 
 
+# PostgreSQL's SQLSTATEs for a value the schema refuses: a reference to a row that does not exist, a
+# number out of its column's range. A check that should have caught it first is missing, but the
+# caller still sent a bad field: 422 naming it (the constraint's column), not a 500.
+_FIELD_STATES = {"23503": "refers to nothing that exists", "22003": "is out of range"}
+_KEY_COLUMN = re.compile(r"Key \((\w+)\)")
+
+
+def _database(error: Exception):
+    orig = getattr(error, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    if state not in _FIELD_STATES:
+        return _unexpected(error)
+    diag = getattr(orig, "diag", None)
+    found = _KEY_COLUMN.search(getattr(diag, "message_detail", None) or "")
+    column = (found.group(1) if found else None) or getattr(diag, "column_name", None) or "_body"
+    log.warning("database refused a value (%s): %s", state, getattr(diag, "message_primary", orig))
+    return _domain(ValidationFailed(f"{column}: {_FIELD_STATES[state]}", errors={"json": {column: [_FIELD_STATES[state]]}}))
+
+
 def _unexpected(error: Exception):
     log.exception("unhandled error")
     response = jsonify(body(500, "Internal error; it has been logged."))
@@ -116,4 +137,6 @@ def register(app: Flask) -> None:
     """Install the handlers that render every error in the one shape."""
     app.register_error_handler(DomainError, _domain)
     app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(IntegrityError, _database)
+    app.register_error_handler(DataError, _database)
     app.register_error_handler(Exception, _unexpected)

@@ -82,3 +82,43 @@ def test_uploads_follow_the_same_rules_line_by_line(client, line, field):
                            content_type="multipart/form-data")
     assert response.status_code in (400, 422), response.json
     assert "line 2" in response.json["message"] and field in response.json["message"]
+
+
+def test_a_review_qualification_that_does_not_exist_or_is_not_yours_is_422(client, headers):
+    from marketplace.extensions import db
+    from marketplace.qualifications.models import Qualification
+
+    theirs = Qualification(owner_id=RequesterFactory().id, name="q", label_schema={"type": "classification",
+                           "classes": ["a", "b"]}, questions_per_attempt=1, pass_score=1.0, time_limit_s=60,
+                           retry_delay_s=60, max_attempts=1)
+    db.session.add(theirs)
+    db.session.flush()
+    for qualification_id in (987654, theirs.id):  # missing; another requester's
+        for extra in ({}, {"review_enabled": True}):
+            response = client.post("/api/v1/projects", json=project_body(review_qualification_id=qualification_id,
+                                                                         **extra), headers=headers)
+            assert response.status_code == 422, response.json
+            assert "review_qualification_id" in response.json["errors"]["json"]
+
+
+def test_a_webhook_project_id_beyond_bigint_is_422(client, headers):
+    response = client.post("/api/v1/webhooks", json={"url": "https://hooks.example.com/x", "events": ["task.completed"],
+                                                     "project_id": BIG}, headers=headers)
+    assert response.status_code == 422 and "project_id" in response.json["errors"]["json"]
+
+
+def test_a_foreign_key_the_checks_missed_is_a_422_naming_the_column(app, ctx):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from marketplace import errors
+    from marketplace.extensions import db
+
+    with pytest.raises(IntegrityError) as caught:
+        with db.session.begin_nested():
+            db.session.execute(text("INSERT INTO api_keys (account_id, prefix, secret_hash, name, created_at, "
+                                    "updated_at) VALUES (987654, 'p', 'h', 'n', now(), now())"))
+    with app.test_request_context():
+        response = errors._database(caught.value)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"json": {"account_id": ["refers to nothing that exists"]}}

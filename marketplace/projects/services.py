@@ -42,13 +42,13 @@ def _checked_requirements(requirements: dict, requester: Account, field: tuple |
 
 def _check_review(project: Project, requester: Account) -> None:
     """A review stage needs a way to tell reviewers: a qualification of the requester's, or a trust level."""
+    if project.review_qualification_id is not None:  # one of the requester's, enabled yet or not
+        _checked_requirements({"qualifications": [{"id": project.review_qualification_id}]}, requester,
+                              field=("review_qualification_id",))
     if not project.review_enabled:
         return
     if project.review_qualification_id is None and project.review_min_trust is None:
         raise field_error("set review_qualification_id or review_min_trust to enable review", "review_enabled")
-    if project.review_qualification_id is not None:
-        _checked_requirements({"qualifications": [{"id": project.review_qualification_id}]}, requester,
-                              field=("review_qualification_id",))
 
 
 def _check_redundancy(project: Project) -> None:

@@ -17,7 +17,7 @@ def _events(**kw):
 
 
 def _project_id(**kw):
-    return fields.Integer(strict=True, allow_none=True, **kw,
+    return fields.Integer(strict=True, allow_none=True, validate=id_range(), **kw,
                           metadata={"description": "send only this project's events; null: all your projects"})
 
 
