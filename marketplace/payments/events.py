@@ -4,12 +4,13 @@ The job never trusts the event's copy of an object: it re-reads the PaymentInten
 Stripe and applies what Stripe has now. So an event delivered three times, or a `payment_failed`
 that arrives after the `succeeded` it preceded, has exactly one effect.
 """
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from marketplace.db import upsert
-from marketplace.errors import Unauthorized
+from marketplace.errors import DomainError, Unauthorized
 from marketplace.extensions import db
 from marketplace.payments import funding as fundings
 from marketplace.payments import refunds
@@ -18,6 +19,24 @@ from marketplace.payments.jobs import PROCESS_STRIPE_EVENT
 from marketplace.payments.models import Funding, PayoutAccount, StripeEvent
 
 SWEEP_AFTER = timedelta(minutes=2)
+log = logging.getLogger(__name__)
+
+
+def malformed(event) -> str | None:
+    """What makes a (signed) event unusable, or None: an object with a string id, a type, a data.object."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    if not isinstance(event.get("id"), str) or not event["id"] or len(event["id"]) > 255:
+        return "no event id"
+    if not isinstance(event.get("type"), str):
+        return "no event type"
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return "data.object is not an object"
+    object_id = data["object"].get("id")
+    if object_id is not None and not isinstance(object_id, str):
+        return "data.object.id is not a string"
+    return None
 
 
 def receive(*, payload: bytes, signature: str, now: datetime) -> bool:
@@ -26,6 +45,10 @@ def receive(*, payload: bytes, signature: str, now: datetime) -> bool:
         event = gateways.current().verify_webhook(payload, signature)
     except gateways.BadSignature as exc:
         raise Unauthorized(f"The Stripe signature did not verify: {exc}") from exc
+    problem = malformed(event)
+    if problem:
+        log.warning("refused a signed but malformed Stripe event: %s", problem)
+        raise DomainError(f"Malformed Stripe event: {problem}.", errors={"json": {"_body": [problem]}})
     obj = (event.get("data") or {}).get("object") or {}
     insert = upsert(StripeEvent)
     event_id = db.session.scalar(

@@ -205,3 +205,15 @@ def test_a_refund_made_in_the_stripe_dashboard_is_booked_once_from_its_webhook(c
     assert db.session.get(Funding, funding["id"], populate_existing=True).refunded_cents == 1_000
     with transaction():
         assert reconcile.run(now=utcnow()).differences == []
+
+
+@pytest.mark.parametrize("event, problem", [
+    ([{"id": "evt_1"}], "not a JSON object"),
+    ({"type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}, "no event id"),
+    ({"id": "evt_2", "type": "payment_intent.succeeded", "data": {"object": "pi_1"}}, "data.object"),
+    ({"id": "evt_3", "type": "payment_intent.succeeded", "data": {"object": {"id": 5}}}, "data.object.id"),
+])
+def test_a_signed_but_malformed_event_is_a_400_and_stores_nothing(client, fake_stripe, stripe_gateway, event, problem):
+    response = _deliver(client, fake_stripe, event)
+    assert response.status_code == 400 and problem in response.json["message"], response.json
+    assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 0
