@@ -10,7 +10,7 @@ def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
 
-    from marketplace import cli, errors, inputs, models, queue  # noqa: F401 (models: every table)
+    from marketplace import cli, errors, inputs, limits, models, queue  # noqa: F401 (models: every table)
     from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
@@ -24,7 +24,8 @@ def create_app(config=None):
     db.init_app(app)
     tune_sqlite(app)
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [limits.DocumentLimits()]})
+    limits.init_app(app)
     queue.init_app(app)
     gateway.init_app(app)
     errors.register(app)

@@ -48,6 +48,16 @@ class Config:
     PAYOUT_RETURN_URL = "https://example.com/payouts/done"
     PAYOUT_REFRESH_URL = "https://example.com/payouts/retry"
 
+    # Rate limits (marketplace/limits.py): Flask-Limiter strings, tiers separated by ";". Counters are
+    # kept in RATELIMIT_STORAGE_URI (default: REDIS_URL; in memory, per process, without Redis).
+    RATE_LIMITS_ENABLED = True  # not Flask-Limiter's RATELIMIT_ENABLED: that one would switch off every app in the process
+    RATELIMIT_STORAGE_URI: str | None = None
+    RATELIMIT_LOGIN_PER_CLIENT = "20 per minute; 200 per hour"
+    RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "5 per minute; 20 per hour; 50 per day"
+    RATELIMIT_SIGNUP_PER_CLIENT = "20 per hour"
+    RATELIMIT_API = "1200 per minute"
+    TRUST_PROXY_HOPS = 0  # reverse proxies in front that append X-Forwarded-For (the client address)
+
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -126,5 +136,13 @@ def config_from_env() -> type[Config]:
         PAYOUT_MINIMUM_CENTS = _int("PAYOUT_MINIMUM_CENTS", Config.PAYOUT_MINIMUM_CENTS)
         PAYOUT_RETURN_URL = env.get("PAYOUT_RETURN_URL", Config.PAYOUT_RETURN_URL)
         PAYOUT_REFRESH_URL = env.get("PAYOUT_REFRESH_URL", Config.PAYOUT_REFRESH_URL)
+        RATE_LIMITS_ENABLED = env.get("RATE_LIMITS_ENABLED", "1") == "1"
+        RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or None
+        RATELIMIT_LOGIN_PER_CLIENT = env.get("RATELIMIT_LOGIN_PER_CLIENT", Config.RATELIMIT_LOGIN_PER_CLIENT)
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = env.get("RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT",
+                                                       Config.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT)
+        RATELIMIT_SIGNUP_PER_CLIENT = env.get("RATELIMIT_SIGNUP_PER_CLIENT", Config.RATELIMIT_SIGNUP_PER_CLIENT)
+        RATELIMIT_API = env.get("RATELIMIT_API", Config.RATELIMIT_API)
+        TRUST_PROXY_HOPS = _int("TRUST_PROXY_HOPS", Config.TRUST_PROXY_HOPS)
 
     return EnvConfig

@@ -93,6 +93,16 @@ def _fresh_sqlite(app):
     shutil.copy(SQLITE_DIR / "template.db", SQLITE_DIR / "test.db")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with empty rate-limit counters (the limiter's storage outlives one test)."""
+    from marketplace.limits import limiter
+
+    if limiter.initialized:
+        limiter.reset()
+    yield
+
+
 @pytest.fixture
 def ctx(app):
     """An app context whose database work is rolled back at the end of the test (SQLite: a fresh copy)."""

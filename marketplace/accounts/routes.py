@@ -7,6 +7,7 @@ from marketplace.accounts import schemas, services
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
+from marketplace.limits import login_failures_per_account, login_per_client, signup_per_client
 
 bp = Blueprint("accounts", __name__, description="Accounts, login and API keys")
 
@@ -18,6 +19,7 @@ def _register(data: dict, role: str):
 
 @bp.route("/requesters")
 class Requesters(MethodView):
+    @signup_per_client
     @bp.arguments(schemas.RegistrationIn)
     @bp.response(201, schemas.AccountOut)
     @bp.doc(security=[])
@@ -28,6 +30,7 @@ class Requesters(MethodView):
 
 @bp.route("/annotators")
 class Annotators(MethodView):
+    @signup_per_client
     @bp.arguments(schemas.RegistrationIn)
     @bp.response(201, schemas.AccountOut)
     @bp.doc(security=[])
@@ -38,6 +41,8 @@ class Annotators(MethodView):
 
 @bp.route("/auth/tokens")
 class Tokens(MethodView):
+    @login_per_client
+    @login_failures_per_account
     @bp.arguments(schemas.LoginIn)
     @bp.response(201, schemas.TokenOut)
     @bp.doc(security=[])

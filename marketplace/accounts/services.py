@@ -48,10 +48,10 @@ def login(*, email: str, password: str, now: datetime, ttl_s: int) -> tuple[Acce
     if account is None:
         secrets.password_matches(password, secrets.dummy_password_hash())
         raise Unauthorized("Email or password is wrong.")
-    if not secrets.password_matches(password, account.password_hash):
+    if not secrets.password_matches(password, account.password_hash) or account.status != ACTIVE:
+        # A suspended account answers exactly like a wrong password: a 403 here would tell whoever is
+        # guessing that the password is right. Its existing tokens get the 403 (authenticate).
         raise Unauthorized("Email or password is wrong.")
-    if account.status != ACTIVE:
-        raise Forbidden("This account is suspended.")
     bearer, prefix, secret_hash = secrets.new_secret(secrets.TOKEN)
     token = AccessToken(account_id=account.id, prefix=prefix, secret_hash=secret_hash, expires_at=now + timedelta(seconds=ttl_s))
     db.session.add(token)

@@ -118,11 +118,14 @@ def test_annotators_cannot_create_api_keys(client):
     assert response.status_code == 403
 
 
-def test_suspended_account_is_refused(client):
+def test_suspended_account_is_refused_and_login_does_not_confirm_its_password(client):
     account = AnnotatorFactory(status="suspended")
-    assert client.get("/api/v1/me", headers=bearer(account)).status_code == 403
-    response = client.post("/api/v1/auth/tokens", json={"email": account.email, "password": PASSWORD})
-    assert response.status_code == 403
+    assert client.get("/api/v1/me", headers=bearer(account)).status_code == 403  # a verified credential: 403
+    right = client.post("/api/v1/auth/tokens", json={"email": account.email, "password": PASSWORD})
+    wrong = client.post("/api/v1/auth/tokens", json={"email": account.email, "password": "not the password"})
+    assert right.status_code == wrong.status_code == 401
+    assert right.json == wrong.json
+    assert db.session.query(AccessToken).filter_by(account_id=account.id).count() == 1  # the factory's, no new one
 
 
 def test_create_admin_command(ctx):

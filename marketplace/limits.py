@@ -1,0 +1,136 @@
+"""Rate limits (Flask-Limiter): login per client and per account, sign-up per client, a budget per credential.
+
+Login is the cheapest way to starve the API (argon2 is slow on purpose), so its limits are checked
+before the view runs: a refused attempt costs a counter increment, not a password hash. Three kinds:
+- `LOGIN_PER_CLIENT`: every login attempt, per client address.
+- `LOGIN_FAILURES_PER_ACCOUNT`: failed attempts only (401), per email, in tiers (a minute, an hour, a
+  day), so guessing slows down step by step until the account's login is locked for the longest
+  window; tokens already issued keep working. Distributed guessing from many addresses meets it too.
+- `SIGNUP_PER_CLIENT`: registrations per client address, requester and annotator together.
+- `API`: every other call, per credential (the bearer's public prefix; the client address without
+  one), shared across all routes.
+
+Limits are strings in the app's config, read per request, so tests and deployments change them
+without code. Counters live in Redis when RATELIMIT_STORAGE_URI names it (production), in memory in
+the embedded mode. A refusal is a 429 in the one error shape with `Retry-After`; every limited
+response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the
+window resets, as the IETF draft says).
+"""
+import json
+import time
+
+from apispec import BasePlugin
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+# Endpoints outside the per-credential budget: liveness probes and Stripe's signed deliveries
+# (Stripe retries on 429, which would only delay money events).
+EXEMPT_ENDPOINTS = frozenset({"health.Health", "payments.StripeWebhook"})
+RESET_HEADER = "RateLimit-Reset"
+
+
+def client_address() -> str:
+    """The client's address (the proxy's X-Forwarded-For hop when TRUST_PROXY_HOPS says so)."""
+    return request.remote_addr or "unknown"
+
+
+def credential_key() -> str:
+    """The bearer's public prefix (`mk_ab12…`, never the secret), or the client address without one."""
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    public, dot, _secret = bearer.strip().partition(".")
+    if scheme.lower() == "bearer" and dot and 0 < len(public) <= 24:
+        return f"credential:{public}"
+    return f"address:{client_address()}"
+
+
+def login_email() -> str:
+    """The email a login attempt names (normalised as the login does); a constant when unreadable."""
+    try:
+        data = json.loads(request.get_data(cache=True, as_text=True) or "null")
+    except ValueError:
+        data = None
+    email = data.get("email") if isinstance(data, dict) else None
+    return f"email:{email.strip().lower()[:320]}" if isinstance(email, str) else "email:-"
+
+
+def _config(name: str):
+    return lambda: current_app.config[name]
+
+
+def _exempt() -> bool:
+    return request.endpoint in EXEMPT_ENDPOINTS
+
+
+def _switched_off() -> bool:
+    return not current_app.config["RATE_LIMITS_ENABLED"]
+
+
+limiter = Limiter(
+    key_func=credential_key,
+    application_limits=[_config("RATELIMIT_API")],
+    application_limits_exempt_when=_exempt,
+    headers_enabled=True,
+    retry_after="delta-seconds",
+    key_prefix="marketplace",
+)
+
+limiter.request_filter(_switched_off)  # per app: one limiter serves every app a process builds (tests)
+
+# The decorators routes use.
+login_per_client = limiter.limit(_config("RATELIMIT_LOGIN_PER_CLIENT"), key_func=lambda: f"address:{client_address()}")
+login_failures_per_account = limiter.limit(
+    _config("RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"),
+    key_func=login_email,
+    deduct_when=lambda response: response.status_code == 401,
+    error_message="Too many failed logins for this account; wait and try again.",
+)
+signup_per_client = limiter.shared_limit(_config("RATELIMIT_SIGNUP_PER_CLIENT"), scope="signup",
+                                         key_func=lambda: f"address:{client_address()}")
+
+
+def _reset_in_seconds(response):
+    """Flask-Limiter writes the reset as an epoch time; the RateLimit-Reset draft wants seconds from now."""
+    value = response.headers.get(RESET_HEADER)
+    if value and value.isdigit() and int(value) > 1_000_000_000:
+        response.headers[RESET_HEADER] = str(max(0, int(value) - int(time.time())))
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Trust the configured proxy hops for the client address, then bind the limiter."""
+    hops = app.config["TRUST_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    app.config.setdefault("RATELIMIT_HEADER_LIMIT", "RateLimit-Limit")
+    app.config.setdefault("RATELIMIT_HEADER_REMAINING", "RateLimit-Remaining")
+    app.config.setdefault("RATELIMIT_HEADER_RESET", RESET_HEADER)
+    app.after_request(_reset_in_seconds)  # registered first, so it runs after the limiter's own hook
+    limiter.init_app(app)
+
+
+class DocumentLimits(BasePlugin):
+    """Document the 429 (and its headers) on every operation the limits can refuse."""
+
+    HEADERS = {
+        "Retry-After": "Seconds to wait before trying again.",
+        "RateLimit-Limit": "Requests allowed in the current window.",
+        "RateLimit-Remaining": "Requests left in the current window.",
+        "RateLimit-Reset": "Seconds until the current window resets.",
+    }
+
+    def init_spec(self, spec):
+        super().init_spec(spec)
+        spec.components.response("RATE_LIMITED", {
+            "description": "A rate limit was reached (login, sign-up, or the per-credential budget).",
+            "headers": {name: {"description": text, "schema": {"type": "integer"}} for name, text in self.HEADERS.items()},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        })
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        if path and path.rstrip("/").endswith(("/health", "/payments/stripe/webhook")):
+            return  # EXEMPT_ENDPOINTS
+        for operation in (operations or {}).values():
+            operation.setdefault("responses", {}).setdefault("429", "RATE_LIMITED")
