@@ -48,6 +48,10 @@ class Config:
     PAYOUT_RETURN_URL = "https://example.com/payouts/done"
     PAYOUT_REFRESH_URL = "https://example.com/payouts/retry"
 
+    # The quality rules run on about one ordinary answer in this many (secret checkpoints per annotator,
+    # never a gold answer) and in every periodic recompute: their effects must not point at a gold answer.
+    QUALITY_CHECK_EVERY = 5
+
     # Rate limits (marketplace/limits.py): Flask-Limiter strings, tiers separated by ";". Counters are
     # kept in RATELIMIT_STORAGE_URI (default: REDIS_URL; in memory, per process, without Redis).
     RATE_LIMITS_ENABLED = True  # not Flask-Limiter's RATELIMIT_ENABLED: that one would switch off every app in the process
@@ -136,6 +140,7 @@ def config_from_env() -> type[Config]:
         PAYOUT_MINIMUM_CENTS = _int("PAYOUT_MINIMUM_CENTS", Config.PAYOUT_MINIMUM_CENTS)
         PAYOUT_RETURN_URL = env.get("PAYOUT_RETURN_URL", Config.PAYOUT_RETURN_URL)
         PAYOUT_REFRESH_URL = env.get("PAYOUT_REFRESH_URL", Config.PAYOUT_REFRESH_URL)
+        QUALITY_CHECK_EVERY = _int("QUALITY_CHECK_EVERY", Config.QUALITY_CHECK_EVERY)
         RATE_LIMITS_ENABLED = env.get("RATE_LIMITS_ENABLED", "1") == "1"
         RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or None
         RATELIMIT_LOGIN_PER_CLIENT = env.get("RATELIMIT_LOGIN_PER_CLIENT", Config.RATELIMIT_LOGIN_PER_CLIENT)

@@ -47,6 +47,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {} if SQLITE else {"pool_size": 40, "max_overflow": 10}
     REDIS_URL = None
+    QUALITY_CHECK_EVERY = 1  # rules at every ordinary answer; tests/quality/test_gold_tells.py sets the real spacing
 
 
 def _service_missing(what: str, error: Exception):

@@ -10,6 +10,8 @@ annotator with 10,000 answers does not re-check them on every lease; it wraps ar
 
 Gold tasks (status 'gold') sit outside that scan: with probability `gold_rate` the lease first
 tries a gold task the annotator has not seen; gold has no slots, so nothing is locked or counted.
+Each annotator gets gold in their own secret order (pseudonyms.gold_order_key), never by task id:
+an order everyone shared would let accounts compare notes and list the gold.
 SQLite (the embedded demo) has one writer at a time, so the same rules in plain queries are safe.
 The lease statement reserves the answer's cost with the ledger's HOLD_ANSWER step and takes the
 task's slot with tasks' TAKE_SLOT; the portable path calls their twins. The rules around a lease
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from marketplace import pseudonyms
 from marketplace.assignments.models import LEASED, Assignment
 from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
@@ -170,7 +173,7 @@ WITH picked AS (
     WHERE t.project_id = :project_id AND t.status = 'gold'
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
-    ORDER BY t.id
+    ORDER BY md5(:gold_key || t.id::text), t.id
     LIMIT 1
 ), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
@@ -215,7 +218,7 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
     if is_postgres():
         if gold_first and not pg_one(_PG_ORDINARY_LEFT, params).left:
             return None
-        row = pg_one(_PG_GOLD, params) if gold_first else None
+        row = pg_one(_PG_GOLD, {**params, "gold_key": pseudonyms.gold_order_key(annotator_id)}) if gold_first else None
         if row is None and project.active_ordering:
             row = pg_one(_PG_ACTIVE, params)
         elif row is None:
@@ -238,7 +241,7 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     ordinary = unseen.where(Task.status == OPEN, Task.slots_taken < Task.slot_limit)
     if gold_first and db.session.scalar(ordinary) is None:
         return None  # gold only beside ordinary work, never instead of it
-    task = db.session.scalar(unseen.where(Task.status == GOLD)) if gold_first else None
+    task = _first_unseen_gold(project.project_id, annotator_id, had) if gold_first else None
     if task is None:
         task = db.session.scalar(ordinary)
     if task is None:
@@ -256,6 +259,14 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         tasks_store.take_slot(task.id)
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
                  project.guideline_version, task.rework_note, task.prediction if project.show_prelabels else None)
+
+
+def _first_unseen_gold(project_id: int, annotator_id: int, had) -> Task | None:
+    """The unseen gold task first in this annotator's order (the PostgreSQL statement's ORDER BY, in Python)."""
+    ids = db.session.scalars(select(Task.id).where(Task.project_id == project_id, Task.status == GOLD, ~had.exists()))
+    key = pseudonyms.gold_order_key(annotator_id)
+    first = min(ids, key=lambda task_id: (pseudonyms.gold_rank(key, task_id), task_id), default=None)
+    return None if first is None else db.session.get(Task, first)
 
 
 _PG_SHORT = pg_sql("""

@@ -76,10 +76,15 @@ def eligible(*, annotator: Account, projects: list[Project], now: datetime) -> l
 
 
 def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
-    """Return the annotator's global, recency-weighted gold accuracy across projects."""
+    """Return the annotator's global, recency-weighted gold accuracy across projects.
+
+    From the gold record as the periodic recompute last copied it, not the live counters: the
+    reputation is shown to the annotator and gates which projects they see, and neither may move
+    right after one answer (that answer would be known to be gold).
+    """
     records = db.session.execute(
-        select(AnnotatorStats.gold_correct, AnnotatorStats.gold_seen, AnnotatorStats.updated_at)
-        .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.gold_seen > 0)
+        select(AnnotatorStats.reported_gold_correct, AnnotatorStats.reported_gold_seen, AnnotatorStats.updated_at)
+        .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.reported_gold_seen > 0)
     ).all()
     records = [tuple(r) for r in records]
     rejected, last = final_rejections(annotator_id=annotator_id, now=now)

@@ -49,8 +49,8 @@ class Firing:
 
     @property
     def reason(self) -> str:
-        return (f"{self.rule['metric']} is {self.value:.3f}, below {self.rule['below']} "
-                f"(after at least {self.rule['min_count']})")
+        """What the annotator is told: the rule, not the value (a value moves with each gold answer)."""
+        return f"{self.rule['metric']} below {self.rule['below']}"
 
 
 def evaluate(rules: list[dict], metrics: dict[str, tuple[float | None, int]]) -> list[Firing]:

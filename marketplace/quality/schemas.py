@@ -47,7 +47,7 @@ class ActionOut(Schema):
     action = fields.String()
     reason = fields.String()
     rule = fields.Dict(allow_none=True)
-    value = fields.Float(allow_none=True)
+    # No metric value: a gold bound's value tells how many gold tasks the annotator has seen.
     created_at = fields.DateTime()
 
 

@@ -3,8 +3,10 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
+from marketplace import pseudonyms
 from marketplace.approvals import services as approvals
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import upsert
@@ -48,16 +50,18 @@ def count_review(*, reviewer_id: int, project_id: int, agrees: bool) -> None:
 
 def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,
                 duration_ms: int, recent_durations: list[int] | None = None) -> None:
-    """Apply the project's rules after one answer; load and lock the stats row only if one fires.
+    """Apply the project's rules if this answer is one of the annotator's checkpoints.
 
-    Only what this answer can change is evaluated: the gold bound after a gold answer, the median
-    answer time after any answer (over the previous answers, newest first by task, and this one).
-    Agreement with the inferred truth changes only in the periodic recompute, which checks it.
+    What follows an answer must not tell whether it was gold. So the rules are never evaluated on a
+    gold answer, only on ordinary answers picked as checkpoints by a keyed hash of the answer count
+    (one in QUALITY_CHECK_EVERY on average, a secret sequence per annotator and project): an effect
+    shows a random number of answers after the answer that tipped it. The periodic recompute
+    evaluates every rule for everyone too. The stats row is loaded and locked only if a rule fires.
     """
-    if not rules or counters.blocked:
+    if not rules or counters.blocked or gold_answered or not is_checkpoint(annotator_id, project_id, counters.answers):
         return
     metrics = {}
-    if gold_answered and _needs(rules, _rules.GOLD_LOWER_BOUND, counters.gold_seen):
+    if _needs(rules, _rules.GOLD_LOWER_BOUND, counters.gold_seen):
         metrics[_rules.GOLD_LOWER_BOUND] = (trust.gold_accuracy(counters.gold_correct, counters.gold_seen).lower_bound,
                                             counters.gold_seen)
     if _needs(rules, _rules.MEDIAN_TIME, counters.answers):
@@ -69,6 +73,12 @@ def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, no
     if metrics and _rules.evaluate(rules, metrics):
         stats = stats_row(annotator_id=annotator_id, project_id=project_id)
         apply_rules(stats=stats, project=db.session.get(Project, project_id), metrics=metrics, now=now)
+
+
+def is_checkpoint(annotator_id: int, project_id: int, answers: int) -> bool:
+    """Is the annotator's `answers`-th answer in the project one where the rules are evaluated?"""
+    every = current_app.config["QUALITY_CHECK_EVERY"]
+    return every <= 1 or pseudonyms.keyed_fraction(f"rule-check:{annotator_id}:{project_id}:{answers}") < 1 / every
 
 
 def _needs(rules: list, metric: str, evidence: int) -> bool:

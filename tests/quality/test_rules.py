@@ -73,17 +73,27 @@ def answer_gold(project, annotator, label):
                                      answer={"label": label}, now=utcnow())
 
 
-def test_gold_rule_blocks_after_five_gold_answers_and_the_block_is_explained(client):
+def answer_live(project, annotator, label="cat"):
+    lease = lease_now(project, annotator, LIVE_DRAW)
+    return answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator,
+                                   answer={"label": label}, now=utcnow())
+
+
+def test_gold_rule_blocks_at_the_next_ordinary_answer_and_the_block_is_explained(client):
     project = gold_project(tasks=10, gold=8, quality_rules=[GOLD_RULE])
     annotator = AnnotatorFactory()
     for i in range(4):
         answer_gold(project, annotator, "dog")  # all wrong, but fewer than 5 gold answers so far
+    answer_live(project, annotator)
     assert not fresh(AnnotatorStats, (annotator.id, project.id)).blocked
     answer_gold(project, annotator, "dog")
+    assert not fresh(AnnotatorStats, (annotator.id, project.id)).blocked  # never on the gold answer itself
+    answer_live(project, annotator)
     stats = fresh(AnnotatorStats, (annotator.id, project.id))
-    assert stats.blocked and "gold_accuracy_lower_bound" in stats.blocked_reason
-    with pytest.raises(Forbidden, match="blocked"):
+    assert stats.blocked and stats.blocked_reason == "gold_accuracy_lower_bound below 0.6"
+    with pytest.raises(Forbidden, match="blocked") as refused:
         lease_now(project, annotator, LIVE_DRAW)
+    assert not any(ch.isdigit() for ch in str(refused.value).replace("0.6", ""))  # no value, no count
     trust_view = client.get("/api/v1/me/trust", headers=bearer(annotator)).json
     assert trust_view["actions"][0]["action"] == "block"
     assert trust_view["projects"][0]["blocked"] is True
@@ -95,13 +105,13 @@ def test_block_with_rejection_reopens_slots_and_drops_results(ctx):
     rule = {**GOLD_RULE, "min_count": 1, "below": 0.5, "reject_answers": True}
     project = gold_project(tasks=3, gold=2, answers_per_task=1, quality_rules=[rule])
     cheat = AnnotatorFactory()
-    for _ in range(2):
-        with transaction():
-            lease = lease_now(project, cheat, LIVE_DRAW)
-            answering.submit_answer(assignment_id=lease.assignment_id, annotator=cheat, answer={"label": "dog"}, now=utcnow())
-    assert db.session.query(Result).filter(Result.project_id == project.id, Result.method != "gold").count() == 2
+    with transaction():
+        answer_live(project, cheat, "dog")
     with transaction():
         answer_gold(project, cheat, "bird")  # Beta(1, 2) lower bound 0.025 < 0.5 after one gold answer
+    assert db.session.query(Result).filter(Result.project_id == project.id, Result.method != "gold").count() == 1
+    with transaction():
+        answer_live(project, cheat, "dog")  # the checkpoint: the rule fires here, not on the gold answer
     rejected = db.session.query(Assignment).filter_by(annotator_id=cheat.id, status="rejected").count()
     assert rejected == 3
     tasks = db.session.query(Task).filter_by(project_id=project.id, status="open").all()
@@ -131,7 +141,9 @@ def test_downweight_rule_lowers_the_weight_once(ctx):
     project = gold_project(tasks=3, gold=3, quality_rules=[rule])
     annotator = AnnotatorFactory()
     answer_gold(project, annotator, "dog")
+    answer_live(project, annotator)
     answer_gold(project, annotator, "dog")
+    answer_live(project, annotator)
     stats = fresh(AnnotatorStats, (annotator.id, project.id))
     assert stats.weight == 0.25 and not stats.blocked
     assert db.session.query(QualityAction).filter_by(annotator_id=annotator.id, action="downweight").count() == 1
