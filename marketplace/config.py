@@ -52,6 +52,9 @@ class Config:
     # never a gold answer) and in every periodic recompute: their effects must not point at a gold answer.
     QUALITY_CHECK_EVERY = 5
 
+    # The shortest wait between qualification attempts (quick retries read the answers off the scores).
+    QUALIFICATION_MIN_RETRY_DELAY_S = 3600
+
     # Rate limits (marketplace/limits.py): Flask-Limiter strings, tiers separated by ";". Counters are
     # kept in RATELIMIT_STORAGE_URI (default: REDIS_URL; in memory, per process, without Redis).
     RATE_LIMITS_ENABLED = True  # not Flask-Limiter's RATELIMIT_ENABLED: that one would switch off every app in the process
@@ -140,6 +143,7 @@ def config_from_env() -> type[Config]:
         PAYOUT_MINIMUM_CENTS = _int("PAYOUT_MINIMUM_CENTS", Config.PAYOUT_MINIMUM_CENTS)
         PAYOUT_RETURN_URL = env.get("PAYOUT_RETURN_URL", Config.PAYOUT_RETURN_URL)
         PAYOUT_REFRESH_URL = env.get("PAYOUT_REFRESH_URL", Config.PAYOUT_REFRESH_URL)
+        QUALIFICATION_MIN_RETRY_DELAY_S = _int("QUALIFICATION_MIN_RETRY_DELAY_S", Config.QUALIFICATION_MIN_RETRY_DELAY_S)
         QUALITY_CHECK_EVERY = _int("QUALITY_CHECK_EVERY", Config.QUALITY_CHECK_EVERY)
         RATE_LIMITS_ENABLED = env.get("RATE_LIMITS_ENABLED", "1") == "1"
         RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or None

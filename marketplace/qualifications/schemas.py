@@ -12,7 +12,8 @@ class QualificationIn(Schema):
     questions_per_attempt = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=500))
     pass_score = fields.Float(required=True, validate=validate.Range(min=0, max=1))
     time_limit_s = fields.Integer(strict=True, load_default=1800, validate=validate.Range(min=10, max=7 * 86_400))
-    retry_delay_s = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(min=0, max=365 * 86_400))
+    retry_delay_s = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(min=0, max=365 * 86_400),
+                                   metadata={"description": "at least the platform's minimum (1 hour by default)"})
     max_attempts = fields.Integer(strict=True, load_default=3, validate=validate.Range(min=1, max=100))
     validity_s = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=60, max=10 * 365 * 86_400),
                                 metadata={"description": "how long a pass lasts; null: forever"})

@@ -2,6 +2,7 @@
 import random
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from marketplace import labels
@@ -21,6 +22,10 @@ class AttemptExpired(Conflict):
 
 def create(*, owner: Account, fields: dict) -> Qualification:
     """Create a qualification owned by the requester."""
+    minimum = min_retry_delay_s()
+    if fields["retry_delay_s"] < minimum:
+        raise field_error(f"must be at least {minimum} seconds: with quick retries the scores of repeated attempts "
+                          "give the answers away", "retry_delay_s")
     try:
         schema = labels.validate_schema(fields["label_schema"])
     except labels.LabelError as exc:
@@ -29,6 +34,15 @@ def create(*, owner: Account, fields: dict) -> Qualification:
     db.session.add(qualification)
     db.session.flush()
     return qualification
+
+
+def min_retry_delay_s() -> int:
+    """The shortest wait between attempts the platform allows (QUALIFICATION_MIN_RETRY_DELAY_S).
+
+    Each attempt's score says how many of its drawn questions were right; retried at will, an
+    annotator varies one answer at a time and reads the bank's answers off the scores.
+    """
+    return current_app.config["QUALIFICATION_MIN_RETRY_DELAY_S"]
 
 
 def visible(*, account: Account, qualification_id: int, lock: bool = False) -> Qualification:
@@ -88,7 +102,8 @@ def start_attempt(*, annotator: Account, qualification_id: int, now: datetime, r
     if len(previous) >= qualification.max_attempts:
         raise Conflict(f"You have used all {qualification.max_attempts} attempts at this qualification.")
     if previous:
-        ready = previous[0].started_at + timedelta(seconds=qualification.retry_delay_s)
+        delay = max(qualification.retry_delay_s, min_retry_delay_s())  # older qualifications may have less
+        ready = previous[0].started_at + timedelta(seconds=delay)
         if ready > now:
             wait = int((ready - now).total_seconds()) + 1
             raise Conflict(f"You may try again in {wait} seconds.", headers={"Retry-After": str(wait)})

@@ -103,7 +103,8 @@ def test_export_formats_must_suit_the_type(client):
     assert conll.headers["Content-Disposition"].endswith('results-conll.conll"')
 
 
-def test_a_qualification_with_boxes_is_scored_by_iou(client, requester):
+def test_a_qualification_with_boxes_is_scored_by_iou(client, requester, monkeypatch):
+    monkeypatch.setitem(client.application.config, "QUALIFICATION_MIN_RETRY_DELAY_S", 0)  # retried at once below
     created = client.post("/api/v1/qualifications", headers=requester, json={
         "name": "Cars", "label_schema": {**BOXES, "gold_threshold": 0.7}, "questions_per_attempt": 2, "pass_score": 1.0,
         "time_limit_s": 600, "retry_delay_s": 0, "max_attempts": 3}).json

@@ -3,7 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from marketplace.qualifications.models import Attempt
+from marketplace.extensions import db
+from marketplace.qualifications.models import Attempt, Qualification
 from tests.factories import AnnotatorFactory, ProjectFactory, RequesterFactory, bearer, fresh
 from tests.quality.helpers import gold_project
 
@@ -166,3 +167,20 @@ def test_admin_suspension_stops_everything_and_is_recorded(client):
     assert [a["action"] for a in actions] == ["reinstate", "suspend"] and actions[1]["reason"] == "fraud ring"
     assert client.post(f"/api/v1/admin/accounts/{annotator.id}/suspend", json={"reason": "x" * 5},
                        headers=bearer(RequesterFactory())).status_code == 403
+
+
+def test_a_retry_delay_under_the_platform_minimum_is_422_naming_it(client, owner):
+    body = {"name": "Quick", "label_schema": SCHEMA, "questions_per_attempt": 1, "pass_score": 1.0, "retry_delay_s": 0}
+    refused = client.post("/api/v1/qualifications", headers=bearer(owner), json=body)
+    assert refused.status_code == 422 and "retry_delay_s" in refused.json["errors"]["json"]
+    assert client.post("/api/v1/qualifications", headers=bearer(owner),
+                       json={**body, "retry_delay_s": 3600}).status_code == 201
+
+
+def test_an_older_qualification_with_no_delay_still_waits_the_minimum(client, qualification):
+    db.session.get(Qualification, qualification["id"]).retry_delay_s = 0  # created before the minimum existed
+    headers = bearer(AnnotatorFactory())
+    first = start(client, qualification, headers).json
+    finish(client, first, headers, ["dog", "dog"])
+    early = start(client, qualification, headers)
+    assert early.status_code == 409 and int(early.headers["Retry-After"]) > 3000
