@@ -1,6 +1,9 @@
 """The SSRF guard: where a webhook may be sent.
 
 A URL is accepted when it is https (http only with WEBHOOKS_ALLOW_HTTP), carries no credentials,
+no whitespace or control characters (they are never deliverable, and CR/LF would split headers),
+targets port 443 or 8443 (80 too with http; any port only with WEBHOOKS_ALLOW_PRIVATE_TARGETS, for
+tests and local development, so a webhook cannot be aimed at a public host's database or mail port),
 and every address its host resolves to is a public unicast address. One private answer among
 public ones refuses the whole name: the connection could land on either. IPv6 forms that embed an
 IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) are judged by the embedded address too.
@@ -11,6 +14,7 @@ check and the connection (DNS rebinding) cannot redirect it.
 """
 import ipaddress
 import socket
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,6 +27,8 @@ METADATA = frozenset(ipaddress.ip_address(a) for a in (
 ))
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+PORTS = frozenset({443, 8443})
+HTTP_PORTS = frozenset({80})
 
 
 class UnsafeTarget(ValueError):
@@ -82,11 +88,14 @@ def refusal(address: str) -> str | None:
     return None
 
 
-def parse(url: str, *, allow_http: bool) -> tuple[str, str, int, str]:
+def parse(url: str, *, allow_http: bool, any_port: bool = False) -> tuple[str, str, int, str]:
     """Split a webhook URL into (scheme, host, port, path), refusing what may never be a target."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeTarget(f"the URL is longer than {MAX_URL_LENGTH} characters")
-    parts = urlsplit(url.strip())
+    bad = next((ch for ch in url if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise UnsafeTarget(f"the URL contains whitespace or a control character ({bad!r}); percent-encode it")
+    parts = urlsplit(url)
     allowed = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in allowed:
         raise UnsafeTarget("the URL must start with https://" + (" or http://" if allow_http else ""))
@@ -99,13 +108,16 @@ def parse(url: str, *, allow_http: bool) -> tuple[str, str, int, str]:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise UnsafeTarget("the URL has no host")
+    allowed_ports = PORTS | (HTTP_PORTS if allow_http else frozenset())
+    if not any_port and port not in allowed_ports:
+        raise UnsafeTarget(f"the URL's port must be one of {', '.join(map(str, sorted(allowed_ports)))}")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme, host, port, path
 
 
 def check(url: str, *, allow_http: bool, allow_private: bool) -> Target:
     """Return where a delivery to this URL connects, or raise UnsafeTarget."""
-    scheme, host, port, path = parse(url, allow_http=allow_http)
+    scheme, host, port, path = parse(url, allow_http=allow_http, any_port=allow_private)
     try:
         addresses = resolve_host(host, port)
     except (OSError, UnicodeError) as exc:

@@ -63,6 +63,12 @@ def test_public_https_is_accepted_and_pins_the_checked_address(dns):
     ("https:///nohost", "no host"),
     ("https://hooks.example.com:99999/", "port"),
     ("https://unknown.example.com/", "does not resolve"),
+    ("https://hooks.example.com:5432/", "port must be one of 443, 8443"),
+    ("https://hooks.example.com:80/", "port must be one of 443, 8443"),
+    ("https://hooks.example.com/a b", "whitespace"),
+    (" https://hooks.example.com/", "whitespace"),
+    ("https://hooks.example.com/\r\nX-Injected: 1", "control character"),
+    ("https://hooks.example.com/\u200b", "control character"),
 ])
 def test_malformed_or_plain_http_urls_are_refused(dns, url, message):
     dns["hooks.example.com"] = ["93.184.216.34"]
@@ -73,6 +79,15 @@ def test_malformed_or_plain_http_urls_are_refused(dns, url, message):
 def test_http_is_accepted_only_when_allowed(dns):
     dns["hooks.example.com"] = ["93.184.216.34"]
     assert check("http://hooks.example.com/", allow_http=True, allow_private=False).port == 80
+    with pytest.raises(UnsafeTarget, match="port"):
+        check("http://hooks.example.com:8080/", allow_http=True, allow_private=False)
+
+
+def test_a_url_with_a_newline_is_422_through_the_api(client, requester, dns):
+    dns["hooks.example.com"] = ["93.184.216.34"]
+    response = client.post("/api/v1/webhooks", headers=bearer(requester),
+                           json={"url": "https://hooks.example.com/in\n", "events": ["task.completed"]})
+    assert response.status_code == 422 and "control character" in response.json["errors"]["json"]["url"][0]
 
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1/", "https://[::1]/", "https://[::ffff:7f00:1]/"])
