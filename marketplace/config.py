@@ -2,11 +2,22 @@
 import os
 from pathlib import Path
 
+from croniter import croniter
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _cron(name: str, default: str) -> str:
+    """A cron expression (UTC) from the environment, refused at start rather than when the job is due."""
+    value = os.environ.get(name) or default
+    if not croniter.is_valid(value):
+        raise ValueError(f"{name}={value!r} is not a cron expression (minute hour day month weekday, UTC), "
+                         f"e.g. {default!r}")
+    return value
 
 
 class Config:
@@ -47,6 +58,10 @@ class Config:
     PAYOUT_MINIMUM_CENTS = 1000
     PAYOUT_RETURN_URL = "https://example.com/payouts/done"
     PAYOUT_REFRESH_URL = "https://example.com/payouts/retry"
+    # When rq cron runs the payout run and the Stripe reconciliation: cron expressions in UTC. The
+    # payout schedule is also the payout period: ledger-only mode records one payout per period.
+    PAYOUTS_CRON = "0 3 * * *"
+    RECONCILE_CRON = "30 3 * * *"
 
     # The quality rules run on about one ordinary answer in this many (secret checkpoints per annotator,
     # never a gold answer) and in every periodic recompute: their effects must not point at a gold answer.
@@ -143,6 +158,8 @@ def config_from_env() -> type[Config]:
         PAYOUT_MINIMUM_CENTS = _int("PAYOUT_MINIMUM_CENTS", Config.PAYOUT_MINIMUM_CENTS)
         PAYOUT_RETURN_URL = env.get("PAYOUT_RETURN_URL", Config.PAYOUT_RETURN_URL)
         PAYOUT_REFRESH_URL = env.get("PAYOUT_REFRESH_URL", Config.PAYOUT_REFRESH_URL)
+        PAYOUTS_CRON = _cron("PAYOUTS_CRON", Config.PAYOUTS_CRON)
+        RECONCILE_CRON = _cron("RECONCILE_CRON", Config.RECONCILE_CRON)
         QUALIFICATION_MIN_RETRY_DELAY_S = _int("QUALIFICATION_MIN_RETRY_DELAY_S", Config.QUALIFICATION_MIN_RETRY_DELAY_S)
         QUALITY_CHECK_EVERY = _int("QUALITY_CHECK_EVERY", Config.QUALITY_CHECK_EVERY)
         RATE_LIMITS_ENABLED = env.get("RATE_LIMITS_ENABLED", "1") == "1"

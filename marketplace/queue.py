@@ -9,6 +9,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 
+from croniter import croniter  # rq's own dependency: rq cron parses the same expressions
 from flask import Flask, current_app
 from redis import Redis
 from rq import Queue, Retry
@@ -55,8 +56,13 @@ class Job:
 
     `path` names the body in workers/ (RQ imports it by this path; marketplace/ never does, but in
     inline mode). `debounce`: at most one copy of (job, args) waits at a time. `every`: sent on
-    every n-th call only (needs Redis). `interval_s`: rq cron runs it this often (workers/cron.py
-    registers every declared periodic job). `retry`: None for the queue's policy.
+    every n-th call only (needs Redis). `retry`: None for the queue's policy.
+
+    A periodic job has one schedule, which workers/cron.py registers with rq cron. `interval_s`: run
+    this often, and once when the scheduler starts (right for sweeps: running one early is harmless).
+    `cron`: a cron expression in UTC, for work that must happen at set times and never because a
+    process restarted (payouts, reconciliation); `cron_setting` names the config setting that may
+    replace it (the expression given here is that setting's default).
     """
 
     path: str
@@ -65,6 +71,27 @@ class Job:
     every: int = 0
     interval_s: int | None = None
     retry: Retry | None = None
+    cron: str | None = None
+    cron_setting: str | None = None
+
+    def __post_init__(self) -> None:
+        # Refused when declared (at import), so a wrong schedule never reaches a running scheduler.
+        if self.interval_s is not None and self.cron is not None:
+            raise ValueError(f"{self.path}: give either interval_s or cron, not both")
+        if self.interval_s is not None and self.interval_s <= 0:
+            raise ValueError(f"{self.path}: interval_s must be a positive number of seconds")
+        if self.cron is not None and not croniter.is_valid(self.cron):
+            raise ValueError(f"{self.path}: {self.cron!r} is not a cron expression")
+        if self.cron_setting is not None and self.cron is None:
+            raise ValueError(f"{self.path}: cron_setting needs a default cron expression")
+
+    def schedule(self, config) -> dict:
+        """rq cron's schedule arguments for this job under `config` ({} for a job that is not periodic)."""
+        if self.interval_s is not None:
+            return {"interval": self.interval_s}
+        if self.cron is None:
+            return {}
+        return {"cron": getattr(config, self.cron_setting) if self.cron_setting else self.cron}
 
     def after_commit(self, *args) -> None:
         """Send this job with `args` once the current transaction commits (dropped on rollback)."""

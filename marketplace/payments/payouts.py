@@ -5,9 +5,16 @@ into a `pending` payout row and commits; a job per payout then makes the Stripe 
 idempotency key `payout-<id>`. A job killed after Stripe answered but before our commit runs again
 with the same key and gets the same transfer back: one transfer, one paid payout. A refused
 transfer returns the money to the annotator's available balance; an admin may retry it.
-"""
-from datetime import datetime, timedelta
 
+In ledger-only mode nothing can be sent: the payout is recorded `not_sent` and its money goes back
+to available, still owed to the annotator (the books never claim a payment that did not happen).
+That record stands until something changes: a run skips an annotator whose last payout was not
+sent in the current payout period (PAYOUTS_CRON) or was for exactly the balance they still have,
+so repeated runs do not list the same money as "not sent" over and over.
+"""
+from datetime import datetime, timedelta, timezone
+
+from croniter import croniter
 from flask import current_app
 from sqlalchemy import select
 
@@ -72,7 +79,10 @@ def onboarding_link(*, annotator: Account) -> str:
 
 
 def run(*, now: datetime, minimum_cents: int | None = None) -> list[int]:
-    """Open a payout for every annotator whose available balance reaches the minimum; returns payout ids."""
+    """Open a payout for every annotator whose available balance reaches the minimum; returns payout ids.
+
+    An annotator whose ledger-only payout already records their balance as not sent is skipped.
+    """
     minimum = current_app.config["PAYOUT_MINIMUM_CENTS"] if minimum_cents is None else minimum_cents
     gateway = gateways.current()
     if isinstance(gateway, gateways.DisabledGateway):
@@ -85,20 +95,40 @@ def run(*, now: datetime, minimum_cents: int | None = None) -> list[int]:
         .order_by(LedgerAccount.id)
     ).all()
     group = f"payouts-{now:%Y%m%d%H%M%S}-{gateways.random_suffix()}"
+    since = period_start(now=now)
     created = []
     for account_id, annotator_id, currency, destination in ready:
         cash = ledger.account(STRIPE_CASH, None, currency)
         amount = ledger.locked([account_id, cash])[account_id].balance_cents  # again under the lock (ledger order)
-        if amount < minimum:
+        # Checked under the lock: a racing run's payout, or a send returning money, has committed by now.
+        if amount < minimum or _recorded_not_sent(annotator_id, currency, amount, since):
             continue
         payout = Payout(annotator_id=annotator_id, amount_cents=amount, currency=currency, status=PENDING,
-                        transfer_group=group, destination=destination, attempts=0, retries=0)
+                        transfer_group=group, destination=destination, attempts=0, retries=0, created_at=now)
         db.session.add(payout)
         db.session.flush()
         _move_out(payout, now)
         SEND_PAYOUT.after_commit(payout.id)
         created.append(payout.id)
     return created
+
+
+def period_start(*, now: datetime) -> datetime:
+    """When the current payout period began: the last time the payout schedule (PAYOUTS_CRON, UTC) was due."""
+    # get_prev is strictly before its start: a microsecond on, a run at the due time opens its own period.
+    start = now.astimezone(timezone.utc) + timedelta(microseconds=1)
+    return croniter(current_app.config["PAYOUTS_CRON"], start).get_prev(datetime)
+
+
+def _recorded_not_sent(annotator_id: int, currency: str, amount: int, since: datetime) -> bool:
+    """Whether the annotator's last payout already records this money as not sent (ledger-only mode).
+
+    It does if it was recorded in this period, or for exactly the balance they still have: a new
+    record would say nothing new. Either way the money stays in their available balance, owed.
+    """
+    last = db.session.scalar(select(Payout).where(Payout.annotator_id == annotator_id, Payout.currency == currency)
+                             .order_by(Payout.id.desc()).limit(1))
+    return last is not None and last.status == NOT_SENT and (last.created_at >= since or last.amount_cents == amount)
 
 
 def _move_out(payout: Payout, now: datetime) -> None:
