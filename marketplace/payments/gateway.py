@@ -10,6 +10,7 @@ Without Stripe keys the app runs `LedgerOnlyGateway`: it moves no money, says so
 import json
 import logging
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -235,10 +236,27 @@ class StripeGateway:
                                                         self._stripe.Webhook.DEFAULT_TOLERANCE)
         except (self._stripe.SignatureVerificationError, ValueError) as exc:
             raise BadSignature(str(exc)) from exc
+        # The SDK refuses only old timestamps. One far ahead of our clock was not made by Stripe now:
+        # a replay window opened in advance. A few minutes of clock skew are allowed.
+        signed_at = _signed_at(signature)
+        if signed_at is None or signed_at > time.time() + FUTURE_TOLERANCE_S:
+            raise BadSignature(f"the signature's timestamp is more than {FUTURE_TOLERANCE_S} s in the future")
         try:
             return json.loads(payload)
         except ValueError:
             return None  # signed, but not JSON: events.malformed() refuses it (400)
+
+
+FUTURE_TOLERANCE_S = 300
+
+
+def _signed_at(header: str) -> int | None:
+    """The `t=` timestamp of a Stripe-Signature header (verify_header checked that there is one)."""
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return None
 
 
 class LedgerOnlyGateway:

@@ -1,4 +1,6 @@
 """Funding, webhooks, payouts and refunds through the real stripe SDK against the local fake Stripe."""
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -217,3 +219,17 @@ def test_a_signed_but_malformed_event_is_a_400_and_stores_nothing(client, fake_s
     response = _deliver(client, fake_stripe, event)
     assert response.status_code == 400 and problem in response.json["message"], response.json
     assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 0
+
+
+@pytest.mark.parametrize("ahead_s, status", [(3600, 401), (60, 200)])
+def test_a_signature_dated_in_the_future_is_refused_beyond_clock_skew(client, fake_stripe, stripe_gateway, ahead_s,
+                                                                      status):
+    funding = _fund(client, fake_stripe, RequesterFactory())
+    event = fake_stripe.succeed_payment(funding["payment_intent_id"])
+    payload, signature = fake_stripe.signed(event, timestamp=int(time.time()) + ahead_s)
+    response = client.post(WEBHOOK, data=payload, headers={"Stripe-Signature": signature})
+    assert response.status_code == status, response.json
+    stored = db.session.scalar(select(func.count()).select_from(StripeEvent))
+    assert stored == (0 if status == 401 else 1)
+    if status == 401:
+        assert "future" in response.json["message"]
