@@ -10,7 +10,7 @@ def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
 
-    from marketplace import cli, errors, inputs, limits, models, queue  # noqa: F401 (models: every table)
+    from marketplace import cli, errors, inputs, limits, logs, models, queue  # noqa: F401 (models: every table)
     from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
@@ -20,6 +20,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or config_from_env())
     check_secrets(app.config)
+    logs.init_app(app)  # early: its request id and timer wrap the other hooks; JSON lines from here on
     app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
     tune_sqlite(app)

@@ -32,6 +32,9 @@ class Config:
     MAX_TASKS_PER_IMPORT = 10_000
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     RQ_JOB_TIMEOUT_S = 600
+    # Level of the JSON log lines on stderr (marketplace/logs.py). None: logging is left as the process
+    # set it up (tests, the demo); from the environment it defaults to INFO.
+    LOG_LEVEL: str | None = None
     REPUTATION_HALF_LIFE_DAYS = 90.0
     # Outgoing webhooks (marketplace/webhooks). http:// targets only in development; private/loopback
     # targets only for tests and local development (the SSRF guard is off when this is true).
@@ -137,6 +140,7 @@ def config_from_env() -> type[Config]:
         SQLALCHEMY_DATABASE_URI = database_url
         SQLALCHEMY_ENGINE_OPTIONS = engine_options
         REDIS_URL = env.get("REDIS_URL") or None
+        LOG_LEVEL = env.get("LOG_LEVEL") or "INFO"
         TOKEN_TTL_S = _int("TOKEN_TTL_S", Config.TOKEN_TTL_S)
         MAX_TASKS_PER_IMPORT = _int("MAX_TASKS_PER_IMPORT", Config.MAX_TASKS_PER_IMPORT)
         REPUTATION_HALF_LIFE_DAYS = float(env.get("REPUTATION_HALF_LIFE_DAYS", Config.REPUTATION_HALF_LIFE_DAYS))
