@@ -5,6 +5,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from marketplace.errors import ErrorSchema
+
 # Deterministic constraint names so that migrations are reproducible on every backend.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -23,3 +25,4 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
+api.ERROR_SCHEMA = ErrorSchema  # the documented error shape is ours (marketplace/errors.py), not flask-smorest's

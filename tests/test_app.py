@@ -8,7 +8,7 @@ import pytest
 from marketplace import queue
 
 SPEC = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
-ERROR_KEYS = {"code", "status", "message", "errors"}
+ERROR_KEYS = {"status", "type", "code", "message", "param", "errors", "request_id"}
 
 
 def test_health_reports_database_and_queue(client):
@@ -32,7 +32,12 @@ def test_every_error_has_the_one_shape(client, method, path, body, status):
     response = getattr(client, method)(path, json=body)
     assert response.status_code == status
     assert set(response.json) == ERROR_KEYS
-    assert response.json["code"] == status
+    assert response.json["status"] == status
+    assert response.json["code"] == {401: "missing_credentials", 422: "invalid_field", 404: "not_found",
+                                     405: "method_not_allowed"}[status]
+    assert response.json["request_id"] == response.headers["X-Request-Id"]
+    if status == 422:
+        assert response.json["param"] == "email" and response.json["type"] == "invalid_request"
 
 
 def test_committed_openapi_spec_is_current(app):

@@ -62,10 +62,10 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(gunicorn, raw, statu
     assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
     assert b"Content-Type: application/json" in head
     body = json.loads(payload)
-    assert body["code"] == status and body["errors"] == {} and body["message"]
+    assert body["status"] == status and body["code"] and body["errors"] == {} and body["message"]
 
 
 def test_the_app_answers_behind_the_same_config(gunicorn):
     head, _, payload = _exchange(gunicorn, b"GET /api/v1/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                                  ).partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 404 ") and json.loads(payload)["code"] == 404
+    assert head.startswith(b"HTTP/1.1 404 ") and json.loads(payload)["code"] == "not_found"

@@ -16,7 +16,7 @@ def _login(client, email, password=PASSWORD, address="127.0.0.1"):
 
 def _assert_limited(response):
     assert response.status_code == 429
-    assert response.json["code"] == 429 and response.json["status"] == "Too Many Requests"
+    assert response.json["status"] == 429 and response.json["code"] == "rate_limited" and response.json["type"] == "rate_limit"
     assert int(response.headers["Retry-After"]) > 0
     assert response.headers["RateLimit-Remaining"] == "0"
     assert 0 < int(response.headers["RateLimit-Reset"]) <= 3601  # seconds from now (rounded up), not an epoch time

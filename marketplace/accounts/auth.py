@@ -18,7 +18,7 @@ def _authenticate() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, bearer = header.partition(" ")
     if scheme.lower() != "bearer" or not bearer.strip():
-        raise Unauthorized("Send 'Authorization: Bearer <API key or token>'.", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("Send 'Authorization: Bearer <API key or token>'.", headers={"WWW-Authenticate": "Bearer"}, code="missing_credentials")
     return services.authenticate(bearer=bearer.strip(), now=utcnow())
 
 
@@ -30,7 +30,7 @@ def requires(*roles: str):
         def guarded(*args, **kwargs):
             account = _authenticate()
             if account.role not in roles:
-                raise Forbidden(f"This endpoint is for {' or '.join(roles)} accounts.")
+                raise Forbidden(f"This endpoint is for {' or '.join(roles)} accounts.", code="wrong_role")
             g.account = account
             return view(*args, **kwargs)
 

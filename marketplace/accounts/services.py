@@ -25,7 +25,7 @@ def register(*, email: str, password: str, role: str, display_name: str = "") ->
         raise ValueError(f"unknown role {role!r}")
     email = email.strip().lower()
     if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
-        raise Conflict("An account with this email already exists.", {"json": {"email": ["already registered"]}})
+        raise Conflict("An account with this email already exists.", {"json": {"email": ["already registered"]}}, code="email_taken")
     account = Account(
         email=email,
         password_hash=secrets.hash_password(password),
@@ -38,7 +38,7 @@ def register(*, email: str, password: str, role: str, display_name: str = "") ->
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError:
-        raise Conflict("An account with this email already exists.", {"json": {"email": ["already registered"]}})
+        raise Conflict("An account with this email already exists.", {"json": {"email": ["already registered"]}}, code="email_taken")
     return account
 
 
@@ -47,11 +47,11 @@ def login(*, email: str, password: str, now: datetime, ttl_s: int) -> tuple[Acce
     account = db.session.scalar(select(Account).where(Account.email == email.strip().lower()))
     if account is None:
         secrets.password_matches(password, secrets.dummy_password_hash())
-        raise Unauthorized("Email or password is wrong.")
+        raise Unauthorized("Email or password is wrong.", code="invalid_credentials")
     if not secrets.password_matches(password, account.password_hash) or account.status != ACTIVE:
         # A suspended account answers exactly like a wrong password: a 403 here would tell whoever is
         # guessing that the password is right. Its existing tokens get the 403 (authenticate).
-        raise Unauthorized("Email or password is wrong.")
+        raise Unauthorized("Email or password is wrong.", code="invalid_credentials")
     bearer, prefix, secret_hash = secrets.new_secret(secrets.TOKEN)
     token = AccessToken(account_id=account.id, prefix=prefix, secret_hash=secret_hash, expires_at=now + timedelta(seconds=ttl_s))
     db.session.add(token)
@@ -102,15 +102,15 @@ def authenticate(*, bearer: str, now: datetime) -> Principal:
     """Return the active account behind a bearer API key or token (one round trip)."""
     parts = secrets.split_bearer(bearer)
     if parts is None:
-        raise Unauthorized("Malformed bearer credential.")
+        raise Unauthorized("Malformed bearer credential.", code="malformed_credential")
     kind, prefix, secret = parts
     row = store.bearer_row(kind, prefix)
     if row is None or not secrets.secret_matches(secret, row.secret_hash) or row.revoked_at is not None:
-        raise Unauthorized("Invalid or revoked credential.")
+        raise Unauthorized("Invalid or revoked credential.", code="invalid_credential")
     if row.expires_at is not None and row.expires_at <= now:
-        raise Unauthorized("This token has expired; log in again.")
+        raise Unauthorized("This token has expired; log in again.", code="token_expired")
     if row.status != ACTIVE:
-        raise Forbidden("This account is suspended.")
+        raise Forbidden("This account is suspended.", code="account_suspended")
     return Principal(row.id, row.role)
 
 

@@ -21,6 +21,8 @@ _rng = random.Random()
 class NoTaskAvailable(NotFound):
     """Nothing left for this annotator in the project right now."""
 
+    code = "no_task_available"
+
 
 def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: random.Random = _rng) -> lease_store.Lease:
     """Lease the next task of a project to this annotator, now and then a gold one."""
@@ -28,13 +30,13 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
     projects.ensure_open_for_work(project)
     eligibility.ensure(annotator=annotator, project=project, now=now)
     if project.blocked_reason is not None:
-        raise Forbidden(f"You are blocked on this project: {project.blocked_reason}.")
+        raise Forbidden(f"You are blocked on this project: {project.blocked_reason}.", code="blocked")
 
     cap = project.max_answers_per_annotator
     # Read after the lease lock, so a submission committed a moment ago is counted (no cap overrun).
     if cap is not None and lease_store.answers_and_live_leases(project_id=project_id, annotator_id=annotator.id,
                                                            now=now) >= cap:
-        raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.")
+        raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.", code="answer_limit_reached")
     gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
     lease = lease_store.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
     if lease is not None:
@@ -46,7 +48,7 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
     if lease_store.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= project.max_leases_per_annotator:
         raise Conflict(
             f"You already hold {project.max_leases_per_annotator} live lease(s) in this project; "
-            "answer or release one first."
+            "answer or release one first.", code="lease_limit_reached"
         )
     raise NoTaskAvailable("No task is available for you in this project right now.")
 
@@ -68,7 +70,7 @@ def release(*, assignment_id: int, annotator: Account, now: datetime) -> Assignm
     if assignment.status != LEASED or not answering.end_lease(
         assignment_id=assignment.id, task_id=assignment.task_id, is_gold=assignment.is_gold, status=RELEASED, now=now
     ):
-        raise Conflict(f"This assignment is {assignment.status}; only a live lease can be released.")
+        raise Conflict(f"This assignment is {assignment.status}; only a live lease can be released.", code="assignment_not_leased")
     return assignment
 
 

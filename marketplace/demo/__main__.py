@@ -100,7 +100,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
         for member in list(active):
             headers, accuracy = member
             leased = call("post", f"/projects/{project['id']}/assignments", {201, 403, 404, 409}, headers)
-            if leased.status_code == 409 and "escrow" in leased.json["message"]:
+            if leased.json.get("code") == "insufficient_escrow":
                 # Gold and reworked answers used up the escrow: the requester tops it up, as they would.
                 call("post", f"/projects/{project['id']}/escrow", {200}, requester, json={"amount_cents": funded // 10})
                 continue

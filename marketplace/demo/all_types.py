@@ -73,7 +73,7 @@ def run_type(api: Api, kind: str, *, tasks: int = 10, gold: int = 2, redundancy:
         for member in list(active):
             headers, skill = member
             leased = api.call("post", f"/projects/{project['id']}/assignments", {201, 403, 404, 409}, headers)
-            if leased.status_code == 409 and "escrow" in leased.json["message"]:
+            if leased.json.get("code") == "insufficient_escrow":
                 # More gold answers than the escrow's gold allowance: the requester tops it up, as they would.
                 api.call("post", f"/projects/{project['id']}/escrow", {200}, requester, json={"amount_cents": 100})
                 continue

@@ -40,11 +40,11 @@ def open_dispute(*, annotator: Account, assignment_id: int, reason: str, now: da
     if assignment is None or assignment.annotator_id != annotator.id:
         raise NotFound("No such assignment.")
     if assignment.status != REJECTED or assignment.rejected_at is None:
-        raise Conflict("Only a rejected answer can be disputed.")
+        raise Conflict("Only a rejected answer can be disputed.", code="answer_not_rejected")
     if now > assignment.rejected_at + window():
-        raise Conflict(f"The {window().days}-day dispute window for this rejection has closed.")
+        raise Conflict(f"The {window().days}-day dispute window for this rejection has closed.", code="dispute_window_closed")
     if db.session.scalar(select(Dispute.id).where(Dispute.assignment_id == assignment.id)) is not None:
-        raise Conflict("This rejection is already disputed.")
+        raise Conflict("This rejection is already disputed.", code="already_disputed")
     if len(reason.strip()) < MIN_REASON:
         raise field_error(f"explain in at least {MIN_REASON} characters", "reason")
     dispute = Dispute(assignment_id=assignment.id, annotator_id=annotator.id, project_id=assignment.project_id,
@@ -119,7 +119,7 @@ def resolve(*, admin: Account, dispute_id: int, outcome: str, note: str, now: da
     if dispute is None:
         raise NotFound("No such dispute.")
     if changed is None:
-        raise Conflict(f"This dispute was already resolved ({dispute.status}).")
+        raise Conflict(f"This dispute was already resolved ({dispute.status}).", code="dispute_already_resolved")
     if outcome == OVERTURNED:
         _pay_overturned(dispute, now)
     return dispute

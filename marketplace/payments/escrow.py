@@ -145,6 +145,8 @@ def free_cents(*, project_id: int) -> int | None:
 class OutOfFunds(Conflict):
     """The project cannot pay for more work right now."""
 
+    code = "insufficient_escrow"
+
 
 def release_lease_holds(*, project_id: int, leases: int) -> None:
     """Give back the reservations of leases that ended without an answer."""

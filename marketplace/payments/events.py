@@ -44,11 +44,11 @@ def receive(*, payload: bytes, signature: str, now: datetime) -> bool:
     try:
         event = gateways.current().verify_webhook(payload, signature)
     except gateways.BadSignature as exc:
-        raise Unauthorized(f"The Stripe signature did not verify: {exc}") from exc
+        raise Unauthorized(f"The Stripe signature did not verify: {exc}", code="invalid_signature") from exc
     problem = malformed(event)
     if problem:
         log.warning("refused a signed but malformed Stripe event: %s", problem)
-        raise DomainError(f"Malformed Stripe event: {problem}.", errors={"json": {"_body": [problem]}})
+        raise DomainError(f"Malformed Stripe event: {problem}.", errors={"json": {"_body": [problem]}}, code="malformed_event")
     obj = (event.get("data") or {}).get("object") or {}
     insert = upsert(StripeEvent)
     event_id = db.session.scalar(

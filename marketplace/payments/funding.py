@@ -25,6 +25,7 @@ MAX_CENTS = 100_000_000
 class ProviderUnavailable(DomainError):
     """The payment provider could not be reached; nothing was changed, try again."""
 
+    code = "payments_unavailable"
     status = 503
 
 

@@ -36,7 +36,7 @@ def create(*, admin_id: int, funding_id: int, amount_cents: int | None, reason: 
     if funding is None:
         raise NotFound("No such funding.")
     if funding.status != SUCCEEDED:
-        raise Conflict(f"Only a succeeded funding can be refunded; this one is {funding.status}.")
+        raise Conflict(f"Only a succeeded funding can be refunded; this one is {funding.status}.", code="funding_not_refundable")
     in_flight = sum(r.amount_cents for r in db.session.scalars(
         select(Refund).where(Refund.funding_id == funding.id, Refund.status == PENDING)))
     left = funding.amount_cents - funding.refunded_cents - in_flight

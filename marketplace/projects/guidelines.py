@@ -29,9 +29,9 @@ def publish(*, account: Account, project_id: int, instructions: str, major: bool
     """Make new instructions current; leases from now on are stamped with the new version."""
     project = projects.owned(account=account, project_id=project_id, lock=True)
     if project.status in (CLOSED,):
-        raise Conflict("A closed project's instructions cannot change.")
+        raise Conflict("A closed project's instructions cannot change.", code="project_closed")
     if (requalify or reopen_answered) and not major:
-        raise Conflict("Only a major version can require re-qualification or reopen answered tasks.")
+        raise Conflict("Only a major version can require re-qualification or reopen answered tasks.", code="major_version_required")
     if not db.session.scalar(select(func.count()).select_from(Guideline).where(Guideline.project_id == project.id)):
         db.session.add(Guideline(project_id=project.id, version=project.guideline_version, major=True,
                                  instructions=project.instructions, note="original", created_at=project.created_at))

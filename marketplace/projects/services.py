@@ -123,16 +123,16 @@ def update(*, account: Account, project_id: int, fields: dict) -> Project:
     """Change a draft project's fields."""
     project = owned(account=account, project_id=project_id, lock=True)
     if project.status != DRAFT:
-        raise Conflict(f"Only a draft project can be edited; this one is {project.status}.")
+        raise Conflict(f"Only a draft project can be edited; this one is {project.status}.", code="project_not_draft")
     if "label_schema" in fields:
         if project.task_count or project.gold_count:
             # Gold answers, predictions and later answers are all checked against the schema they came with.
-            raise Conflict("The label schema cannot change once the project has tasks.")
+            raise Conflict("The label schema cannot change once the project has tasks.", code="label_schema_locked")
         fields = {**fields, "label_schema": _checked_schema(fields["label_schema"])}
     if fields.get("show_prelabels") and db.session.scalar(
         select(Task.id).where(Task.project_id == project.id, Task.status == GOLD, Task.prediction.is_(None)).limit(1)
     ) is not None:
-        raise Conflict("Give every gold task a prediction before showing pre-labels (else gold would stand out).")
+        raise Conflict("Give every gold task a prediction before showing pre-labels (else gold would stand out).", code="gold_without_prediction")
     if "requirements" in fields:
         fields = {**fields, "requirements": _checked_requirements(fields["requirements"], account)}
     for name, value in fields.items():
@@ -148,10 +148,10 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
     sources, target = TRANSITIONS[action]
     project = owned(account=account, project_id=project_id, lock=True)
     if project.status not in sources:
-        raise Conflict(f"Cannot {action} a project that is {project.status}.")
+        raise Conflict(f"Cannot {action} a project that is {project.status}.", code="invalid_project_transition")
     if action == "publish":
         if project.task_count == 0:
-            raise Conflict("Add at least one task before publishing.")
+            raise Conflict("Add at least one task before publishing.", code="project_has_no_tasks")
         project.published_at = now
         # Tasks imported before the redundancy settings last changed start from the current ones.
         tasks_store.reset_slot_limits(project_id=project.id, slot_limit=initial_slots(project))
@@ -183,7 +183,7 @@ def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: 
     """
     project = owned(account=account, project_id=project_id, lock=True)
     if project.status in (CLOSED, COMPLETED):
-        raise Conflict(f"A {project.status} project takes no more money.")
+        raise Conflict(f"A {project.status} project takes no more money.", code="project_not_fundable")
     ledger_key = f"topup-{project.id}-{key}" if key else None
     asked = idempotency.request_hash({"amount_cents": amount_cents})
     first = escrow.moved_by(ledger_key) if ledger_key else None
@@ -198,7 +198,7 @@ def top_up(*, account: Account, project_id: int, amount_cents: int | None, now: 
 def accepts_tasks(project: Project) -> None:
     """Raise unless tasks may still be added to the project."""
     if project.status in (CLOSED, COMPLETED):
-        raise Conflict(f"Tasks cannot be added to a project that is {project.status}.")
+        raise Conflict(f"Tasks cannot be added to a project that is {project.status}.", code="project_closed_to_tasks")
 
 
 def ensure_open_for_work(project) -> None:
@@ -206,4 +206,4 @@ def ensure_open_for_work(project) -> None:
     if project is None or project.status == DRAFT:
         raise NotFound("No such project.")
     if project.status != OPEN:
-        raise Conflict(f"This project is {project.status}; it is not handing out tasks.")
+        raise Conflict(f"This project is {project.status}; it is not handing out tasks.", code="project_not_open")

@@ -17,6 +17,7 @@ _rng = random.Random()
 class AttemptExpired(Conflict):
     """The time limit passed before the answers came; the attempt is closed (and stays closed)."""
 
+    code = "attempt_expired"
     keeps_changes = True
 
 
@@ -92,21 +93,21 @@ def start_attempt(*, annotator: Account, qualification_id: int, now: datetime, r
     """Start an attempt: a random draw of questions, shown without their answers."""
     qualification = visible(account=annotator, qualification_id=qualification_id)
     if qualification.question_count < qualification.questions_per_attempt:
-        raise Conflict("This qualification does not have enough questions yet.")
+        raise Conflict("This qualification does not have enough questions yet.", code="qualification_not_ready")
     previous = list(db.session.scalars(
         select(Attempt).where(Attempt.annotator_id == annotator.id, Attempt.qualification_id == qualification.id)
         .order_by(Attempt.id.desc()).with_for_update()
     ))
     if previous and previous[0].status == STARTED and previous[0].deadline > now:
-        raise Conflict(f"Finish attempt {previous[0].id} first (it ends at {previous[0].deadline.isoformat()}).")
+        raise Conflict(f"Finish attempt {previous[0].id} first (it ends at {previous[0].deadline.isoformat()}).", code="attempt_in_progress")
     if len(previous) >= qualification.max_attempts:
-        raise Conflict(f"You have used all {qualification.max_attempts} attempts at this qualification.")
+        raise Conflict(f"You have used all {qualification.max_attempts} attempts at this qualification.", code="attempts_exhausted")
     if previous:
         delay = max(qualification.retry_delay_s, min_retry_delay_s())  # older qualifications may have less
         ready = previous[0].started_at + timedelta(seconds=delay)
         if ready > now:
             wait = int((ready - now).total_seconds()) + 1
-            raise Conflict(f"You may try again in {wait} seconds.", headers={"Retry-After": str(wait)})
+            raise Conflict(f"You may try again in {wait} seconds.", headers={"Retry-After": str(wait)}, code="retry_too_soon")
     bank = list(db.session.scalars(select(Question.id).where(Question.qualification_id == qualification.id)))
     drawn = rng.sample(bank, qualification.questions_per_attempt)
     attempt = Attempt(qualification_id=qualification.id, annotator_id=annotator.id, question_ids=drawn,
@@ -137,7 +138,7 @@ def submit_attempt(*, annotator: Account, attempt_id: int, answers: list, now: d
     """
     attempt = own_attempt(annotator=annotator, attempt_id=attempt_id, lock=True)
     if attempt.status != STARTED:
-        raise Conflict(f"This attempt is {attempt.status}.")
+        raise Conflict(f"This attempt is {attempt.status}.", code="attempt_not_open")
     if attempt.deadline <= now:
         attempt.status = EXPIRED
         attempt.graded_at, attempt.score, attempt.passed = now, 0.0, False

@@ -22,10 +22,10 @@ def set_suspended(*, admin: Account, account_id: int, suspended: bool, reason: s
     """Suspend an account everywhere (or reinstate it), recording who, when and why."""
     account = _account(account_id)
     if account.role == ADMIN:
-        raise Conflict("Admins cannot be suspended through the API.")
+        raise Conflict("Admins cannot be suspended through the API.", code="admin_not_suspendable")
     target = SUSPENDED if suspended else ACTIVE
     if account.status == target:
-        raise Conflict(f"This account is already {target}.")
+        raise Conflict(f"This account is already {target}.", code="already_in_state")
     accounts_store.set_status(account, target)
     db.session.add(QualityAction(annotator_id=account.id, action="suspend" if suspended else "reinstate",
                                  reason=reason, actor_id=admin.id, created_at=now))

@@ -17,6 +17,8 @@ from marketplace.quality.models import AnnotatorStats, Skill
 class NotQualified(Forbidden):
     """The annotator does not meet one of the project's requirements."""
 
+    code = "not_eligible"
+
 
 def unmet_requirement(*, annotator: Account, project: Project, now: datetime) -> str | None:
     """Describe the first requirement of the project the annotator does not meet, or None."""

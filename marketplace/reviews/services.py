@@ -31,7 +31,7 @@ from marketplace.tasks.models import CLOSED, ESCALATED, Task
 def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> None:
     """Raise 403 unless the account has reviewer standing on the project."""
     if not project.review_enabled:
-        raise Conflict("This project has no review stage.")
+        raise Conflict("This project has no review stage.", code="review_not_enabled")
     if project.review_qualification_id is not None and eligibility.best_grant(
         annotator_id=reviewer.id, qualification_id=project.review_qualification_id, now=now
     ) is not None:
@@ -39,7 +39,7 @@ def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> No
     if project.review_min_trust is not None:
         if eligibility.reputation_of(annotator_id=reviewer.id, now=now).mean >= project.review_min_trust:
             return
-    raise Forbidden("You do not have reviewer standing on this project.")
+    raise Forbidden("You do not have reviewer standing on this project.", code="not_a_reviewer")
 
 
 def lease_review(*, project_id: int, reviewer: Account, now: datetime) -> tuple[Review, Task, list[dict]]:
@@ -88,12 +88,12 @@ def _own_live_review(review_id: int, reviewer: Account, now: datetime) -> tuple[
     if review is None or review.reviewer_id != reviewer.id:
         raise NotFound("No such review.")
     if review.status != LEASED:
-        raise Conflict(f"This review is {review.status}.")
+        raise Conflict(f"This review is {review.status}.", code="review_not_open")
     if review.expires_at <= now:
-        raise Conflict("This review lease has expired; lease the task again if it still needs review.")
+        raise Conflict("This review lease has expired; lease the task again if it still needs review.", code="review_lease_expired")
     task = db.session.scalar(select(Task).where(Task.id == review.task_id).with_for_update())
     if task.status != ESCALATED:  # reopened or decided meanwhile (a block, a new guideline version)
-        raise Conflict(f"This task is no longer waiting for review; it is {task.status}.")
+        raise Conflict(f"This task is no longer waiting for review; it is {task.status}.", code="task_not_in_review")
     return review, db.session.get(Project, review.project_id), task
 
 
@@ -132,9 +132,9 @@ def send_to_review(*, account: Account, task_id: int) -> Task:
         raise NotFound("No such task.")
     project = projects.owned(account=account, project_id=task.project_id, lock=True)
     if not project.review_enabled:
-        raise Conflict("This project has no review stage; enable it first.")
+        raise Conflict("This project has no review stage; enable it first.", code="review_not_enabled")
     if task.status not in (CLOSED, ESCALATED):
-        raise Conflict(f"Only a closed task can be sent to review; this one is {task.status}.")
+        raise Conflict(f"Only a closed task can be sent to review; this one is {task.status}.", code="task_not_closed")
     tasks_store.queue_for_review(task)
     _reopen_project(project)
     db.session.flush()

@@ -79,7 +79,7 @@ def register(*, account: Account, fields: dict) -> tuple[WebhookEndpoint, str]:
     owner_id = _owner_for_project(account, fields.get("project_id"))
     count = db.session.scalar(select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.owner_id == owner_id))
     if count >= MAX_ENDPOINTS_PER_OWNER:
-        raise Conflict(f"An account may have at most {MAX_ENDPOINTS_PER_OWNER} webhook endpoints.")
+        raise Conflict(f"An account may have at most {MAX_ENDPOINTS_PER_OWNER} webhook endpoints.", code="too_many_endpoints")
     endpoint = WebhookEndpoint(owner_id=owner_id, project_id=fields.get("project_id"), url=checked_url(fields["url"]),
                                events=_checked_events(fields["events"]), description=fields.get("description", ""),
                                active=fields.get("active", True), secret_salt=signing.new_salt())
@@ -235,7 +235,7 @@ def ping(*, account: Account, endpoint_id: int, now: datetime) -> WebhookDeliver
     """Queue a `ping` delivery to one endpoint, whatever events it subscribes to."""
     endpoint = owned(account=account, endpoint_id=endpoint_id)
     if not endpoint.active:
-        raise Conflict("This endpoint is disabled; enable it before testing.")
+        raise Conflict("This endpoint is disabled; enable it before testing.", code="endpoint_disabled")
     payload = {"endpoint_id": endpoint.id, "message": "Webhook test from the marketplace."}
     [delivery_id] = _record(endpoints=[endpoint], project_id=endpoint.project_id, event=PING, payloads=[payload], now=now)
     return db.session.get(WebhookDelivery, delivery_id)
@@ -270,12 +270,12 @@ def replay(*, account: Account, delivery_id: int, now: datetime) -> WebhookDeliv
         raise NotFound("No such webhook delivery.")
     endpoint = owned(account=account, endpoint_id=delivery.endpoint_id)
     if not endpoint.active:
-        raise Conflict("This endpoint is disabled; enable it before replaying.")
+        raise Conflict("This endpoint is disabled; enable it before replaying.", code="endpoint_disabled")
     locked = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
                                .with_for_update(skip_locked=True))
     if locked is None:
         raise Conflict("This delivery is being sent right now; try again in a few seconds.",
-                       headers={"Retry-After": "10"})
+                       headers={"Retry-After": "10"}, code="delivery_in_progress")
     locked.status, locked.cycle, locked.attempt_count, locked.next_attempt_at = PENDING, locked.cycle + 1, 0, now
     locked.delivered_at = None
     db.session.flush()

@@ -71,7 +71,7 @@ def test_a_bad_signature_is_refused_and_stores_nothing(client, fake_stripe, stri
     funding = _fund(client, fake_stripe, requester)
     payload, _ = fake_stripe.signed(fake_stripe.succeed_payment(funding["payment_intent_id"]))
     response = client.post(WEBHOOK, data=payload, headers={"Stripe-Signature": "t=1,v1=deadbeef"})
-    assert response.status_code == 401 and response.json["code"] == 401
+    assert response.status_code == 401 and response.json["code"] == "invalid_signature"
     assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 0
 
 
