@@ -11,6 +11,7 @@ gunicorn's own lines; LOG_LEVEL sets the app's).
   route and duration (marketplace.access). An --access-logfile given anyway is ignored.
 - Requests gunicorn itself refuses before the app sees them (a NUL or a bad character in a header,
   a request line too long) get the API's one JSON error shape instead of gunicorn's HTML page.
+- child_exit: a dead worker's live Prometheus values leave PROMETHEUS_MULTIPROC_DIR (metrics.py).
 - capture_output: with `--error-logfile FILE` (as `--daemon` needs: a daemon's stderr is /dev/null),
   stderr and stdout are redirected into FILE, so the JSON handler and any stray print or
   C-level traceback land there. `kill -USR1` reopens FILE after rotation.
@@ -45,3 +46,16 @@ def _json_error(sock, status_int, reason, mesg):
 
 
 util.write_error = _json_error  # the one place gunicorn's workers write an error page (workers/base.py)
+
+
+def child_exit(server, worker):
+    """A worker died: drop its live values from the Prometheus multiprocess directory (marketplace/metrics.py).
+
+    Counters and histograms of dead workers stay and keep being summed (their totals are real);
+    only live gauges must go. Without PROMETHEUS_MULTIPROC_DIR there is nothing to clean.
+    """
+    directory = config_from_env().PROMETHEUS_MULTIPROC_DIR
+    if directory:
+        from prometheus_client import multiprocess  # here: only the multiprocess mode needs it
+
+        multiprocess.mark_process_dead(worker.pid, directory)

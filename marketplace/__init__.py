@@ -10,7 +10,7 @@ def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
 
-    from marketplace import cli, errors, inputs, limits, logs, models, queue  # noqa: F401 (models: every table)
+    from marketplace import cli, errors, inputs, limits, logs, metrics, models, openapi, queue  # noqa: F401 (models: every table)
     from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
@@ -21,11 +21,12 @@ def create_app(config=None):
     app.config.from_object(config or config_from_env())
     check_secrets(app.config)
     logs.init_app(app)  # early: its request id and timer wrap the other hooks; JSON lines from here on
+    metrics.init_app(app)  # next: its latency timer wraps every later hook too; serves GET /metrics
     app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
     tune_sqlite(app)
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
-    api.init_app(app, spec_kwargs={"extra_plugins": [limits.DocumentLimits()]})
+    api.init_app(app, spec_kwargs={"extra_plugins": [limits.DocumentLimits(), openapi.DocumentOperations()]})
     limits.init_app(app)
     queue.init_app(app)
     gateway.init_app(app)

@@ -82,13 +82,31 @@ class Config:
     RATELIMIT_SIGNUP_PER_CLIENT = "20 per hour"
     RATELIMIT_API = "1200 per minute"
     TRUST_PROXY_HOPS = 0  # reverse proxies in front that append X-Forwarded-For (the client address)
+    # GET /metrics (marketplace/metrics.py): with a token, scrapers send it as a bearer; without one,
+    # only loopback and private addresses may scrape. The multiprocess directory is prometheus_client's
+    # own switch (read by it at import): set, every process writes its values there and /metrics sums them.
+    METRICS_TOKEN: str | None = None
+    PROMETHEUS_MULTIPROC_DIR: str | None = None
 
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
+    # The browsable reference at /api/v1/docs (Swagger UI; its script comes from the CDN to the browser).
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
     API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "Crowdsourced labels for machine-learning data. Requesters post projects (label schema, price, "
+                "redundancy, quality rules), import tasks, fund an escrow and get labels with calibrated "
+                "confidence; annotators qualify, lease one task at a time, answer and get paid. Authenticate "
+                "with `Authorization: Bearer <API key or login token>`. Every error has one shape "
+                "(`status`, `type`, `code`, `message`, `param`, `errors`, `request_id`); `code` is stable "
+                "and listed in the README's error catalogue."),
+        },
+        "servers": [{"url": "/", "description": "this deployment"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
@@ -174,5 +192,7 @@ def config_from_env() -> type[Config]:
         RATELIMIT_SIGNUP_PER_CLIENT = env.get("RATELIMIT_SIGNUP_PER_CLIENT", Config.RATELIMIT_SIGNUP_PER_CLIENT)
         RATELIMIT_API = env.get("RATELIMIT_API", Config.RATELIMIT_API)
         TRUST_PROXY_HOPS = _int("TRUST_PROXY_HOPS", Config.TRUST_PROXY_HOPS)
+        METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR") or None
 
     return EnvConfig

@@ -26,7 +26,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Endpoints outside the per-credential budget: liveness probes and Stripe's signed deliveries
 # (Stripe retries on 429, which would only delay money events).
-EXEMPT_ENDPOINTS = frozenset({"health.Health", "payments.StripeWebhook"})
+EXEMPT_ENDPOINTS = frozenset({"health.Health", "payments.StripeWebhook", "metrics"})
 RESET_HEADER = "RateLimit-Reset"
 
 

@@ -100,7 +100,7 @@ class Job:
 
 
 # The features that declare jobs (each has a jobs.py of Job constants).
-JOB_FEATURES = ("assignments", "payments", "results", "webhooks")
+JOB_FEATURES = ("assignments", "idempotency", "payments", "results", "webhooks")
 
 
 def declared() -> list[Job]:

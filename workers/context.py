@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, has_app_context
 
-from marketplace import queue
+from marketplace import metrics, queue
 from marketplace.extensions import db
 
 log = logging.getLogger("workers")
@@ -43,8 +43,9 @@ def _run(func, path: str, args: tuple):
         # Cleared before reading the database, so any change after this point queues a new run.
         redis.delete(queue.debounce_key(path, args))
     try:
-        outcome = func(*args)
-        db.session.commit()
+        with metrics.JobTimer(path):  # inline runs come through here too: one place times every job
+            outcome = func(*args)
+            db.session.commit()
     except BaseException:
         db.session.rollback()
         queue.discard_pending()

@@ -8,6 +8,7 @@ from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
 from marketplace.limits import login_failures_per_account, login_per_client, signup_per_client
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("accounts", __name__, description="Accounts, login and API keys")
 
@@ -56,6 +57,7 @@ class Tokens(MethodView):
 @bp.route("/auth/tokens/<int:token_id>")
 class Token(MethodView):
     @requires(*ROLES)
+    @idempotent
     @bp.response(204)
     def delete(self, token_id):
         """Revoke one of your login tokens (log out)."""
@@ -81,6 +83,7 @@ class ApiKeys(MethodView):
         return {"items": services.list_api_keys(account=current_account())}
 
     @requires(REQUESTER, ADMIN)
+    @idempotent(secret_fields=('key',))
     @bp.arguments(schemas.ApiKeyIn)
     @bp.response(201, schemas.NewApiKeyOut)
     def post(self, data):
@@ -93,6 +96,7 @@ class ApiKeys(MethodView):
 @bp.route("/api-keys/<int:key_id>")
 class ApiKeyItem(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(200, schemas.ApiKeyOut)
     def delete(self, key_id):
         """Revoke an API key."""

@@ -9,6 +9,7 @@ from marketplace.db import transaction, utcnow
 from marketplace.pagination import PageArgs, page_of
 from marketplace.payments import idempotency
 from marketplace.projects import services as projects
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("approvals", __name__, description="Approving and rejecting answers; bonuses")
 
@@ -24,6 +25,7 @@ def _decide(project_id: int, body: dict, decision: str) -> dict:
 @bp.route("/projects/<int:project_id>/answers/approve")
 class Approve(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.DecisionFilter)
     @bp.response(200, schemas.DecisionOut)
     def post(self, body, project_id):
@@ -34,6 +36,7 @@ class Approve(MethodView):
 @bp.route("/projects/<int:project_id>/answers/reject")
 class Reject(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.RejectIn)
     @bp.response(200, schemas.DecisionOut)
     def post(self, body, project_id):
@@ -63,6 +66,7 @@ class Bonuses(MethodView):
         return page_of(bonuses.listing(account=current_account(), **args), args["limit"])
 
     @requires(REQUESTER)
+    @idempotent
     @bp.arguments(schemas.BonusIn)
     @bp.response(201, schemas.BonusOut)
     def post(self, body):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from marketplace import labels
+from marketplace import labels, metrics
 from marketplace.accounts.models import Account
 from marketplace.assignments import answer_store
 from marketplace.assignments.models import EXPIRED, LEASED, SUBMITTED, Assignment
@@ -29,6 +29,7 @@ from marketplace.tasks.models import CLOSED
 class LeaseExpired(Conflict):
     """The lease ran out before the answer came; the slot is returned, so this change is kept."""
 
+    code = "lease_expired"
     keeps_changes = True
 
 
@@ -56,12 +57,12 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     if row is None or row.annotator_id != annotator.id:
         raise NotFound("No such assignment.")
     if row.status != LEASED:
-        raise Conflict(f"This assignment is {row.status}; it takes no answer.")
+        raise Conflict(f"This assignment is {row.status}; it takes no answer.", code="assignment_not_leased")
     if row.expires_at <= now:
         end_lease(assignment_id=row.id, task_id=row.task_id, is_gold=row.is_gold, status=EXPIRED, now=now)
         raise LeaseExpired("The lease expired before the answer arrived; the task went back to the pool.")
     if row.project_status != PROJECT_OPEN:
-        raise Conflict(f"This project is {row.project_status}; it takes no answers.")
+        raise Conflict(f"This project is {row.project_status}; it takes no answers.", code="project_not_open")
     try:
         clean = labels.validate_answer(row.label_schema, answer, row.task_data)
     except labels.LabelError as exc:
@@ -70,12 +71,13 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     gold_correct = labels.agrees(row.label_schema, clean, row.gold_answer, row.task_data) if row.is_gold else None
     written = answer_store.write_answer(row, annotator.id, clean, duration_ms, gold_correct, now)
     if written is None:
-        raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.")
+        raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.", code="assignment_not_leased")
     counters = written.counters
     if written.task_status == CLOSED:
         AGGREGATE_PROJECT.after_commit(row.project_id)
+        metrics.task_closed("redundancy")
     if row.target_confidence is not None and not row.is_gold:
-        policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now)
+        metrics.policy_decided(policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now))
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
     RECOMPUTE_IF_DUE.after_commit(row.project_id)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,

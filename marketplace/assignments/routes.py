@@ -7,6 +7,7 @@ from marketplace.accounts.models import ANNOTATOR
 from marketplace.assignments import answering, schemas, services
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("assignments", __name__, description="Leases and answers")
 
@@ -14,6 +15,7 @@ bp = Blueprint("assignments", __name__, description="Leases and answers")
 @bp.route("/projects/<int:project_id>/assignments")
 class ProjectAssignments(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.response(201, schemas.LeaseOut)
     def post(self, project_id):
         """Lease the next task of a project; 404 when none is available to you."""
@@ -43,6 +45,7 @@ class AssignmentItem(MethodView):
 @bp.route("/assignments/<int:assignment_id>/answer")
 class AssignmentAnswer(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.arguments(schemas.AnswerIn)
     @bp.response(200, schemas.SubmissionOut)
     def post(self, body, assignment_id):
@@ -56,6 +59,7 @@ class AssignmentAnswer(MethodView):
 @bp.route("/assignments/<int:assignment_id>/release")
 class AssignmentRelease(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.response(200, schemas.AssignmentOut)
     def post(self, assignment_id):
         """Give a live lease back without answering."""

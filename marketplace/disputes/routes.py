@@ -8,6 +8,7 @@ from marketplace.audit import services as admin
 from marketplace.db import transaction, utcnow
 from marketplace.disputes import schemas, services
 from marketplace.pagination import page_of
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("disputes", __name__, description="Disputes of rejected answers")
 
@@ -34,6 +35,7 @@ class Disputes(MethodView):
         return {**page, "items": [_for_caller(d) for d in page["items"]]}
 
     @requires(ANNOTATOR)
+    @idempotent
     @bp.arguments(schemas.DisputeIn)
     @bp.response(201, schemas.DisputeOut)
     def post(self, body):
@@ -55,6 +57,7 @@ class DisputeItem(MethodView):
 @bp.route("/admin/disputes/<int:dispute_id>/resolve")
 class ResolveDispute(MethodView):
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(schemas.ResolveIn)
     @bp.response(200, schemas.DisputeOut)
     def post(self, body, dispute_id):

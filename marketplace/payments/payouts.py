@@ -18,6 +18,7 @@ from croniter import croniter
 from flask import current_app
 from sqlalchemy import select
 
+from marketplace import metrics
 from marketplace.accounts.models import Account
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
@@ -173,6 +174,7 @@ def send(*, payout_id: int, now: datetime) -> str | None:
         _move_back(payout, now, "ledger-only mode: payout recorded, not sent")
         return NOT_SENT
     payout.status, payout.stripe_transfer_id, payout.paid_at = PAID, transfer.id, now
+    metrics.payout_paid(payout.amount_cents, payout.currency)
     return PAID
 
 
@@ -189,7 +191,7 @@ def retry(*, payout_id: int, now: datetime) -> Payout:
         SEND_PAYOUT.after_commit(payout.id)
         return payout
     if payout.status not in (FAILED, NOT_SENT):
-        raise Conflict(f"Only a failed or pending payout can be retried; this one is {payout.status}.")
+        raise Conflict(f"Only a failed or pending payout can be retried; this one is {payout.status}.", code="payout_not_retryable")
     payout.retries += 1
     payout.status = PENDING
     payout.failure_message = None

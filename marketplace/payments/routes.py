@@ -10,6 +10,7 @@ from marketplace.audit import services as audit
 from marketplace.audit.schemas import AdminReasonIn
 from marketplace.pagination import PageArgs, page_of
 from marketplace.payments import events, funding, idempotency, payouts, reconcile, refunds, schemas
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("payments", __name__, description="Money: fundings, escrow, balances, payouts, Stripe webhooks")
 
@@ -24,6 +25,7 @@ class Fundings(MethodView):
         return page_of(funding.listing(requester=current_account(), **args), args["limit"])
 
     @requires(REQUESTER)
+    @idempotent
     @bp.arguments(schemas.FundingIn)
     @bp.response(201, schemas.FundingOut)
     def post(self, body):
@@ -53,6 +55,7 @@ class PayoutAccountView(MethodView):
         return payouts.own_payout_account(annotator=current_account())
 
     @requires(ANNOTATOR)
+    @idempotent
     @bp.response(201, schemas.PayoutAccountOut)
     def post(self):
         """Create your Stripe Connect payout account (once; a repeat returns it)."""
@@ -63,6 +66,7 @@ class PayoutAccountView(MethodView):
 @bp.route("/payouts/account/onboarding-link")
 class OnboardingLink(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.response(201, schemas.LinkOut)
     def post(self):
         """Get a one-time Stripe onboarding link for your payout account."""
@@ -103,6 +107,7 @@ class Refunds(MethodView):
         return page_of(refunds.listing(**args), args["limit"])
 
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(schemas.RefundIn)
     @bp.response(201, schemas.RefundOut)
     def post(self, body):
@@ -132,6 +137,7 @@ class AdminPayouts(MethodView):
 @bp.route("/admin/payouts/run")
 class RunPayouts(MethodView):
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(AdminReasonIn)
     @bp.response(201, schemas.PayoutRunOut)
     def post(self, body):
@@ -147,6 +153,7 @@ class RunPayouts(MethodView):
 @bp.route("/admin/payouts/<int:payout_id>/retry")
 class RetryPayout(MethodView):
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(AdminReasonIn)
     @bp.response(200, schemas.PayoutOut)
     def post(self, body, payout_id):
@@ -168,6 +175,7 @@ class Reconciliation(MethodView):
         return reconcile.latest()
 
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(AdminReasonIn)
     @bp.response(201, schemas.ReconciliationOut)
     def post(self, body):

@@ -10,6 +10,7 @@ from marketplace.payments import escrow, idempotency
 from marketplace.payments.schemas import EscrowOut, TopUpIn
 from marketplace.projects import guidelines, schemas, services
 from marketplace.quality import eligibility
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("projects", __name__, description="Labeling projects and the marketplace listing")
 
@@ -44,6 +45,7 @@ class Projects(MethodView):
         return {**page, "items": _for_caller(page["items"])}
 
     @requires(REQUESTER)
+    @idempotent
     @bp.arguments(schemas.ProjectIn)
     @bp.response(201, schemas.ProjectOut)
     def post(self, fields):
@@ -61,6 +63,7 @@ class ProjectItem(MethodView):
         return _one(services.visible_to(account=current_account(), project_id=project_id))
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.ProjectPatch)
     @bp.response(200, schemas.ProjectOut)
     def patch(self, fields, project_id):
@@ -71,6 +74,7 @@ class ProjectItem(MethodView):
 
 def _transition_view(action: str, doc: str):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(200, schemas.ProjectOut)
     def post(self, project_id):
         with transaction():
@@ -99,6 +103,7 @@ class ProjectGuidelines(MethodView):
         return {"items": guidelines.versions(account=current_account(), project_id=project_id)}
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.GuidelineIn)
     @bp.response(201, schemas.GuidelineOut)
     def post(self, body, project_id):
@@ -116,6 +121,7 @@ class ProjectEscrow(MethodView):
         return services.escrow_state(account=current_account(), project_id=project_id)
 
     @requires(REQUESTER)
+    @idempotent
     @bp.arguments(TopUpIn)
     @bp.response(200, EscrowOut)
     def post(self, body, project_id):

@@ -7,6 +7,7 @@ from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import PageArgs, page_of
 from marketplace.qualifications import schemas, services
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("qualifications", __name__, description="Qualification tests built from gold questions")
 
@@ -21,6 +22,7 @@ class Qualifications(MethodView):
         return page_of(services.listing(account=current_account(), **args), args["limit"])
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.QualificationIn)
     @bp.response(201, schemas.QualificationOut)
     def post(self, fields):
@@ -41,6 +43,7 @@ class QualificationItem(MethodView):
 @bp.route("/qualifications/<int:qualification_id>/questions")
 class QualificationQuestions(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.QuestionBatchIn)
     @bp.response(201, schemas.QualificationOut)
     def post(self, batch, qualification_id):
@@ -53,6 +56,7 @@ class QualificationQuestions(MethodView):
 @bp.route("/qualifications/<int:qualification_id>/attempts")
 class QualificationAttempts(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.response(201, schemas.StartedAttemptOut)
     def post(self, qualification_id):
         """Start an attempt: a random draw of questions, without answers; the clock starts now."""
@@ -76,6 +80,7 @@ class Attempts(MethodView):
 @bp.route("/attempts/<int:attempt_id>/answers")
 class AttemptAnswers(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.arguments(schemas.AttemptAnswersIn)
     @bp.response(200, schemas.GradedAttemptOut)
     def post(self, body, attempt_id):
@@ -97,6 +102,7 @@ class QualificationGrants(MethodView):
         return page_of(services.grants(owner=current_account(), qualification_id=qualification_id, **args), args["limit"])
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.GrantIn)
     @bp.response(201, schemas.GrantOut)
     def post(self, body, qualification_id):
@@ -108,6 +114,7 @@ class QualificationGrants(MethodView):
 @bp.route("/qualifications/<int:qualification_id>/grants/<int:annotator_id>")
 class QualificationGrant(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(200, schemas.RevokedOut)
     def delete(self, qualification_id, annotator_id):
         """Revoke the qualification from an annotator."""

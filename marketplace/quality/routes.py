@@ -7,6 +7,7 @@ from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER
 from marketplace.db import transaction, utcnow
 from marketplace.projects import services as projects
 from marketplace.quality import admin, reports, schemas
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("quality", __name__, description="Trust, quality statistics, suspensions and skills")
 
@@ -59,6 +60,7 @@ class ProjectStats(MethodView):
 
 def _status_view(suspended: bool, doc: str):
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(schemas.ReasonIn)
     @bp.response(200, schemas.AccountStatusOut)
     def post(self, body, account_id):
@@ -83,6 +85,7 @@ class AnnotatorSkills(MethodView):
         return {"items": admin.skills_of(annotator_id=account_id)}
 
     @requires(ADMIN)
+    @idempotent
     @bp.arguments(schemas.SkillIn)
     @bp.response(201, schemas.SkillOut)
     def post(self, body, account_id):
@@ -94,6 +97,7 @@ class AnnotatorSkills(MethodView):
 @bp.route("/admin/accounts/<int:account_id>/skills/<string:name>")
 class AnnotatorSkill(MethodView):
     @requires(ADMIN)
+    @idempotent
     @bp.response(204)
     def delete(self, account_id, name):
         """Withdraw a verified skill."""

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy import func, select
 
-from marketplace import inference, labels, queue
+from marketplace import inference, labels, metrics, queue
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import advisory_lock, try_advisory_lock
 from marketplace.extensions import db
@@ -139,6 +139,7 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
         _progress(project_id, status=FAILED, percent=100, stage=type(exc).__name__)
         raise
     seconds = round(time.perf_counter() - started, 3)
+    metrics.recompute_finished(seconds)
     for run in runs:
         run.status, run.finished_at, run.seconds = FINISHED, now, seconds
         for name, value in outcome.items():

@@ -8,6 +8,7 @@ from marketplace.accounts.models import ADMIN, REQUESTER
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
 from marketplace.results import export, schemas, services
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("results", __name__, description="Inferred labels and exports")
 
@@ -45,6 +46,7 @@ class ProjectRecompute(MethodView):
         return services.recompute_status(account=current_account(), project_id=project_id)
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(202, schemas.RecomputeOut)
     def post(self, project_id):
         """Queue a recompute of the project's truth model, results and annotators' trust."""

@@ -11,6 +11,7 @@ from marketplace.db import transaction, utcnow
 from marketplace.reviews import schemas, services
 from marketplace.reviews.models import Review
 from marketplace.tasks.schemas import TaskOut
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("reviews", __name__, description="The review stage")
 
@@ -18,6 +19,7 @@ bp = Blueprint("reviews", __name__, description="The review stage")
 @bp.route("/projects/<int:project_id>/reviews")
 class ProjectReviews(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.response(201, schemas.LeasedReviewOut)
     def post(self, project_id):
         """Lease the next task waiting for review (reviewer standing required)."""
@@ -41,6 +43,7 @@ class Reviews(MethodView):
 @bp.route("/reviews/<int:review_id>/decision")
 class ReviewDecision(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.arguments(schemas.DecisionIn)
     @bp.response(200, schemas.ReviewOut)
     def post(self, body, review_id):
@@ -52,6 +55,7 @@ class ReviewDecision(MethodView):
 @bp.route("/reviews/<int:review_id>/rework")
 class ReviewRework(MethodView):
     @requires(ANNOTATOR)
+    @idempotent
     @bp.arguments(schemas.ReworkIn)
     @bp.response(200, schemas.ReviewOut)
     def post(self, body, review_id):
@@ -63,6 +67,7 @@ class ReviewRework(MethodView):
 @bp.route("/tasks/<int:task_id>/review")
 class TaskReview(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(200, TaskOut)
     def post(self, task_id):
         """Send a closed task of your project to the review queue."""

@@ -9,6 +9,7 @@ from marketplace.db import transaction
 from marketplace.errors import ValidationFailed
 from marketplace.pagination import page_of
 from marketplace.tasks import parsing, schemas, services
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("tasks", __name__, description="Tasks of a project")
 
@@ -23,6 +24,7 @@ class ProjectTasks(MethodView):
         return page_of(services.list_tasks(account=current_account(), project_id=project_id, **args), args["limit"])
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.TaskBatchIn)
     @bp.response(201, schemas.ImportOut)
     def post(self, batch, project_id):
@@ -37,6 +39,7 @@ class ProjectTasks(MethodView):
 @bp.route("/projects/<int:project_id>/tasks/upload")
 class ProjectTaskUpload(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.TaskUploadArgs, location="query")
     @bp.arguments(schemas.TaskUploadFile, location="files")
     @bp.response(201, schemas.ImportOut)
@@ -67,6 +70,7 @@ def _format_from_name(filename: str) -> str:
 @bp.route("/projects/<int:project_id>/tasks/predictions")
 class ProjectTaskPredictions(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.PredictionBatchIn)
     @bp.response(200, schemas.PredictionUpdateOut)
     def post(self, batch, project_id):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from marketplace import metrics
 from marketplace.extensions import db
 from marketplace.webhooks import sender, signing, targets
 from marketplace.webhooks.models import (
@@ -49,14 +50,14 @@ def attempt(*, delivery_id: int, now: datetime) -> str | None:
     """Make one attempt at a delivery if it is due and nobody else is sending it; return its status."""
     delivery = db.session.scalar(_due(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id), now)
                                  .with_for_update(skip_locked=True))
-    return _send(delivery, now) if delivery else None
+    return metrics.webhook_attempted(_send(delivery, now)) if delivery else None
 
 
 def attempt_next_due(*, now: datetime) -> str | None:
     """Make one attempt at the most overdue delivery nobody else is sending; None when none is due."""
     delivery = db.session.scalar(_due(select(WebhookDelivery), now).order_by(WebhookDelivery.next_attempt_at)
                                  .limit(1).with_for_update(skip_locked=True))
-    return _send(delivery, now) if delivery else None
+    return metrics.webhook_attempted(_send(delivery, now)) if delivery else None
 
 
 def _send(delivery: WebhookDelivery, now: datetime) -> str:

@@ -7,6 +7,7 @@ from marketplace.accounts.models import ADMIN, REQUESTER
 from marketplace.db import transaction, utcnow
 from marketplace.pagination import page_of
 from marketplace.webhooks import schemas, services
+from marketplace.idempotency.keys import idempotent
 
 bp = Blueprint("webhooks", __name__, description="Signed webhooks out: endpoints, deliveries, replays")
 
@@ -25,6 +26,7 @@ class Webhooks(MethodView):
         return page_of(services.listing(account=current_account(), **args), args["limit"])
 
     @requires(REQUESTER, ADMIN)
+    @idempotent(secret_fields=('secret',))
     @bp.arguments(schemas.WebhookEndpointIn)
     @bp.response(201, schemas.WebhookEndpointWithSecretOut)
     def post(self, fields):
@@ -43,6 +45,7 @@ class WebhookItem(MethodView):
         return services.owned(account=current_account(), endpoint_id=endpoint_id)
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.arguments(schemas.WebhookEndpointPatch)
     @bp.response(200, schemas.WebhookEndpointOut)
     def patch(self, fields, endpoint_id):
@@ -51,6 +54,7 @@ class WebhookItem(MethodView):
             return services.update(account=current_account(), endpoint_id=endpoint_id, fields=fields)
 
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(204)
     def delete(self, endpoint_id):
         """Delete an endpoint with its delivery history."""
@@ -61,6 +65,7 @@ class WebhookItem(MethodView):
 @bp.route("/webhooks/<int:endpoint_id>/rotate-secret")
 class WebhookRotation(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent(secret_fields=('secret',))
     @bp.arguments(schemas.WebhookRotateIn)
     @bp.response(200, schemas.WebhookEndpointWithSecretOut)
     def post(self, body, endpoint_id):
@@ -74,6 +79,7 @@ class WebhookRotation(MethodView):
 @bp.route("/webhooks/<int:endpoint_id>/test")
 class WebhookTest(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(202, schemas.WebhookDeliveryOut)
     def post(self, endpoint_id):
         """Send a `ping` event to the endpoint now."""
@@ -94,6 +100,7 @@ class WebhookDeliveries(MethodView):
 @bp.route("/webhook-deliveries/<int:delivery_id>/replay")
 class WebhookReplay(MethodView):
     @requires(REQUESTER, ADMIN)
+    @idempotent
     @bp.response(202, schemas.WebhookDeliveryOut)
     def post(self, delivery_id):
         """Send a delivery again (same event id and payload) with a fresh cycle of attempts."""

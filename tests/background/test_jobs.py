@@ -123,7 +123,7 @@ def test_webhook_deliveries_have_their_own_queue_and_the_documented_worker_serve
     assert periodic["workers.webhooks.sweep_due_deliveries"] == queues.WEBHOOKS
     used = set(periodic.values()) | {webhooks.QUEUE, queues.TRUTH, queues.DEFAULT}
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    [command] = [line for line in readme.splitlines() if "rq worker" in line]
+    [command] = [line for line in readme.splitlines() if line.strip().startswith(".venv/bin/rq worker")]
     served = command.split('"$REDIS_URL"')[1].split()
     assert used <= set(served) == set(queues.ALL)
     assert served.index(queues.DEFAULT) < served.index(queues.WEBHOOKS)  # money first

@@ -1,0 +1,178 @@
+"""The OpenAPI document as a product: operation ids, every error status per operation, required outputs.
+
+An apispec plugin, so the rules hold for every route without a decorator on each:
+- `operationId`: from OPERATION_IDS, a table kept here on purpose. Generated clients name their
+  functions after it (`create_project`, `lease_task`), so it is part of the contract: renaming a
+  view class must not rename a client function. A route missing from the table fails the spec build.
+- Error responses: beside `default`, each operation lists the statuses it can return, all in the one
+  error shape: 401 and 403 when it needs a credential, 404 when its path names an object, 409 when it
+  changes an existing object's state (or creates one that must be unique), 402 where money moves,
+  503 where the payment provider is called, 422 where it takes a body or query (flask-smorest adds
+  those), 429 everywhere but the probes (limits.DocumentLimits).
+- Outputs: every property of a response schema (`...Out`) is required: the API always sends each
+  field, null when it has no value (and the field says `nullable`), so generated models need no
+  "unset" state. A field sent only sometimes says so with `metadata={"optional": True}`.
+"""
+import re
+from http import HTTPStatus
+
+from apispec import BasePlugin
+
+PREFIX = "/api/v1"
+
+OPERATION_IDS = {
+    ("get", "/health"): "get_health",
+    ("post", "/requesters"): "register_requester",
+    ("post", "/annotators"): "register_annotator",
+    ("post", "/auth/tokens"): "log_in",
+    ("delete", "/auth/tokens/{token_id}"): "log_out",
+    ("get", "/me"): "get_me",
+    ("get", "/api-keys"): "list_api_keys",
+    ("post", "/api-keys"): "create_api_key",
+    ("delete", "/api-keys/{key_id}"): "revoke_api_key",
+    ("get", "/projects"): "list_projects",
+    ("post", "/projects"): "create_project",
+    ("get", "/projects/{project_id}"): "get_project",
+    ("patch", "/projects/{project_id}"): "update_project",
+    ("post", "/projects/{project_id}/publish"): "publish_project",
+    ("post", "/projects/{project_id}/pause"): "pause_project",
+    ("post", "/projects/{project_id}/resume"): "resume_project",
+    ("post", "/projects/{project_id}/close"): "close_project",
+    ("get", "/projects/{project_id}/guidelines"): "list_guidelines",
+    ("post", "/projects/{project_id}/guidelines"): "publish_guidelines",
+    ("get", "/projects/{project_id}/escrow"): "get_escrow",
+    ("post", "/projects/{project_id}/escrow"): "fund_escrow",
+    ("get", "/projects/{project_id}/tasks"): "list_tasks",
+    ("post", "/projects/{project_id}/tasks"): "import_tasks",
+    ("post", "/projects/{project_id}/tasks/upload"): "upload_tasks",
+    ("post", "/projects/{project_id}/tasks/predictions"): "import_predictions",
+    ("get", "/tasks/{task_id}"): "get_task",
+    ("post", "/projects/{project_id}/assignments"): "lease_task",
+    ("get", "/assignments"): "list_assignments",
+    ("get", "/assignments/{assignment_id}"): "get_assignment",
+    ("post", "/assignments/{assignment_id}/answer"): "submit_answer",
+    ("post", "/assignments/{assignment_id}/release"): "release_assignment",
+    ("post", "/assignments/{assignment_id}/skip"): "skip_assignment",
+    ("get", "/projects/{project_id}/results"): "list_results",
+    ("get", "/projects/{project_id}/results/export"): "export_results",
+    ("get", "/projects/{project_id}/recompute"): "get_recompute",
+    ("post", "/projects/{project_id}/recompute"): "start_recompute",
+    ("get", "/qualifications"): "list_qualifications",
+    ("post", "/qualifications"): "create_qualification",
+    ("get", "/qualifications/{qualification_id}"): "get_qualification",
+    ("post", "/qualifications/{qualification_id}/questions"): "add_qualification_questions",
+    ("post", "/qualifications/{qualification_id}/attempts"): "start_qualification_attempt",
+    ("get", "/attempts"): "list_attempts",
+    ("post", "/attempts/{attempt_id}/answers"): "submit_attempt",
+    ("get", "/qualifications/{qualification_id}/grants"): "list_grants",
+    ("post", "/qualifications/{qualification_id}/grants"): "grant_qualification",
+    ("delete", "/qualifications/{qualification_id}/grants/{annotator_id}"): "revoke_qualification",
+    ("get", "/me/trust"): "get_my_trust",
+    ("get", "/me/missed-gold"): "list_my_missed_gold",
+    ("get", "/me/skills"): "list_my_skills",
+    ("get", "/projects/{project_id}/annotators"): "list_project_annotators",
+    ("get", "/projects/{project_id}/stats"): "get_project_stats",
+    ("post", "/admin/accounts/{account_id}/suspend"): "suspend_account",
+    ("post", "/admin/accounts/{account_id}/reinstate"): "reinstate_account",
+    ("get", "/admin/accounts/{account_id}/skills"): "list_account_skills",
+    ("post", "/admin/accounts/{account_id}/skills"): "verify_skill",
+    ("delete", "/admin/accounts/{account_id}/skills/{name}"): "remove_skill",
+    ("get", "/webhooks"): "list_webhooks",
+    ("post", "/webhooks"): "create_webhook",
+    ("get", "/webhooks/{endpoint_id}"): "get_webhook",
+    ("patch", "/webhooks/{endpoint_id}"): "update_webhook",
+    ("delete", "/webhooks/{endpoint_id}"): "delete_webhook",
+    ("post", "/webhooks/{endpoint_id}/rotate-secret"): "rotate_webhook_secret",
+    ("post", "/webhooks/{endpoint_id}/test"): "test_webhook",
+    ("get", "/webhooks/{endpoint_id}/deliveries"): "list_webhook_deliveries",
+    ("post", "/webhook-deliveries/{delivery_id}/replay"): "replay_webhook_delivery",
+    ("post", "/projects/{project_id}/reviews"): "lease_review",
+    ("get", "/reviews"): "list_reviews",
+    ("post", "/reviews/{review_id}/decision"): "decide_review",
+    ("post", "/reviews/{review_id}/rework"): "request_rework",
+    ("post", "/tasks/{task_id}/review"): "send_task_to_review",
+    ("post", "/projects/{project_id}/answers/approve"): "approve_answers",
+    ("post", "/projects/{project_id}/answers/reject"): "reject_answers",
+    ("get", "/projects/{project_id}/answers"): "list_answers",
+    ("get", "/bonuses"): "list_bonuses",
+    ("post", "/bonuses"): "pay_bonus",
+    ("get", "/payments/fundings"): "list_fundings",
+    ("post", "/payments/fundings"): "create_funding",
+    ("get", "/payments/fundings/{funding_id}"): "get_funding",
+    ("get", "/payouts/account"): "get_payout_account",
+    ("post", "/payouts/account"): "create_payout_account",
+    ("post", "/payouts/account/onboarding-link"): "create_onboarding_link",
+    ("get", "/payouts"): "list_my_payouts",
+    ("post", "/payments/stripe/webhook"): "receive_stripe_event",
+    ("get", "/admin/refunds"): "list_refunds",
+    ("post", "/admin/refunds"): "create_refund",
+    ("get", "/admin/payouts"): "list_payouts",
+    ("post", "/admin/payouts/run"): "run_payouts",
+    ("post", "/admin/payouts/{payout_id}/retry"): "retry_payout",
+    ("get", "/admin/reconciliation"): "list_reconciliations",
+    ("post", "/admin/reconciliation"): "run_reconciliation",
+    ("get", "/balance"): "get_balance",
+    ("get", "/balance/entries"): "list_balance_entries",
+    ("get", "/admin/ledger/trial-balance"): "get_trial_balance",
+    ("get", "/disputes"): "list_disputes",
+    ("post", "/disputes"): "open_dispute",
+    ("get", "/disputes/{dispute_id}"): "get_dispute",
+    ("post", "/admin/disputes/{dispute_id}/resolve"): "resolve_dispute",
+    ("get", "/admin/audit-log"): "list_audit_log",
+}
+
+# Operations that create something unique or move an existing object between states (409), move
+# money (402), or call the payment provider (503); matched on the path without the prefix.
+_CONFLICT_CREATES = {"/requesters", "/annotators", "/webhooks", "/disputes", "/payouts/account"}
+_MONEY = re.compile(r"/escrow$|/bonuses$|/refunds$|/payouts/run$|/payouts/\{payout_id\}/retry$")
+_PROVIDER = re.compile(r"^/payments/fundings$|^/admin/refunds$|^/payouts/account|^/admin/payouts|^/admin/reconciliation$")
+_UNSIGNED = {"/payments/stripe/webhook"}  # Stripe signs its deliveries; there is no bearer credential
+
+
+def _statuses(method: str, path: str, secured: bool) -> list[int]:
+    found = []
+    if secured:
+        found += [401, 403]
+    if "{" in path:
+        found.append(404)
+    if method in ("post", "patch", "delete") and ("{" in path or path in _CONFLICT_CREATES):
+        found.append(409)
+    if method == "post" and _MONEY.search(path):
+        found.append(402)
+    if method == "post" and _PROVIDER.search(path):
+        found.append(503)
+    if path in _UNSIGNED:
+        found += [400, 401]
+    return found
+
+
+class DocumentOperations(BasePlugin):
+    """Name every operation, list its error statuses, and make response fields required."""
+
+    def init_spec(self, spec):
+        super().init_spec(spec)
+        self.spec = spec
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        short = path[len(PREFIX):] if path and path.startswith(PREFIX) else path
+        for method, operation in (operations or {}).items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            operation["operationId"] = OPERATION_IDS[(method, short)]  # a new route needs a name here
+            if short in _UNSIGNED:
+                operation["security"] = []
+                operation.setdefault("parameters", []).append({
+                    "name": "Stripe-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+                    "description": "Stripe's signature of the raw body"})
+            secured = operation.get("security") != []
+            responses = operation.setdefault("responses", {})
+            for status in _statuses(method, short, secured):
+                responses.setdefault(str(status), HTTPStatus(status).name)  # flask-smorest's error responses
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        if not name.endswith("Out") or not definition.get("properties"):
+            return None
+        fields = getattr(schema, "_declared_fields", None) or getattr(schema, "fields", {}) or {}
+        optional = {key for key, field in fields.items() if field.metadata.get("optional")}
+        present = [key for key in definition["properties"] if key not in optional]
+        return {"required": list(dict.fromkeys([*definition.get("required", []), *present]))}
