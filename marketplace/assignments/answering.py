@@ -14,7 +14,7 @@ from sqlalchemy import update
 from marketplace import labels, metrics
 from marketplace.accounts.models import Account
 from marketplace.assignments import answer_store
-from marketplace.assignments.models import EXPIRED, LEASED, SUBMITTED, Assignment
+from marketplace.assignments.models import EXPIRED, LEASED, SKIPPED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.payments import escrow
@@ -90,14 +90,18 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
                       now, clean, duration_ms, row.guideline_version, feedback)
 
 
-def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, now: datetime) -> bool:
-    """End a live lease (released or expired) and give its slot back; False if it was no longer live."""
+def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, now: datetime,
+              skip_reason: str | None = None) -> bool:
+    """End a live lease (released, skipped or expired) and give its slot back; False if it was no longer live."""
     ended = db.session.execute(
         update(Assignment).where(Assignment.id == assignment_id, Assignment.status == LEASED)
-        .values(status=status, ended_at=now).returning(Assignment.project_id)
+        .values(status=status, ended_at=now, skip_reason=skip_reason).returning(Assignment.project_id)
     ).first()
+    skipped = status == SKIPPED
     if ended is not None and not is_gold:  # gold has no slots
-        tasks_store.give_back_slot(task_id)
+        tasks_store.give_back_slot(task_id, skipped=skipped)
+    elif ended is not None and skipped:
+        tasks_store.count_skip(task_id)
     if ended is not None:
         escrow.release_lease_holds(project_id=ended.project_id, leases=1)
     return ended is not None

@@ -11,10 +11,12 @@ LEASED = "leased"
 SUBMITTED = "submitted"
 EXPIRED = "expired"
 RELEASED = "released"
+# Given back without an answer because the annotator could not or would not do it (with a reason).
+SKIPPED = "skipped"
 REJECTED = "rejected"
 # Answered under instructions a major guideline version replaced, with the task reopened for new answers.
 SUPERSEDED = "superseded"
-STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED, REJECTED, SUPERSEDED)
+STATUSES = (LEASED, SUBMITTED, EXPIRED, RELEASED, SKIPPED, REJECTED, SUPERSEDED)
 # Answered and awaiting the requester's approval (or rejection): their fee is still reserved on the escrow.
 PENDING_STATES = (SUBMITTED, SUPERSEDED)
 
@@ -68,6 +70,7 @@ class Assignment(IdMixin, db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[dict | None] = mapped_column(Json)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     # The version of the project's instructions this lease was given under.

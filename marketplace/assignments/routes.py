@@ -56,6 +56,19 @@ class AssignmentAnswer(MethodView):
             )
 
 
+@bp.route("/assignments/<int:assignment_id>/skip")
+class AssignmentSkip(MethodView):
+    @requires(ANNOTATOR)
+    @idempotent
+    @bp.arguments(schemas.SkipIn, required=False)
+    @bp.response(200, schemas.AssignmentOut)
+    def post(self, body, assignment_id):
+        """Skip a leased task (optionally saying why): it is not offered to you again; the requester sees the count."""
+        with transaction():
+            return services.skip(assignment_id=assignment_id, annotator=current_account(),
+                                 reason=(body or {}).get("reason", ""), now=utcnow())
+
+
 @bp.route("/assignments/<int:assignment_id>/release")
 class AssignmentRelease(MethodView):
     @requires(ANNOTATOR)

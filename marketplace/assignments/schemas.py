@@ -35,6 +35,12 @@ class FeedbackOut(Schema):
     explanation = fields.String(allow_none=True)
 
 
+class SkipIn(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500),
+                           metadata={"description": "why (unclear, broken item, outside my expertise...)",
+                                     "example": "the image does not load"})
+
+
 class AssignmentOut(Schema):
     id = fields.Integer()
     project_id = fields.Integer()

@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 
 from marketplace.accounts.models import Account
 from marketplace.assignments import answering, lease_store
-from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SUBMITTED, Assignment
+from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SKIPPED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
 from marketplace.payments import escrow
@@ -71,6 +71,19 @@ def release(*, assignment_id: int, annotator: Account, now: datetime) -> Assignm
         assignment_id=assignment.id, task_id=assignment.task_id, is_gold=assignment.is_gold, status=RELEASED, now=now
     ):
         raise Conflict(f"This assignment is {assignment.status}; only a live lease can be released.", code="assignment_not_leased")
+    return assignment
+
+
+def skip(*, assignment_id: int, annotator: Account, reason: str, now: datetime) -> Assignment:
+    """Give a live lease back as skipped: the task is never offered to this annotator again, and the skip
+    (with its reason) is counted on the task for the requester to see."""
+    assignment = own_assignment(assignment_id=assignment_id, annotator=annotator)
+    if assignment.status != LEASED or not answering.end_lease(
+        assignment_id=assignment.id, task_id=assignment.task_id, is_gold=assignment.is_gold, status=SKIPPED, now=now,
+        skip_reason=reason or None,
+    ):
+        raise Conflict(f"This assignment is {assignment.status}; only a live lease can be skipped.",
+                       code="assignment_not_leased")
     return assignment
 
 

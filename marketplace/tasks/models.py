@@ -50,6 +50,8 @@ class Task(IdMixin, db.Model):
     slots_taken: Mapped[int] = mapped_column(Integer, default=0)
     slot_limit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Annotators who skipped the task (a hard or broken item shows up here first).
+    skip_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Visible to the project's requester only; never in an annotator-facing response before submission.
     gold_answer: Mapped[dict | None] = mapped_column(Json)
     gold_explanation: Mapped[str | None] = mapped_column(Text)

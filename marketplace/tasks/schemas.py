@@ -40,6 +40,7 @@ class TaskOut(Schema):
     data = fields.Dict()
     status = fields.String(metadata={"description": "open, closed, or gold"})
     answer_count = fields.Integer()
+    skip_count = fields.Integer(metadata={"description": "annotators who skipped this task"})
     gold_answer = fields.Raw(allow_none=True)
     gold_explanation = fields.String(allow_none=True)
     prediction = fields.List(fields.Float(), allow_none=True, metadata={"description": "class probabilities, schema order"})

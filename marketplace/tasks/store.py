@@ -90,9 +90,17 @@ def take_slot(task_id: int) -> None:
                        .execution_options(synchronize_session=False))
 
 
-def give_back_slot(task_id: int) -> None:
-    """A lease ended without an answer: its slot is free again."""
-    db.session.execute(update(Task).where(Task.id == task_id).values(slots_taken=Task.slots_taken - 1))
+def give_back_slot(task_id: int, skipped: bool = False) -> None:
+    """A lease ended without an answer: its slot is free again (and a skip is counted on the task)."""
+    values = {"slots_taken": Task.slots_taken - 1}
+    if skipped:
+        values["skip_count"] = Task.skip_count + 1
+    db.session.execute(update(Task).where(Task.id == task_id).values(**values))
+
+
+def count_skip(task_id: int) -> None:
+    """A gold task was skipped: counted, with no slot to give back."""
+    db.session.execute(update(Task).where(Task.id == task_id).values(skip_count=Task.skip_count + 1))
 
 
 # The submit statement's step that counts the answer on its task (`done` returned its task_id),
