@@ -10,7 +10,8 @@ def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
 
-    from marketplace import cli, errors, inputs, limits, logs, metrics, models, openapi, queue  # noqa: F401 (models: every table)
+    from marketplace import cli, cors, errors, inputs, limits, logs, metrics, openapi, queue
+    from marketplace import models  # noqa: F401 (every table, for the metadata)
     from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
     from marketplace.extensions import api, db, migrate
@@ -28,6 +29,7 @@ def create_app(config=None):
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
     api.init_app(app, spec_kwargs={"extra_plugins": [limits.DocumentLimits(), openapi.DocumentOperations()]})
     limits.init_app(app)
+    cors.init_app(app)
     queue.init_app(app)
     gateway.init_app(app)
     errors.register(app)

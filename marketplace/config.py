@@ -66,6 +66,9 @@ class Config:
     PAYOUTS_CRON = "0 3 * * *"
     RECONCILE_CRON = "30 3 * * *"
 
+    # Browser origins allowed to call the API (CORS), e.g. ["https://annotate.example.com"]; empty: none.
+    CORS_ORIGINS: list[str] = []
+
     # The quality rules run on about one ordinary answer in this many (secret checkpoints per annotator,
     # never a gold answer) and in every periodic recompute: their effects must not point at a gold answer.
     QUALITY_CHECK_EVERY = 5
@@ -182,6 +185,7 @@ def config_from_env() -> type[Config]:
         PAYOUT_REFRESH_URL = env.get("PAYOUT_REFRESH_URL", Config.PAYOUT_REFRESH_URL)
         PAYOUTS_CRON = _cron("PAYOUTS_CRON", Config.PAYOUTS_CRON)
         RECONCILE_CRON = _cron("RECONCILE_CRON", Config.RECONCILE_CRON)
+        CORS_ORIGINS = [origin for origin in env.get("CORS_ORIGINS", "").split(",") if origin.strip()]
         QUALIFICATION_MIN_RETRY_DELAY_S = _int("QUALIFICATION_MIN_RETRY_DELAY_S", Config.QUALIFICATION_MIN_RETRY_DELAY_S)
         QUALITY_CHECK_EVERY = _int("QUALITY_CHECK_EVERY", Config.QUALITY_CHECK_EVERY)
         RATE_LIMITS_ENABLED = env.get("RATE_LIMITS_ENABLED", "1") == "1"
