@@ -16,13 +16,21 @@ class PageArgs(Schema):
 
 class PageOut(Schema):
     next_cursor = fields.Integer(allow_none=True, metadata={"description": "pass as `cursor` for the next page"})
+    has_more = fields.Boolean(metadata={"description": "whether another page follows (then next_cursor is set)"})
 
 
 def page_of(items: list, limit: int, key=lambda item: item.id) -> dict:
     """Wrap a fetched list of up to limit+1 items as a page with the next cursor."""
     more = len(items) > limit
     items = items[:limit]
-    return {"items": items, "next_cursor": key(items[-1]) if more and items else None}
+    return {"items": items, "next_cursor": key(items[-1]) if more and items else None, "has_more": more and bool(items)}
+
+
+def keyset(query, column, cursor: int | None, limit: int, newest_first: bool = True):
+    """One page of `query` by `column` (an indexed, unique integer): after the cursor, limit+1 rows."""
+    if cursor:
+        query = query.where(column < cursor if newest_first else column > cursor)
+    return query.order_by(column.desc() if newest_first else column.asc()).limit(limit + 1)
 
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:

@@ -119,3 +119,29 @@ def test_the_readme_catalogues_every_error_code():
     listed = set(re.findall(r"^\| \d{3} \| `([a-z_]+)` \|", catalogue, re.M))
     assert _codes_in_code() <= listed, sorted(_codes_in_code() - listed)
     assert listed <= _codes_in_code(), sorted(listed - _codes_in_code())
+
+
+def test_every_list_pages_with_a_cursor_and_says_whether_more_follow():
+    schemas = SPEC["components"]["schemas"]
+    lists = 0
+    for method, path, operation in _operations():
+        content = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+        body = schemas.get(content.get("schema", {}).get("$ref", "").split("/")[-1], {})
+        if method != "get" or "items" not in body.get("properties", {}):
+            continue
+        lists += 1
+        assert {"next_cursor", "has_more"} <= set(body["properties"]), path
+        assert {"limit", "cursor"} <= {p["name"] for p in operation.get("parameters", [])}, path
+    assert lists >= 25
+
+
+def test_a_short_list_pages_too(client):
+    from tests.factories import RequesterFactory, bearer
+
+    headers = bearer(RequesterFactory())
+    for name in ("one", "two", "three"):
+        assert client.post("/api/v1/api-keys", json={"name": name}, headers=headers).status_code == 201
+    first = client.get("/api/v1/api-keys?limit=2", headers=headers).json
+    assert [k["name"] for k in first["items"]] == ["three", "two"] and first["has_more"] is True
+    rest = client.get(f"/api/v1/api-keys?limit=2&cursor={first['next_cursor']}", headers=headers).json
+    assert [k["name"] for k in rest["items"]] == ["one"] and rest["has_more"] is False and rest["next_cursor"] is None

@@ -9,6 +9,7 @@ from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
 from marketplace.limits import login_failures_per_account, login_per_client, signup_per_client
 from marketplace.idempotency.keys import idempotent
+from marketplace.pagination import PageArgs, page_of
 
 bp = Blueprint("accounts", __name__, description="Accounts, login and API keys")
 
@@ -77,10 +78,11 @@ class Me(MethodView):
 @bp.route("/api-keys")
 class ApiKeys(MethodView):
     @requires(REQUESTER, ADMIN)
+    @bp.arguments(PageArgs, location="query")
     @bp.response(200, schemas.ApiKeyListOut)
-    def get(self):
-        """List your API keys (prefixes only)."""
-        return {"items": services.list_api_keys(account=current_account())}
+    def get(self, args):
+        """List your API keys (prefixes only), newest first."""
+        return page_of(services.list_api_keys(account=current_account(), **args), args["limit"])
 
     @requires(REQUESTER, ADMIN)
     @idempotent(secret_fields=('key',))

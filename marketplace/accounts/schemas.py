@@ -1,6 +1,8 @@
 """Account, login and API key schemas. None accepts `role`, `status` or any other privileged field."""
 from marshmallow import Schema, fields, validate
 
+from marketplace.pagination import page_schema
+
 
 class RegistrationIn(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
@@ -45,5 +47,4 @@ class NewApiKeyOut(ApiKeyOut):
     key = fields.String(metadata={"description": "the full key; shown once, stored only as a hash"})
 
 
-class ApiKeyListOut(Schema):
-    items = fields.List(fields.Nested(ApiKeyOut))
+ApiKeyListOut = page_schema(ApiKeyOut, "ApiKeyListOut")

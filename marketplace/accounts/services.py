@@ -17,6 +17,7 @@ from marketplace.accounts.models import (
 )
 from marketplace.errors import Conflict, Forbidden, NotFound, Unauthorized
 from marketplace.extensions import db
+from marketplace.pagination import keyset
 
 
 def register(*, email: str, password: str, role: str, display_name: str = "") -> Account:
@@ -76,9 +77,9 @@ def create_api_key(*, account: Account, name: str) -> tuple[ApiKey, str]:
     return key, bearer
 
 
-def list_api_keys(*, account: Account) -> list[ApiKey]:
-    """List the caller's API keys, revoked ones included, newest first."""
-    return list(db.session.scalars(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id.desc())))
+def list_api_keys(*, account: Account, cursor: int | None, limit: int) -> list[ApiKey]:
+    """List the caller's API keys, revoked ones included, newest first (one page, +1)."""
+    return list(db.session.scalars(keyset(select(ApiKey).where(ApiKey.account_id == account.id), ApiKey.id, cursor, limit)))
 
 
 def revoke_api_key(*, key_id: int, account: Account, now: datetime) -> ApiKey:

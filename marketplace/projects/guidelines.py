@@ -8,6 +8,7 @@ from marketplace.accounts.models import Account
 from marketplace.assignments import store as assignment_store
 from marketplace.errors import Conflict
 from marketplace.extensions import db
+from marketplace.pagination import keyset
 from marketplace.payments import escrow
 from marketplace.projects import services as projects
 from marketplace.projects import store as project_store
@@ -17,11 +18,11 @@ from marketplace.results.models import Result
 from marketplace.tasks import store as tasks_store
 
 
-def versions(*, account: Account, project_id: int) -> list[Guideline]:
-    """Every version of a project's instructions, newest first (version 1 is the original)."""
+def versions(*, account: Account, project_id: int, cursor: int | None, limit: int) -> list[Guideline]:
+    """The versions of a project's instructions, newest first (version 1 is the original; one page, +1)."""
     project = projects.visible_to(account=account, project_id=project_id)
     return list(db.session.scalars(
-        select(Guideline).where(Guideline.project_id == project.id).order_by(Guideline.version.desc())))
+        keyset(select(Guideline).where(Guideline.project_id == project.id), Guideline.version, cursor, limit)))
 
 
 def publish(*, account: Account, project_id: int, instructions: str, major: bool, requalify: bool,

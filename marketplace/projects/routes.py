@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
 from marketplace.db import transaction, utcnow
-from marketplace.pagination import page_of
+from marketplace.pagination import PageArgs, page_of
 from marketplace.payments import escrow, idempotency
 from marketplace.payments.schemas import EscrowOut, TopUpIn
 from marketplace.projects import guidelines, schemas, services
@@ -97,10 +97,12 @@ for _action, _doc in (
 @bp.route("/projects/<int:project_id>/guidelines")
 class ProjectGuidelines(MethodView):
     @requires(*ROLES)
+    @bp.arguments(PageArgs, location="query")
     @bp.response(200, schemas.GuidelineListOut)
-    def get(self, project_id):
+    def get(self, args, project_id):
         """List the versions of a project's instructions, newest first."""
-        return {"items": guidelines.versions(account=current_account(), project_id=project_id)}
+        return page_of(guidelines.versions(account=current_account(), project_id=project_id, **args), args["limit"],
+                       key=lambda guideline: guideline.version)
 
     @requires(REQUESTER, ADMIN)
     @idempotent

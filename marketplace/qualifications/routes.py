@@ -74,7 +74,7 @@ class Attempts(MethodView):
     @bp.response(200, schemas.AttemptListOut)
     def get(self, args):
         """List your attempts, newest first."""
-        return {"items": services.attempts_of(annotator=current_account(), **args)}
+        return page_of(services.attempts_of(annotator=current_account(), **args), args["limit"])
 
 
 @bp.route("/attempts/<int:attempt_id>/answers")

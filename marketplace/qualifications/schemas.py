@@ -74,12 +74,11 @@ class GradedAttemptOut(AttemptOut):
     grant_expires_at = fields.DateTime(allow_none=True)
 
 
-class AttemptListArgs(Schema):
+class AttemptListArgs(PageArgs):
     qualification_id = fields.Integer(load_default=None, validate=id_range())
 
 
-class AttemptListOut(Schema):
-    items = fields.List(fields.Nested(AttemptOut))
+AttemptListOut = page_schema(AttemptOut, "AttemptListOut")
 
 
 class GrantIn(Schema):

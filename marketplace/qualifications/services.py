@@ -9,6 +9,7 @@ from marketplace import labels
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
+from marketplace.pagination import keyset
 from marketplace.qualifications.models import EXPIRED, GRADED, STARTED, Attempt, Grant, Qualification, Question
 
 _rng = random.Random()
@@ -203,10 +204,10 @@ def grants(*, owner: Account, qualification_id: int, cursor: int | None, limit: 
     ))
 
 
-def attempts_of(*, annotator: Account, qualification_id: int | None) -> list[Attempt]:
-    """List the annotator's attempts, newest first."""
-    query = select(Attempt).where(Attempt.annotator_id == annotator.id).order_by(Attempt.id.desc())
+def attempts_of(*, annotator: Account, qualification_id: int | None, cursor: int | None, limit: int) -> list[Attempt]:
+    """List the annotator's attempts, newest first (one page, +1)."""
+    query = select(Attempt).where(Attempt.annotator_id == annotator.id)
     if qualification_id:
         query = query.where(Attempt.qualification_id == qualification_id)
-    return list(db.session.scalars(query.limit(200)))
+    return list(db.session.scalars(keyset(query, Attempt.id, cursor, limit)))
 

@@ -8,6 +8,7 @@ from marketplace.accounts.models import ACTIVE, ADMIN, ANNOTATOR, SUSPENDED, Acc
 from marketplace.audit import services as audit
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
+from marketplace.pagination import keyset
 from marketplace.quality.models import QualityAction, Skill
 
 
@@ -58,6 +59,7 @@ def remove_skill(*, admin: Account, annotator_id: int, name: str, now: datetime)
                 reason=f"withdrew skill {name}", now=now)
 
 
-def skills_of(*, annotator_id: int) -> list[Skill]:
-    """List an annotator's verified skills."""
-    return list(db.session.scalars(select(Skill).where(Skill.annotator_id == annotator_id).order_by(Skill.name)))
+def skills_of(*, annotator_id: int, cursor: int | None, limit: int) -> list[Skill]:
+    """List an annotator's verified skills, oldest first (one page, +1)."""
+    return list(db.session.scalars(keyset(select(Skill).where(Skill.annotator_id == annotator_id), Skill.id, cursor,
+                                          limit, newest_first=False)))

@@ -8,6 +8,7 @@ from marketplace import inference, labels, pseudonyms
 from marketplace.accounts.models import Account
 from marketplace.assignments.models import REJECTED, SUBMITTED, Assignment
 from marketplace.extensions import db
+from marketplace.pagination import keyset
 from marketplace.quality import eligibility, trust
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats, QualityAction
@@ -78,24 +79,28 @@ def my_trust(*, annotator: Account, now: datetime) -> dict:
     }
 
 
-def missed_gold(*, annotator: Account, project_id: int | None) -> list[dict]:
+def missed_gold(*, annotator: Account, project_id: int | None, cursor: int | None, limit: int) -> list[dict]:
     """The gold tasks the annotator answered wrongly, with the expected answer and explanation."""
     # Only on projects that tell annotators about missed gold; elsewhere the list would reveal gold items.
     query = (select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
              .join(Project, Project.id == Assignment.project_id)
              .where(Assignment.annotator_id == annotator.id, Assignment.is_gold, Assignment.gold_correct.is_(False),
-                    Project.gold_feedback)
-             .order_by(Assignment.id.desc()).limit(500))
+                    Project.gold_feedback))
     if project_id:
         query = query.where(Assignment.project_id == project_id)
+    query = keyset(query, Assignment.id, cursor, limit)
     return [{"assignment_id": a.id, "project_id": a.project_id, "task_ref": pseudonyms.task_ref(t.id, annotator.id),
              "data": t.data, "your_answer": a.answer, "expected": t.gold_answer, "explanation": t.gold_explanation,
              "submitted_at": a.submitted_at} for a, t in db.session.execute(query).all()]
 
 
-def project_annotators(*, project: Project) -> list[dict]:
-    """Per-annotator statistics of a project (its owner's view: the route checked that), under pseudonyms."""
-    rows = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id)).all()
+def project_annotators(*, project: Project, cursor: int | None, limit: int) -> list[dict]:
+    """Per-annotator statistics of a project (its owner's view: the route checked that), under pseudonyms.
+
+    Paged by position, not by annotator id: a cursor holding the id would undo the pseudonym.
+    """
+    rows = db.session.scalars(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id)
+                              .order_by(AnnotatorStats.annotator_id).offset(cursor or 0).limit(limit + 1)).all()
     return [{"annotator": pseudonyms.annotator(project.id, s.annotator_id), **_row(s)} for s in rows]
 
 

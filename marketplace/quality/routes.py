@@ -6,6 +6,7 @@ from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER
 from marketplace.db import transaction, utcnow
 from marketplace.projects import services as projects
+from marketplace.pagination import PageArgs, page_of
 from marketplace.quality import admin, reports, schemas
 from marketplace.idempotency.keys import idempotent
 
@@ -28,25 +29,32 @@ class MyMissedGold(MethodView):
     @bp.response(200, schemas.MissedGoldListOut)
     def get(self, args):
         """Read the known-answer tasks you missed, with the expected answer and explanation."""
-        return {"items": reports.missed_gold(annotator=current_account(), **args)}
+        return page_of(reports.missed_gold(annotator=current_account(), **args), args["limit"],
+                       key=lambda row: row["assignment_id"])
 
 
 @bp.route("/me/skills")
 class MySkills(MethodView):
     @requires(ANNOTATOR)
+    @bp.arguments(PageArgs, location="query")
     @bp.response(200, schemas.SkillListOut)
-    def get(self):
+    def get(self, args):
         """Read your verified skills."""
-        return {"items": admin.skills_of(annotator_id=current_account().id)}
+        return page_of(admin.skills_of(annotator_id=current_account().id, **args), args["limit"])
 
 
 @bp.route("/projects/<int:project_id>/annotators")
 class ProjectAnnotators(MethodView):
     @requires(REQUESTER, ADMIN)
+    @bp.arguments(PageArgs, location="query")
     @bp.response(200, schemas.AnnotatorStatsListOut)
-    def get(self, project_id):
-        """Per-annotator statistics of your project, under pseudonyms."""
-        return {"items": reports.project_annotators(project=projects.owned(account=current_account(), project_id=project_id))}
+    def get(self, args, project_id):
+        """Per-annotator statistics of your project, under pseudonyms (paged by position)."""
+        project = projects.owned(account=current_account(), project_id=project_id)
+        rows = reports.project_annotators(project=project, **args)
+        page = page_of(rows, args["limit"], key=lambda row: None)
+        page["next_cursor"] = (args["cursor"] or 0) + args["limit"] if page["has_more"] else None
+        return page
 
 
 @bp.route("/projects/<int:project_id>/stats")
@@ -79,10 +87,11 @@ bp.route("/admin/accounts/<int:account_id>/reinstate")(_status_view(False, "Rein
 @bp.route("/admin/accounts/<int:account_id>/skills")
 class AnnotatorSkills(MethodView):
     @requires(ADMIN)
+    @bp.arguments(PageArgs, location="query")
     @bp.response(200, schemas.SkillListOut)
-    def get(self, account_id):
+    def get(self, args, account_id):
         """List an annotator's verified skills."""
-        return {"items": admin.skills_of(annotator_id=account_id)}
+        return page_of(admin.skills_of(annotator_id=account_id, **args), args["limit"])
 
     @requires(ADMIN)
     @idempotent

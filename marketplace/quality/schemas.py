@@ -2,6 +2,8 @@
 from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
+from marketplace.pagination import PageArgs, page_schema
+
 
 class GoldOut(Schema):
     seen = fields.Integer()
@@ -31,8 +33,7 @@ class AnnotatorStatsOut(TrustRowOut):
     annotator = fields.String(metadata={"description": "pseudonym, stable within the project"})
 
 
-class AnnotatorStatsListOut(Schema):
-    items = fields.List(fields.Nested(AnnotatorStatsOut))
+AnnotatorStatsListOut = page_schema(AnnotatorStatsOut, "AnnotatorStatsListOut")
 
 
 class ReputationOut(Schema):
@@ -68,11 +69,10 @@ class MissedGoldOut(Schema):
     submitted_at = fields.DateTime()
 
 
-class MissedGoldListOut(Schema):
-    items = fields.List(fields.Nested(MissedGoldOut))
+MissedGoldListOut = page_schema(MissedGoldOut, "MissedGoldListOut")
 
 
-class MissedGoldArgs(Schema):
+class MissedGoldArgs(PageArgs):
     project_id = fields.Integer(load_default=None, validate=id_range())
 
 
@@ -107,5 +107,4 @@ class SkillOut(Schema):
     verified_at = fields.DateTime()
 
 
-class SkillListOut(Schema):
-    items = fields.List(fields.Nested(SkillOut))
+SkillListOut = page_schema(SkillOut, "SkillListOut")

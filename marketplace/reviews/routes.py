@@ -12,6 +12,7 @@ from marketplace.reviews import schemas, services
 from marketplace.reviews.models import Review
 from marketplace.tasks.schemas import TaskOut
 from marketplace.idempotency.keys import idempotent
+from marketplace.pagination import PageArgs, page_of
 
 bp = Blueprint("reviews", __name__, description="The review stage")
 
@@ -34,10 +35,11 @@ class ProjectReviews(MethodView):
 @bp.route("/reviews")
 class Reviews(MethodView):
     @requires(ANNOTATOR)
+    @bp.arguments(PageArgs, location="query")
     @bp.response(200, schemas.ReviewListOut)
-    def get(self):
+    def get(self, args):
         """List your reviews, newest first."""
-        return {"items": services.own_reviews(reviewer=current_account())}
+        return page_of(services.own_reviews(reviewer=current_account(), **args), args["limit"])
 
 
 @bp.route("/reviews/<int:review_id>/decision")

@@ -1,6 +1,8 @@
 """Review schemas (reviewer-facing: tasks under opaque refs, answers as anonymous label counts)."""
 from marshmallow import Schema, fields, validate
 
+from marketplace.pagination import page_schema
+
 from marketplace import pseudonyms
 
 
@@ -29,8 +31,7 @@ class LeasedReviewOut(ReviewOut):
     candidates = fields.List(fields.Nested(CandidateOut))
 
 
-class ReviewListOut(Schema):
-    items = fields.List(fields.Nested(ReviewOut))
+ReviewListOut = page_schema(ReviewOut, "ReviewListOut")
 
 
 class DecisionIn(Schema):

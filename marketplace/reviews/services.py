@@ -15,6 +15,7 @@ from marketplace.accounts.models import Account
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound, field_error
 from marketplace.extensions import db
+from marketplace.pagination import keyset
 from marketplace.projects import services as projects
 from marketplace.projects import store as project_store
 from marketplace.projects.models import Project
@@ -148,7 +149,7 @@ def _reopen_project(project: Project) -> None:
     project_store.reopen_if_completed(project)
 
 
-def own_reviews(*, reviewer: Account) -> list[Review]:
-    """The reviewer's reviews, newest first."""
-    return list(db.session.scalars(
-        select(Review).where(Review.reviewer_id == reviewer.id).order_by(Review.id.desc()).limit(200)))
+def own_reviews(*, reviewer: Account, cursor: int | None, limit: int) -> list[Review]:
+    """The reviewer's reviews, newest first (one page, +1)."""
+    return list(db.session.scalars(keyset(select(Review).where(Review.reviewer_id == reviewer.id), Review.id, cursor,
+                                          limit)))
