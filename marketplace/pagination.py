@@ -14,6 +14,11 @@ class PageArgs(Schema):
     cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=2**63 - 1))
 
 
+def updated_since(**kw) -> fields.AwareDateTime:
+    """The `updated_since` query filter of a list that clients sync incrementally (ISO 8601 with a zone)."""
+    return fields.AwareDateTime(load_default=None, **kw)
+
+
 class PageOut(Schema):
     next_cursor = fields.Integer(allow_none=True, metadata={"description": "pass as `cursor` for the next page"})
     has_more = fields.Boolean(metadata={"description": "whether another page follows (then next_cursor is set)"})

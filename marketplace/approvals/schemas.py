@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.approvals.services import CATEGORIES, MAX_BATCH
 from marketplace.inputs import id_range
-from marketplace.pagination import PageArgs, page_schema
+from marketplace.pagination import PageArgs, page_schema, updated_since
 
 
 class DecisionFilter(Schema):
@@ -28,6 +28,7 @@ class DecisionOut(Schema):
 
 class AnswerListArgs(PageArgs):
     state = fields.String(load_default=None, validate=validate.OneOf(("pending", "approved", "rejected")))
+    updated_since = updated_since(metadata={"description": "only answers submitted, approved or rejected at or after this time"})
 
 
 class AnswerOut(Schema):

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from marketplace import pseudonyms
 from marketplace.accounts.models import Account
@@ -143,13 +143,17 @@ def filters(*, project: Project, body: dict) -> dict:
             "submitted_before": body.get("submitted_before")}
 
 
-def answers(*, project: Project, state: str | None, cursor: int | None, limit: int) -> list[dict]:
+def answers(*, project: Project, state: str | None, cursor: int | None, limit: int,
+            updated_since: datetime | None = None) -> list[dict]:
     """A project's answers with their payment status, oldest first (annotators by pseudonym)."""
     query = (select(Assignment, Task.external_id).join(Task, Task.id == Assignment.task_id)
              .where(Assignment.project_id == project.id, Assignment.submitted_at.is_not(None))
              .order_by(Assignment.id).limit(limit + 1))
     if cursor:
         query = query.where(Assignment.id > cursor)
+    if updated_since is not None:
+        query = query.where(or_(Assignment.submitted_at >= updated_since, Assignment.approved_at >= updated_since,
+                                Assignment.rejected_at >= updated_since))
     if state == "approved":
         query = query.where(Assignment.approved_at.is_not(None))
     elif state == "rejected":

@@ -1,7 +1,7 @@
 """Task schemas: bulk import (JSON body or JSONL/CSV upload) and reads."""
 from marshmallow import Schema, fields, validate
 
-from marketplace.pagination import PageArgs, page_schema
+from marketplace.pagination import PageArgs, page_schema, updated_since
 from marketplace.tasks.models import STATUSES
 
 
@@ -52,6 +52,7 @@ class TaskOut(Schema):
 
 class TaskListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    updated_since = updated_since(metadata={"description": "only tasks created or closed at or after this time"})
 
 
 TaskPageOut = page_schema(TaskOut, "TaskPageOut")

@@ -1,5 +1,7 @@
 """Bulk import and reads of tasks."""
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import or_, select
 
 from marketplace import labels
 from marketplace.accounts.models import Account
@@ -107,12 +109,15 @@ def update_predictions(*, account: Account, project_id: int, items: list[dict], 
     return {"updated": len(found), "unknown": unknown}
 
 
-def list_tasks(*, account: Account, project_id: int, status: str | None, cursor: int | None, limit: int) -> list[Task]:
-    """List a project's tasks in id order."""
+def list_tasks(*, account: Account, project_id: int, status: str | None, cursor: int | None, limit: int,
+               updated_since: datetime | None = None) -> list[Task]:
+    """List a project's tasks in id order (those created or closed since a time, for an incremental sync)."""
     project = projects.owned(account=account, project_id=project_id)
     query = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(limit + 1)
     if status:
         query = query.where(Task.status == status)
+    if updated_since is not None:
+        query = query.where(or_(Task.created_at >= updated_since, Task.closed_at >= updated_since))
     if cursor:
         query = query.where(Task.id > cursor)
     return list(db.session.scalars(query))
