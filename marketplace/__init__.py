@@ -10,7 +10,7 @@ def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
 
-    from marketplace import cli, cors, errors, inputs, limits, logs, metrics, openapi, queue
+    from marketplace import cli, cors, errors, inputs, limits, logs, metrics, openapi, query, queue
     from marketplace import models  # noqa: F401 (every table, for the metadata)
     from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
@@ -34,6 +34,7 @@ def create_app(config=None):
     gateway.init_app(app)
     errors.register(app)
     inputs.register(app)
+    query.register(app)
     for bp in blueprints():
         api.register_blueprint(bp)
     cli.register(app)

@@ -166,7 +166,7 @@ class DocumentOperations(BasePlugin):
                     "description": "Stripe's signature of the raw body"})
             secured = operation.get("security") != []
             responses = operation.setdefault("responses", {})
-            for status in _statuses(method, short, secured):
+            for status in _statuses(method, short, secured) + [422]:  # 422: any unknown query parameter (query.py)
                 responses.setdefault(str(status), HTTPStatus(status).name)  # flask-smorest's error responses
 
     def schema_helper(self, name, definition, schema=None, **kwargs):

@@ -55,8 +55,10 @@ def test_every_operation_lists_the_errors_it_can_return():
 def test_errors_and_outputs_are_typed_for_generated_models():
     error = SPEC["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"status", "type", "code", "message", "param", "errors", "request_id"}
-    project = SPEC["components"]["schemas"]["ProjectOut"]
-    assert set(project["required"]) == set(project["properties"])  # sent every time, null when empty
+    task = SPEC["components"]["schemas"]["TaskOut"]
+    assert set(task["required"]) == set(task["properties"])  # sent every time, null when empty
+    project = SPEC["components"]["schemas"]["ProjectOut"]  # an annotator's view leaves the owner's fields out
+    assert {"id", "name", "status"} <= set(project["required"]) < set(project["properties"])
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +147,15 @@ def test_a_short_list_pages_too(client):
     assert [k["name"] for k in first["items"]] == ["three", "two"] and first["has_more"] is True
     rest = client.get(f"/api/v1/api-keys?limit=2&cursor={first['next_cursor']}", headers=headers).json
     assert [k["name"] for k in rest["items"]] == ["one"] and rest["has_more"] is False and rest["next_cursor"] is None
+
+
+@pytest.mark.embedded
+def test_an_unknown_query_parameter_is_422_naming_it(client):
+    from tests.factories import RequesterFactory, bearer
+
+    headers = bearer(RequesterFactory())
+    misspelt = client.get("/api/v1/projects?stauts=open", headers=headers)
+    assert misspelt.status_code == 422 and misspelt.json["code"] == "unknown_parameter"
+    assert misspelt.json["param"] == "stauts" and "status" in misspelt.json["message"]
+    assert client.get("/api/v1/projects?status=open&limit=5", headers=headers).status_code == 200
+    assert client.get("/api/v1/me?verbose=1", headers=headers).json["errors"] == {"query": {"verbose": ["Unknown field."]}}
