@@ -121,6 +121,26 @@ OPERATION_IDS = {
     ("get", "/admin/audit-log"): "list_audit_log",
 }
 
+# Worked examples on the operations a first integration calls (request body, then the success body).
+EXAMPLES = {
+    "create_project": ({
+        "name": "Pets", "instructions": "Which animal is in the picture?", "reward_cents": 3, "answers_per_task": 3,
+        "label_schema": {"type": "classification", "classes": ["cat", "dog", "bird"]},
+        "gold_rate": 0.1, "quality_rules": [{"metric": "gold_accuracy_lower_bound", "below": 0.6, "min_count": 5,
+                                             "action": "block", "reject_answers": True}]}, None),
+    "import_tasks": ({"tasks": [{"external_id": "img-001", "data": {"image": "https://cdn.example.com/1.jpg"}},
+                                {"external_id": "gold-01", "data": {"image": "https://cdn.example.com/g1.jpg"},
+                                 "gold_answer": {"label": "cat"}, "gold_explanation": "Whiskers, pointy ears."}]},
+                     {"created": 2, "duplicates": [], "duplicate_count": 0, "task_count": 1}),  # gold is not counted
+    "lease_task": (None, {"id": 41, "status": "leased", "project_id": 7, "guideline_version": 1,
+                          "leased_at": "2026-12-03T10:00:00+00:00", "expires_at": "2026-12-03T10:10:00+00:00",
+                          "task": {"ref": "tsk_5f1c0a9e2b7d4c3a8e6f", "data": {"image": "https://cdn.example.com/1.jpg"},
+                                   "note": None, "prelabel": None}}),
+    "submit_answer": ({"answer": {"label": "cat"}}, None),
+    "skip_assignment": ({"reason": "the image does not load"}, None),
+    "log_in": ({"email": "ml@team.example", "password": "a long password"}, None),
+}
+
 # Operations that create something unique or move an existing object between states (409), move
 # money (402), or call the payment provider (503); matched on the path without the prefix.
 _CONFLICT_CREATES = {"/requesters", "/annotators", "/webhooks", "/disputes", "/payouts/account"}
@@ -146,6 +166,16 @@ def _statuses(method: str, path: str, secured: bool) -> list[int]:
     return found
 
 
+def _add_examples(operation: dict) -> None:
+    request, response = EXAMPLES.get(operation["operationId"], (None, None))
+    if request is not None and "requestBody" in operation:
+        operation["requestBody"]["content"]["application/json"]["example"] = request
+    if response is not None:
+        for status, answer in operation.get("responses", {}).items():
+            if str(status).startswith("2") and isinstance(answer, dict) and "content" in answer:
+                answer["content"]["application/json"]["example"] = response
+
+
 class DocumentOperations(BasePlugin):
     """Name every operation, list its error statuses, and make response fields required."""
 
@@ -164,12 +194,13 @@ class DocumentOperations(BasePlugin):
                 operation.setdefault("parameters", []).append({
                     "name": "Stripe-Signature", "in": "header", "required": True, "schema": {"type": "string"},
                     "description": "Stripe's signature of the raw body"})
+            _add_examples(operation)
             secured = operation.get("security") != []
             responses = operation.setdefault("responses", {})
             for status in _statuses(method, short, secured) + [422]:  # 422: any unknown query parameter (query.py)
                 responses.setdefault(str(status), HTTPStatus(status).name)  # flask-smorest's error responses
 
-    def schema_helper(self, name, definition, schema=None, **kwargs):
+    def schema_helper(self, name, definition, schema=None, **kwargs):  # noqa: D102 (the class docstring)
         if not name.endswith("Out") or not definition.get("properties"):
             return None
         fields = getattr(schema, "_declared_fields", None) or getattr(schema, "fields", {}) or {}

@@ -159,3 +159,15 @@ def test_an_unknown_query_parameter_is_422_naming_it(client):
     assert misspelt.json["param"] == "stauts" and "status" in misspelt.json["message"]
     assert client.get("/api/v1/projects?status=open&limit=5", headers=headers).status_code == 200
     assert client.get("/api/v1/me?verbose=1", headers=headers).json["errors"] == {"query": {"verbose": ["Unknown field."]}}
+
+
+def test_the_documented_examples_work_as_sent(client):
+    from marketplace.openapi import EXAMPLES
+    from tests.factories import RequesterFactory, bearer
+
+    headers = bearer(RequesterFactory())
+    created = client.post("/api/v1/projects", json=EXAMPLES["create_project"][0], headers=headers)
+    assert created.status_code == 201, created.json
+    imported = client.post(f"/api/v1/projects/{created.json['id']}/tasks", json=EXAMPLES["import_tasks"][0],
+                           headers=headers)
+    assert imported.status_code == 201 and imported.json == EXAMPLES["import_tasks"][1]
