@@ -8,12 +8,18 @@
 - The same rules hold for every upload format (tasks/parsing.py parses with `loads` and checks with
   `problem`).
 - An integer id in the URL or in a body field beyond what a BIGINT column holds is a 404 or 422, not a 500.
+- An operation that declares a JSON body (flask-smorest's `@bp.arguments`, required by default, as the
+  spec says) refuses a request without one (422) or with a body of another media type (415). The
+  schema layer would read either as `{}` and apply the defaults: a bare POST to approve would approve
+  every pending answer. An operation whose body may be left out says so with `required=False`.
+- Booleans are JSON's true and false (`StrictBoolean`); marshmallow's Boolean also takes 1, "yes", "on".
 """
 import json
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
-from marshmallow import validate
+from marshmallow import fields, validate
+from werkzeug.exceptions import UnsupportedMediaType
 
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 
@@ -31,6 +37,15 @@ def id_range() -> validate.Range:
 def int_range(minimum: int = 0) -> validate.Range:
     """A validator for counts and durations (INTEGER)."""
     return validate.Range(min=minimum, max=MAX_INT)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean, true or false; the spec says `boolean`, so 0, 1, "yes" and "on" are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 def _refuse_constant(name: str):
@@ -111,10 +126,28 @@ def errors_at(path: str, message: str) -> dict:
     return errors
 
 
+def declares_json_body() -> bool:
+    """Whether the view this request reached takes a required JSON body (what the spec's requestBody says)."""
+    view = current_app.view_functions.get(request.endpoint)
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
+    parameters = getattr(method, "_apidoc", {}).get("arguments", {}).get("parameters", ())
+    return any(parameter["in"] == "json" and parameter.get("required") for parameter in parameters)
+
+
+def _require_json_body() -> None:
+    if (request.is_json and request.get_data(cache=True)) or not declares_json_body():
+        return
+    if request.get_data(cache=True):
+        raise UnsupportedMediaType(f"Send the body as application/json, not {request.mimetype or 'untyped'}.")
+    raise ValidationFailed("A JSON body is required (send {} for the defaults).",
+                           errors={"json": {"_body": ["A JSON body is required."]}})
+
+
 def _check_request() -> None:
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and value > MAX_ID:
             raise NotFound("No such object.")
+    _require_json_body()
     if request.is_json and request.content_length:
         # Parsed here under these rules, before the schema layer (webargs) parses it again with plain json.
         try:

@@ -1,4 +1,6 @@
 """Bad input is a clear 4xx in the one error shape, never a 500."""
+import io
+
 import pytest
 
 from tests.factories import RequesterFactory, bearer
@@ -30,7 +32,7 @@ def test_huge_ids_in_urls_and_cursors_are_4xx(client, headers):
 def test_nul_characters_and_non_json_numbers_are_refused(client, headers, body):
     response = client.post("/api/v1/projects", data=body, content_type="application/json", headers=headers)
     assert response.status_code in (400, 422)
-    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert set(response.json) == {"status", "type", "code", "message", "param", "errors", "request_id"}
 
 
 def test_non_finite_predictions_are_422(client, headers):
@@ -59,7 +61,7 @@ def test_deep_nesting_surrogates_and_huge_integers_are_4xx_on_any_endpoint(clien
     for path, auth in (("/api/v1/projects", headers), ("/api/v1/requesters", {})):  # authenticated or not
         response = client.post(path, data=body, content_type="application/json", headers=auth)
         assert response.status_code == status, (path, response.json)
-        assert set(response.json) == {"code", "status", "message", "errors"}
+        assert set(response.json) == {"status", "type", "code", "message", "param", "errors", "request_id"}
         if where:
             assert where in response.json["errors"]["json"]
 
@@ -122,3 +124,42 @@ def test_a_foreign_key_the_checks_missed_is_a_422_naming_the_column(app, ctx):
         response = errors._database(caught.value)
     assert response.status_code == 422
     assert response.json["errors"] == {"json": {"account_id": ["refers to nothing that exists"]}}
+
+
+def test_a_bare_post_to_approve_is_refused_and_approves_nothing(client):
+    from tests.approvals.test_approvals import _answered, _owner
+    from tests.factories import AnnotatorFactory, open_project
+
+    project = open_project(tasks=1, answers_per_task=1)
+    _answered(client, project, [AnnotatorFactory()])
+    bare = client.post(f"/api/v1/projects/{project.id}/answers/approve", headers=_owner(project))
+    assert bare.status_code == 422 and bare.json["errors"] == {"json": {"_body": ["A JSON body is required."]}}
+    pending = client.get(f"/api/v1/projects/{project.id}/answers?state=pending", headers=_owner(project)).json
+    assert len(pending["items"]) == 1
+
+
+@pytest.mark.parametrize("method, path", [("patch", ""), ("post", "/escrow"), ("post", "/answers/approve")])
+def test_an_operation_that_takes_a_json_body_needs_one(client, method, path):
+    from tests.approvals.test_approvals import _owner
+    from tests.factories import open_project
+
+    project = open_project(tasks=1)
+    url, owner = f"/api/v1/projects/{project.id}{path}", _owner(project)
+    missing = getattr(client, method)(url, headers=owner)
+    assert missing.status_code == 422 and "_body" in missing.json["errors"]["json"]
+    form = getattr(client, method)(url, data="amount_cents=5", content_type="application/x-www-form-urlencoded",
+                                   headers=owner)
+    assert form.status_code == 415
+    empty = getattr(client, method)(url, json={}, headers=owner)  # {}: every default; the operation decides
+    assert empty.status_code not in (415, 422), empty.json
+
+
+def test_operations_without_a_body_and_uploads_are_not_asked_for_one(client):
+    from tests.approvals.test_approvals import _owner
+    from tests.factories import ProjectFactory
+
+    project = ProjectFactory()
+    assert client.post(f"/api/v1/projects/{project.id}/pause", headers=_owner(project)).status_code == 409
+    upload = client.post(f"/api/v1/projects/{project.id}/tasks/upload", headers=_owner(project),
+                         data={"file": (io.BytesIO(b'{"external_id": "a", "data": {"text": "a"}}\n'), "t.jsonl")})
+    assert upload.status_code == 201, upload.json

@@ -1,7 +1,7 @@
 """Project schemas. `status`, counters and the owner are read-only: never loaded from a body."""
 import copy
 
-from marketplace.inputs import id_range, int_range
+from marketplace.inputs import StrictBoolean, id_range, int_range
 from marshmallow import Schema, fields, missing, validate
 
 from marketplace.ledger.models import CURRENCIES
@@ -43,11 +43,11 @@ class ProjectIn(Schema):
     target_confidence = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.5, max=0.9999),
                                      metadata={"description": "set to let the redundancy policy decide how many answers "
                                                               "each task needs, between min_answers and max_answers"})
-    active_ordering = fields.Boolean(load_default=False, metadata={"description": "lease the most uncertain tasks first"})
-    show_prelabels = fields.Boolean(load_default=False, metadata={"description": "show annotators the model's label"})
-    model_as_annotator = fields.Boolean(load_default=False, metadata={
+    active_ordering = StrictBoolean(load_default=False, metadata={"description": "lease the most uncertain tasks first"})
+    show_prelabels = StrictBoolean(load_default=False, metadata={"description": "show annotators the model's label"})
+    model_as_annotator = StrictBoolean(load_default=False, metadata={
         "description": "the model votes in Dawid-Skene as a virtual annotator with a learned confusion matrix"})
-    review_enabled = fields.Boolean(load_default=False, metadata={
+    review_enabled = StrictBoolean(load_default=False, metadata={
         "description": "escalated tasks wait for a reviewer (review_qualification_id or review_min_trust)"})
     review_qualification_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=id_range())
     review_min_trust = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
@@ -61,7 +61,7 @@ class ProjectIn(Schema):
                                 metadata={"description": "ds: Dawid-Skene (default); mv: (weighted) majority vote"})
     gold_rate = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=0.5),
                              metadata={"description": "share of leases that are gold tasks (honeypots)"})
-    gold_feedback = fields.Boolean(load_default=False,
+    gold_feedback = StrictBoolean(load_default=False,
                                    metadata={"description": "tell an annotator at once when they miss a gold task"})
     requirements = fields.Nested(RequirementsIn, load_default=dict)
     quality_rules = fields.List(fields.Nested(RuleIn), load_default=list, validate=validate.Length(max=20))
@@ -136,6 +136,10 @@ LISTING_FIELDS = (
     "assignment_duration_s", "max_leases_per_annotator", "max_answers_per_annotator", "requirements", "status",
     "guideline_version",
 )
+# The rest is the owner's (the requester's and admins'): an annotator's view leaves it out, so the spec
+# says it is sent only sometimes (marketplace/openapi.py: every other output field is always sent).
+for _name in ProjectOut._declared_fields.keys() - set(LISTING_FIELDS):
+    ProjectOut._declared_fields[_name].metadata["optional"] = True
 
 
 class ProjectListArgs(PageArgs):
@@ -147,10 +151,10 @@ ProjectPageOut = page_schema(ProjectOut, "ProjectPageOut")
 
 class GuidelineIn(Schema):
     instructions = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
-    major = fields.Boolean(load_default=False)
-    requalify = fields.Boolean(load_default=False, metadata={
+    major = StrictBoolean(load_default=False)
+    requalify = StrictBoolean(load_default=False, metadata={
         "description": "major only: grants of the project's required qualifications from before now stop counting"})
-    reopen_answered = fields.Boolean(load_default=False, metadata={
+    reopen_answered = StrictBoolean(load_default=False, metadata={
         "description": "major only: answers under older versions are superseded and their tasks reopened"})
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -165,5 +169,4 @@ class GuidelineOut(Schema):
     created_at = fields.DateTime()
 
 
-class GuidelineListOut(Schema):
-    items = fields.List(fields.Nested(GuidelineOut))
+GuidelineListOut = page_schema(GuidelineOut, "GuidelineListOut")

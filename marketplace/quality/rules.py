@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from marketplace.inputs import StrictBoolean
+
 GOLD_LOWER_BOUND = "gold_accuracy_lower_bound"
 MEDIAN_TIME = "median_answer_time_s"
 AGREEMENT = "agreement_with_truth"
@@ -31,7 +33,7 @@ class RuleIn(Schema):
     below = fields.Float(required=True, validate=validate.Range(min=0))
     min_count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=1_000_000))
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
-    reject_answers = fields.Boolean(load_default=False)
+    reject_answers = StrictBoolean(load_default=False)
     weight = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
 
     @validates_schema

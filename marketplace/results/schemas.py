@@ -60,7 +60,9 @@ class TruthModelOut(Schema):
 class RecomputeOut(Schema):
     id = fields.Integer(allow_none=True)
     status = fields.String(metadata={"description": "queued, running, finished, failed or skipped; none before the first"})
-    reason = fields.String(metadata={"description": "periodic, answers (enough arrived since the last run), completed (the project's last run) or requested"})
+    reason = fields.String(allow_none=True, metadata={
+        "description": "periodic, answers (enough arrived since the last run), completed (the project's last run) or "
+                       "requested; null before the first"})
     percent = fields.Float(allow_none=True)
     stage = fields.String(allow_none=True)
     queued_at = fields.DateTime(allow_none=True)

@@ -212,8 +212,9 @@ def recompute_status(*, account: Account, project_id: int) -> dict:
     project = projects.owned(account=account, project_id=project_id)
     run = db.session.scalar(
         select(RecomputeRun).where(RecomputeRun.project_id == project.id).order_by(RecomputeRun.id.desc()).limit(1))
-    if run is None:
-        return {"id": None, "status": "none"}
+    if run is None:  # every field, null: the response has one shape before the first run and after
+        return {**dict.fromkeys(c.name for c in RecomputeRun.__table__.columns), "status": "none", "percent": None,
+                "stage": None}
     live = recompute.live_progress(project.id) if run.status in (QUEUED, RUNNING) else {}
     percent = float(live["percent"]) if "percent" in live else (100.0 if run.status == FINISHED else 0.0)
     return {**{c.name: getattr(run, c.name) for c in RecomputeRun.__table__.columns},

@@ -1,5 +1,5 @@
 """Webhook schemas. A secret appears in a response only when it is created or rotated."""
-from marketplace.inputs import id_range
+from marketplace.inputs import StrictBoolean, id_range
 from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageArgs, page_schema
@@ -26,7 +26,7 @@ class WebhookEndpointIn(Schema):
     events = _events(required=True)
     project_id = _project_id(load_default=None)
     description = fields.String(load_default="", validate=validate.Length(max=200))
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
 
 
 class WebhookEndpointPatch(Schema):
@@ -34,7 +34,7 @@ class WebhookEndpointPatch(Schema):
     events = _events()
     project_id = _project_id()
     description = fields.String(validate=validate.Length(max=200))
-    active = fields.Boolean()
+    active = StrictBoolean()
 
 
 class WebhookEndpointOut(Schema):

@@ -15,6 +15,12 @@ def publish(client, project, headers, **body):
                        json={"instructions": "Label the animal in front.", **body})
 
 
+def test_a_flag_that_is_not_a_json_boolean_is_422(client):
+    project = open_project(tasks=1)
+    response = publish(client, project, bearer(_owner(project)), major=True, reopen_answered=0)
+    assert response.status_code == 422 and "reopen_answered" in response.json["errors"]["json"]
+
+
 def test_new_versions_are_stamped_on_leases_and_listed(client):
     project = open_project(tasks=3, answers_per_task=1)
     owner, annotator = bearer(_owner(project)), bearer(AnnotatorFactory())

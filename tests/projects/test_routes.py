@@ -36,6 +36,7 @@ def test_bad_label_schema_is_422_naming_the_field(client, schema, field):
 @pytest.mark.parametrize("field, value", [
     ("reward_cents", 0), ("reward_cents", 1.5), ("answers_per_task", 0), ("currency", "btc"),
     ("assignment_duration_s", 1), ("status", "open"), ("requester_id", 1), ("task_count", 9),
+    ("active_ordering", 1), ("review_enabled", "yes"), ("gold_feedback", 0),  # booleans are true or false
 ])
 def test_bad_or_privileged_fields_are_422(client, field, value):
     response = client.post("/api/v1/projects", json=new_project(**{field: value}), headers=bearer(RequesterFactory()))
@@ -59,6 +60,17 @@ def test_listing_depends_on_the_role(client):
     assert "task_count" not in annotator_view[0] and "requester_id" not in annotator_view[0]
     admin_view = client.get("/api/v1/projects", headers=bearer(RequesterFactory(role="admin"))).json["items"]
     assert {p["id"] for p in admin_view} >= {mine.id, theirs_open.id, theirs_draft.id}
+
+
+def test_an_annotators_view_has_every_field_the_spec_says_is_always_sent(app, client):
+    with app.test_request_context():
+        spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    always = set(spec["components"]["schemas"]["ProjectOut"]["required"])
+    assert "name" in always and "requester_id" not in always  # the owner's fields are sent only to the owner
+    project = ProjectFactory(status="open")
+    annotator = bearer(AnnotatorFactory())
+    assert always <= set(client.get("/api/v1/projects", headers=annotator).json["items"][0])
+    assert always <= set(client.get(f"/api/v1/projects/{project.id}", headers=annotator).json)
 
 
 def _owner(project):

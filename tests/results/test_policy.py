@@ -162,7 +162,9 @@ def test_recompute_reopens_a_closed_task_whose_confidence_fell(ctx):
 def test_recompute_endpoints(client):
     project = open_project(tasks=1, answers_per_task=1, aggregation="ds")
     owner = bearer(_owner(project))
-    assert client.get(f"/api/v1/projects/{project.id}/recompute", headers=owner).json["status"] == "none"
+    before = client.get(f"/api/v1/projects/{project.id}/recompute", headers=owner).json
+    assert before["status"] == "none" and {"reason", "queued_at", "answers", "error"} <= set(before)
+    assert before == {**dict.fromkeys(before), "status": "none"}  # every field, null before the first run
     answer(project, AnnotatorFactory(), "cat")
     queued = client.post(f"/api/v1/projects/{project.id}/recompute", headers=owner)
     assert queued.status_code == 202
