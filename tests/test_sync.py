@@ -1,4 +1,4 @@
-"""Incremental sync: `updated_since` on tasks and answers returns only what changed since a time."""
+"""Incremental sync: `updated_since` on tasks, answers and results returns only what changed since a time."""
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -32,6 +32,11 @@ def test_tasks_and_answers_since_a_time(client):
     assert len(every["items"]) == 3
     answers = client.get(f"/api/v1/projects/{project.id}/answers?updated_since={_since(mark)}", headers=owner).json
     assert [a["assignment_id"] for a in answers["items"]] == [leased["id"]]
+    results = client.get(f"/api/v1/projects/{project.id}/results?updated_since={_since(mark)}", headers=owner).json
+    assert [r["external_id"] for r in results["items"]] == [tasks["items"][0]["external_id"]]
+    none_yet = client.get(f"/api/v1/projects/{project.id}/results?updated_since={_since(utcnow() + timedelta(hours=1))}",
+                          headers=owner).json
+    assert none_yet["items"] == []
     later = client.get(f"/api/v1/projects/{project.id}/answers?updated_since={_since(utcnow() + timedelta(hours=1))}",
                        headers=owner).json
     assert later["items"] == [] and later["has_more"] is False

@@ -1,7 +1,7 @@
 """Result schemas."""
 from marshmallow import Schema, fields, validate
 
-from marketplace.pagination import PageArgs, page_schema
+from marketplace.pagination import PageArgs, page_schema, updated_since
 
 EXPORT_FORMATS = ("jsonl", "csv", "coco", "yolo", "conll", "spacy", "manifest")
 
@@ -37,7 +37,9 @@ class ExportArgs(Schema):
                        "manifest for transcription"})
 
 
-ResultListArgs = PageArgs
+class ResultListArgs(PageArgs):
+    updated_since = updated_since(metadata={"description": "only results written or changed at or after this time "
+                                                           "(a new answer, a recompute, a review)"})
 
 
 class CalibrationOut(Schema):

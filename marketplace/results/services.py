@@ -175,8 +175,13 @@ def sweep_unaggregated() -> int:
     return len(project_ids)
 
 
-def result_rows(*, account: Account, project_id: int, cursor: int | None, limit: int) -> list[dict]:
-    """Return up to limit+1 results of a project from a task-id cursor, each with its answers."""
+def result_rows(*, account: Account, project_id: int, cursor: int | None, limit: int,
+                updated_since: datetime | None = None) -> list[dict]:
+    """Return up to limit+1 results of a project from a task-id cursor, each with its answers.
+
+    `updated_since` keeps those written or changed since a time: a client syncs incrementally by
+    remembering when it last asked (results are rewritten in place, so their task-id order holds).
+    """
     project = projects.owned(account=account, project_id=project_id)
     query = (
         select(Result, Task.external_id, Task.data)
@@ -187,6 +192,8 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
     )
     if cursor:
         query = query.where(Result.task_id > cursor)
+    if updated_since is not None:
+        query = query.where(Result.updated_at >= updated_since)
     pairs = db.session.execute(query).all()
     answers: dict[int, list] = {}
     for answer in store.answers_of_tasks([result.task_id for result, _, _ in pairs]):
