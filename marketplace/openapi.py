@@ -9,6 +9,8 @@ An apispec plugin, so the rules hold for every route without a decorator on each
   changes an existing object's state (or creates one that must be unique), 402 where money moves,
   503 where the payment provider is called, 422 where it takes a body or query (flask-smorest adds
   those), 429 everywhere but the probes (limits.DocumentLimits).
+- Answers: a property holding an answer (`answer`, `gold_answer`, ...) is one of the label types'
+  answer schemas (labels/spec.py), so a generated client gets typed answers.
 - Outputs: every property of a response schema (`...Out`) is required: the API always sends each
   field, null when it has no value (and the field says `nullable`), so generated models need no
   "unset" state. A field sent only sometimes says so with `metadata={"optional": True}`.
@@ -18,7 +20,12 @@ from http import HTTPStatus
 
 from apispec import BasePlugin
 
+from marketplace.labels import spec as label_spec
+from marketplace.tasks.schemas import TaskIn
+
 PREFIX = "/api/v1"
+# Properties that hold an answer in the project's label type: typed as one of the label types' answers.
+ANSWER_PROPERTIES = {"answer", "gold_answer", "your_answer", "expected"}
 
 OPERATION_IDS = {
     ("get", "/health"): "get_health",
@@ -166,6 +173,17 @@ def _statuses(method: str, path: str, secured: bool) -> list[int]:
     return found
 
 
+def _optional_filter(parameter: dict) -> None:
+    """A query filter left out means "any": not a null member of its enum (generated clients choke on it)."""
+    schema = parameter.get("schema") if isinstance(parameter, dict) else None
+    if parameter.get("in") != "query" or not isinstance(schema, dict) or schema.get("default", 0) is not None:
+        return
+    schema.pop("default")
+    schema.pop("nullable", None)
+    if "enum" in schema:
+        schema["enum"] = [value for value in schema["enum"] if value is not None]
+
+
 def _add_examples(operation: dict) -> None:
     request, response = EXAMPLES.get(operation["operationId"], (None, None))
     if request is not None and "requestBody" in operation:
@@ -176,12 +194,24 @@ def _add_examples(operation: dict) -> None:
                 answer["content"]["application/json"]["example"] = response
 
 
+# The task a lease hands out, as the annotator sees it (never its id, never whether it is gold).
+LEASED_TASK = {"type": "object", "required": ["ref", "data", "note", "prelabel"], "properties": {
+    "ref": {"type": "string", "description": "an opaque reference, different for every annotator"},
+    "data": {"type": "object", "description": "the item, as imported (e.g. text, or image with width and height)"},
+    "note": {"type": "string", "nullable": True, "description": "the requester's note when the task came back for rework"},
+    "prelabel": {"type": "object", "nullable": True, "description": "the model's label, when the project shows it"}}}
+
+
 class DocumentOperations(BasePlugin):
     """Name every operation, list its error statuses, and make response fields required."""
 
     def init_spec(self, spec):
         super().init_spec(spec)
         self.spec = spec
+        for name, (schema, types) in label_spec.ANSWER.items():
+            spec.components.schema(name, {**schema, "description": f"the answer of a {' or '.join(types)} project"})
+        spec.components.schema("LeasedTask", LEASED_TASK)
+        spec.components.schema("TaskIn", schema=TaskIn)  # an import row (TaskBatchIn's items)
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         short = path[len(PREFIX):] if path and path.startswith(PREFIX) else path
@@ -195,12 +225,28 @@ class DocumentOperations(BasePlugin):
                     "name": "Stripe-Signature", "in": "header", "required": True, "schema": {"type": "string"},
                     "description": "Stripe's signature of the raw body"})
             _add_examples(operation)
+            for parameter in operation.get("parameters", []):
+                _optional_filter(parameter)
             secured = operation.get("security") != []
             responses = operation.setdefault("responses", {})
             for status in _statuses(method, short, secured) + [422]:  # 422: any unknown query parameter (query.py)
                 responses.setdefault(str(status), HTTPStatus(status).name)  # flask-smorest's error responses
 
     def schema_helper(self, name, definition, schema=None, **kwargs):  # noqa: D102 (the class docstring)
+        properties = definition.get("properties", {})
+        if name == "TaskBatchIn":  # checked row by row by the import (its own messages), documented as rows
+            properties["tasks"]["items"] = {"$ref": "#/components/schemas/TaskIn"}
+        if name == "LeaseOut":
+            properties["task"] = {"$ref": "#/components/schemas/LeasedTask"}
+        for key in ANSWER_PROPERTIES & set(definition.get("properties", {})):
+            prop = definition["properties"][key]
+            typed = {"oneOf": [{"$ref": f"#/components/schemas/{answer}"} for answer in label_spec.ANSWER],
+                     "description": prop.get("description", "an answer, shaped by the project's label type")}
+            if prop.get("nullable"):
+                typed["nullable"] = True
+            if "example" in prop:
+                typed["example"] = prop["example"]
+            definition["properties"][key] = typed
         if not name.endswith("Out") or not definition.get("properties"):
             return None
         fields = getattr(schema, "_declared_fields", None) or getattr(schema, "fields", {}) or {}

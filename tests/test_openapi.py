@@ -171,3 +171,16 @@ def test_the_documented_examples_work_as_sent(client):
     imported = client.post(f"/api/v1/projects/{created.json['id']}/tasks", json=EXAMPLES["import_tasks"][0],
                            headers=headers)
     assert imported.status_code == 201 and imported.json == EXAMPLES["import_tasks"][1]
+
+
+def test_query_filters_are_plain_optional_values_and_answers_are_typed():
+    for method, path, operation in _operations():
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            assert None not in schema.get("enum", []) and not schema.get("nullable"), (method, path, parameter)
+    answer = SPEC["components"]["schemas"]["AnswerIn"]["properties"]["answer"]
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in answer["oneOf"]} >= {"ClassificationAnswer", "BoxesAnswer",
+                                                                         "SpansAnswer", "NumericAnswer"}
+    assert SPEC["components"]["schemas"]["TaskBatchIn"]["properties"]["tasks"]["items"] == {
+        "$ref": "#/components/schemas/TaskIn"}
+    assert SPEC["components"]["schemas"]["LeaseOut"]["properties"]["task"] == {"$ref": "#/components/schemas/LeasedTask"}
