@@ -74,7 +74,7 @@ from marketplace.accounts.models import AccessToken
 from marketplace.extensions import db
 from marketplace.inputs import MAX_ID
 from marketplace.webhooks import sender, targets
-from tests.conftest import SQLITE, TestConfig
+from tests.conftest import TestConfig
 from tests.factories import (
     AdminFactory,
     AnnotatorFactory,
@@ -83,9 +83,6 @@ from tests.factories import (
     bearer,
     open_project,
 )
-
-if SQLITE:
-    pytest.skip("the API contract is fuzzed on PostgreSQL (CI's database)", allow_module_level=True)
 
 pytestmark = pytest.mark.postgres
 
