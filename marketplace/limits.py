@@ -16,17 +16,25 @@ the embedded mode. A refusal is a 429 in the one error shape with `Retry-After`;
 response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the
 window resets, as the IETF draft says).
 """
+import functools
 import json
+import math
 import time
 
 from apispec import BasePlugin
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
+from limits import parse_many
+from limits.storage import storage_from_string
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from marketplace.errors import DomainError
 
 # Endpoints outside the per-credential budget: liveness probes and Stripe's signed deliveries
 # (Stripe retries on 429, which would only delay money events).
 EXEMPT_ENDPOINTS = frozenset({"health.Health", "payments.StripeWebhook", "metrics"})
+# Routes with limits of their own (Flask-Limiter decorators below).
+ROUTE_LIMITED = frozenset({"accounts.Tokens", "accounts.Requesters", "accounts.Annotators"})
 RESET_HEADER = "RateLimit-Reset"
 
 
@@ -58,24 +66,55 @@ def _config(name: str):
     return lambda: current_app.config[name]
 
 
-def _exempt() -> bool:
-    return request.endpoint in EXEMPT_ENDPOINTS
-
-
 def _switched_off() -> bool:
     return not current_app.config["RATE_LIMITS_ENABLED"]
 
 
-limiter = Limiter(
-    key_func=credential_key,
-    application_limits=[_config("RATELIMIT_API")],
-    application_limits_exempt_when=_exempt,
-    headers_enabled=True,
-    retry_after="delta-seconds",
-    key_prefix="marketplace",
-)
+def _not_route_limited() -> bool:
+    """Flask-Limiter works only where a route has its own limits (login, sign-up): elsewhere it would
+    resolve and evaluate its limit tables on every request (~0.5 ms each); the per-credential budget
+    is one counter increment instead (_check_budget)."""
+    return _switched_off() or request.endpoint not in ROUTE_LIMITED
 
-limiter.request_filter(_switched_off)  # per app: one limiter serves every app a process builds (tests)
+
+limiter = Limiter(key_func=credential_key, headers_enabled=True, retry_after="delta-seconds", key_prefix="marketplace")
+limiter.request_filter(_not_route_limited)  # per app: one limiter serves every app a process builds (tests)
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
+@functools.lru_cache(maxsize=32)
+def _budget(text: str) -> tuple:
+    return tuple(parse_many(text))
+
+
+def _check_budget() -> None:
+    """Count this request against its credential's budget (RATELIMIT_API): one increment per window."""
+    if _switched_off() or request.endpoint in EXEMPT_ENDPOINTS or request.endpoint is None:
+        return
+    key, storage = credential_key(), current_app.extensions["rate_budget"]
+    tightest = None
+    for item in _budget(current_app.config["RATELIMIT_API"]):
+        counter = item.key_for("marketplace", "api", key)
+        count = storage.incr(counter, item.get_expiry())
+        if count > item.amount:
+            wait = max(1, math.ceil(storage.get_expiry(counter) - time.time()))
+            raise RateLimited(f"This credential made more than {item} requests; wait {wait} s.", headers={
+                "Retry-After": str(wait), "RateLimit-Limit": str(item.amount), "RateLimit-Remaining": "0",
+                RESET_HEADER: str(wait)})
+        if tightest is None or item.amount - count < tightest[1]:
+            tightest = (item.amount, item.amount - count)
+    g.rate_budget = tightest
+
+
+def _budget_headers(response):
+    budget = g.get("rate_budget")
+    if budget is not None and "RateLimit-Limit" not in response.headers:
+        response.headers["RateLimit-Limit"], response.headers["RateLimit-Remaining"] = map(str, budget)
+    return response
 
 # The decorators routes use.
 login_per_client = limiter.limit(_config("RATELIMIT_LOGIN_PER_CLIENT"), key_func=lambda: f"address:{client_address()}")
@@ -108,7 +147,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_HEADER_REMAINING", "RateLimit-Remaining")
     app.config.setdefault("RATELIMIT_HEADER_RESET", RESET_HEADER)
     app.after_request(_reset_in_seconds)  # registered first, so it runs after the limiter's own hook
+    app.after_request(_budget_headers)
+    # The budget's counters are the app's own (Flask-Limiter's storage belongs to its one instance).
+    app.extensions["rate_budget"] = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)
+    app.before_request(_check_budget)
 
 
 class DocumentLimits(BasePlugin):

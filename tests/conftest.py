@@ -110,6 +110,7 @@ def _fresh_rate_limits():
 @pytest.fixture
 def ctx(app):
     """An app context whose database work is rolled back at the end of the test (SQLite: a fresh copy)."""
+    app.extensions["rate_budget"].reset()  # and the per-credential budget starts empty
     if SQLITE:
         with app.app_context():
             _fresh_sqlite(app)

@@ -105,3 +105,19 @@ def test_proxy_hops_make_the_forwarded_address_the_client():
     assert isinstance(app.wsgi_app, ProxyFix)
     answer = app.test_client().get("/who", headers={"X-Forwarded-For": "203.0.113.7"})
     assert answer.text == "203.0.113.7"
+
+
+@pytest.mark.postgres
+def test_the_budget_counts_in_redis_so_every_worker_shares_it(redis_conn):
+    from marketplace import create_app
+    from tests.conftest import REDIS_URL, TestConfig
+
+    class RedisLimits(TestConfig):
+        RATELIMIT_STORAGE_URI = REDIS_URL
+        RATELIMIT_API = "2 per minute"
+
+    workers = [create_app(RedisLimits).test_client() for _ in range(2)]  # two processes' worth of apps
+    assert [w.get("/api/v1/openapi.json").status_code for w in workers] == [200, 200]
+    refused = workers[0].get("/api/v1/openapi.json")
+    assert refused.status_code == 429 and refused.json["code"] == "rate_limited"
+    assert any(b"marketplace/api/" in key for key in redis_conn.keys())  # the counter lives in Redis
