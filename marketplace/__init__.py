@@ -22,7 +22,7 @@ def create_app(config=None):
     app.config.from_object(config or config_from_env())
     check_secrets(app.config)
     logs.init_app(app)  # early: its request id and timer wrap the other hooks; JSON lines from here on
-    metrics.init_app(app)  # next: its latency timer wraps every later hook too; serves GET /metrics
+    metrics.init_app(app)  # latency from the clock logs starts (so it wraps every later hook); GET /metrics
     app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
     tune_sqlite(app)

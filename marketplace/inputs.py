@@ -14,7 +14,9 @@
   every pending answer. An operation whose body may be left out says so with `required=False`.
 - Booleans are JSON's true and false (`StrictBoolean`); marshmallow's Boolean also takes 1, "yes", "on".
 """
+import functools
 import json
+from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
@@ -126,12 +128,38 @@ def errors_at(path: str, message: str) -> dict:
     return errors
 
 
-def declares_json_body() -> bool:
-    """Whether the view this request reached takes a required JSON body (what the spec's requestBody says)."""
+@dataclass(frozen=True)
+class Operation:
+    """What an API operation declares of its input (its `@bp.arguments`), read once per view method."""
+
+    json_body_required: bool
+    query_names: frozenset[str]
+
+
+@functools.cache
+def _operation(method) -> Operation:
+    json_required, names = False, set()
+    for parameter in method._apidoc.get("arguments", {}).get("parameters", ()):
+        if parameter["in"] == "json" and parameter.get("required"):
+            json_required = True
+        elif parameter["in"] == "query":
+            schema = parameter["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names |= {field.data_key or name for name, field in schema.fields.items() if not field.dump_only}
+    return Operation(json_required, frozenset(names))
+
+
+def current_operation() -> Operation | None:
+    """The operation this request reached, or None outside the API's views (spec, docs, /metrics)."""
     view = current_app.view_functions.get(request.endpoint)
     method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
-    parameters = getattr(method, "_apidoc", {}).get("arguments", {}).get("parameters", ())
-    return any(parameter["in"] == "json" and parameter.get("required") for parameter in parameters)
+    return _operation(method) if hasattr(method, "_apidoc") else None
+
+
+def declares_json_body() -> bool:
+    """Whether the view this request reached takes a required JSON body (what the spec's requestBody says)."""
+    operation = current_operation()
+    return operation is not None and operation.json_body_required
 
 
 def _require_json_body() -> None:

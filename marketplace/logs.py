@@ -40,6 +40,8 @@ _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message",
 QUIET_LOGGERS = {"alembic.runtime.plugins": "WARNING"}
 
 access_log = logging.getLogger("marketplace.access")
+# A WSGI environ key: per request, unlike g (tests reuse one app context across requests).
+_STARTED = "marketplace.request_started"
 
 
 class JsonFormatter(logging.Formatter):
@@ -124,10 +126,16 @@ def request_id_from(header: str | None) -> str:
 
 def _start_request() -> None:
     g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    g.request_started = time.perf_counter()
+    request.environ[_STARTED] = time.perf_counter()
     # g outlives a request when an app context was pushed around it (tests, scripts using the test
     # client): the account a previous request authenticated must not be logged as this one's.
     g.pop("account", None)
+
+
+def elapsed_s() -> float | None:
+    """Seconds since this request started (the one request clock: the access line and metrics read it)."""
+    started = request.environ.get(_STARTED)
+    return None if started is None else time.perf_counter() - started  # None: a hook before ours failed
 
 
 def _account_id() -> int | None:
@@ -138,14 +146,16 @@ def _account_id() -> int | None:
 def _finish_request(response):
     # setdefault: a before_request hook registered earlier may have failed before ours ran.
     request_id = g.setdefault("request_id", request_id_from(request.headers.get(REQUEST_ID_HEADER)))
-    started = g.get("request_started")
     response.headers[REQUEST_ID_HEADER] = request_id
     route = request.url_rule.rule if request.url_rule else None  # the rule, not the path: no ids, no query
-    # Measured to the end of the view: a streamed body (large exports) is still being sent.
-    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
+    if not access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL above INFO: nothing to build per request
+        return response
+    elapsed = elapsed_s()  # to the end of the view: a streamed body (large exports) is still being sent
+    duration_ms = None if elapsed is None else round(elapsed * 1000, 2)
     access_log.info(
         "%s %s %d", request.method, route or "<no route>", response.status_code,
-        extra={"request_id": request_id, "account_id": _account_id(), "route": route,
+        extra={"request_id": request_id, "account_id": _account_id(), "route": route,  # duration: to the view's end
+
                "method": request.method, "status": response.status_code, "duration_ms": duration_ms},
     )
     return response

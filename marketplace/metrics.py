@@ -35,13 +35,12 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from marketplace import queue
+from marketplace import logs, queue
 from marketplace.errors import Forbidden, Unauthorized
 
 ENDPOINT = "metrics"  # the view's endpoint name (limits.EXEMPT_ENDPOINTS lists it)
 UNMATCHED = "unmatched"
 REPLAYED_HEADER = "Idempotent-Replayed"  # DESIGN §9: an Idempotency-Key replay
-_STARTED = "marketplace.metrics.started"  # a WSGI environ key: per request, unlike g (tests reuse one app context)
 REDIS_TIMEOUT_S = 0.5  # a scrape waits this long for Redis at most, then reports it down
 FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-Ip")
 # Any token is a method to HTTP: a client inventing them must not invent new series (each costs memory forever).
@@ -167,16 +166,12 @@ class QueueDepths:
         yield jobs
 
 
-def _start_timer() -> None:
-    request.environ[_STARTED] = time.perf_counter()
-
-
 def _observe(response):
-    started = request.environ.get(_STARTED)
-    if started is not None:  # None: a hook registered before ours failed first
+    elapsed = logs.elapsed_s()  # the request clock logs.py starts
+    if elapsed is not None:  # None: a hook registered before it failed first
         route = request.url_rule.rule if request.url_rule else UNMATCHED
         method = request.method if request.method in METHODS else "other"
-        REQUEST_SECONDS.labels(route, method, str(response.status_code)).observe(time.perf_counter() - started)
+        REQUEST_SECONDS.labels(route, method, str(response.status_code)).observe(elapsed)
     counter = _RESPONSE_COUNTERS.get((request.endpoint, request.method, response.status_code))
     if counter is not None and REPLAYED_HEADER not in response.headers:  # a replay is the first response again
         counter.inc()
@@ -231,6 +226,5 @@ def _metrics_view():
 
 def init_app(app: Flask) -> None:
     """Time every request, count leases and answers, and serve GET /metrics."""
-    app.before_request(_start_timer)
     app.after_request(_observe)
     app.add_url_rule("/metrics", endpoint=ENDPOINT, view_func=_metrics_view, methods=["GET"])
