@@ -9,8 +9,9 @@ An apispec plugin, so the rules hold for every route without a decorator on each
   changes an existing object's state (or creates one that must be unique), 402 where money moves,
   503 where the payment provider is called, 422 where it takes a body or query (flask-smorest adds
   those), 429 everywhere but the probes (limits.DocumentLimits).
-- Answers: a property holding an answer (`answer`, `gold_answer`, ...) is one of the label types'
-  answer schemas (labels/spec.py), so a generated client gets typed answers.
+- Typed shapes for fields marshmallow cannot describe: a field with `metadata={"component": name}`
+  is a reference to that component (an array's items, for a list): `Answer` (one of the label types'
+  answer schemas, labels/spec.py), `TaskIn` (an import row), `LeasedTask`.
 - Outputs: every property of a response schema (`...Out`) is required: the API always sends each
   field, null when it has no value (and the field says `nullable`), so generated models need no
   "unset" state. A field sent only sometimes says so with `metadata={"optional": True}`.
@@ -24,8 +25,6 @@ from marketplace.labels import spec as label_spec
 from marketplace.tasks.schemas import TaskIn
 
 PREFIX = "/api/v1"
-# Properties that hold an answer in the project's label type: typed as one of the label types' answers.
-ANSWER_PROPERTIES = {"answer", "gold_answer", "your_answer", "expected"}
 
 OPERATION_IDS = {
     ("get", "/health"): "get_health",
@@ -173,6 +172,17 @@ def _statuses(method: str, path: str, secured: bool) -> list[int]:
     return found
 
 
+def _typed(prop: dict, component: str) -> dict:
+    """A property (or an array's items) as a reference to a component, keeping its description and nullability."""
+    ref = {"$ref": f"#/components/schemas/{component}"}
+    if prop.get("type") == "array":
+        return {**prop, "items": ref}
+    typed = {key: prop[key] for key in ("description", "example") if key in prop}
+    if prop.get("nullable"):  # OpenAPI 3.0: a $ref takes no siblings, so a nullable one is wrapped
+        return {**typed, "allOf": [ref], "nullable": True}
+    return {**typed, "allOf": [ref]} if typed else ref
+
+
 def _optional_filter(parameter: dict) -> None:
     """A query filter left out means "any": not a null member of its enum (generated clients choke on it)."""
     schema = parameter.get("schema") if isinstance(parameter, dict) else None
@@ -210,6 +220,9 @@ class DocumentOperations(BasePlugin):
         self.spec = spec
         for name, (schema, types) in label_spec.ANSWER.items():
             spec.components.schema(name, {**schema, "description": f"the answer of a {' or '.join(types)} project"})
+        spec.components.schema("Answer", {
+            "oneOf": [{"$ref": f"#/components/schemas/{answer}"} for answer in label_spec.ANSWER],
+            "description": "an answer, shaped by the project's label type"})
         spec.components.schema("LeasedTask", LEASED_TASK)
         spec.components.schema("TaskIn", schema=TaskIn)  # an import row (TaskBatchIn's items)
 
@@ -233,23 +246,13 @@ class DocumentOperations(BasePlugin):
                 responses.setdefault(str(status), HTTPStatus(status).name)  # flask-smorest's error responses
 
     def schema_helper(self, name, definition, schema=None, **kwargs):  # noqa: D102 (the class docstring)
-        properties = definition.get("properties", {})
-        if name == "TaskBatchIn":  # checked row by row by the import (its own messages), documented as rows
-            properties["tasks"]["items"] = {"$ref": "#/components/schemas/TaskIn"}
-        if name == "LeaseOut":
-            properties["task"] = {"$ref": "#/components/schemas/LeasedTask"}
-        for key in ANSWER_PROPERTIES & set(definition.get("properties", {})):
-            prop = definition["properties"][key]
-            typed = {"oneOf": [{"$ref": f"#/components/schemas/{answer}"} for answer in label_spec.ANSWER],
-                     "description": prop.get("description", "an answer, shaped by the project's label type")}
-            if prop.get("nullable"):
-                typed["nullable"] = True
-            if "example" in prop:
-                typed["example"] = prop["example"]
-            definition["properties"][key] = typed
+        fields = getattr(schema, "_declared_fields", None) or getattr(schema, "fields", {}) or {}
+        for key, field in fields.items():
+            component = field.metadata.get("component")
+            if component and key in definition.get("properties", {}):
+                definition["properties"][key] = _typed(definition["properties"][key], component)
         if not name.endswith("Out") or not definition.get("properties"):
             return None
-        fields = getattr(schema, "_declared_fields", None) or getattr(schema, "fields", {}) or {}
         optional = {key for key, field in fields.items() if field.metadata.get("optional")}
         present = [key for key in definition["properties"] if key not in optional]
         return {"required": list(dict.fromkeys([*definition.get("required", []), *present]))}

@@ -178,9 +178,12 @@ def test_query_filters_are_plain_optional_values_and_answers_are_typed():
         for parameter in operation.get("parameters", []):
             schema = parameter.get("schema", {})
             assert None not in schema.get("enum", []) and not schema.get("nullable"), (method, path, parameter)
-    answer = SPEC["components"]["schemas"]["AnswerIn"]["properties"]["answer"]
+    answer = SPEC["components"]["schemas"]["Answer"]
     assert {ref["$ref"].rsplit("/", 1)[1] for ref in answer["oneOf"]} >= {"ClassificationAnswer", "BoxesAnswer",
                                                                          "SpansAnswer", "NumericAnswer"}
+    assert SPEC["components"]["schemas"]["AnswerIn"]["properties"]["answer"]["allOf"] == [
+        {"$ref": "#/components/schemas/Answer"}]
+    assert "$ref" not in json.dumps(SPEC["components"]["schemas"]["FeedbackOut"])  # a result label, not an answer
     assert SPEC["components"]["schemas"]["TaskBatchIn"]["properties"]["tasks"]["items"] == {
         "$ref": "#/components/schemas/TaskIn"}
     assert SPEC["components"]["schemas"]["LeaseOut"]["properties"]["task"] == {"$ref": "#/components/schemas/LeasedTask"}

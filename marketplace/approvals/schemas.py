@@ -36,7 +36,7 @@ class AnswerOut(Schema):
     task_id = fields.Integer()
     external_id = fields.String()
     annotator = fields.String()
-    answer = fields.Dict(allow_none=True)
+    answer = fields.Dict(allow_none=True, metadata={"component": "Answer"})
     submitted_at = fields.DateTime()
     payment_status = fields.String()
     rejection_category = fields.String(allow_none=True)

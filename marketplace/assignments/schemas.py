@@ -15,7 +15,7 @@ class LeaseOut(Schema):
     id = fields.Integer(attribute="assignment_id")
     status = fields.Constant("leased")
     project_id = fields.Integer()
-    task = fields.Method("_task")
+    task = fields.Method("_task", metadata={"component": "LeasedTask"})
     leased_at = fields.DateTime()
     expires_at = fields.DateTime()
     guideline_version = fields.Integer(metadata={"description": "the version of the instructions this lease is under"})
@@ -26,7 +26,8 @@ class LeaseOut(Schema):
 
 
 class AnswerIn(Schema):
-    answer = fields.Raw(required=True, metadata={"example": {"label": "cat"}, "description": "validated against the project's label schema"})
+    answer = fields.Raw(required=True, metadata={"example": {"label": "cat"}, "description": "validated against the project's label schema",
+                                                  "component": "Answer"})
 
 
 class FeedbackOut(Schema):
@@ -49,7 +50,7 @@ class AssignmentOut(Schema):
     leased_at = fields.DateTime()
     expires_at = fields.DateTime()
     submitted_at = fields.DateTime(allow_none=True)
-    answer = fields.Raw(allow_none=True)
+    answer = fields.Raw(allow_none=True, metadata={"component": "Answer"})
     duration_ms = fields.Integer(allow_none=True)
     guideline_version = fields.Integer()
     payment_status = fields.Method("_payment_status", metadata={

@@ -39,7 +39,7 @@ QualificationPageOut = page_schema(QualificationOut, "QualificationPageOut")
 
 class QuestionIn(Schema):
     data = fields.Dict(required=True)
-    answer = fields.Raw(required=True, load_only=True)
+    answer = fields.Raw(required=True, load_only=True, metadata={"component": "Answer"})
     explanation = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10_000))
 
 

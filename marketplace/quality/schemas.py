@@ -63,8 +63,8 @@ class MissedGoldOut(Schema):
     project_id = fields.Integer()
     task_ref = fields.String()
     data = fields.Dict()
-    your_answer = fields.Raw()
-    expected = fields.Raw()
+    your_answer = fields.Raw(metadata={"component": "Answer"})
+    expected = fields.Raw(metadata={"component": "Answer"})
     explanation = fields.String(allow_none=True)
     submitted_at = fields.DateTime()
 

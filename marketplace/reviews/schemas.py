@@ -35,7 +35,7 @@ ReviewListOut = page_schema(ReviewOut, "ReviewListOut")
 
 
 class DecisionIn(Schema):
-    answer = fields.Raw(required=True, metadata={"example": {"label": "cat"}})
+    answer = fields.Raw(required=True, metadata={"example": {"label": "cat"}, "component": "Answer"})
 
 
 class ReworkIn(Schema):

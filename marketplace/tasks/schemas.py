@@ -8,14 +8,17 @@ from marketplace.tasks.models import STATUSES
 class TaskIn(Schema):
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
     data = fields.Dict(required=True, metadata={"description": "the item to label (a JSON object)"})
-    gold_answer = fields.Raw(metadata={"description": "makes this a gold task: its known answer, hidden from annotators"})
+    gold_answer = fields.Raw(metadata={"description": "makes this a gold task: its known answer, hidden from annotators",
+                                       "component": "Answer"})
     gold_explanation = fields.String(metadata={"description": "shown to an annotator who misses it (if the project gives feedback)"})
     prediction = fields.Dict(metadata={"description": "a model's {class: probability} for this item"})
     model_version = fields.String()
 
 
 class TaskBatchIn(Schema):
-    tasks = fields.List(fields.Raw(), required=True, metadata={"description": "up to 10,000 TaskIn objects (checked row by row)"})
+    # Rows are checked one by one by the import (with their row number); the spec still shows their shape.
+    tasks = fields.List(fields.Raw(), required=True, metadata={"description": "up to 10,000 rows (checked row by row)",
+                                                               "component": "TaskIn"})
 
 
 class TaskUploadArgs(Schema):
@@ -41,7 +44,7 @@ class TaskOut(Schema):
     status = fields.String(metadata={"description": "open, closed, or gold"})
     answer_count = fields.Integer()
     skip_count = fields.Integer(metadata={"description": "annotators who skipped this task"})
-    gold_answer = fields.Raw(allow_none=True)
+    gold_answer = fields.Raw(allow_none=True, metadata={"component": "Answer"})
     gold_explanation = fields.String(allow_none=True)
     prediction = fields.List(fields.Float(), allow_none=True, metadata={"description": "class probabilities, schema order"})
     model_version = fields.String(allow_none=True)
