@@ -1,22 +1,10 @@
 """The real gunicorn with gunicorn.conf.py: what it refuses itself still comes back in the one JSON error shape."""
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests import real_gunicorn
 
 
 def _exchange(port: int, raw: bytes) -> bytes:
@@ -30,25 +18,8 @@ def _exchange(port: int, raw: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('gunicorn') / 'app.db'}",
-           "LOG_LEVEL": "WARNING"}
-    env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-w", "1",
-                             "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while True:  # readiness: the port accepts a connection (or gunicorn died)
-        assert proc.poll() is None, proc.stderr.read().decode()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gunicorn did not start listening"
-            time.sleep(0.05)
-    yield port
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=15)
+    with real_gunicorn.running(tmp_path_factory.mktemp("gunicorn") / "app.db") as port:
+        yield port
 
 
 @pytest.mark.parametrize("raw, status", [

@@ -5,11 +5,9 @@ value before and after the calls they make, never an absolute count. Multiproces
 subprocesses (prometheus_client picks its mode when imported) and under a real gunicorn.
 """
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +22,7 @@ from marketplace.extensions import db
 from marketplace.health import revision
 from marketplace.results import recompute
 from workers.context import job
+from tests import real_gunicorn
 from tests.factories import AnnotatorFactory, bearer, open_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,12 +238,6 @@ def test_gunicorn_child_exit_drops_a_dead_workers_live_values(tmp_path, monkeypa
     assert not live.exists() and kept.exists()  # a dead worker's counts still add up; its live gauges go
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(port: int, path: str) -> tuple[int, str]:
     with socket.create_connection(("127.0.0.1", port), timeout=120) as conn:  # the first waits for a worker's boot
         conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
@@ -254,25 +247,9 @@ def _get(port: int, path: str) -> tuple[int, str]:
 
 
 def test_gunicorn_workers_are_scraped_as_one(tmp_path):
-    port, metrics_dir = _free_port(), tmp_path / "metrics"
+    metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "LOG_LEVEL": "WARNING",
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    for key in ("REDIS_URL", "METRICS_TOKEN"):
-        env.pop(key, None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-w", "2",
-                             "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # readiness: the port accepts a connection (or gunicorn died)
-            assert proc.poll() is None, proc.stderr.read().decode()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.05)
+    with real_gunicorn.running(tmp_path / "app.db", workers=2, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as port:
         for _ in range(20):
             assert _get(port, "/api/v1/nowhere")[0] == 404
         for _ in range(3):  # whichever worker answers the scrape, it reports every worker's requests
@@ -281,9 +258,6 @@ def test_gunicorn_workers_are_scraped_as_one(tmp_path):
             assert value(parse(body), "marketplace_http_request_duration_seconds_count", route="unmatched",
                          method="GET", status="404") == 20
         assert len(list(metrics_dir.glob("histogram_*.db"))) >= 1
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
 
 
 # /health: the schema revision.

@@ -12,7 +12,7 @@ import pytest
 from labelctl import Client, Conflict, NotFound, Retries
 
 from marketplace.extensions import db
-from tests.webhooks.conftest import serve, stop
+from tests.webhooks.conftest import local_targets, receiver  # noqa: F401 (the webhook tests' fixtures, shared)
 
 BASE_URL = "http://marketplace.test"
 PASSWORD = "a long password"
@@ -60,22 +60,6 @@ def requester(transport):
     with sign_up(transport, "ml@team.example") as client:
         client.api_keys.create("tests", use=True)
         yield client
-
-
-@pytest.fixture
-def receiver(local_targets):
-    """A real HTTP receiver on 127.0.0.1 that webhooks may target (http and loopback allowed)."""
-    started = serve()
-    yield started
-    stop(started)
-
-
-@pytest.fixture
-def local_targets(app):
-    saved = {k: app.config[k] for k in ("WEBHOOKS_ALLOW_HTTP", "WEBHOOKS_ALLOW_PRIVATE_TARGETS")}
-    app.config.update(WEBHOOKS_ALLOW_HTTP=True, WEBHOOKS_ALLOW_PRIVATE_TARGETS=True)
-    yield app
-    app.config.update(saved)
 
 
 PETS = {

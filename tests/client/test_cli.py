@@ -88,7 +88,7 @@ def test_a_requester_runs_the_tour_from_the_command_line(cli, transport, tmp_pat
     assert table[1].split()[:3] == [str(pid), "Pets", "completed"]
 
 
-def test_webhooks_from_the_command_line(cli, receiver, requester):
+def test_webhooks_from_the_command_line(cli, receiver, local_targets, requester):
     cli.environ["LABELCTL_API_KEY"] = requester.api_keys.create("cli")["key"]
     created = cli.json("webhooks", "create", "--url", receiver.url(), "--event", "task.completed",
                        "--event", "project.completed")

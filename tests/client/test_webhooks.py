@@ -7,7 +7,7 @@ from marketplace.webhooks.signing import verify_signature
 pytestmark = pytest.mark.embedded
 
 
-def test_webhook_endpoints_are_managed_through_the_client(requester, receiver):
+def test_webhook_endpoints_are_managed_through_the_client(requester, receiver, local_targets):
     created = requester.webhooks.create(receiver.url(), ["task.completed", "project.completed"],
                                         description="labels in")
     assert created["secret"].startswith(created["secret_prefix"])
