@@ -1,30 +1,45 @@
-"""Export formats that ML tools read: COCO, YOLO, CoNLL (BIO), spaCy-style JSONL, speech manifests.
+"""Export formats that ML tools read for images and audio: COCO, YOLO (zip), speech manifests.
 
 Each writer takes the project's schema and `rows`, a function returning a fresh iterator over the
 project's results (a row: task_id, external_id, label, confidence, method, answer_count,
 guideline_version, gold, data), and yields the file in pieces, so a large project streams in
-constant memory (COCO reads the rows twice: images, then annotations). Every record carries its
+constant memory (COCO reads the rows twice: images, then annotations; a zip's side files are
+spooled to a temporary file while its per-image members stream). Every record carries its
 provenance: the task, confidence, method, number of answers, guideline version and gold flag.
+The text formats (CoNLL, spaCy) live in `text_exports`.
+
+Images keep the task's own reference. A task's `image` is a URL or a path the requester gave; COCO
+keeps a path as its `file_name` and, for a URL, COCO's own convention: `coco_url` is the URL and
+`file_name` its file name. YOLO trainers read local files, so the YOLO zip lists the local path
+each image goes to (`images/<split>/<the URL's file name>`) and `provenance.jsonl` pairs it with
+the task's URL to download it from. Widths and heights are the task's own.
 """
 from __future__ import annotations
 
-import bisect
+import hashlib
 import json
 import posixpath
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import unquote, urlsplit
 
 Rows = Callable[[], Iterable[dict]]
 PROVENANCE = ("task_id", "external_id", "confidence", "method", "answer_count", "guideline_version", "gold")
-_TOKEN = re.compile(r"\S+")
+# the image suffixes ultralytics lists from a split file (it skips any other line)
+YOLO_IMAGE_SUFFIXES = {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
+DEFAULT_VAL_FRACTION = 0.2
+_UNSAFE = re.compile(r"[^\w.\-]")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def provenance(row: dict) -> dict:
     return {key: row.get(key) for key in PROVENANCE}
 
 
-def _dumps(value) -> str:
+def dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -43,15 +58,54 @@ def _polygon_area(points: list) -> float:
     return abs(sum(points[i - 1][0] * p[1] - p[0] * points[i - 1][1] for i, p in enumerate(points))) / 2.0
 
 
+def _pixels(value):
+    """A dimension as the task gave it, an int when whole (COCO's width and height are integers)."""
+    return int(value) if float(value).is_integer() else value
+
+
+def is_url(image) -> bool:
+    return isinstance(image, str) and bool(_SCHEME.match(image))
+
+
+class _Names:
+    """A unique, file-system-safe file name per image, taken from the image's own URL or path.
+
+    The name is the last part of the URL's path (percent-decoded, unsafe characters replaced by
+    `_`); an image without one is named after its task. A second image of the same name (compared
+    case-blind, as macOS and Windows do) gets its task id in front.
+    """
+
+    def __init__(self, suffixes: set[str] | None = None):
+        self.seen: set[str] = set()
+        self.suffixes = suffixes
+
+    def name(self, row: dict) -> str:
+        image = row["data"].get("image")
+        path = urlsplit(image).path if is_url(image) else (image or "")
+        name = _UNSAFE.sub("_", unquote(posixpath.basename(path.replace("\\", "/")))).lstrip(".") or str(row["task_id"])
+        if self.suffixes is not None and posixpath.splitext(name)[1][1:].lower() not in self.suffixes:
+            name += ".jpg"  # trainers pick images by suffix and read the bytes whatever the suffix says
+        if name.lower() in self.seen:
+            name = f"{row['task_id']}_{name}"
+        while name.lower() in self.seen:
+            name = "_" + name
+        self.seen.add(name.lower())
+        return name
+
+
 def coco(schema: dict, rows: Rows) -> Iterator[str]:
     """One COCO detection/segmentation JSON document; category ids are the class positions from 1."""
     categories = [{"id": k + 1, "name": name, "supercategory": "none"} for k, name in enumerate(schema["classes"])]
-    yield '{"info":' + _dumps({"description": "marketplace export", "label_type": schema["type"]})
-    yield ',"licenses":[],"categories":' + _dumps(categories) + ',"images":['
+    yield '{"info":' + dumps({"description": "marketplace export", "label_type": schema["type"]})
+    yield ',"licenses":[],"categories":' + dumps(categories) + ',"images":['
+    names = _Names()
     for i, row in enumerate(rows()):
-        image = {"id": row["task_id"], "file_name": row["data"].get("image", ""), "width": row["data"]["width"],
-                 "height": row["data"]["height"], "provenance": provenance(row)}
-        yield ("," if i else "") + _dumps(image)
+        data = row["data"]
+        image = {"id": row["task_id"], "file_name": names.name(row) if is_url(data.get("image")) else data.get("image", ""),
+                 "width": _pixels(data["width"]), "height": _pixels(data["height"])}
+        if is_url(data.get("image")):
+            image["coco_url"] = data["image"]
+        yield ("," if i else "") + dumps({**image, "provenance": provenance(row)})
     yield '],"annotations":['
     index = {name: k + 1 for k, name in enumerate(schema["classes"])}
     n = 0
@@ -66,18 +120,24 @@ def coco(schema: dict, rows: Rows) -> Iterator[str]:
             else:
                 annotation["segmentation"] = []
                 annotation["area"] = box[2] * box[3]
-            yield ("," if n else "") + _dumps(annotation)
+            yield ("," if n else "") + dumps(annotation)
             n += 1
     yield "]}\n"
 
 
-class _Sink:
-    """A write-only file for zipfile that hands over what was written so far (zipfile streams to it)."""
+class ZipStream:
+    """A zip written to memory and handed over piece by piece, so a response streams it.
+
+    `zipfile` writes one member at a time: members built over the same pass as the per-item ones
+    (split lists, provenance) are spooled with `spool()` and copied in by `add_spooled()`.
+    """
 
     def __init__(self):
         self.parts: list[bytes] = []
         self.written = 0
+        self.archive = zipfile.ZipFile(self, "w", compression=zipfile.ZIP_DEFLATED)
 
+    # the file interface zipfile writes to
     def write(self, data) -> int:
         self.parts.append(bytes(data))
         self.written += len(data)
@@ -90,46 +150,79 @@ class _Sink:
         pass
 
     def take(self) -> bytes:
+        """What was written since the last call."""
         data, self.parts = b"".join(self.parts), []
         return data
 
+    @staticmethod
+    def spool():
+        return tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b")
 
-def yolo(schema: dict, rows: Rows) -> Iterator[bytes]:
-    """A zip: `data.yaml` (class names), `labels/<image stem>.txt` per image, `provenance.jsonl`.
+    def add_spooled(self, name: str, spool) -> Iterator[bytes]:
+        spool.seek(0)
+        with spool, self.archive.open(name, "w", force_zip64=True) as member:
+            while chunk := spool.read(1 << 16):
+                member.write(chunk)
+                yield self.take()
 
+    def close(self) -> bytes:
+        self.archive.close()
+        return self.take()
+
+
+def in_val_split(task_id: int, val_fraction: float, seed: int) -> bool:
+    """Whether a task's image is in the validation split: a hash of the seed and the task id, so a
+    task lands in the same split on every export (new tasks never move old ones) and a seed reshuffles."""
+    digest = hashlib.sha256(f"{seed}:{task_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < val_fraction
+
+
+def yolo(schema: dict, rows: Rows, *, val_fraction: float = DEFAULT_VAL_FRACTION, split_seed: int = 0) -> Iterator[bytes]:
+    """A zip in the ultralytics layout: `data.yaml`, `train.txt`/`val.txt`, `labels/<split>/<name>.txt`,
+    `provenance.jsonl`.
+
+    `train.txt` and `val.txt` list `./images/<split>/<name>` per image, the local path the image goes
+    to; its label file is that path with `images` replaced by `labels` and a `.txt` suffix, as YOLO
+    trainers look it up. `provenance.jsonl` has a line per image: that path, `url` (the task's image
+    as given, to download it from), width, height, split, label file and the task's provenance.
+    `val_fraction` of the images (by a hash of `split_seed` and the task id, see `in_val_split`) form
+    the validation split; with 0, data.yaml validates on the training list.
     Boxes are `class cx cy w h`, polygons `class x1 y1 x2 y2 ...`, all normalised to [0, 1] by the
-    image size, as YOLO's detection and segmentation trainers read them. Two images with one file
-    stem get the task id in front of the second's.
+    image size, as YOLO's detection and segmentation trainers read them.
     """
-    sink = _Sink()
+    out = ZipStream()
     index = {name: k for k, name in enumerate(schema["classes"])}
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        names = "".join(f"  {k}: {json.dumps(name)}\n" for k, name in enumerate(schema["classes"]))
-        archive.writestr("data.yaml", f"path: .\ntrain: images\nval: images\nnc: {len(index)}\nnames:\n{names}")
-        for row, stem in _stems(rows()):
-            width, height = float(row["data"]["width"]), float(row["data"]["height"])
-            archive.writestr(f"labels/{stem}.txt",
+    lists, sidecar, names = {"train": out.spool(), "val": out.spool()}, out.spool(), _Names(YOLO_IMAGE_SUFFIXES)
+    out.archive.writestr("data.yaml", _data_yaml(schema["classes"], val_fraction, split_seed))
+    for row in rows():
+        split = "val" if val_fraction and in_val_split(row["task_id"], val_fraction, split_seed) else "train"
+        name = names.name(row)
+        image, label_file = f"images/{split}/{name}", f"labels/{split}/{posixpath.splitext(name)[0]}.txt"
+        width, height = float(row["data"]["width"]), float(row["data"]["height"])
+        out.archive.writestr(label_file,
                              "".join(_yolo_line(shape, index, width, height) + "\n" for shape in _shapes(schema, row)))
-            yield sink.take()
-        # zipfile writes one member at a time: the provenance sidecar is a second pass over the rows.
-        with archive.open("provenance.jsonl", "w", force_zip64=True) as sidecar:
-            for row, stem in _stems(rows()):
-                image = row["data"].get("image")
-                sidecar.write((_dumps({"label_file": f"labels/{stem}.txt", "image": image, **provenance(row)}) + "\n")
-                              .encode())
-                yield sink.take()
-    yield sink.take()
+        lists[split].write(f"./{image}\n".encode())
+        sidecar.write((dumps({"image": image, "url": row["data"].get("image"), "width": _pixels(row["data"]["width"]),
+                              "height": _pixels(row["data"]["height"]), "split": split, "label_file": label_file,
+                              **provenance(row)}) + "\n").encode())
+        yield out.take()
+    yield from out.add_spooled("train.txt", lists["train"])
+    if val_fraction:
+        yield from out.add_spooled("val.txt", lists["val"])
+    else:
+        lists["val"].close()
+    yield from out.add_spooled("provenance.jsonl", sidecar)
+    yield out.close()
 
 
-def _stems(rows: Iterable[dict]) -> Iterator[tuple[dict, str]]:
-    seen: set[str] = set()
-    for row in rows:
-        image = row["data"].get("image") or ""
-        stem = posixpath.splitext(posixpath.basename(image))[0] or str(row["task_id"])
-        if stem in seen:
-            stem = f"{row['task_id']}_{stem}"
-        seen.add(stem)
-        yield row, stem
+def _data_yaml(classes: list[str], val_fraction: float, seed: int) -> str:
+    names = "".join(f"  {k}: {json.dumps(name, ensure_ascii=False)}\n" for k, name in enumerate(classes))
+    val = ("val: val.txt\n" if val_fraction else
+           "val: train.txt  # exported with val_fraction=0: no held-out images\n")
+    return ("# YOLO dataset (ultralytics layout); paths are relative to this file. Fetch each image of\n"
+            "# provenance.jsonl from its `url` to its `image` path before training.\n"
+            f"# split: val_fraction={val_fraction:g}, split_seed={seed}\n"
+            f"train: train.txt\n{val}nc: {len(classes)}\nnames:\n{names}")
 
 
 def _yolo_line(shape: dict, index: dict, width: float, height: float) -> str:
@@ -140,65 +233,13 @@ def _yolo_line(shape: dict, index: dict, width: float, height: float) -> str:
     return f"{index[shape['label']]} {cx:.6f} {cy:.6f} {shape['w'] / width:.6f} {shape['h'] / height:.6f}"
 
 
-def bio_tags(text: str, spans: list[dict]) -> list[tuple[str, str]]:
-    """(token, tag) for each whitespace token: B-/I- for tokens a span covers, O otherwise.
-
-    BIO cannot say that two spans overlap: where they do, the one starting first (then the longer) wins.
-    """
-    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
-    ends = [end for _, end, _ in tokens]
-    tags = ["O"] * len(tokens)
-    for span in sorted(spans, key=lambda s: (s["start"], -(s["end"] - s["start"]))):
-        first = bisect.bisect_right(ends, span["start"])  # the first token ending after the span starts
-        covered = []
-        for i in range(first, len(tokens)):
-            if tokens[i][0] >= span["end"]:
-                break
-            covered.append(i)
-        if covered and all(tags[i] == "O" for i in covered):
-            tags[covered[0]] = "B-" + span["label"]
-            for i in covered[1:]:
-                tags[i] = "I-" + span["label"]
-    return [(token, tag) for (_, _, token), tag in zip(tokens, tags)]
-
-
-def conll(schema: dict, rows: Rows) -> Iterator[str]:
-    """CoNLL-2003-style BIO: `token<TAB>tag` lines, a blank line between tasks, provenance as `# ` comments.
-
-    Comment lines start with "# " (hash, space), CoNLL-U's convention that flair and conllu readers
-    skip; a token line never does, since tokens hold no whitespace.
-    """
-    for row in rows():
-        yield f"# task_id = {row['task_id']}\n# provenance = {_dumps(provenance(row))}\n"
-        yield "".join(f"{token}\t{tag}\n" for token, tag in bio_tags(row["data"]["text"], row["label"]["spans"])) + "\n"
-
-
-def spacy(schema: dict, rows: Rows) -> Iterator[str]:
-    """spaCy-style JSONL: `text`, `entities` as [start, end, label] (v2 training tuples, never overlapping),
-    `spans` as objects (all of them, overlaps too: spaCy's span groups), `meta` with the provenance."""
-    for row in rows():
-        spans = row["label"]["spans"]
-        yield _dumps({"text": row["data"]["text"], "entities": [[s["start"], s["end"], s["label"]] for s in _disjoint(spans)],
-                      "spans": [{"start": s["start"], "end": s["end"], "label": s["label"]} for s in spans],
-                      "meta": provenance(row)}) + "\n"
-
-
-def _disjoint(spans: list[dict]) -> list[dict]:
-    """spaCy's entities may not overlap: where spans do (schemas that allow it), the first (then longer) wins."""
-    kept: list[dict] = []
-    for span in sorted(spans, key=lambda s: (s["start"], -(s["end"] - s["start"]))):
-        if not kept or span["start"] >= kept[-1]["end"]:
-            kept.append(span)
-    return kept
-
-
 def manifest(schema: dict, rows: Rows) -> Iterator[str]:
-    """A speech/OCR manifest (NeMo style): one JSON line of audio (or image) path, text, duration and provenance."""
+    """A speech/OCR manifest (NeMo style): one JSON line per task of its audio (or image) as the task gives it
+    (URL or path, unchanged), the text, the duration when the task has one, and the provenance."""
     for row in rows():
         data = row["data"]
         record = {"audio_filepath": data["audio"]} if data.get("audio") else {"image_filepath": data.get("image")}
         record["text"] = row["label"]["text"]
         if "duration" in data:
             record["duration"] = data["duration"]
-        yield _dumps({**record, **provenance(row)}) + "\n"
-
+        yield dumps({**record, **provenance(row)}) + "\n"
