@@ -6,7 +6,7 @@ end exclusive). A span may carry `"text"`, which must equal the text at its offs
 clients that count in UTF-16 units or on a trimmed copy. Aggregation keeps each exact span whose
 annotators hold more than `min_support` of the task's trust weight.
 """
-from marketplace.labels import exports
+from marketplace.labels import text_exports
 from marketplace.labels._common import (Aggregate, TaskAnswers, answer_object, check_classes, check_fields,
                                         class_name, count_bounds, counted, flag, gold_threshold, item_fields, number,
                                         min_support, per_task, supported, weighted_agreement)
@@ -18,7 +18,7 @@ DEFAULT_GOLD_THRESHOLD = 0.5
 MAX_SPANS = 1000
 MAX_TEXT = 100_000
 METHOD = "span_vote"
-EXPORTS = {"conll": exports.conll, "spacy": exports.spacy}
+EXPORTS = {"conll": text_exports.conll, "spacy": text_exports.spacy_docbin, "spacy-jsonl": text_exports.spacy_jsonl}
 
 
 def validate_schema(schema: dict) -> dict:
