@@ -20,7 +20,6 @@ import hashlib
 import json
 import posixpath
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator

@@ -1,7 +1,10 @@
 """Streamed exports of a project's results: JSONL and CSV for every type, the type's own formats too.
 
 Every row carries its provenance (task, confidence, method, number of answers, guideline version,
-gold flag); exports are for the project's requester, so gold tasks are marked, not hidden.
+gold flag); exports are for the project's requester, so gold tasks are marked, not hidden. A format's
+options (YOLO's split, the DocBin's language) are query arguments; one given to a format that does
+not take it is a 422 naming it, as is a writer's own refusal (spaCy not installed, an unknown
+language), raised before anything streams.
 """
 import csv
 import io
@@ -19,8 +22,11 @@ CSV_COLUMNS = ("task_id", "external_id", "label", "confidence", "method", "answe
                "guideline_version", "answers")
 # format -> (media type, file extension)
 MEDIA = {"jsonl": ("application/x-ndjson", "jsonl"), "csv": ("text/csv", "csv"), "coco": ("application/json", "json"),
-         "yolo": ("application/zip", "zip"), "conll": ("text/plain", "conll"), "spacy": ("application/x-ndjson", "jsonl"),
+         "yolo": ("application/zip", "zip"), "conll": ("application/zip", "zip"),
+         "spacy": ("application/octet-stream", "spacy"), "spacy-jsonl": ("application/x-ndjson", "jsonl"),
          "manifest": ("application/x-ndjson", "json")}
+# format -> the query options its writer takes
+OPTIONS = {"yolo": ("val_fraction", "split_seed"), "spacy": ("lang",)}
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,20 @@ class Export:
     filename: str
 
 
-def export(*, account: Account, project_id: int, format: str) -> Export:
-    """The project's results in a format its label type offers (422 naming `format` otherwise)."""
+def export(*, account: Account, project_id: int, format: str, **options) -> Export:
+    """The project's results in a format its label type offers (422 naming `format` otherwise).
+
+    `options` are the format's own (OPTIONS); those left out (None) take the writer's defaults.
+    """
     project = projects.owned(account=account, project_id=project_id)
     offered = labels.export_formats(project.label_schema)
     if format not in offered:
         raise field_error(f"{project.label_schema['type']} projects export as {', '.join(offered)}", "format")
+    given = {name: value for name, value in options.items() if value is not None}
+    for name in given:
+        if name not in OPTIONS.get(format, ()):
+            takes = [fmt for fmt, names in OPTIONS.items() if name in names]
+            raise field_error(f"applies to format={' or '.join(takes)}, not {format}", name)
 
     def rows():
         return iter_results(account=account, project_id=project_id)
@@ -45,9 +59,12 @@ def export(*, account: Account, project_id: int, format: str) -> Export:
     elif format == "csv":
         body = csv_lines(rows())
     else:
-        body = labels.label_type(project.label_schema).EXPORTS[format](project.label_schema, rows)
+        try:
+            body = labels.label_type(project.label_schema).EXPORTS[format](project.label_schema, rows, **given)
+        except labels.LabelError as exc:
+            raise field_error(exc.message, *exc.path) from None
     media_type, extension = MEDIA[format]
-    name = "results" if format in ("jsonl", "csv") else f"results-{format}"
+    name = "results" if format in ("jsonl", "csv", "spacy") else f"results-{format}"
     return Export(body, media_type, f"project-{project_id}-{name}.{extension}")
 
 
@@ -70,6 +87,8 @@ def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
 
 
 def _cell(value):
+    if isinstance(value, bool):  # JSON's spelling, which pandas and most CSV readers take as booleans
+        return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
     return value

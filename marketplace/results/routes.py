@@ -29,15 +29,16 @@ class ProjectResultsExport(MethodView):
     @requires(REQUESTER, ADMIN)
     @bp.arguments(schemas.ExportArgs, location="query")
     @bp.response(200, content_type="application/x-ndjson",
-                 description="JSONL by default; CSV, COCO, YOLO (zip), CoNLL, spaCy JSONL or a manifest by ?format=")
+                 description="JSONL by default; CSV, COCO, YOLO (zip), CoNLL (zip), a spaCy DocBin, spaCy JSONL or a "
+                             "manifest by ?format=")
     @bp.doc(responses={"200": {
         "description": "the file, as an attachment (Content-Disposition names it)",
         "headers": {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename=..."}},
         "content": {media: {"schema": {"type": "string", "format": "binary"}}
                     for media in sorted({media for media, _ in export.MEDIA.values()})}}})
     def get(self, args, project_id):
-        """Stream every result of a project in constant memory, in a format its label type offers."""
-        found = export.export(account=current_account(), project_id=project_id, format=args["format"])
+        """Stream every result of a project in a format its label type offers (constant memory but for a DocBin)."""
+        found = export.export(account=current_account(), project_id=project_id, **args)
         return Response(stream_with_context(found.body), mimetype=found.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
 

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageArgs, page_schema, updated_since
 
-EXPORT_FORMATS = ("jsonl", "csv", "coco", "yolo", "conll", "spacy", "manifest")
+EXPORT_FORMATS = ("jsonl", "csv", "coco", "yolo", "conll", "spacy", "spacy-jsonl", "manifest")
 
 
 class ResultAnswerOut(Schema):
@@ -33,8 +33,19 @@ ResultPageOut = page_schema(ResultOut, "ResultPageOut")
 
 class ExportArgs(Schema):
     format = fields.String(load_default="jsonl", validate=validate.OneOf(EXPORT_FORMATS), metadata={
-        "description": "jsonl and csv for every project; coco and yolo for bbox and polygon; conll and spacy for spans; "
-                       "manifest for transcription"})
+        "description": "jsonl and csv for every project; coco and yolo (zip) for bbox and polygon; conll (zip of "
+                       "results.conll and provenance.jsonl), spacy (a DocBin, needs the server's spacy extra) and "
+                       "spacy-jsonl for spans; manifest for transcription"})
+    val_fraction = fields.Float(validate=validate.Range(min=0, max=1), metadata={
+        "description": "format=yolo: the share of images in the validation split (default 0.2; 0: none, data.yaml "
+                       "validates on the training list). A task's split is a hash of split_seed and its id: the same "
+                       "on every export"})
+    split_seed = fields.Integer(validate=validate.Range(min=0, max=2 ** 31 - 1), metadata={
+        "description": "format=yolo: the seed of the train/val split (default 0); another seed, another split"})
+    lang = fields.String(validate=validate.Regexp(r"^[a-z]{2,3}$", error="must be a language code of two or three "
+                                                  "lower-case letters (en, de, ...)"), metadata={
+        "description": "format=spacy: the language whose spaCy tokenizer splits the texts (default en); one spaCy "
+                       "does not know is a 422"})
 
 
 class ResultListArgs(PageArgs):

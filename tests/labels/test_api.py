@@ -1,4 +1,7 @@
 """Label types through the API: 422s naming the field, gold and qualifications by agreement, review, recompute."""
+import io
+import zipfile
+
 import pytest
 
 from marketplace import labels
@@ -99,8 +102,8 @@ def test_export_formats_must_suit_the_type(client):
     assert client.get(f"/api/v1/projects/{project.id}/results/export?format=xml", headers=owner).status_code == 422
     lease_and_answer(client, project, {"spans": [{"start": 0, "end": 3, "label": "PER"}]})
     conll = client.get(f"/api/v1/projects/{project.id}/results/export?format=conll", headers=owner)
-    assert conll.status_code == 200 and "Ada\tB-PER" in conll.get_data(as_text=True)
-    assert conll.headers["Content-Disposition"].endswith('results-conll.conll"')
+    assert conll.status_code == 200 and conll.headers["Content-Disposition"].endswith('results-conll.zip"')
+    assert "Ada\tB-PER" in zipfile.ZipFile(io.BytesIO(conll.get_data())).read("results.conll").decode()
 
 
 def test_a_qualification_with_boxes_is_scored_by_iou(client, requester, monkeypatch):

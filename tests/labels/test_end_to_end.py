@@ -1,16 +1,17 @@
 """A project of every label type through the API on PostgreSQL: import, lease, answer, gold, results, exports."""
-import io
 import json
-import zipfile
 
 import pytest
+import spacy
 from pycocotools.coco import COCO
+from spacy.tokens import DocBin
 
 from marketplace.assignments.models import Assignment
 from marketplace.demo.all_types import Api, run_type
 from marketplace.extensions import db
 from marketplace.demo.scenarios import SCENARIOS
-from tests.labels.test_exports import entities, read_conll
+from tests.labels.test_exports import read_yolo
+from tests.labels.test_text_exports import entities, read_conll
 
 pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane
 
@@ -52,20 +53,21 @@ def check_exports(kind, found, tmp_path):
         coco = COCO(str(path))
         shapes = sum(len(r["label"]["boxes" if kind == "bbox" else "polygons"]) for r in rows)
         assert len(coco.getImgIds()) == len(rows) and len(coco.getAnnIds()) == shapes
-        archive = zipfile.ZipFile(io.BytesIO(exports["yolo"]))
-        label_files = [n for n in archive.namelist() if n.startswith("labels/")]
-        assert len(label_files) == len(rows)
-        assert sum(len(archive.read(n).decode().splitlines()) for n in label_files) == shapes
+        yolo = read_yolo(exports["yolo"])
+        images = yolo["splits"]["train"] + (yolo["splits"]["val"] if yolo["config"]["val"] != "train.txt" else [])
+        assert len(images) == len(rows) and sum(len(found) for _, found in images) == shapes
+        assert {p["url"] for p in yolo["provenance"]} == {r["data"]["image"] for r in rows}
     if kind == "spans":
-        documents = read_conll(exports["conll"].decode())
+        documents = read_conll(exports["conll"])
         by_task = {r["task_id"]: r for r in rows}
         for document in documents:
             row = by_task[document["task_id"]]
             expected = [(s["label"], row["data"]["text"][s["start"]:s["end"]]) for s in row["label"]["spans"]]
-            read = entities(document["tokens"], document["tags"])  # whole tokens: a span inside one widens to it
-            assert [label for label, _ in read] == [label for label, _ in expected]
-            assert all(part in words for (_, words), (_, part) in zip(read, expected))
-        assert len([json.loads(line) for line in exports["spacy"].decode().splitlines()]) == len(rows)
+            assert [(label, words.replace(" ", "")) for label, words in entities(document)] == \
+                [(label, part.replace(" ", "")) for label, part in expected]  # tokens split at span ends: exact
+        docs = list(DocBin().from_bytes(exports["spacy"]).get_docs(spacy.blank("en").vocab))
+        assert [doc.user_data["task_id"] for doc in docs] == [d["task_id"] for d in documents]
+        assert len([json.loads(line) for line in exports["spacy-jsonl"].decode().splitlines()]) == len(rows)
     if kind == "transcription":
         manifest = [json.loads(line) for line in exports["manifest"].decode().splitlines()]
         assert all(m["audio_filepath"].endswith(".wav") and isinstance(m["text"], str) for m in manifest)

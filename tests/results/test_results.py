@@ -4,6 +4,7 @@ import io
 import json
 
 import numpy as np
+import pandas
 import pytest
 
 from marketplace import pseudonyms
@@ -113,6 +114,18 @@ def test_csv_export_reads_back(client, finished, monkeypatch):
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [r["external_id"] for r in rows] == [f"t{i}" for i in range(5)]
     assert json.loads(rows[0]["answers"])[0]["label"] == "dog"
+    assert {(r["tie"], r["gold"]) for r in rows} == {("false", "false")}  # JSON's spelling, not Python's True/False
+
+
+def test_pandas_reads_the_csv_booleans_as_booleans_and_the_jsonl_alike(client, finished):
+    owner = bearer(_owner(finished))
+    body = client.get(f"/api/v1/projects/{finished.id}/results/export?format=csv", headers=owner).get_data(as_text=True)
+    frame = pandas.read_csv(io.StringIO(body))
+    assert frame["gold"].dtype == bool and frame["tie"].dtype == bool and not frame["gold"].any()
+    assert list(frame["label"]) == ["dog"] * 5 and frame["confidence"].dtype == float
+    lines = client.get(f"/api/v1/projects/{finished.id}/results/export", headers=owner).get_data(as_text=True)
+    records = pandas.read_json(io.StringIO(lines), lines=True)
+    assert list(records["task_id"]) == list(frame["task_id"]) and records["gold"].dtype == bool
 
 
 def _small_batches(iter_results):

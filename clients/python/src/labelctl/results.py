@@ -10,7 +10,7 @@ from typing import BinaryIO, cast
 from labelctl._resource import Resource
 from labelctl.types import Result
 
-EXPORT_FORMATS = ("jsonl", "csv", "coco", "yolo", "conll", "spacy", "manifest")
+EXPORT_FORMATS = ("jsonl", "csv", "coco", "yolo", "conll", "spacy", "spacy-jsonl", "manifest")
 _CHUNK = 64 * 1024
 
 
