@@ -185,16 +185,18 @@ def yolo(schema: dict, rows: Rows, *, val_fraction: float = DEFAULT_VAL_FRACTION
     trainers look it up. `provenance.jsonl` has a line per image: that path, `url` (the task's image
     as given, to download it from), width, height, split, label file and the task's provenance.
     `val_fraction` of the images (by a hash of `split_seed` and the task id, see `in_val_split`) form
-    the validation split; with 0, data.yaml validates on the training list.
+    the validation split; when none does (val_fraction 0, or a small project), data.yaml validates on
+    the training list and says so. data.yaml comes last: it names the split's sizes.
     Boxes are `class cx cy w h`, polygons `class x1 y1 x2 y2 ...`, all normalised to [0, 1] by the
     image size, as YOLO's detection and segmentation trainers read them.
     """
     out = ZipStream()
     index = {name: k for k, name in enumerate(schema["classes"])}
     lists, sidecar, names = {"train": out.spool(), "val": out.spool()}, out.spool(), _Names(YOLO_IMAGE_SUFFIXES)
-    out.archive.writestr("data.yaml", _data_yaml(schema["classes"], val_fraction, split_seed))
+    counts = {"train": 0, "val": 0}
     for row in rows():
         split = "val" if val_fraction and in_val_split(row["task_id"], val_fraction, split_seed) else "train"
+        counts[split] += 1
         name = names.name(row)
         image, label_file = f"images/{split}/{name}", f"labels/{split}/{posixpath.splitext(name)[0]}.txt"
         width, height = float(row["data"]["width"]), float(row["data"]["height"])
@@ -206,21 +208,25 @@ def yolo(schema: dict, rows: Rows, *, val_fraction: float = DEFAULT_VAL_FRACTION
                               **provenance(row)}) + "\n").encode())
         yield out.take()
     yield from out.add_spooled("train.txt", lists["train"])
-    if val_fraction:
+    if counts["val"]:
         yield from out.add_spooled("val.txt", lists["val"])
     else:
         lists["val"].close()
+    out.archive.writestr("data.yaml", _data_yaml(schema["classes"], val_fraction, split_seed, counts))
     yield from out.add_spooled("provenance.jsonl", sidecar)
     yield out.close()
 
 
-def _data_yaml(classes: list[str], val_fraction: float, seed: int) -> str:
+def _data_yaml(classes: list[str], val_fraction: float, seed: int, counts: dict) -> str:
     names = "".join(f"  {k}: {json.dumps(name, ensure_ascii=False)}\n" for k, name in enumerate(classes))
-    val = ("val: val.txt\n" if val_fraction else
-           "val: train.txt  # exported with val_fraction=0: no held-out images\n")
+    if counts["val"]:
+        val = "val: val.txt\n"
+    else:  # a trainer needs a validation list: with none held out, it validates on the training images
+        why = "val_fraction=0" if not val_fraction else f"no image of {counts['train']} fell in the validation split"
+        val = f"val: train.txt  # {why}: no held-out images\n"
     return ("# YOLO dataset (ultralytics layout); paths are relative to this file. Fetch each image of\n"
             "# provenance.jsonl from its `url` to its `image` path before training.\n"
-            f"# split: val_fraction={val_fraction:g}, split_seed={seed}\n"
+            f"# split: val_fraction={val_fraction:g}, split_seed={seed}: {counts['train']} train, {counts['val']} val\n"
             f"train: train.txt\n{val}nc: {len(classes)}\nnames:\n{names}")
 
 

@@ -37,9 +37,9 @@ class ExportArgs(Schema):
                        "results.conll and provenance.jsonl), spacy (a DocBin, needs the server's spacy extra) and "
                        "spacy-jsonl for spans; manifest for transcription"})
     val_fraction = fields.Float(validate=validate.Range(min=0, max=1), metadata={
-        "description": "format=yolo: the share of images in the validation split (default 0.2; 0: none, data.yaml "
-                       "validates on the training list). A task's split is a hash of split_seed and its id: the same "
-                       "on every export"})
+        "description": "format=yolo: the share of images in the validation split (default 0.2). A task's split is "
+                       "a hash of split_seed and its id: the same on every export. When no image is held out (0, or "
+                       "a small project), data.yaml validates on the training list and says so"})
     split_seed = fields.Integer(validate=validate.Range(min=0, max=2 ** 31 - 1), metadata={
         "description": "format=yolo: the seed of the train/val split (default 0); another seed, another split"})
     lang = fields.String(validate=validate.Regexp(r"^[a-z]{2,3}$", error="must be a language code of two or three "

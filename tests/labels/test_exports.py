@@ -199,3 +199,13 @@ def test_each_type_names_its_formats(kind, formats):
     from marketplace.demo.scenarios import SCENARIOS
 
     assert labels.export_formats(SCENARIOS[kind].schema) == formats
+
+
+def test_when_no_image_falls_in_the_validation_split_data_yaml_validates_on_training():
+    schema = labels.validate_schema(BOXES)
+    # a hash split of one image holds it out one time in five at val_fraction 0.2: find a seed that does not
+    seed = next(s for s in range(50) if not exports.in_val_split(0, 0.2, s))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(exports.yolo(schema, many_images(1), val_fraction=0.2, split_seed=seed))))
+    config = yaml.safe_load(archive.read("data.yaml"))
+    assert config["val"] == "train.txt" and "val.txt" not in archive.namelist()
+    assert "no image of 1 fell in the validation split" in archive.read("data.yaml").decode()

@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 import spacy
-import yaml
 from spacy.tokens import DocBin
 
+from marketplace.labels.exports import in_val_split
 from tests.factories import bearer
 from tests.labels.test_api import lease_and_answer, typed_project
 from tests.labels.test_exports import read_yolo
@@ -75,6 +75,7 @@ def test_yolo_split_options_reach_the_export(client):
         lease_and_answer(client, project, {"boxes": [{"x": 1, "y": 1, "w": 2, "h": 2, "label": "car"}]})
     everything_val = read_yolo(export(client, project, "format=yolo&val_fraction=1&split_seed=9").get_data())
     assert len(everything_val["splits"]["val"]) == 6 and everything_val["splits"]["train"] == []
-    default = zipfile.ZipFile(io.BytesIO(export(client, project, "format=yolo").get_data()))
-    assert yaml.safe_load(default.read("data.yaml"))["val"] == "val.txt"
+    default = read_yolo(export(client, project, "format=yolo").get_data())  # val_fraction 0.2, split_seed 0
+    assert {p["task_id"]: p["split"] for p in default["provenance"]} == {
+        p["task_id"]: "val" if in_val_split(p["task_id"], 0.2, 0) else "train" for p in everything_val["provenance"]}
     assert export(client, project, "format=yolo&val_fraction=1.5").status_code == 422
