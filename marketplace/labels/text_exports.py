@@ -1,10 +1,12 @@
 """Text export formats: CoNLL (BIO, in a zip with its provenance), spaCy's DocBin and spaCy-style JSONL.
 
-CoNLL tokens come from a rule tokenizer of our own, so a CoNLL file is the same whether or not spaCy
-is installed: a word (letters, digits and combining marks, with inner apostrophes or hyphens:
-"don't", "state-of-the-art"), an abbreviation with dots ("U.S.", "e.g."), a number with inner separators ("3.5", "1,000", "12:30") or any other
-single non-space character (punctuation, symbols) is a token: "Paris." is "Paris", "."; "(Bob)" is
-"(", "Bob", ")".
+CoNLL tokens come from a rule tokenizer of our own (spaCy is an optional extra and NLTK's tokenizers
+change with their data files), so a CoNLL file is the same on every server: a word (letters, digits
+and combining marks, with inner apostrophes or hyphens: "don't", "state-of-the-art"), an
+abbreviation with dots ("U.S.", "e.g."), a number with inner separators ("3.5", "1,000", "12:30") or
+any other single non-space character (punctuation, symbols) is a token: "Paris." is "Paris", ".";
+"(Bob)" is "(", "Bob", ")". Scripts without spaces between words (Chinese, Japanese, Thai) come out
+as one token per run of letters, split only at span boundaries.
 
 Where a span starts or ends inside such a token ("Paris" in "Parisian"), the token is split at the
 span's boundary, so every span reads back with its exact characters (nothing is silently widened or
@@ -102,12 +104,6 @@ def aligned_tokens(text: str, spans: list[dict]) -> tuple[list[tuple[int, int]],
             tags[k] = "I-" + span["label"]
     report.sort(key=lambda r: (r["start"], r["end"], r["label"]))
     return pieces, tags, report
-
-
-def bio_tags(text: str, spans: list[dict]) -> list[tuple[str, str]]:
-    """(token, tag) for each token of the text: B-/I- for tokens a span covers, O otherwise."""
-    tokens, tags, _ = aligned_tokens(text, spans)
-    return [(text[start:end], tag) for (start, end), tag in zip(tokens, tags)]
 
 
 def conll(schema: dict, rows: Rows) -> Iterator[bytes]:
