@@ -172,6 +172,9 @@ def test_spacy_jsonl_offsets_slice_the_text():
     (record,) = [json.loads(line) for line in text(text_exports.spacy_jsonl(schema, rows)).splitlines()]
     (start, end, label), = record["entities"]
     assert record["text"][start:end] == "Bob" and label == "PER" and record["meta"]["task_id"] == 4
+    doc = spacy.blank("en").make_doc(record["text"])  # how spaCy's training scripts read the tuples
+    doc.ents = [doc.char_span(start, end, label=label, alignment_mode="strict")]
+    assert [(e.text, e.label_) for e in doc.ents] == [("Bob", "PER")]
 
 
 def test_spacy_jsonl_entities_never_overlap_but_spans_keep_every_one():
