@@ -1,0 +1,123 @@
+"""The project quality report: its figures (a JSON snapshot), who may read it, and how it answers bad input.
+
+The snapshot is tests/reports/snapshots/project_report.json, compared exactly. After a deliberate
+change to the figures, regenerate it with `UPDATE_SNAPSHOTS=1 python -m pytest tests/reports` and
+review the diff before committing it.
+"""
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from marketplace.reports import services
+from marketplace.reports.schemas import ProjectReportOut
+from tests.factories import AdminFactory, RequesterFactory, bearer, open_project
+from tests.projects.test_routes import _owner
+from tests.reports.fixtures import NOW, reported_project
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "project_report.json"
+pytestmark = pytest.mark.embedded  # the report's SQL must run on the demo's SQLite file too
+
+
+def _without_ids(report: dict, project) -> dict:
+    """The report with database ids (which differ from run to run) replaced by stable names."""
+    report = {**report, "project_id": "<project>"}
+    for key in ("slowest_tasks", "most_disputed_tasks"):
+        report[key] = [{**row, "task_id": f"<task {row['external_id']}>"} for row in report[key]]
+    return report
+
+
+def test_project_report_figures_match_the_snapshot(ctx):
+    project, _, _ = reported_project()
+    owner = _owner(project)
+    report = ProjectReportOut().dump(services.project_report(account=owner, project_id=project.id, now=NOW))
+    got = json.dumps(_without_ids(report, project), indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(got)
+    assert got == SNAPSHOT.read_text()
+
+
+def test_project_report_figures_add_up(ctx):
+    project, _, _ = reported_project()
+    r = services.project_report(account=_owner(project), project_id=project.id, now=NOW)
+    assert (r["tasks"], r["closed_tasks"], r["gold_tasks"], r["answers"]) == (4, 3, 1, 12)
+    assert [(d["day"], d["answers"], d["gold_seen"], d["gold_correct"]) for d in r["answers_by_day"]] == [
+        ("2026-01-05", 3, 1, 1), ("2026-01-06", 9, 2, 1)]
+    assert r["answers_per_task"] == [{"answers": 1, "tasks": 1}, {"answers": 2, "tasks": 1}, {"answers": 3, "tasks": 2}]
+    assert r["redundancy"]["answers_used"] == 8 and r["redundancy"]["answers_at_fixed_redundancy"] == 9
+    assert r["redundancy"]["saved_cents"] == 12  # one answer at 10 cents + 20% fee
+    # rows: inferred label (cat, dog, bird); columns: the crowd's answer
+    assert r["confusion"]["counts"] == [[2, 0, 0], [1, 2, 0], [1, 0, 2]]
+    assert r["cost"]["approved_answers"] == 8
+    assert r["cost"]["total_cents"] == 8 * 12 + 50 + 10 and r["cost"]["per_accepted_label_cents"] == 52.0
+    assert [t["external_id"] for t in r["slowest_tasks"]] == ["t2", "t1", "t0"]
+    assert r["slowest_tasks"][0]["seconds_to_close"] == 33 * 3600
+    assert r["most_disputed_tasks"] == [{"task_id": r["most_disputed_tasks"][0]["task_id"], "external_id": "t1",
+                                         "disputes": 1, "overturned": 1, "upheld": 0, "open": 0}]
+    assert [p["bucket"] for p in r["agreement_over_time"]["points"]] == ["2026-01-05", "2026-01-06"]
+
+
+def test_report_page_is_html_with_a_plot_per_figure(client):
+    project, _, _ = reported_project()
+    response = client.get(f"/api/v1/projects/{project.id}/report", headers=bearer(_owner(project)))
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    page = response.get_data(as_text=True)
+    for plot in ("gold_accuracy", "answers_per_task", "redundancy", "confusion", "trust", "agreement"):
+        assert f'data-plot="{plot}"><svg' in page
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)  # nothing loads from elsewhere
+
+
+def test_report_json_is_the_same_figures(client):
+    project, _, _ = reported_project()
+    response = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(_owner(project)))
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.json
+    assert body["project_id"] == project.id and body["answers"] == 12 and body["cost"]["total_cents"] == 156
+
+
+def test_admin_reads_any_project_report(client):
+    project, _, _ = reported_project()
+    response = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(AdminFactory()))
+    assert response.status_code == 200 and response.json["closed_tasks"] == 3
+
+
+def test_another_requesters_project_report_is_not_found(client):
+    project, _, _ = reported_project()
+    response = client.get(f"/api/v1/projects/{project.id}/report", headers=bearer(RequesterFactory()))
+    assert response.status_code == 404 and response.json["code"] == "not_found"
+
+
+def test_annotators_may_not_read_a_report(client):
+    project, annotators, _ = reported_project()
+    response = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(annotators[0]))
+    assert response.status_code == 403 and "gold" not in response.get_data(as_text=True)
+
+
+def test_unknown_report_format_is_refused_naming_the_field(client):
+    project, _, _ = reported_project()
+    response = client.get(f"/api/v1/projects/{project.id}/report?format=pdf", headers=bearer(_owner(project)))
+    assert response.status_code == 422 and "format" in response.json["errors"]["query"]
+
+
+def test_report_needs_a_credential(client):
+    project, _, _ = reported_project()
+    assert client.get(f"/api/v1/projects/{project.id}/report").status_code == 401
+
+
+def test_project_without_answers_gets_a_page_saying_so(client):
+    project = open_project(tasks=3)
+    response = client.get(f"/api/v1/projects/{project.id}/report", headers=bearer(_owner(project)))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="no-answers"' in page and "No answers yet" in page and "<svg" not in page
+    body = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(_owner(project))).json
+    assert body["answers"] == 0 and body["gold_accuracy"] is None and body["cost"]["per_accepted_label_cents"] is None
+
+
+def test_confusion_is_not_applicable_to_numeric_labels(client):
+    project = open_project(tasks=1, label_schema={"type": "numeric", "min": 0, "max": 10})
+    body = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(_owner(project))).json
+    assert body["confusion"]["applicable"] is False and body["agreement_over_time"]["applicable"] is False
