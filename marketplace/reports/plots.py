@@ -137,7 +137,10 @@ def throughput(rows: list[dict]) -> str:
                        ("projects_published", COLORS[3])):
         ax.plot(range(len(days)), [r[key] for r in rows], color=color, label=key.replace("_", " "))
     _days_axis(ax, days)
-    ax.set_yscale("symlog")
+    if max((r["answers"] for r in rows), default=0) > 1_000:  # answers dwarf the rest: log beyond 10
+        ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("per day")
     ax.legend(fontsize=8, frameon=False, ncols=2)
     return _svg(fig)
 
