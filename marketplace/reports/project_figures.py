@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select
 from marketplace import inference, labels
 from marketplace.approvals.models import Bonus
 from marketplace.assignments.models import SUBMITTED, Assignment
+from marketplace.db import seconds_between, utc_day as day
 from marketplace.disputes.models import OVERTURNED, UPHELD, Dispute
 from marketplace.extensions import db
 from marketplace.payments.escrow import fee_cents
@@ -21,7 +22,7 @@ from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.quality.reports import AGREEMENT_SAMPLE, agreement
 from marketplace.reports import reputation
-from marketplace.reports.sql import day, iso_day, seconds_between
+from marketplace.reports.sql import iso_day
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
 
