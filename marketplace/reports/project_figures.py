@@ -6,7 +6,7 @@ histogram, costs, disputes) is a GROUP BY in the database. What needs the answer
 quality/reports.py does for the headline agreement, and says how many it read.
 """
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import case, func, select
@@ -91,15 +91,23 @@ def _sample(project: Project):
         .order_by(Assignment.task_id, Assignment.id).limit(AGREEMENT_SAMPLE)).all()
 
 
+def _coded(project: Project, sample) -> list[tuple]:
+    """The sample with answers and result labels as class indices (the schema is locked once a project has tasks)."""
+    label_type = labels.label_type(project.label_schema)
+    index = {name: k for k, name in enumerate(project.label_schema["classes"])}
+    return [(task_id, index[label_type.class_of(answer)], submitted_at,
+             None if truth is None else index[label_type.class_of(truth)]) for task_id, answer, submitted_at, truth in sample]
+
+
 def confusion(project: Project, sample) -> dict:
     """Crowd answers against the inferred result label, per class (categorical label types only)."""
     label_type = labels.label_type(project.label_schema)
     if not label_type.CATEGORICAL:
         return {"applicable": False, "classes": [], "counts": [], "rates": [], "answers": 0}
     classes = list(project.label_schema["classes"])
-    index = {name: k for k, name in enumerate(classes)}
-    pairs = np.array([(index[label_type.class_of(truth)], index[label_type.class_of(answer)])
-                      for _, answer, _, truth in sample if truth is not None], dtype=np.int64).reshape(-1, 2)
+    coded = _coded(project, sample)
+    pairs = np.array([(truth, answer) for _, answer, _, truth in coded if truth is not None],
+                     dtype=np.int64).reshape(-1, 2)
     counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
     np.add.at(counts, (pairs[:, 0], pairs[:, 1]), 1)
     totals = counts.sum(axis=1, keepdims=True)
@@ -112,6 +120,7 @@ def _buckets(sample) -> tuple[str, dict[int, str]]:
     """("day" or "week", each sampled task's bucket): the day, or the week's Monday, of its last answer."""
     last: dict[int, datetime] = {}
     for task_id, _, submitted_at, _ in sample:
+        submitted_at = submitted_at.astimezone(timezone.utc)
         last[task_id] = max(last.get(task_id, submitted_at), submitted_at)
     if not last:
         return "day", {}
@@ -137,12 +146,13 @@ def agreement_over_time(project: Project, sample) -> dict:
     label_type = labels.label_type(project.label_schema)
     if not label_type.CATEGORICAL:
         return {"applicable": False, "bucket": None, "points": []}
-    classes = {name: k for k, name in enumerate(project.label_schema["classes"])}
-    kind, buckets = _buckets(sample)
+    K = len(project.label_schema["classes"])
+    coded = _coded(project, sample)
+    kind, buckets = _buckets(coded)
     by_bucket: dict[str, dict[int, np.ndarray]] = {}
-    for task_id, answer, _, _ in sample:
+    for task_id, k, _, _ in coded:
         units = by_bucket.setdefault(buckets[task_id], {})
-        units.setdefault(task_id, np.zeros(len(classes), dtype=np.int64))[classes[label_type.class_of(answer)]] += 1
+        units.setdefault(task_id, np.zeros(K, dtype=np.int64))[k] += 1
     points = []
     for name in sorted(by_bucket):
         counts = np.array(list(by_bucket[name].values()))

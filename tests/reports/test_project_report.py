@@ -121,3 +121,13 @@ def test_confusion_is_not_applicable_to_numeric_labels(client):
     project = open_project(tasks=1, label_schema={"type": "numeric", "min": 0, "max": 10})
     body = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(_owner(project))).json
     assert body["confusion"]["applicable"] is False and body["agreement_over_time"]["applicable"] is False
+
+
+def test_names_from_the_requester_are_escaped_in_the_page(client):
+    project, _, _ = reported_project()
+    project.name = "<script>alert(1)</script>"
+    project.label_schema = {"type": "classification", "classes": ["cat", "dog", "bird", "<img src=x onerror=alert(1)>"]}
+    page = client.get(f"/api/v1/projects/{project.id}/report", headers=bearer(_owner(project))).get_data(as_text=True)
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
