@@ -13,8 +13,10 @@ import pytest
 
 from marketplace.reports import services
 from marketplace.reports.schemas import ProjectReportOut
-from tests.factories import AdminFactory, RequesterFactory, bearer, open_project
+from tests.factories import AdminFactory, AnnotatorFactory, RequesterFactory, bearer, open_project
 from tests.projects.test_routes import _owner
+from tests.quality.helpers import GOLD_DRAW, gold_project
+from tests.quality.test_reports import label_all
 from tests.reports.fixtures import NOW, reported_project
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "project_report.json"
@@ -131,3 +133,23 @@ def test_names_from_the_requester_are_escaped_in_the_page(client):
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
 
+
+
+def test_report_of_a_project_worked_through_the_services_agrees_with_its_stats(client):
+    project = gold_project(tasks=4, gold=2, answers_per_task=3, max_leases_per_annotator=1)
+    good, also_good, spammer = AnnotatorFactory(), AnnotatorFactory(), AnnotatorFactory()
+    label_all(project, [(good, ["cat"]), (spammer, ["dog"])], draw=GOLD_DRAW)
+    label_all(project, [(good, ["cat", "dog", "cat", "dog"]), (also_good, ["cat", "dog", "cat", "dog"]),
+                        (spammer, ["dog", "cat", "dog", "cat"])])
+    headers = bearer(_owner(project))
+    stats = client.get(f"/api/v1/projects/{project.id}/stats", headers=headers).json
+    report = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=headers).json
+    for key in ("krippendorff_alpha", "fleiss_kappa", "percent_agreement", "answers"):
+        assert report["agreement"][key] == pytest.approx(stats["agreement"][key], abs=1e-6)  # the report rounds to 6 places
+    assert report["answers"] == 14 and report["gold_accuracy"] == 0.5  # one gold answer right, one wrong
+    assert report["answers_per_task"] == [{"answers": 3, "tasks": 4}]
+    page = client.get(f"/api/v1/projects/{project.id}/report", headers=headers)
+    assert page.status_code == 200 and 'data-plot="agreement"><svg' in page.text
+    # closed, but the aggregation job (queued after a commit these service calls never made) wrote no result yet
+    assert report["closed_tasks"] == 4 and report["confusion"]["answers"] == 0
+    assert "No task has an inferred result yet." in page.text and 'data-plot="confusion"' not in page.text
