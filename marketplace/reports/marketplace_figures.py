@@ -14,8 +14,7 @@ from marketplace.disputes.models import OPEN, OVERTURNED, UPHELD, Dispute
 from marketplace.extensions import db
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction
 from marketplace.projects.models import Project
-from marketplace.reports.project_figures import finite
-from marketplace.reports.sql import iso_day
+from marketplace.reports.project_figures import finite, iso_day
 from marketplace.tasks.models import Task
 
 RESOLUTION_SAMPLE = 10_000

@@ -23,7 +23,6 @@ from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.quality.reports import AGREEMENT_SAMPLE, agreement, categorical_agreement
 from marketplace.reports import reputation
-from marketplace.reports.sql import iso_day
 from marketplace.results.models import Result
 from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
 
@@ -39,6 +38,11 @@ def finite(value) -> float | None:
         return None
     value = float(value)
     return round(value, 6) if math.isfinite(value) else None
+
+
+def iso_day(value) -> str:
+    """A day as GROUP BY utc_day returned it (a date on PostgreSQL, text on SQLite), as YYYY-MM-DD."""
+    return str(value)[:10]
 
 
 def _answered(project_id: int):
