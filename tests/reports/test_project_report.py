@@ -7,12 +7,16 @@ review the diff before committing it.
 import json
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from marketplace.reports import services
+from marketplace.extensions import db
+from marketplace.reports import project_figures, services
 from marketplace.reports.schemas import ProjectReportOut
+from marketplace.tasks.models import Task
 from tests.factories import AdminFactory, AnnotatorFactory, RequesterFactory, bearer, open_project
 from tests.projects.test_routes import _owner
 from tests.quality.helpers import GOLD_DRAW, gold_project
@@ -153,3 +157,16 @@ def test_report_of_a_project_worked_through_the_services_agrees_with_its_stats(c
     # closed, but the aggregation job (queued after a commit these service calls never made) wrote no result yet
     assert report["closed_tasks"] == 4 and report["confusion"]["answers"] == 0
     assert "No task has an inferred result yet." in page.text and 'data-plot="confusion"' not in page.text
+
+
+def test_a_large_project_is_sampled_by_whole_tasks_spread_over_its_ids(ctx, monkeypatch):
+    project, _, _ = reported_project()
+    monkeypatch.setattr(project_figures, "AGREEMENT_SAMPLE", 4)  # 9 non-gold answers: every third task is read
+    sample = project_figures.coded_sample(project)
+    answered = {t.id: t.answer_count for t in db.session.scalars(
+        select(Task).where(Task.project_id == project.id, Task.status != "gold"))}
+    read = Counter(row[0] for row in sample.rows)
+    assert sample.stride == 3 and read and all(task_id % 3 == 0 for task_id in read)
+    assert read == {task_id: n for task_id, n in answered.items() if task_id % 3 == 0}  # every answer of those tasks
+    report = services.project_report(account=_owner(project), project_id=project.id, now=NOW)
+    assert report["agreement"]["sampled"] is True and report["agreement"]["answers"] == len(sample.rows)
