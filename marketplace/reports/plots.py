@@ -35,6 +35,11 @@ def _svg(fig) -> str:
     return _METADATA.sub("", _HEAD.sub("", buffer.getvalue(), count=1), count=1)
 
 
+def _plain(text: str) -> str:
+    """Text drawn as given: matplotlib would read a pair of $ as mathematics (and refuse a malformed one)."""
+    return text.replace("$", r"\$")
+
+
 def _days_axis(ax, days: list[str]) -> None:
     step = max(1, len(days) // 8)
     ax.set_xticks(range(0, len(days), step), [d[5:] for d in days[::step]], fontsize=8)
@@ -80,12 +85,14 @@ def redundancy(savings: dict) -> str:
 
 def confusion(matrix: dict) -> str:
     """Heat map of the crowd's answers (columns) against the inferred label (rows), row-normalised."""
-    size = 2.2 + 0.45 * len(matrix["classes"])
+    K = len(matrix["classes"])
+    size = min(2.2 + 0.45 * K, 9.0)
     fig, ax = _figure(width=size + 1.2, height=size)
     image = ax.imshow(matrix["rates"], cmap="Blues", vmin=0, vmax=1)
-    ticks = range(len(matrix["classes"]))
-    ax.set_xticks(ticks, matrix["classes"], rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(ticks, matrix["classes"], fontsize=8)
+    if K <= 40:  # beyond, names would overlap: the JSON has them
+        names = [_plain(name) for name in matrix["classes"]]
+        ax.set_xticks(range(K), names, rotation=45, ha="right", fontsize=8 if K <= 15 else 5)
+        ax.set_yticks(range(K), names, fontsize=8 if K <= 15 else 5)
     ax.set_xlabel("crowd answer")
     ax.set_ylabel("inferred label")
     if len(matrix["classes"]) <= 12:

@@ -129,13 +129,15 @@ def test_confusion_is_not_applicable_to_numeric_labels(client):
     assert body["confusion"]["applicable"] is False and body["agreement_over_time"]["applicable"] is False
 
 
-def test_names_from_the_requester_are_escaped_in_the_page(client):
+def test_names_from_the_requester_are_escaped_in_the_page_and_drawn_as_text(client):
     project, _, _ = reported_project()
     project.name = "<script>alert(1)</script>"
-    project.label_schema = {"type": "classification", "classes": ["cat", "dog", "bird", "<img src=x onerror=alert(1)>"]}
+    project.label_schema = {"type": "classification",
+                            "classes": ["cat", "dog", "bird", "<img src=x onerror=alert(1)>", "$\\frac{$ & co"]}
     page = client.get(f"/api/v1/projects/{project.id}/report", headers=bearer(_owner(project))).get_data(as_text=True)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "$\\frac{$ &amp; co" in page  # drawn as the text it is, not as (malformed) mathematics
 
 
 
