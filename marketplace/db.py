@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, event, func, text
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, TypeDecorator, cast, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -112,6 +112,20 @@ def try_advisory_lock(key: int) -> bool:
 def greatest(*values):
     """The largest of SQL values: GREATEST on PostgreSQL, SQLite's scalar MAX (both NULL-safe here)."""
     return (func.greatest if is_postgres() else func.max)(*values)
+
+
+def utc_day(column):
+    """The UTC calendar day of a timestamp column, to GROUP BY (a date on PostgreSQL, YYYY-MM-DD text on SQLite)."""
+    if is_postgres():
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # SQLite keeps UTC timestamps as text: their date part is the UTC day
+
+
+def seconds_between(start, end):
+    """end - start in seconds, as an SQL expression."""
+    if is_postgres():
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86_400.0
 
 
 def upsert(table):

@@ -78,6 +78,8 @@ OPERATION_IDS = {
     ("get", "/me/skills"): "list_my_skills",
     ("get", "/projects/{project_id}/annotators"): "list_project_annotators",
     ("get", "/projects/{project_id}/stats"): "get_project_stats",
+    ("get", "/projects/{project_id}/report"): "get_project_report",
+    ("get", "/admin/report"): "get_marketplace_report",
     ("post", "/admin/accounts/{account_id}/suspend"): "suspend_account",
     ("post", "/admin/accounts/{account_id}/reinstate"): "reinstate_account",
     ("get", "/admin/accounts/{account_id}/skills"): "list_account_skills",

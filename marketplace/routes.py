@@ -19,13 +19,14 @@ def blueprints():
     from marketplace.projects.routes import bp as projects  # when the app is built (docstring)
     from marketplace.qualifications.routes import bp as qualifications  # when the app is built (docstring)
     from marketplace.quality.routes import bp as quality  # when the app is built (docstring)
+    from marketplace.reports.routes import bp as reports  # when the app is built (docstring)
     from marketplace.results.routes import bp as results  # when the app is built (docstring)
     from marketplace.reviews.routes import bp as reviews  # when the app is built (docstring)
     from marketplace.tasks.routes import bp as tasks  # when the app is built (docstring)
     from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
-               reviews, approvals, payments, ledger, disputes, audit):
+               reviews, approvals, payments, ledger, disputes, audit, reports):
         bp.url_prefix = "/api/v1"
         yield bp
 

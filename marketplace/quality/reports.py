@@ -145,14 +145,19 @@ def agreement(project) -> dict:
     task_ids, task_idx = np.unique(np.array([a.task_id for a in answers]), return_inverse=True)
     label_idx = np.array([classes[label_type.class_of(a.answer)] for a in answers])
     counts = np.bincount(task_idx * len(classes) + label_idx, minlength=task_ids.size * len(classes))
-    counts = counts.reshape(task_ids.size, len(classes))
+    return categorical_agreement(counts.reshape(task_ids.size, len(classes)), len(answers))
+
+
+def categorical_agreement(counts: np.ndarray, answers: int) -> dict:
+    """Alpha, Fleiss' kappa (on the units of the modal size) and percent agreement of a units x classes count matrix."""
     per_unit = counts.sum(axis=1)
     if (per_unit >= 2).sum() == 0:
-        return empty
+        return {"answers": answers, "krippendorff_alpha": None, "fleiss_kappa": None, "percent_agreement": None,
+                "mean_pairwise_agreement": None}
     modal = int(np.bincount(per_unit).argmax())
     same = counts[per_unit == modal]
     return {
-        "answers": len(answers),
+        "answers": answers,
         "mean_pairwise_agreement": inference.percent_agreement(counts),
         "krippendorff_alpha": inference.krippendorff_alpha_counts(counts),
         "fleiss_kappa": inference.fleiss_kappa(same) if modal >= 2 and len(same) else None,
