@@ -30,15 +30,19 @@ class Export:
     filename: str
 
 
-def export(*, account: Account, project_id: int, format: str) -> Export:
-    """The project's results in a format its label type offers (422 naming `format` otherwise)."""
+def export(*, account: Account, project_id: int, format: str, tap=None) -> Export:
+    """The project's results in a format its label type offers (422 naming `format` otherwise).
+
+    `tap` wraps every pass over the result rows (an export job counts the rows it wrote with it).
+    """
     project = projects.owned(account=account, project_id=project_id)
     offered = labels.export_formats(project.label_schema)
     if format not in offered:
         raise field_error(f"{project.label_schema['type']} projects export as {', '.join(offered)}", "format")
 
     def rows():
-        return iter_results(account=account, project_id=project_id)
+        found = iter_results(account=account, project_id=project_id)
+        return tap(found) if tap else found
 
     if format == "jsonl":
         body = jsonl_lines(rows())

@@ -24,8 +24,8 @@ from marketplace.transfers.models import TransferChunk
 
 _RANGE = text("""
 SELECT start_offset, size,
-       substring(data FROM GREATEST(:start - start_offset, 0) + 1
-                      FOR LEAST(:stop, start_offset + size) - GREATEST(:start, start_offset)) AS piece
+       substring(data FROM CAST(GREATEST(:start - start_offset, 0) + 1 AS integer)
+                      FOR CAST(LEAST(:stop, start_offset + size) - GREATEST(:start, start_offset) AS integer)) AS piece
 FROM transfer_chunks
 WHERE transfer_id = :transfer_id AND seq = :seq
 """)

@@ -1,0 +1,123 @@
+"""Import jobs: an uploaded or fetched file imported in chunks with the sync upload's rules and messages."""
+import io
+import json
+
+from sqlalchemy import func, select
+
+from marketplace.extensions import db
+from marketplace.tasks.models import Task
+from marketplace.webhooks import services as webhooks
+from marketplace.webhooks.models import WebhookDelivery
+from tests.factories import RequesterFactory, TaskFactory, bearer
+
+
+def upload(client, project, headers, content: bytes, filename="tasks.jsonl", query=""):
+    return client.post(f"/api/v1/projects/{project.id}/imports/upload{query}", headers=headers,
+                       data={"file": (io.BytesIO(content), filename)}, content_type="multipart/form-data")
+
+
+def jsonl(ids) -> bytes:
+    return "".join(json.dumps({"external_id": i, "data": {"text": f"row {i} ü"}}) + "\n" for i in ids).encode()
+
+
+def external_ids(project_id) -> list[str]:
+    return list(db.session.scalars(select(Task.external_id).where(Task.project_id == project_id).order_by(Task.external_id)))
+
+
+def test_uploaded_jsonl_is_imported_across_many_chunks_with_duplicates_counted(client, small_chunks, project, headers):
+    TaskFactory(project_id=project.id, external_id="a0005")
+    ids = [f"a{i:04d}" for i in range(60)]
+    created = upload(client, project, headers, jsonl(ids))
+    assert created.status_code == 202, created.json
+    got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
+    assert got["status"] == "succeeded" and got["percent"] == 100.0 and got["error"] is None
+    assert (got["rows_done"], got["rows_total"], got["created"], got["duplicate_count"]) == (60, 60, 59, 1)
+    assert got["duplicates"] == ["a0005"] and got["bytes_done"] == got["bytes_total"] == len(jsonl(ids))
+    assert external_ids(project.id) == ids
+
+
+def test_csv_import_keeps_the_header_for_every_chunk_and_counts_rows_not_lines(client, small_chunks, project, headers):
+    rows = "".join(f'c{i:03d},"line one\nline two {i}",fr\n' for i in range(20))
+    created = upload(client, project, headers, f"external_id,text,lang\n{rows}".encode(), "tasks.csv")
+    got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
+    assert got["status"] == "succeeded" and got["created"] == 20 and got["rows_total"] == 20
+    task = db.session.scalar(select(Task).where(Task.project_id == project.id, Task.external_id == "c019"))
+    assert task.data == {"text": "line one\nline two 19", "lang": "fr"}
+
+
+def test_a_bad_row_fails_the_import_naming_its_line_and_field_and_keeps_the_chunks_before(client, small_chunks,
+                                                                                            project, headers):
+    good = jsonl([f"b{i:02d}" for i in range(15)])
+    bad = good + b'{"external_id": "b15", "data": "not an object"}\n' + jsonl(["b16"])
+    created = upload(client, project, headers, bad)
+    got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
+    assert got["status"] == "failed"
+    assert got["error"] == {"code": "invalid_field", "message": "line 16: data: must be a JSON object",
+                            "errors": {"file": {"16": {"data": ["must be a JSON object"]}}}}
+    assert got["rows_done"] == 14 and got["created"] == 14  # two chunks of 7 committed; the third had the bad row
+    assert len(external_ids(project.id)) == 14
+
+
+def test_unreadable_json_names_the_line_as_the_sync_upload_does(client, small_chunks, project, headers):
+    created = upload(client, project, headers, jsonl(["x1"]) + b"\n{oops\n")
+    got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
+    sync = client.post(f"/api/v1/projects/{project.id}/tasks/upload", headers=headers,
+                       data={"file": (io.BytesIO(b'{"external_id": "q", "data": {}}\n\n{oops\n'), "t.jsonl")},
+                       content_type="multipart/form-data")
+    assert got["status"] == "failed" and got["error"]["message"] == sync.json["message"]
+    assert got["error"]["message"].startswith("line 3: _line: not valid JSON")
+
+
+def test_import_completion_is_sent_to_webhooks_once(client, small_chunks, dns, project, headers, requester):
+    dns["hooks.example.com"] = ["93.184.216.34"]
+    webhooks.register(account=requester, fields={"url": "https://hooks.example.com/x", "events": ["import.completed"],
+                                                 "project_id": project.id})
+    created = upload(client, project, headers, jsonl(["w1", "w2"]))
+    deliveries = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.event == "import.completed")).all()
+    assert len(deliveries) == 1
+    assert deliveries[0].payload == {"import_id": created.json["id"], "project_id": project.id, "status": "succeeded",
+                                     "rows": 2, "format": "jsonl", "created": 2, "duplicate_count": 0}
+
+
+def test_an_empty_or_unnamed_file_is_refused_at_once(client, project, headers):
+    empty = upload(client, project, headers, b"")
+    assert empty.status_code == 422 and empty.json["param"] == "file"
+    unnamed = upload(client, project, headers, b"x\n", "tasks.bin")
+    assert unnamed.status_code == 422 and unnamed.json["param"] == "format"
+
+
+def test_url_import_fetches_the_file_through_the_ssrf_guard(client, local_targets, file_server, project, headers):
+    file_server.files["/drop/tasks.jsonl"] = jsonl(["u1", "u2", "u3"])
+    created = client.post(f"/api/v1/projects/{project.id}/imports", headers=headers,
+                          json={"url": file_server.url("/drop/tasks.jsonl")})
+    assert created.status_code == 202, created.json
+    got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
+    assert got["status"] == "succeeded" and got["source"] == "url" and got["created"] == 3
+    missing = client.post(f"/api/v1/projects/{project.id}/imports", headers=headers,
+                          json={"url": file_server.url("/drop/gone.jsonl")})
+    failed = client.get(f"/api/v1/imports/{missing.json['id']}", headers=headers).json
+    assert failed["status"] == "failed" and failed["error"]["code"] == "source_unavailable"
+
+
+def test_url_import_refuses_private_addresses_like_webhooks_do(client, project, headers):
+    refused = client.post(f"/api/v1/projects/{project.id}/imports", headers=headers,
+                          json={"url": "https://127.0.0.1/tasks.jsonl"})
+    assert refused.status_code == 422 and refused.json["param"] == "url"
+    assert "public addresses only" in refused.json["message"]
+
+
+def test_imports_of_someone_elses_project_are_404(client, small_chunks, project, headers):
+    created = upload(client, project, headers, jsonl(["o1"]))
+    stranger = bearer(RequesterFactory())
+    assert client.get(f"/api/v1/imports/{created.json['id']}", headers=stranger).status_code == 404
+    assert client.get(f"/api/v1/projects/{project.id}/imports", headers=stranger).status_code == 404
+    assert upload(client, project, stranger, jsonl(["o2"])).status_code == 404
+    assert client.get(f"/api/v1/exports/{created.json['id']}", headers=headers).status_code == 404  # an import's id
+
+
+def test_import_list_pages_newest_first(client, small_chunks, project, headers):
+    ids = [upload(client, project, headers, jsonl([f"p{i}"])).json["id"] for i in range(3)]
+    first = client.get(f"/api/v1/projects/{project.id}/imports?limit=2", headers=headers).json
+    assert [item["id"] for item in first["items"]] == ids[::-1][:2] and first["has_more"]
+    rest = client.get(f"/api/v1/projects/{project.id}/imports?limit=2&cursor={first['next_cursor']}", headers=headers).json
+    assert [item["id"] for item in rest["items"]] == [ids[0]] and not rest["has_more"]
