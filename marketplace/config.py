@@ -104,6 +104,9 @@ class Config:
     TRANSFER_QUEUED_STALE_AFTER_S = 600
     TRANSFER_JOB_TIMEOUT_S = 6 * 3600
     TRANSFER_FETCH_TIMEOUT_S = 30.0
+    # Parse an import's next chunk in a thread while the current one is inserted (PostgreSQL; the
+    # thread reads the committed file over a connection of its own).
+    TRANSFER_PARSE_AHEAD = True
 
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
@@ -220,5 +223,6 @@ def config_from_env() -> type[Config]:
         TRANSFER_QUEUED_STALE_AFTER_S = _int("TRANSFER_QUEUED_STALE_AFTER_S", Config.TRANSFER_QUEUED_STALE_AFTER_S)
         TRANSFER_JOB_TIMEOUT_S = _int("TRANSFER_JOB_TIMEOUT_S", Config.TRANSFER_JOB_TIMEOUT_S)
         TRANSFER_FETCH_TIMEOUT_S = float(env.get("TRANSFER_FETCH_TIMEOUT_S", Config.TRANSFER_FETCH_TIMEOUT_S))
+        TRANSFER_PARSE_AHEAD = env.get("TRANSFER_PARSE_AHEAD", "1") == "1"
 
     return EnvConfig

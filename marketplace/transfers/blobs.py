@@ -102,3 +102,20 @@ def read(transfer_id: int, start: int = 0, stop: int | None = None) -> Iterator[
         if row.start_offset + row.size >= stop:
             return
         seq += 1
+
+
+def read_on(connection, transfer_id: int, start: int = 0) -> Iterator[bytes]:
+    """Yield a committed file from byte `start` to its end over a DB-API connection of its own (a parser thread's)."""
+    with connection.cursor() as cursor:
+        found = cursor.execute("SELECT seq FROM transfer_chunks WHERE transfer_id = %s AND start_offset <= %s "
+                               "AND start_offset + size > %s LIMIT 1", (transfer_id, start, start)).fetchone()
+        if found is None:
+            return
+        seq = found[0]
+        while True:
+            row = cursor.execute("SELECT start_offset, data FROM transfer_chunks WHERE transfer_id = %s AND seq = %s",
+                                 (transfer_id, seq)).fetchone()
+            if row is None:
+                return
+            yield bytes(row[1])[max(start - row[0], 0):]
+            seq += 1

@@ -121,3 +121,16 @@ def test_import_list_pages_newest_first(client, small_chunks, project, headers):
     assert [item["id"] for item in first["items"]] == ids[::-1][:2] and first["has_more"]
     rest = client.get(f"/api/v1/projects/{project.id}/imports?limit=2&cursor={first['next_cursor']}", headers=headers).json
     assert [item["id"] for item in rest["items"]] == [ids[0]] and not rest["has_more"]
+
+
+def test_chunks_big_enough_for_copy_keep_every_character_and_the_file_order(client, app, project, headers):
+    from marketplace.tasks import store
+
+    rows = [{"external_id": f"t\\{i}\tx\u00e9", "data": {"text": f"a\\b\tc\nd \u2603 {i}", "n": i}} for i in range(store.COPY_MIN_ROWS + 20)]
+    rows[3]["data"] = {"quote": "\"q\" \\\\ \u0001", "deep": [[1, 2], {"k": None}]}
+    content = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    created = upload(client, project, headers, content)
+    got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
+    assert got["status"] == "succeeded" and got["created"] == len(rows)
+    stored = db.session.execute(select(Task.external_id, Task.data).where(Task.project_id == project.id).order_by(Task.id)).all()
+    assert [(external_id, data) for external_id, data in stored] == [(row["external_id"], row["data"]) for row in rows]
