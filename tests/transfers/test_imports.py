@@ -134,3 +134,31 @@ def test_chunks_big_enough_for_copy_keep_every_character_and_the_file_order(clie
     assert got["status"] == "succeeded" and got["created"] == len(rows)
     stored = db.session.execute(select(Task.external_id, Task.data).where(Task.project_id == project.id).order_by(Task.id)).all()
     assert [(external_id, data) for external_id, data in stored] == [(row["external_id"], row["data"]) for row in rows]
+
+
+def test_an_upload_sent_again_with_its_idempotency_key_is_replayed_not_imported_twice(client, project, headers):
+    keyed = {**headers, "Idempotency-Key": "upload-1"}
+    first = upload(client, project, keyed, jsonl(["i1", "i2"]))
+    again = upload(client, project, keyed, jsonl(["i1", "i2"]))
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["id"] == first.json["id"]
+    other = upload(client, project, keyed, jsonl(["i3"]))
+    assert other.status_code == 422 and other.json["code"] == "idempotency_key_reused"
+    listed = client.get(f"/api/v1/projects/{project.id}/imports", headers=headers).json["items"]
+    assert [item["id"] for item in listed] == [first.json["id"]]
+
+
+def test_an_import_upload_has_its_own_size_limit_above_the_request_limit(client, app, project, headers):
+    saved = app.config["MAX_CONTENT_LENGTH"], app.config["TRANSFER_MAX_UPLOAD_BYTES"]
+    content = jsonl([f"s{i:03d}" for i in range(100)])  # ~5 KB
+    try:
+        app.config["MAX_CONTENT_LENGTH"] = 2000
+        assert upload(client, project, headers, content).status_code == 202
+        sync = client.post(f"/api/v1/projects/{project.id}/tasks/upload", headers=headers,
+                           data={"file": (io.BytesIO(content), "t.jsonl")}, content_type="multipart/form-data")
+        assert sync.status_code == 413
+        app.config["TRANSFER_MAX_UPLOAD_BYTES"] = 2000
+        refused = upload(client, project, headers, content)
+        assert refused.status_code == 413 and refused.json["code"] == "payload_too_large"
+    finally:
+        app.config["MAX_CONTENT_LENGTH"], app.config["TRANSFER_MAX_UPLOAD_BYTES"] = saved
