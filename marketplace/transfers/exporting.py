@@ -16,7 +16,7 @@ from marketplace.accounts.models import Account
 from marketplace.extensions import db
 from marketplace.results import export as results_export
 from marketplace.results.models import Result
-from marketplace.transfers import blobs, lifecycle
+from marketplace.transfers import chunk_store, lifecycle
 
 
 def result_count(project_id: int) -> int:
@@ -27,7 +27,7 @@ def result_count(project_id: int) -> int:
 def run(*, transfer_id: int, attempt: int, now) -> Iterator[None]:
     """Write the export's file; yields whenever a chunk is ready to commit (the caller commits)."""
     transfer = lifecycle.checkpoint(transfer_id=transfer_id, attempt=attempt, now=now())
-    blobs.delete_all(transfer_id)
+    chunk_store.delete_all(transfer_id)
     transfer.rows_done, transfer.bytes_done, transfer.etag = 0, 0, None
     transfer.rows_total = result_count(transfer.project_id)
     transfer.run_base = 0
@@ -43,7 +43,7 @@ def run(*, transfer_id: int, attempt: int, now) -> Iterator[None]:
             yield row
 
     found = results_export.export(account=account, project_id=project_id, format=transfer.format, tap=tap)
-    writer = blobs.Writer(transfer_id, current_app.config["TRANSFER_CHUNK_BYTES"])
+    writer = chunk_store.Writer(transfer_id, current_app.config["TRANSFER_CHUNK_BYTES"])
     digest = hashlib.sha256()
     written = 0
     for piece in found.body:

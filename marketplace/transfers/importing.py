@@ -22,12 +22,11 @@ from datetime import datetime
 from flask import current_app
 
 from marketplace.accounts.models import Account
-from marketplace.db import is_postgres
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.tasks import parsing
 from marketplace.tasks import services as tasks
-from marketplace.transfers import blobs, fetching, lifecycle
+from marketplace.transfers import chunk_store, fetching, lifecycle
 from marketplace.transfers.models import URL, Transfer
 
 FETCH_COMMIT_CHUNKS = 16  # a fetch commits (and beats the heart) every this many stored chunks
@@ -161,7 +160,7 @@ def _csv_rows(lines: Lines, first_line: int, limit: int, header: list[str]) -> t
 
 def _csv_header(transfer: Transfer) -> list[str]:
     """Read the header line (the first run does; it is kept on the transfer for the chunks after)."""
-    lines = Lines(blobs.read(transfer.id, 0))
+    lines = Lines(chunk_store.read(transfer.id, 0))
     reader = csv.reader(parsing.line_text(raw, first=lines.count == 1) for raw in lines)
     header = parsing.check_csv_header(next(reader, None))
     transfer.csv_header, transfer.bytes_done, transfer.lines_done = header, lines.consumed, lines.count
@@ -177,11 +176,11 @@ def run(*, transfer_id: int, attempt: int, now) -> Iterator[None]:
     header = (transfer.csv_header or _csv_header(transfer)) if transfer.format == "csv" else None
     options = {"start": transfer.bytes_done, "first_line": transfer.lines_done + 1, "header": header,
                "limit": current_app.config["TRANSFER_IMPORT_CHUNK_ROWS"]}
-    if is_postgres() and current_app.config["TRANSFER_PARSE_AHEAD"]:
+    if chunk_store.readable_elsewhere() and current_app.config["TRANSFER_PARSE_AHEAD"]:
         engine = db.engine  # read here: the thread has no app context
         chunks = parsed_ahead(lambda: _parsed_on_own_connection(engine, transfer_id, options))
     else:
-        chunks = parsed_chunks(blobs.read(transfer_id, options["start"]), **options)
+        chunks = parsed_chunks(chunk_store.read(transfer_id, options["start"]), **options)
     for chunk in chunks:
         transfer = lifecycle.checkpoint(transfer_id=transfer_id, attempt=attempt, now=now())
         if transfer.bytes_done != chunk.start:
@@ -204,7 +203,7 @@ def _parsed_on_own_connection(engine, transfer_id: int, options: dict) -> Iterat
     """parsed_chunks over a pooled connection of the parser thread's own (the file is committed: it reads the same)."""
     connection = engine.raw_connection()
     try:
-        yield from parsed_chunks(blobs.read_on(connection, transfer_id, options["start"]), **options)
+        yield from parsed_chunks(chunk_store.read_on(connection, transfer_id, options["start"]), **options)
     finally:
         connection.rollback()
         connection.close()
@@ -223,7 +222,7 @@ def _import(transfer: Transfer, account: Account, items: list, numbers: list[int
 
 def _finish(transfer: Transfer, now: datetime) -> None:
     transfer.rows_total = transfer.rows_done
-    blobs.delete_all(transfer.id)  # the tasks are in; the file has done its work
+    chunk_store.delete_all(transfer.id)  # the tasks are in; the file has done its work
     transfer.purged_at = now
     lifecycle.finish(transfer, now=now, payload={"created": transfer.created_count,
                                                  "duplicate_count": transfer.duplicate_count})
@@ -232,9 +231,9 @@ def _finish(transfer: Transfer, now: datetime) -> None:
 def _fetch(*, transfer_id: int, attempt: int, now) -> Iterator[None]:
     """Store the file at the transfer's URL (a run that dies mid-fetch leaves chunks the next claim deletes)."""
     transfer = lifecycle.checkpoint(transfer_id=transfer_id, attempt=attempt, now=now())
-    blobs.delete_all(transfer_id)
+    chunk_store.delete_all(transfer_id)
     url = transfer.source_url
-    writer = blobs.Writer(transfer_id, current_app.config["TRANSFER_CHUNK_BYTES"])
+    writer = chunk_store.Writer(transfer_id, current_app.config["TRANSFER_CHUNK_BYTES"])
     lines, committed = 0, 0
     for piece in fetching.download(url):
         writer.write(piece)

@@ -13,17 +13,15 @@ Each checkpoint also sends `NOTIFY transfers, '<id>'` (PostgreSQL), delivered at
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 
-from marketplace.db import is_postgres
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.transfers import blobs
+from marketplace.transfers import chunk_store
 from marketplace.transfers.jobs import RUN_EXPORT, RUN_IMPORT
 from marketplace.transfers.models import EXPORT, FAILED, IMPORT, QUEUED, RUNNING, SUCCEEDED, Transfer
 from marketplace.webhooks import services as webhooks
 
-CHANNEL = "transfers"
 DUPLICATES_SAMPLE = 100  # external ids of duplicates kept on an import, for the requester to see
 EVENTS = {(IMPORT, SUCCEEDED): "import.completed", (IMPORT, FAILED): "import.failed",
           (EXPORT, SUCCEEDED): "export.completed", (EXPORT, FAILED): "export.failed"}
@@ -68,8 +66,7 @@ def checkpoint(*, transfer_id: int, attempt: int, now: datetime) -> Transfer:
     if transfer is None or transfer.status != RUNNING or transfer.attempt != attempt:
         raise Superseded(transfer_id)
     transfer.heartbeat_at = now
-    if is_postgres():
-        db.session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": str(transfer_id)})
+    chunk_store.notify(transfer_id)
     return transfer
 
 
@@ -89,7 +86,7 @@ def fail(*, transfer_id: int, attempt: int, error: DomainError, now: datetime) -
     transfer.expires_at = now + timedelta(seconds=current_app.config["TRANSFER_RESULT_TTL_S"])
     transfer.error_code, transfer.error_message, transfer.error_detail = error.code, error.message, error.errors or None
     if transfer.kind == EXPORT:
-        blobs.delete_all(transfer.id)  # half a file is no result
+        chunk_store.delete_all(transfer.id)  # half a file is no result
     db.session.flush()
     webhooks.emit(project_id=transfer.project_id, event=EVENTS[(transfer.kind, FAILED)],
                   payload={**event_base(transfer), "error": {"code": error.code, "message": error.message}}, now=now)
@@ -149,7 +146,7 @@ def purge(*, now: datetime) -> list[int]:
     found = list(db.session.scalars(select(Transfer).where(Transfer.expires_at <= now, Transfer.purged_at.is_(None))
                                     .order_by(Transfer.id).limit(500).with_for_update(skip_locked=True, key_share=True)))
     for transfer in found:
-        blobs.delete_all(transfer.id)
+        chunk_store.delete_all(transfer.id)
         transfer.purged_at = now
     db.session.flush()
     return [transfer.id for transfer in found]

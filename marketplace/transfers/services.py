@@ -11,7 +11,7 @@ from marketplace.accounts.models import Account
 from marketplace.errors import Conflict, DomainError, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.projects import services as projects
-from marketplace.transfers import blobs, fetching, lifecycle
+from marketplace.transfers import chunk_store, fetching, lifecycle
 from marketplace.transfers.importing import estimated_rows
 from marketplace.transfers.models import EXPORT, IMPORT, SUCCEEDED, UPLOAD, URL, Transfer
 
@@ -46,7 +46,7 @@ def create_upload_import(*, account: Account, project_id: int, format: str, stre
                         filename=(filename or "")[:255] or None)
     db.session.add(transfer)
     db.session.flush()
-    writer = blobs.Writer(transfer.id, current_app.config["TRANSFER_CHUNK_BYTES"])
+    writer = chunk_store.Writer(transfer.id, current_app.config["TRANSFER_CHUNK_BYTES"])
     newlines, last = 0, b"\n"
     while piece := stream.read(UPLOAD_PIECE_BYTES):
         writer.write(piece)
@@ -120,7 +120,7 @@ def download(*, account: Account, transfer_id: int, byte_range: tuple[int, int |
         raise Gone("This export's file has expired; queue a new export.")
     size = transfer.bytes_total or 0
     if byte_range is None:
-        return Download(blobs.read(transfer.id, 0, size), 0, size, size, False, transfer)
+        return Download(chunk_store.read(transfer.id, 0, size), 0, size, size, False, transfer)
     start, stop = byte_range
     if start < 0:  # a suffix: the last -start bytes
         start, stop = max(size + start, 0), size
@@ -128,4 +128,4 @@ def download(*, account: Account, transfer_id: int, byte_range: tuple[int, int |
     if start >= size or start >= stop:
         raise RangeNotSatisfiable(f"The range asked for is outside the file's {size} bytes.",
                                   headers={"Content-Range": f"bytes */{size}"})
-    return Download(blobs.read(transfer.id, start, stop), start, stop, size, True, transfer)
+    return Download(chunk_store.read(transfer.id, start, stop), start, stop, size, True, transfer)

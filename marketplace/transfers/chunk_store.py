@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import delete, func, select, text
 
+CHANNEL = "transfers"
+
 from marketplace.db import is_postgres
 from marketplace.extensions import db
 from marketplace.transfers.models import TransferChunk
@@ -119,3 +121,14 @@ def read_on(connection, transfer_id: int, start: int = 0) -> Iterator[bytes]:
                 return
             yield bytes(row[1])[max(start - row[0], 0):]
             seq += 1
+
+
+def notify(transfer_id: int) -> None:
+    """`NOTIFY transfers, '<id>'`, delivered when the transaction commits (PostgreSQL; nothing on SQLite)."""
+    if is_postgres():
+        db.session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": str(transfer_id)})
+
+
+def readable_elsewhere() -> bool:
+    """Whether another connection (a parser thread's) can read committed chunks while this one writes."""
+    return is_postgres()
