@@ -2,6 +2,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -65,8 +66,10 @@ def create_url_import(*, account: Account, project_id: int, format: str, url: st
     project = projects.owned(account=account, project_id=project_id)
     projects.accepts_tasks(project)
     fetching.checked(url)
+    # The name from the URL's path only: a query string may carry a signature, never shown back.
+    name = urlsplit(url.strip()).path.rsplit("/", 1)[-1][:255] or None
     return _queued(Transfer(kind=IMPORT, project_id=project.id, account_id=account.id, format=format, source=URL,
-                            source_url=url.strip(), filename=url.strip().rsplit("/", 1)[-1][:255] or None), now)
+                            source_url=url.strip(), filename=name), now)
 
 
 def _queued(transfer: Transfer, now: datetime) -> Transfer:

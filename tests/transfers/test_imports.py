@@ -87,12 +87,13 @@ def test_an_empty_or_unnamed_file_is_refused_at_once(client, project, headers):
 
 
 def test_url_import_fetches_the_file_through_the_ssrf_guard(client, local_targets, file_server, project, headers):
-    file_server.files["/drop/tasks.jsonl"] = jsonl(["u1", "u2", "u3"])
+    file_server.files["/drop/tasks.jsonl?sig=s3cret"] = jsonl(["u1", "u2", "u3"])
     created = client.post(f"/api/v1/projects/{project.id}/imports", headers=headers,
-                          json={"url": file_server.url("/drop/tasks.jsonl")})
+                          json={"url": file_server.url("/drop/tasks.jsonl?sig=s3cret")})
     assert created.status_code == 202, created.json
     got = client.get(f"/api/v1/imports/{created.json['id']}", headers=headers).json
     assert got["status"] == "succeeded" and got["source"] == "url" and got["created"] == 3
+    assert got["filename"] == "tasks.jsonl" and "s3cret" not in json.dumps(got)  # a signed URL's secret stays put
     missing = client.post(f"/api/v1/projects/{project.id}/imports", headers=headers,
                           json={"url": file_server.url("/drop/gone.jsonl")})
     failed = client.get(f"/api/v1/imports/{missing.json['id']}", headers=headers).json
