@@ -46,16 +46,18 @@ RETURNING external_id, id, status
 """
 
 
-def insert_new(project_id: int, items: list[dict], slot_limit: int) -> dict[str, tuple[int, bool]]:
+def insert_new(project_id: int, items: list[dict], slot_limit: int,
+               copy_payload: str | None = None) -> dict[str, tuple[int, bool]]:
     """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those.
 
     On PostgreSQL a batch is one INSERT ... SELECT FROM unnest(arrays): a handful of parameters
     however many rows, where a multi-row VALUES list makes the driver parse tens of thousands of
     placeholders; from COPY_MIN_ROWS rows, the rows are COPYed (as text we format) into a session
     temporary table first and inserted from it in file order, the same INSERT ... ON CONFLICT.
+    `copy_payload`: copy_payload(items), made ahead of time (an import job's parser thread does).
     """
     if is_postgres() and len(items) >= COPY_MIN_ROWS:
-        return _insert_by_copy(project_id, items, slot_limit)
+        return _insert_by_copy(project_id, copy_payload or copy_payload_of(items), slot_limit)
     if is_postgres():
         dumps = json.dumps
         rows = core(_PG_INSERT, {
@@ -108,7 +110,8 @@ def _copy_json(value) -> str:
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
-def _insert_by_copy(project_id: int, items: list[dict], slot_limit: int) -> dict[str, tuple[int, bool]]:
+def copy_payload_of(items: list[dict]) -> str:
+    """The rows as COPY text for the staging table (no database work: it can be made ahead, in a thread)."""
     lines = []
     for i, item in enumerate(items):
         certainty = uncertainty(item["prediction"])
@@ -117,12 +120,16 @@ def _insert_by_copy(project_id: int, items: list[dict], slot_limit: int) -> dict
                                  _copy_json(item["prediction"]), _copy_text(item["model_version"]),
                                  "\\N" if certainty is None else repr(certainty))))
     lines.append("")
+    return "\n".join(lines)
+
+
+def _insert_by_copy(project_id: int, payload: str, slot_limit: int) -> dict[str, tuple[int, bool]]:
     dbapi = db.session.connection().connection.dbapi_connection
     with dbapi.cursor() as cursor:
         cursor.execute(_STAGE)
         cursor.execute("TRUNCATE task_import_stage")
         with cursor.copy("COPY task_import_stage FROM STDIN") as copy:
-            copy.write("\n".join(lines).encode())
+            copy.write(payload.encode())
         cursor.execute(_FROM_STAGE, {"project_id": project_id, "slot_limit": slot_limit, "now": utcnow()})
         return {external_id: (task_id, status == GOLD) for external_id, task_id, status in cursor.fetchall()}
 

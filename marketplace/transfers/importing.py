@@ -25,7 +25,9 @@ from marketplace.accounts.models import Account
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from marketplace.tasks import parsing
+from marketplace.projects.models import Project
 from marketplace.tasks import services as tasks
+from marketplace.tasks import store as task_store
 from marketplace.transfers import chunk_store, fetching, lifecycle
 from marketplace.transfers.models import URL, Transfer
 
@@ -72,11 +74,17 @@ class Chunk:
     start: int
     size: int
     lines: int
+    checked: list | None = None  # the rows validated against the project's label schema
+    payload: str | None = None  # and formatted for COPY
 
 
 def parsed_chunks(pieces: Iterator[bytes], *, start: int, first_line: int, limit: int,
-                  header: list[str] | None) -> Iterator[Chunk]:
-    """Parse the file from byte `start` (line `first_line`) in chunks of `limit` rows; the last chunk is empty."""
+                  header: list[str] | None, schema: tuple[dict, bool]) -> Iterator[Chunk]:
+    """Parse and check the file from byte `start` (line `first_line`) in chunks of `limit` rows; the last is empty.
+
+    `schema` is the project's (label schema, show_prelabels): rows are validated here, with no
+    database work, and the import service uses them while the project still says the same.
+    """
     lines = Lines(pieces)
     while True:
         consumed, count = lines.consumed, lines.count
@@ -84,7 +92,11 @@ def parsed_chunks(pieces: Iterator[bytes], *, start: int, first_line: int, limit
             items, numbers = _jsonl_rows(lines, first_line, limit)
         else:
             items, numbers = _csv_rows(lines, first_line, limit, header)
-        yield Chunk(items, numbers, start + consumed, lines.consumed - consumed, lines.count - count)
+        chunk = Chunk(items, numbers, start + consumed, lines.consumed - consumed, lines.count - count)
+        if items:
+            chunk.checked = tasks.check_items(*schema, items, numbers)
+            chunk.payload = task_store.copy_payload_of(chunk.checked) if len(items) >= task_store.COPY_MIN_ROWS else None
+        yield chunk
         if not items:
             return
 
@@ -174,8 +186,10 @@ def run(*, transfer_id: int, attempt: int, now) -> Iterator[None]:
         yield from _fetch(transfer_id=transfer_id, attempt=attempt, now=now)
         transfer = lifecycle.checkpoint(transfer_id=transfer_id, attempt=attempt, now=now())
     header = (transfer.csv_header or _csv_header(transfer)) if transfer.format == "csv" else None
+    project = db.session.get(Project, transfer.project_id)
     options = {"start": transfer.bytes_done, "first_line": transfer.lines_done + 1, "header": header,
-               "limit": current_app.config["TRANSFER_IMPORT_CHUNK_ROWS"]}
+               "limit": current_app.config["TRANSFER_IMPORT_CHUNK_ROWS"],
+               "schema": (project.label_schema, bool(project.show_prelabels))}
     if chunk_store.readable_elsewhere() and current_app.config["TRANSFER_PARSE_AHEAD"]:
         engine = db.engine  # read here: the thread has no app context
         chunks = parsed_ahead(lambda: _parsed_on_own_connection(engine, transfer_id, options))
@@ -187,7 +201,7 @@ def run(*, transfer_id: int, attempt: int, now) -> Iterator[None]:
             raise lifecycle.Superseded(transfer_id)  # another run moved the checkpoint
         account = db.session.get(Account, transfer.account_id)
         if chunk.items:
-            _import(transfer, account, chunk.items, chunk.numbers)
+            _import(transfer, account, chunk)
         elif transfer.rows_done == 0:
             raise ValidationFailed("The file has no rows.", errors={"files": {"file": ["no rows"]}})
         transfer.bytes_done += chunk.size
@@ -209,10 +223,10 @@ def _parsed_on_own_connection(engine, transfer_id: int, options: dict) -> Iterat
         connection.close()
 
 
-def _import(transfer: Transfer, account: Account, items: list, numbers: list[int]) -> None:
-    outcome = tasks.import_tasks(account=account, project_id=transfer.project_id, items=items, rows=numbers,
-                                 max_tasks=len(items))
-    transfer.rows_done += len(items)
+def _import(transfer: Transfer, account: Account, chunk: Chunk) -> None:
+    outcome = tasks.import_tasks(account=account, project_id=transfer.project_id, items=chunk.items, rows=chunk.numbers,
+                                 max_tasks=len(chunk.items), checked=chunk.checked, copy_payload=chunk.payload)
+    transfer.rows_done += len(chunk.items)
     transfer.created_count += outcome["created"]
     transfer.duplicate_count += outcome["duplicate_count"]
     sample = transfer.duplicates_sample or []
