@@ -103,6 +103,7 @@ class Config:
     TRANSFER_STALE_AFTER_S = 300
     TRANSFER_QUEUED_STALE_AFTER_S = 600
     TRANSFER_JOB_TIMEOUT_S = 6 * 3600
+    TRANSFER_MAX_ATTEMPTS = 10  # runs of one transfer (retries and the sweep's re-enqueues) before it fails
     TRANSFER_FETCH_TIMEOUT_S = 30.0
     # Parse an import's next chunk in a thread while the current one is inserted (PostgreSQL; the
     # thread reads the committed file over a connection of its own).
@@ -222,6 +223,7 @@ def config_from_env() -> type[Config]:
         TRANSFER_STALE_AFTER_S = _int("TRANSFER_STALE_AFTER_S", Config.TRANSFER_STALE_AFTER_S)
         TRANSFER_QUEUED_STALE_AFTER_S = _int("TRANSFER_QUEUED_STALE_AFTER_S", Config.TRANSFER_QUEUED_STALE_AFTER_S)
         TRANSFER_JOB_TIMEOUT_S = _int("TRANSFER_JOB_TIMEOUT_S", Config.TRANSFER_JOB_TIMEOUT_S)
+        TRANSFER_MAX_ATTEMPTS = _int("TRANSFER_MAX_ATTEMPTS", Config.TRANSFER_MAX_ATTEMPTS)
         TRANSFER_FETCH_TIMEOUT_S = float(env.get("TRANSFER_FETCH_TIMEOUT_S", Config.TRANSFER_FETCH_TIMEOUT_S))
         TRANSFER_PARSE_AHEAD = env.get("TRANSFER_PARSE_AHEAD", "1") == "1"
 

@@ -23,6 +23,10 @@ def _drive(run, transfer_id: int) -> str:
     if attempt is None:
         return "finished already"
     _commit()
+    too_many = lifecycle.gave_up(attempt)
+    if too_many is not None:
+        lifecycle.fail(transfer_id=transfer_id, attempt=attempt, error=too_many, now=utcnow())
+        return "failed"
     try:
         for _ in run(transfer_id=transfer_id, attempt=attempt, now=utcnow):
             _commit()

@@ -27,6 +27,11 @@ EVENTS = {(IMPORT, SUCCEEDED): "import.completed", (IMPORT, FAILED): "import.fai
           (EXPORT, SUCCEEDED): "export.completed", (EXPORT, FAILED): "export.failed"}
 
 
+class GaveUp(DomainError):
+    status = 409
+    code = "transfer_gave_up"
+
+
 class Superseded(Exception):
     """This run is no longer the transfer's current one (another claimed it, or it finished)."""
 
@@ -77,6 +82,15 @@ def finish(transfer: Transfer, *, now: datetime, payload: dict) -> None:
     db.session.flush()
     webhooks.emit(project_id=transfer.project_id, event=EVENTS[(transfer.kind, SUCCEEDED)],
                   payload={**event_base(transfer), **payload}, now=now)
+
+
+def gave_up(attempt: int) -> GaveUp | None:
+    """The error ending a transfer whose runs keep dying (a crash on its data would loop through the sweep)."""
+    limit = current_app.config["TRANSFER_MAX_ATTEMPTS"]
+    if attempt <= limit:
+        return None
+    return GaveUp(f"This job was started {limit} times without finishing (its worker stopped each time); "
+                  "it stops here. Try again or contact support.")
 
 
 def fail(*, transfer_id: int, attempt: int, error: DomainError, now: datetime) -> None:

@@ -135,3 +135,16 @@ def test_progress_reports_rows_percent_and_eta_from_this_runs_rate(ctx):
     upload = Transfer(kind="import", status="running", bytes_done=50, bytes_total=200, run_base=0,
                       run_started_at=now - timedelta(seconds=5))
     assert lifecycle.progress(upload, now) == {"percent": 25.0, "eta_s": 15.0}
+
+
+def test_a_transfer_whose_runs_keep_dying_fails_instead_of_looping(ctx, app, project):
+    from workers.transfers import run_export
+
+    transfer = Transfer(kind="export", project_id=project.id, account_id=project.requester_id, format="jsonl",
+                        status="running", attempt=app.config["TRANSFER_MAX_ATTEMPTS"])
+    db.session.add(transfer)
+    db.session.flush()
+    assert run_export(transfer.id) == "failed"
+    failed = fresh(Transfer, transfer.id)
+    assert failed.status == "failed" and failed.error_code == "transfer_gave_up"
+    assert run_export(transfer.id) == "finished already"
