@@ -22,6 +22,7 @@ def streamed(client, project, headers, format="jsonl") -> bytes:
     return client.get(f"/api/v1/projects/{project.id}/results/export?format={format}", headers=headers).data
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize("format", ["jsonl", "csv"])
 def test_the_export_file_is_byte_for_byte_the_streamed_export(client, small_chunks, project, headers, format):
     with_results(project, 40)
@@ -35,6 +36,7 @@ def test_the_export_file_is_byte_for_byte_the_streamed_export(client, small_chun
     assert got.headers["Content-Disposition"] == f'attachment; filename="{done["filename"]}"'
 
 
+@pytest.mark.embedded
 def test_a_range_download_returns_only_those_bytes(client, small_chunks, project, headers):
     with_results(project, 30)
     done = export(client, project, headers)

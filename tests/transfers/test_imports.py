@@ -2,6 +2,8 @@
 import io
 import json
 
+import pytest
+
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
@@ -24,6 +26,7 @@ def external_ids(project_id) -> list[str]:
     return list(db.session.scalars(select(Task.external_id).where(Task.project_id == project_id).order_by(Task.external_id)))
 
 
+@pytest.mark.embedded
 def test_uploaded_jsonl_is_imported_across_many_chunks_with_duplicates_counted(client, small_chunks, project, headers):
     TaskFactory(project_id=project.id, external_id="a0005")
     ids = [f"a{i:04d}" for i in range(60)]
@@ -45,6 +48,7 @@ def test_csv_import_keeps_the_header_for_every_chunk_and_counts_rows_not_lines(c
     assert task.data == {"text": "line one\nline two 19", "lang": "fr"}
 
 
+@pytest.mark.embedded
 def test_a_bad_row_fails_the_import_naming_its_line_and_field_and_keeps_the_chunks_before(client, small_chunks,
                                                                                             project, headers):
     good = jsonl([f"b{i:02d}" for i in range(15)])
