@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import timezone, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -26,11 +26,11 @@ from marketplace.extensions import db
 from marketplace.tasks.models import Task
 from marketplace.transfers.models import Transfer
 from marketplace.webhooks import services as webhooks
+from marketplace.webhooks import targets
 from marketplace.webhooks.models import WebhookDelivery
 from tests.conftest import PG_ADMIN_URL, REDIS_URL, TEST_DB
 from tests.factories import ProjectFactory, RequesterFactory, TaskFactory, bearer
 from tests.transfers.conftest import with_results
-from tests.webhooks.conftest import dns  # noqa: F401 (fixture)
 from workers.transfers import sweep_transfers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,8 +105,13 @@ def worker_log():
         sys.stderr.write(log.read().decode(errors="replace")[-4000:])
 
 
-def webhook_for(requester, project, dns, event):
-    dns["hooks.example.com"] = ["93.184.216.34"]
+@pytest.fixture
+def public_hooks(monkeypatch):
+    """hooks.example.com resolves to a public address (webhook registration checks it; nothing is sent)."""
+    monkeypatch.setattr(targets, "resolve_host", lambda host, port: ["93.184.216.34"])
+
+
+def webhook_for(requester, project, event):
     webhooks.register(account=requester, fields={"url": "https://hooks.example.com/x", "events": [event],
                                                  "project_id": project.id})
 
@@ -115,14 +120,14 @@ def deliveries(event: str) -> int:
     return db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.event == event))
 
 
-def test_a_killed_import_resumes_at_its_checkpoint_without_duplicate_rows(committed_app, with_redis, dns, listener,
-                                                                          blocker, worker_log):
+def test_a_killed_import_resumes_at_its_checkpoint_without_duplicate_rows(committed_app, with_redis, public_hooks,
+                                                                          listener, blocker, worker_log):
     app = committed_app
     with app.app_context():
         requester = RequesterFactory()
         project = ProjectFactory(requester_id=requester.id)
         TaskFactory(project_id=project.id, external_id="k0010")  # already there: one duplicate, before the kill
-        webhook_for(requester, project, dns, "import.completed")
+        webhook_for(requester, project, "import.completed")
         headers = bearer(requester)
         db.session.commit()
         blocker.execute("INSERT INTO tasks (project_id, external_id, data, status, slots_taken, slot_limit, answer_count, "
@@ -162,14 +167,14 @@ def test_a_killed_import_resumes_at_its_checkpoint_without_duplicate_rows(commit
         assert deliveries("import.completed") == 1
 
 
-def test_a_killed_export_restarts_cleanly_and_its_file_equals_the_streamed_export(committed_app, with_redis, dns,
+def test_a_killed_export_restarts_cleanly_and_its_file_equals_the_streamed_export(committed_app, with_redis, public_hooks,
                                                                                  listener, blocker, worker_log):
     app = committed_app
     with app.app_context():
         requester = RequesterFactory()
         project = ProjectFactory(requester_id=requester.id)
         with_results(project, 200)
-        webhook_for(requester, project, dns, "export.completed")
+        webhook_for(requester, project, "export.completed")
         headers = bearer(requester)
         db.session.commit()
         client = app.test_client()

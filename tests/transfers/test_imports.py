@@ -3,8 +3,7 @@ import io
 import json
 
 import pytest
-
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.tasks.models import Task
