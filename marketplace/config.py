@@ -91,6 +91,24 @@ class Config:
     METRICS_TOKEN: str | None = None
     PROMETHEUS_MULTIPROC_DIR: str | None = None
 
+    # Import and export jobs (marketplace/transfers): files live in PostgreSQL as chunks of this size;
+    # an import commits this many rows at a time with its checkpoint; results (and failed imports'
+    # files) are purged this long after they finish; the sweep re-enqueues a running transfer whose
+    # heartbeat (one per committed chunk) is older than TRANSFER_STALE_AFTER_S, a queued one older
+    # than TRANSFER_QUEUED_STALE_AFTER_S.
+    TRANSFER_CHUNK_BYTES = 1024 * 1024
+    TRANSFER_IMPORT_CHUNK_ROWS = 10_000
+    TRANSFER_MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024
+    TRANSFER_RESULT_TTL_S = 7 * 86_400
+    TRANSFER_STALE_AFTER_S = 300
+    TRANSFER_QUEUED_STALE_AFTER_S = 600
+    TRANSFER_JOB_TIMEOUT_S = 6 * 3600
+    TRANSFER_MAX_ATTEMPTS = 10  # runs of one transfer (retries and the sweep's re-enqueues) before it fails
+    TRANSFER_FETCH_TIMEOUT_S = 30.0
+    # Parse an import's next chunk in a thread while the current one is inserted (PostgreSQL; the
+    # thread reads the committed file over a connection of its own).
+    TRANSFER_PARSE_AHEAD = True
+
     API_TITLE = "Labeling marketplace"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -198,5 +216,15 @@ def config_from_env() -> type[Config]:
         TRUST_PROXY_HOPS = _int("TRUST_PROXY_HOPS", Config.TRUST_PROXY_HOPS)
         METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR") or None
+        TRANSFER_CHUNK_BYTES = _int("TRANSFER_CHUNK_BYTES", Config.TRANSFER_CHUNK_BYTES)
+        TRANSFER_IMPORT_CHUNK_ROWS = _int("TRANSFER_IMPORT_CHUNK_ROWS", Config.TRANSFER_IMPORT_CHUNK_ROWS)
+        TRANSFER_MAX_UPLOAD_BYTES = _int("TRANSFER_MAX_UPLOAD_BYTES", Config.TRANSFER_MAX_UPLOAD_BYTES)
+        TRANSFER_RESULT_TTL_S = _int("TRANSFER_RESULT_TTL_S", Config.TRANSFER_RESULT_TTL_S)
+        TRANSFER_STALE_AFTER_S = _int("TRANSFER_STALE_AFTER_S", Config.TRANSFER_STALE_AFTER_S)
+        TRANSFER_QUEUED_STALE_AFTER_S = _int("TRANSFER_QUEUED_STALE_AFTER_S", Config.TRANSFER_QUEUED_STALE_AFTER_S)
+        TRANSFER_JOB_TIMEOUT_S = _int("TRANSFER_JOB_TIMEOUT_S", Config.TRANSFER_JOB_TIMEOUT_S)
+        TRANSFER_MAX_ATTEMPTS = _int("TRANSFER_MAX_ATTEMPTS", Config.TRANSFER_MAX_ATTEMPTS)
+        TRANSFER_FETCH_TIMEOUT_S = float(env.get("TRANSFER_FETCH_TIMEOUT_S", Config.TRANSFER_FETCH_TIMEOUT_S))
+        TRANSFER_PARSE_AHEAD = env.get("TRANSFER_PARSE_AHEAD", "1") == "1"
 
     return EnvConfig

@@ -127,6 +127,14 @@ OPERATION_IDS = {
     ("get", "/disputes/{dispute_id}"): "get_dispute",
     ("post", "/admin/disputes/{dispute_id}/resolve"): "resolve_dispute",
     ("get", "/admin/audit-log"): "list_audit_log",
+    ("get", "/projects/{project_id}/exports"): "list_exports",
+    ("post", "/projects/{project_id}/exports"): "create_export",
+    ("get", "/exports/{export_id}"): "get_export",
+    ("get", "/exports/{export_id}/download"): "download_export",
+    ("get", "/projects/{project_id}/imports"): "list_imports",
+    ("post", "/projects/{project_id}/imports"): "create_import",
+    ("post", "/projects/{project_id}/imports/upload"): "upload_import",
+    ("get", "/imports/{import_id}"): "get_import",
 }
 
 # Worked examples on the operations a first integration calls (request body, then the success body).

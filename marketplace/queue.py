@@ -24,13 +24,19 @@ TRUTH = "truth"
 # flooded endpoint from ever occupying the workers that pay people.
 WEBHOOKS = "webhooks"
 MAINTENANCE = "maintenance"
-ALL = (DEFAULT, TRUTH, WEBHOOKS, MAINTENANCE)
+# Imports and exports run for minutes: on their own queue (and their own timeout, TRANSFER_JOB_TIMEOUT_S)
+# a big one never holds up the short jobs; served last, or by a worker of its own.
+TRANSFERS = "transfers"
+ALL = (DEFAULT, TRUTH, WEBHOOKS, MAINTENANCE, TRANSFERS)
 _RETRIES = {
     DEFAULT: Retry(max=3, interval=[10, 60, 300]),
     TRUTH: Retry(max=5, interval=[5, 30, 60, 300, 900]),
     WEBHOOKS: Retry(max=3, interval=[10, 60, 300]),  # a lost batch; each delivery also has its own backoff
     MAINTENANCE: Retry(max=2, interval=[30, 120]),
+    TRANSFERS: Retry(max=3, interval=[10, 60, 300]),  # each run resumes from the last checkpoint
 }
+# Queues whose jobs may run longer than RQ_JOB_TIMEOUT_S: the setting that gives their timeout.
+_TIMEOUT_SETTINGS = {TRANSFERS: "TRANSFER_JOB_TIMEOUT_S"}
 
 PENDING = "pending_jobs"
 DEBOUNCE_PREFIX = "marketplace:debounce:"
@@ -100,7 +106,7 @@ class Job:
 
 
 # The features that declare jobs (each has a jobs.py of Job constants).
-JOB_FEATURES = ("assignments", "idempotency", "payments", "results", "webhooks")
+JOB_FEATURES = ("assignments", "idempotency", "payments", "results", "transfers", "webhooks")
 
 
 def declared() -> list[Job]:
@@ -204,7 +210,7 @@ def _dispatch(call: JobCall) -> None:
         call.path,
         *call.args,
         retry=call.retry or retry_for(call.queue),
-        job_timeout=current_app.config["RQ_JOB_TIMEOUT_S"],
+        job_timeout=current_app.config[_TIMEOUT_SETTINGS.get(call.queue, "RQ_JOB_TIMEOUT_S")],
     )
 
 

@@ -23,10 +23,11 @@ def blueprints():
     from marketplace.results.routes import bp as results  # when the app is built (docstring)
     from marketplace.reviews.routes import bp as reviews  # when the app is built (docstring)
     from marketplace.tasks.routes import bp as tasks  # when the app is built (docstring)
+    from marketplace.transfers.routes import bp as transfers  # when the app is built (docstring)
     from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
-               reviews, approvals, payments, ledger, disputes, audit, reports):
+               reviews, approvals, payments, ledger, disputes, audit, reports, transfers):
         bp.url_prefix = "/api/v1"
         yield bp
 

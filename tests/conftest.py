@@ -51,6 +51,9 @@ class TestConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS = {} if SQLITE else {"pool_size": 40, "max_overflow": 10}
     REDIS_URL = None
     QUALITY_CHECK_EVERY = 1  # rules at every ordinary answer; tests/quality/test_gold_tells.py sets the real spacing
+    # An import's parser thread reads over its own connection, which cannot see a test's rolled-back
+    # transaction; the real workers of tests/background/test_transfer_restarts.py run it.
+    TRANSFER_PARSE_AHEAD = False
 
 
 def _service_missing(what: str, error: Exception):

@@ -36,23 +36,18 @@ class Export:
     filename: str
 
 
-def export(*, account: Account, project_id: int, format: str, **options) -> Export:
+def export(*, account: Account, project_id: int, format: str, tap=None, **options) -> Export:
     """The project's results in a format its label type offers (422 naming `format` otherwise).
 
     `options` are the format's own (OPTIONS); those left out (None) take the writer's defaults.
+    `tap` wraps every pass over the result rows (an export job counts the rows it wrote with it).
     """
     project = projects.owned(account=account, project_id=project_id)
-    offered = labels.export_formats(project.label_schema)
-    if format not in offered:
-        raise field_error(f"{project.label_schema['type']} projects export as {', '.join(offered)}", "format")
-    given = {name: value for name, value in options.items() if value is not None}
-    for name in given:
-        if name not in OPTIONS.get(format, ()):
-            takes = [fmt for fmt, names in OPTIONS.items() if name in names]
-            raise field_error(f"applies to format={' or '.join(takes)}, not {format}", name)
+    given = checked_options(project.label_schema, format, options)
 
     def rows():
-        return iter_results(account=account, project_id=project_id)
+        found = iter_results(account=account, project_id=project_id)
+        return tap(found) if tap else found
 
     if format == "jsonl":
         body = jsonl_lines(rows())
@@ -66,6 +61,19 @@ def export(*, account: Account, project_id: int, format: str, **options) -> Expo
     media_type, extension = MEDIA[format]
     name = "results" if format in ("jsonl", "csv", "spacy") else f"results-{format}"
     return Export(body, media_type, f"project-{project_id}-{name}.{extension}")
+
+
+def checked_options(label_schema: dict, format: str, options: dict) -> dict:
+    """The options given (None left out) if the label type offers `format` and the format takes them; else a 422."""
+    offered = labels.export_formats(label_schema)
+    if format not in offered:
+        raise field_error(f"{label_schema['type']} projects export as {', '.join(offered)}", "format")
+    given = {name: value for name, value in options.items() if value is not None}
+    for name in given:
+        if name not in OPTIONS.get(format, ()):
+            takes = [fmt for fmt, names in OPTIONS.items() if name in names]
+            raise field_error(f"applies to format={' or '.join(takes)}, not {format}", name)
+    return given
 
 
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:

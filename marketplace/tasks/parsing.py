@@ -72,7 +72,7 @@ def _json_cell(text: str, line: int, field: str):
         value = inputs.loads(text)
     except ValueError as exc:
         raise _file_error(line, field, f"not valid JSON ({getattr(exc, 'msg', str(exc))})")
-    found = inputs.problem(value, field)
+    found = None if inputs.surely_clean(text) else inputs.problem(value, field)
     if found is not None:
         raise _file_error(line, found[0], found[1])
     return value
@@ -82,47 +82,69 @@ def parse_jsonl(content: bytes) -> tuple[list, list[int]]:
     """Parse JSON Lines; return the rows and their 1-based line numbers (blank lines skipped)."""
     items, lines = [], []
     for number, line in enumerate(_text(content).splitlines(), start=1):
-        if not line.strip():
-            continue
-        items.append(_json_cell(line, number, "_line"))
-        lines.append(number)
+        item = jsonl_item(line, number)
+        if item is not None:
+            items.append(item)
+            lines.append(number)
     return items, lines
+
+
+def jsonl_item(line: str, number: int):
+    """One line of a JSON Lines file as a row, or None for a blank line (the import job reads line by line)."""
+    if not line.strip():
+        return None
+    return _json_cell(line, number, "_line")
 
 
 def parse_csv(content: bytes) -> tuple[list, list[int]]:
     """Parse CSV with an external_id column; a `data` column holds a JSON object, else the other columns form it."""
     reader = csv.DictReader(io.StringIO(_text(content), newline=""))
-    header = reader.fieldnames or []
-    if "external_id" not in header:
-        raise _file_error(1, "external_id", "the header must have an external_id column")
+    header = check_csv_header(reader.fieldnames)
     items, lines = [], []
     for record in reader:
         number = reader.line_num
-        if None in record:
-            raise _file_error(number, "_line", "more fields than the header")
-        if "data" in header:
-            data = _json_cell(record["data"] or "null", number, "data")
-        else:
-            data = {k: v for k, v in record.items() if k not in FIELDS}
-        item = {"external_id": record["external_id"], "data": data}
-        if record.get("gold_answer"):
-            item["gold_answer"] = _json_cell(record["gold_answer"], number, "gold_answer")
-            if record.get("gold_explanation"):
-                item["gold_explanation"] = record["gold_explanation"]
-        if record.get("prediction"):
-            item["prediction"] = _json_cell(record["prediction"], number, "prediction")
-            item["model_version"] = record.get("model_version") or None
-        found = inputs.problem(item, "_line")  # plain columns too: a NUL in any cell
-        if found is not None:
-            raise _file_error(number, found[0].removeprefix("_line."), found[1])
-        items.append(item)
+        items.append(csv_item(record, header, number))
         lines.append(number)
     return items, lines
 
 
-def _text(content: bytes) -> str:
+def check_csv_header(header: list[str] | None) -> list[str]:
+    """A CSV file's header, which must name an external_id column."""
+    if "external_id" not in (header or []):
+        raise _file_error(1, "external_id", "the header must have an external_id column")
+    return list(header)
+
+
+def csv_item(record: dict, header: list[str], number: int) -> dict:
+    """One CSV record (a csv.DictReader row) as a row; `number` is its line in the file."""
+    if None in record:
+        raise _file_error(number, "_line", "more fields than the header")
+    if "data" in header:
+        data = _json_cell(record["data"] or "null", number, "data")
+    else:
+        data = {k: v for k, v in record.items() if k not in FIELDS}
+    item = {"external_id": record["external_id"], "data": data}
+    if record.get("gold_answer"):
+        item["gold_answer"] = _json_cell(record["gold_answer"], number, "gold_answer")
+        if record.get("gold_explanation"):
+            item["gold_explanation"] = record["gold_explanation"]
+    if record.get("prediction"):
+        item["prediction"] = _json_cell(record["prediction"], number, "prediction")
+        item["model_version"] = record.get("model_version") or None
+    found = inputs.problem(item, "_line")  # plain columns too: a NUL in any cell
+    if found is not None:
+        raise _file_error(number, found[0].removeprefix("_line."), found[1])
+    return item
+
+
+def line_text(raw: bytes, first: bool = False) -> str:
+    """One line of an uploaded file as text, under the rules of the whole file (UTF-8, no NUL; a BOM first)."""
+    return _text(raw) if first else _text(raw, "utf-8")
+
+
+def _text(content: bytes, encoding: str = "utf-8-sig") -> str:
     try:
-        text = content.decode("utf-8-sig")
+        text = content.decode(encoding)
     except UnicodeDecodeError:
         raise ValidationFailed("The file must be UTF-8 text.", errors={"files": {"file": ["not UTF-8"]}})
     if "\x00" in text:

@@ -1,4 +1,5 @@
 """Bulk import and reads of tasks."""
+import json
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -19,11 +20,15 @@ from marketplace.tasks import parsing, store
 from marketplace.tasks.models import Task
 
 
-def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: int, rows: list[int] | None = None) -> dict:
+def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: int, rows: list[int] | None = None,
+                 checked: list[dict] | None = None, copy_payload: str | None = None) -> dict:
     """Add a batch of tasks; ids already in the project are reported as duplicates and skipped.
 
     Any bad row rejects the whole batch (the caller's transaction rolls back). Rows go in with
     multi-row INSERT ... ON CONFLICT DO NOTHING, never one ORM object per row.
+
+    `checked` (with `copy_payload`): rows an import job validated ahead of time with check_items()
+    against this project's label schema and pre-label setting, used as they are while those hold.
     """
     project = projects.owned(account=account, project_id=project_id, lock=True)
     projects.accepts_tasks(project)
@@ -34,18 +39,9 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
             f"At most {max_tasks} tasks per request; this one has {len(items)}.",
             errors={"json": {"tasks": [f"more than {max_tasks} items"]}},
         )
-    checked = parsing.check_rows(items, rows)
-    for item in checked:
-        _checked_data(project.label_schema, item, rows)
-        if item["gold_answer"] is not None:
-            item["gold_answer"] = _checked_gold(project.label_schema, item, rows)
-        if item["prediction"] is not None:
-            item["prediction"] = _checked_label(project.label_schema, item, rows, "prediction",
-                                                labels.validate_prediction)
-        elif item["gold_answer"] is not None and project.show_prelabels:
-            # Annotators see pre-labels here: a gold task without one would stand out among tasks with one.
-            raise parsing.row_error(rows, item["row"], "prediction", "gold tasks need a prediction when pre-labels are shown")
-    created = store.insert_new(project.id, checked, initial_slots(project))
+    if checked is None or checked_against(project) != getattr(checked, "against", None):
+        checked, copy_payload = check_items(project.label_schema, project.show_prelabels, items, rows), None
+    created = store.insert_new(project.id, checked, initial_slots(project), copy_payload=copy_payload)
     duplicates = sorted({item["external_id"] for item in checked} - set(created))
     gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
     if gold:
@@ -61,6 +57,33 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
         "duplicate_count": len(duplicates),
         "task_count": project.task_count,
     }
+
+
+class CheckedRows(list):
+    """Rows check_items() accepted, with what they were checked against."""
+
+    against: tuple = ()
+
+
+def checked_against(project) -> tuple:
+    """What a row's validity depends on besides the row: the label schema and whether pre-labels are shown."""
+    return (json.dumps(project.label_schema, sort_keys=True), bool(project.show_prelabels))
+
+
+def check_items(label_schema: dict, show_prelabels: bool, items: list, rows: list[int] | None = None) -> CheckedRows:
+    """Validate rows against a label schema (no database work: an import job runs it a chunk ahead, in a thread)."""
+    checked = CheckedRows(parsing.check_rows(items, rows))
+    checked.against = (json.dumps(label_schema, sort_keys=True), bool(show_prelabels))
+    for item in checked:
+        _checked_data(label_schema, item, rows)
+        if item["gold_answer"] is not None:
+            item["gold_answer"] = _checked_gold(label_schema, item, rows)
+        if item["prediction"] is not None:
+            item["prediction"] = _checked_label(label_schema, item, rows, "prediction", labels.validate_prediction)
+        elif item["gold_answer"] is not None and show_prelabels:
+            # Annotators see pre-labels here: a gold task without one would stand out among tasks with one.
+            raise parsing.row_error(rows, item["row"], "prediction", "gold tasks need a prediction when pre-labels are shown")
+    return checked
 
 
 def _checked_data(label_schema: dict, item: dict, rows) -> None:

@@ -11,7 +11,13 @@ TASK_COMPLETED = "task.completed"
 PROJECT_COMPLETED = "project.completed"
 TASK_ESCALATED = "task.escalated"
 RECOMPUTE_FINISHED = "recompute.finished"
-EVENTS = (TASK_COMPLETED, PROJECT_COMPLETED, TASK_ESCALATED, RECOMPUTE_FINISHED)
+# Import and export jobs (marketplace/transfers), sent in the job's final transaction.
+IMPORT_COMPLETED = "import.completed"
+IMPORT_FAILED = "import.failed"
+EXPORT_COMPLETED = "export.completed"
+EXPORT_FAILED = "export.failed"
+EVENTS = (TASK_COMPLETED, PROJECT_COMPLETED, TASK_ESCALATED, RECOMPUTE_FINISHED, IMPORT_COMPLETED, IMPORT_FAILED,
+          EXPORT_COMPLETED, EXPORT_FAILED)
 PING = "ping"  # sent only by the test endpoint, to whatever the endpoint subscribes to
 
 PENDING = "pending"
