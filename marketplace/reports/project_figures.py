@@ -117,7 +117,10 @@ def coded_sample(project: Project) -> Sample:
     index = {name: k for k, name in enumerate(project.label_schema["classes"])}
     def code(text: str | None) -> int | None:
         return None if text is None else index[label_type.class_of(json.loads(text))]
-    return Sample([(task_id, code(answer), submitted_at, code(truth))
+
+    def code_result(text: str | None) -> int | None:  # a result stores the class name itself (result_label)
+        return None if text is None else index[json.loads(text)]
+    return Sample([(task_id, code(answer), submitted_at, code_result(truth))
                    for task_id, answer, submitted_at, truth in db.session.execute(query)], stride)
 
 

@@ -51,7 +51,7 @@ def reported_project():
             answers.append(_answer(project, task, annotators[who], label, when + timedelta(hours=10), seconds,
                                    approved_at=NOW - timedelta(days=1) if status == CLOSED else None))
         if truth:
-            db.session.add(Result(task_id=task.id, project_id=project.id, label={"label": truth}, confidence=0.95,
+            db.session.add(Result(task_id=task.id, project_id=project.id, label=truth, confidence=0.95,
                                   method="ds", answer_count=len(given), created_at=DAY2, updated_at=DAY2))
     gold = TaskFactory(project_id=project.id, external_id="g0", status=GOLD, gold_answer={"label": "cat"},
                        created_at=DAY1)

@@ -39,7 +39,7 @@ def with_results(project, count: int) -> list[int]:
     ids = []
     for i in range(count):
         task = TaskFactory(project_id=project.id, external_id=f"r{i:04d}", status="closed", data={"text": f"item {i} é"})
-        db.session.add(Result(task_id=task.id, project_id=project.id, label={"label": "cat"}, confidence=0.9 + i / 10_000,
+        db.session.add(Result(task_id=task.id, project_id=project.id, label="cat", confidence=0.9 + i / 10_000,
                               method="mv", answer_count=3))
         ids.append(task.id)
     db.session.flush()

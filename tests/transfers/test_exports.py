@@ -31,7 +31,7 @@ def test_the_export_file_is_byte_for_byte_the_streamed_export(client, small_chun
     assert (done["rows_done"], done["rows_total"]) == (40, 40)
     got = client.get(done["download_url"], headers=headers)
     assert got.status_code == 200 and got.data == streamed(client, project, headers, format)
-    assert done["size_bytes"] == len(got.data) > 2 * 1000  # several chunks of 1000 bytes
+    assert done["size_bytes"] == len(got.data) > 1000  # more than one chunk of 1000 bytes
     assert got.headers["Accept-Ranges"] == "bytes" and got.headers["ETag"] == done["etag"]
     assert got.headers["Content-Disposition"] == f'attachment; filename="{done["filename"]}"'
 
