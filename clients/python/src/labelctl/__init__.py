@@ -23,6 +23,7 @@ from labelctl.errors import (
     ValidationError,
 )
 from labelctl.importing import ImportProgress
+from labelctl.jobs import JobFailed
 from labelctl.projects import Progress
 
 __version__ = VERSION
@@ -35,6 +36,7 @@ __all__ = [
     "Conflict",
     "FileFormatError",
     "ImportProgress",
+    "JobFailed",
     "LabelctlError",
     "NetworkError",
     "NotFound",

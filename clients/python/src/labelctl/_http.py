@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
@@ -90,14 +91,38 @@ class Http:
 
     @contextmanager
     def stream(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-               accept: str = "*/*") -> Iterator[httpx.Response]:
+               accept: str = "*/*", headers: Mapping[str, str] | None = None) -> Iterator[httpx.Response]:
         """Make a call whose body is read by the caller in chunks (exports); errors raise before yielding."""
-        request = self._build(method, path, params=params, headers={"Accept": accept})
+        request = self._build(method, path, params=params, headers={"Accept": accept, **(headers or {})})
         response = self._send(request, stream=True)
         try:
             yield response
         finally:
             response.close()
+
+    def upload(self, path: str, file: Path, *, field: str = "file", params: Mapping[str, Any] | None = None,
+               idempotency_key: IdempotencyKey = None) -> Any:
+        """POST a file as multipart form data, streamed from disk (re-read from the start on a retry)."""
+        key = self._key("POST", idempotency_key)
+        handles: list[IO[bytes]] = []
+
+        def build() -> httpx.Request:
+            for handle in handles:
+                handle.close()
+            handles[:] = [open(file, "rb")]
+            headers = {"Authorization": f"Bearer {self.bearer}"} if self.bearer else {}
+            if key:
+                headers["Idempotency-Key"] = key
+            query = {k: v for k, v in (params or {}).items() if v is not None}
+            return self._client.build_request("POST", path.lstrip("/"), params=query, headers=headers,
+                                              files={field: (file.name, handles[0], "application/octet-stream")})
+
+        try:
+            response = self._send(build(), stream=False, rebuild=build)
+        finally:
+            for handle in handles:
+                handle.close()
+        return response.json()
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100) -> Iterator[Any]:
         """Every item of a cursor-paged list (`?limit=&cursor=` -> `items`, `next_cursor`), page by page."""
@@ -135,7 +160,9 @@ class Http:
             return None
         return str(uuid.uuid4())
 
-    def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, stream: bool,
+              rebuild: Callable[[], httpx.Request] | None = None) -> httpx.Response:
+        """Send with the retry rules; `rebuild` makes a fresh request for each retry (a streamed body is read once)."""
         repeatable = request.method in _SAFE or "Idempotency-Key" in request.headers
         attempt = 0
         while True:
@@ -145,6 +172,7 @@ class Http:
                 if attempt < self.retries.attempts and (repeatable or isinstance(exc, _NOT_SENT)):
                     self.retries.sleep(self.retries.backoff(attempt))
                     attempt += 1
+                    request = rebuild() if rebuild is not None else request
                     continue
                 raise errors.NetworkError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
             if response.status_code < 400:
@@ -156,6 +184,7 @@ class Http:
             response.close()
             self.retries.sleep(wait)
             attempt += 1
+            request = rebuild() if rebuild is not None else request
 
     def _retry_wait(self, response: httpx.Response, attempt: int, repeatable: bool) -> float | None:
         """Seconds to wait before retrying this error response, or None to raise it."""

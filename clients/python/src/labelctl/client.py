@@ -18,6 +18,7 @@ import httpx
 from labelctl._http import Http, Retries
 from labelctl.accounts import Accounts, ApiKeys
 from labelctl.assignments import Assignments
+from labelctl.jobs import Exports, Imports
 from labelctl.payments import Payments
 from labelctl.projects import Projects
 from labelctl.results import Results
@@ -53,6 +54,8 @@ class Client:
         self.results = Results(self._http)
         self.webhooks = Webhooks(self._http)
         self.assignments = Assignments(self._http)
+        self.exports = Exports(self._http)
+        self.imports = Imports(self._http)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,

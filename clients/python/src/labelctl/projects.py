@@ -157,6 +157,15 @@ class Projects(Resource):
         return cast(Recompute, self._http.request("POST", f"/projects/{project_id}/recompute",
                                                   idempotency_key=idempotency_key))
 
+    def report(self, project_id: int, *, format: str = "html") -> Any:
+        """The project's quality report: a self-contained HTML page (str), or its figures (dict) with format="json"."""
+        if format == "json":
+            return self._http.request("GET", f"/projects/{project_id}/report", params={"format": "json"})
+        with self._http.stream("GET", f"/projects/{project_id}/report", params={"format": format},
+                               accept="text/html") as response:
+            response.read()
+            return response.text
+
     def recompute_status(self, project_id: int) -> Recompute:
         """The latest recompute: status, progress, the model it chose."""
         return cast(Recompute, self._http.request("GET", f"/projects/{project_id}/recompute"))

@@ -90,6 +90,48 @@ class ImportResult(TypedDict, total=False):
     task_count: int
 
 
+class TransferError(TypedDict, total=False):
+    code: str
+    message: str
+    errors: dict[str, Any] | None
+
+
+class TransferJob(TypedDict, total=False):
+    id: int
+    project_id: int
+    status: str
+    format: str
+    rows_done: int
+    rows_total: int | None
+    percent: float
+    eta_s: float | None
+    error: TransferError | None
+    attempts: int
+    created_at: str
+    started_at: str | None
+    heartbeat_at: str | None
+    finished_at: str | None
+    expires_at: str | None
+
+
+class ExportJob(TransferJob, total=False):
+    size_bytes: int | None
+    filename: str | None
+    media_type: str | None
+    etag: str | None
+    download_url: str | None
+
+
+class ImportJob(TransferJob, total=False):
+    source: str
+    filename: str | None
+    bytes_done: int
+    bytes_total: int | None
+    created: int
+    duplicate_count: int
+    duplicates: list[str]
+
+
 class Task(TypedDict, total=False):
     id: int
     project_id: int

@@ -12,7 +12,7 @@ from typing import IO
 import httpx
 
 from labelctl._http import VERSION
-from labelctl.cli import account, projects, webhooks
+from labelctl.cli import account, jobs, projects, webhooks
 from labelctl.cli.config import Settings, UsageError, resolve
 from labelctl.cli.output import Output
 from labelctl.client import Client
@@ -59,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     commands.required = True
     account.add_commands(commands)
     projects.add_commands(commands)
+    jobs.add_commands(commands)
     webhooks.add_commands(commands)
     return top
 

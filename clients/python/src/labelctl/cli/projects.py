@@ -69,6 +69,9 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
     export.add_argument("--output", "-o", help="file to write (default: stdout)")
     command("recompute", recompute, "queue a recompute of the truth model and results")
+    report = command("report", project_report, "the quality report: an HTML page to open, or its figures as JSON")
+    report.add_argument("--output", "-o", help="file to write the page to (default: stdout)")
+    report.add_argument("--json", action="store_true", help="the figures as JSON instead of the page")
 
 
 def _json_file(context: Context, name: str) -> dict[str, Any]:
@@ -208,4 +211,19 @@ def export_results(context: Context, args: argparse.Namespace) -> int:
 def recompute(context: Context, args: argparse.Namespace) -> int:
     with context.client() as client:
         context.out.object(client.projects.recompute(args.project_id))
+    return 0
+
+
+def project_report(context: Context, args: argparse.Namespace) -> int:
+    with context.client() as client:
+        if args.json:
+            context.out.object(client.projects.report(args.project_id, format="json"))
+            return 0
+        page = client.projects.report(args.project_id)
+    if not args.output or args.output == "-":
+        context.out.stdout.write(page)
+        return 0
+    Path(args.output).write_text(page, encoding="utf-8")
+    context.out.note(f"open {args.output} in a browser (it needs no network: plots are inline SVG)")
+    context.out.object({"project_id": args.project_id, "path": args.output, "bytes": len(page.encode())})
     return 0
