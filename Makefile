@@ -27,6 +27,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.bench-installed
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/import_tasks.py
+	$(BIN)/python benchmarks/transfers.py
 	$(BIN)/python benchmarks/lease_throughput.py
 	$(BIN)/python benchmarks/recompute.py
 	$(BIN)/python benchmarks/redundancy_replay.py
