@@ -223,17 +223,25 @@ def trust(project: Project, now: datetime) -> dict:
 
 
 def cost(project: Project, accepted_labels: int) -> dict:
-    """What the approved answers and bonuses cost, and that per accepted (closed) task, in cents."""
-    approved = db.session.scalar(select(func.count()).where(
-        Assignment.project_id == project.id, Assignment.approved_at.is_not(None))) or 0
+    """What the project's labels cost, and that per accepted (closed) task, in cents.
+
+    Every submitted answer counts, approved or still awaiting approval: its reward has left the
+    escrow and is paid with its fee unless the answer is rejected (rejected ones do not count).
+    Counting only approved answers would show a project in its approval window as free. Gold answers
+    count too: they are paid like any other (annotators cannot tell them apart).
+    """
+    approved, pending = db.session.execute(
+        select(func.count(Assignment.approved_at), func.count() - func.count(Assignment.approved_at))
+        .where(Assignment.project_id == project.id, Assignment.status == SUBMITTED)).one()
     bonus_cents, bonus_fees = db.session.execute(
         select(func.coalesce(func.sum(Bonus.amount_cents), 0), func.coalesce(func.sum(Bonus.fee_cents), 0))
         .where(Bonus.project_id == project.id)).one()
-    rewards = approved * project.reward_cents
-    fees = approved * fee_cents(project.reward_cents, project.fee_bps) + int(bonus_fees)
+    paid = int(approved) + int(pending)
+    rewards = paid * project.reward_cents
+    fees = paid * fee_cents(project.reward_cents, project.fee_bps) + int(bonus_fees)
     total = rewards + int(bonus_cents) + fees
-    return {"currency": project.currency, "approved_answers": approved, "rewards_cents": rewards,
-            "bonuses_cents": int(bonus_cents), "fees_cents": fees, "total_cents": total,
+    return {"currency": project.currency, "approved_answers": int(approved), "pending_answers": int(pending),
+            "rewards_cents": rewards, "bonuses_cents": int(bonus_cents), "fees_cents": fees, "total_cents": total,
             "accepted_labels": accepted_labels,
             "per_accepted_label_cents": round(total / accepted_labels, 2) if accepted_labels else None}
 

@@ -94,7 +94,9 @@ class ReportTrustOut(Schema):
 
 class ReportCostOut(Schema):
     currency = fields.String()
-    approved_answers = fields.Integer()
+    approved_answers = fields.Integer(metadata={"description": "submitted answers approved (gold ones included: they are paid too)"})
+    pending_answers = fields.Integer(metadata={"description": "submitted answers awaiting approval: counted, since "
+                                                              "their reward is paid unless they are rejected"})
     rewards_cents = fields.Integer()
     bonuses_cents = fields.Integer()
     fees_cents = fields.Integer()

@@ -56,8 +56,8 @@ def test_project_report_figures_add_up(ctx):
     assert r["redundancy"]["saved_cents"] == 12  # one answer at 10 cents + 20% fee
     # rows: inferred label (cat, dog, bird); columns: the crowd's answer
     assert r["confusion"]["counts"] == [[2, 0, 0], [1, 2, 0], [1, 0, 2]]
-    assert r["cost"]["approved_answers"] == 8
-    assert r["cost"]["total_cents"] == 8 * 12 + 50 + 10 and r["cost"]["per_accepted_label_cents"] == 52.0
+    assert (r["cost"]["approved_answers"], r["cost"]["pending_answers"]) == (8, 4)  # awaiting approval counts too
+    assert r["cost"]["total_cents"] == 12 * 12 + 50 + 10 and r["cost"]["per_accepted_label_cents"] == 68.0
     assert [t["external_id"] for t in r["slowest_tasks"]] == ["t2", "t1", "t0"]
     assert r["slowest_tasks"][0]["seconds_to_close"] == 33 * 3600
     assert r["most_disputed_tasks"] == [{"task_id": r["most_disputed_tasks"][0]["task_id"], "external_id": "t1",
@@ -81,7 +81,7 @@ def test_report_json_is_the_same_figures(client):
     response = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=bearer(_owner(project)))
     assert response.status_code == 200 and response.mimetype == "application/json"
     body = response.json
-    assert body["project_id"] == project.id and body["answers"] == 12 and body["cost"]["total_cents"] == 156
+    assert body["project_id"] == project.id and body["answers"] == 12 and body["cost"]["total_cents"] == 204
 
 
 def test_admin_reads_any_project_report(client):

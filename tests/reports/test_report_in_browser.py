@@ -93,7 +93,7 @@ def test_project_report_renders_its_plots_in_chromium(chromium, served, committe
     assert page.locator("#h-answers").inner_text() == "12"
     assert page.locator("#h-gold").inner_text() == "66.7%"
     assert page.locator("#h-alpha").inner_text() == "0.300"
-    assert page.locator("#h-cost").inner_text() == "0.52 USD"
+    assert page.locator("#h-cost").inner_text() == "0.68 USD"
     assert "t1 (#" in page.locator("#disputed").inner_text()
     assert errors == []
 
