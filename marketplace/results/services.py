@@ -184,7 +184,8 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
     """
     project = projects.owned(account=account, project_id=project_id)
     query = (
-        select(Result, Task.external_id, Task.data)
+        select(Result.task_id, Result.label, Result.confidence, Result.method, Result.answer_count, Result.tie,
+               Result.posterior, Task.external_id, Task.data)
         .join(Task, Task.id == Result.task_id)
         .where(Result.project_id == project.id)
         .order_by(Result.task_id)
@@ -194,23 +195,26 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
         query = query.where(Result.task_id > cursor)
     if updated_since is not None:
         query = query.where(Result.updated_at >= updated_since)
-    pairs = db.session.execute(query).all()
+    found = db.session.execute(query).all()  # columns, not entities: an export reads every row
     answers: dict[int, list] = {}
-    for answer in store.answers_of_tasks([result.task_id for result, _, _ in pairs]):
-        answers.setdefault(answer.task_id, []).append(
-            {"annotator": pseudonyms.annotator(project.id, answer.annotator_id),
-             "label": labels.result_label(project.label_schema, answer.answer), "guideline_version": answer.guideline_version}
-        )
+    names: dict[int, str] = {}
+    for task_id, annotator_id, answer, guideline_version in store.answer_fields_of_tasks([r.task_id for r in found]):
+        name = names.get(annotator_id)
+        if name is None:
+            name = names[annotator_id] = pseudonyms.annotator(project.id, annotator_id)
+        answers.setdefault(task_id, []).append(
+            {"annotator": name, "label": labels.result_label(project.label_schema, answer),
+             "guideline_version": guideline_version})
     return [
-        {"task_id": result.task_id, "external_id": external_id, "label": result.label,
-         "confidence": result.confidence, "method": result.method,
-         "answer_count": len(answers.get(result.task_id, [])) if result.method == GOLD else result.answer_count,
-         "tie": result.tie, "gold": result.method == GOLD, "posterior": result.posterior,
+        {"task_id": r.task_id, "external_id": r.external_id, "label": r.label,
+         "confidence": r.confidence, "method": r.method,
+         "answer_count": len(answers.get(r.task_id, [])) if r.method == GOLD else r.answer_count,
+         "tie": r.tie, "gold": r.method == GOLD, "posterior": r.posterior,
          # The guidelines the answers were given under: the newest, when they differ.
-         "guideline_version": max((a["guideline_version"] for a in answers.get(result.task_id, [])
+         "guideline_version": max((a["guideline_version"] for a in answers.get(r.task_id, [])
                                    if a["guideline_version"] is not None), default=None),
-         "data": data, "answers": answers.get(result.task_id, [])}
-        for result, external_id, data in pairs
+         "data": r.data, "answers": answers.get(r.task_id, [])}
+        for r in found
     ]
 
 
