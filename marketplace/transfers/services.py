@@ -35,10 +35,9 @@ def create_export(*, account: Account, project_id: int, format: str, now: dateti
     Everything the streamed export would refuse (a format the type lacks, an option the format does
     not take, spaCy missing, an unknown language) is refused here, before anything is queued.
     """
-    project = projects.owned(account=account, project_id=project_id)
-    given = results_export.checked_options(project.label_schema, format, options)
-    results_export.export(account=account, project_id=project.id, format=format, **given)  # its checks; no row read
-    return _queued(Transfer(kind=EXPORT, project_id=project.id, account_id=account.id, format=format,
+    results_export.export(account=account, project_id=project_id, format=format, **options)  # its checks; no row read
+    given = {name: value for name, value in options.items() if value is not None}
+    return _queued(Transfer(kind=EXPORT, project_id=project_id, account_id=account.id, format=format,
                             options=given or None), now)
 
 
