@@ -150,3 +150,13 @@ def _text(content: bytes, encoding: str = "utf-8-sig") -> str:
     if "\x00" in text:
         raise ValidationFailed("The file must not contain NUL characters.", errors={"files": {"file": ["NUL character"]}})
     return text
+
+
+def format_from_name(name: str, location: str = "query", field: str = "format") -> str:
+    """jsonl or csv from a file name's suffix; a 422 naming `field` (under `location`) when it says neither."""
+    lowered = name.lower()
+    for kind, suffixes in (("jsonl", (".jsonl", ".ndjson")), ("csv", (".csv",))):
+        if lowered.endswith(suffixes):
+            return kind
+    raise ValidationFailed("Say format=jsonl or format=csv, or name the file *.jsonl or *.csv.",
+                           errors={location: {field: ["cannot tell the format of the file"]}})

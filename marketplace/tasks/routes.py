@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, REQUESTER
 from marketplace.db import transaction
-from marketplace.errors import ValidationFailed
 from marketplace.pagination import page_of
 from marketplace.tasks import parsing, schemas, services
 from marketplace.idempotency.keys import idempotent
@@ -46,7 +45,7 @@ class ProjectTaskUpload(MethodView):
     def post(self, args, files, project_id):
         """Add tasks from a JSONL or CSV file (multipart field `file`); errors name the file line."""
         upload = files["file"]
-        kind = args.get("format") or _format_from_name(upload.filename or "")
+        kind = args.get("format") or parsing.format_from_name(upload.filename or "")
         parse = parsing.parse_jsonl if kind == "jsonl" else parsing.parse_csv
         items, lines = parse(upload.read())
         with transaction():
@@ -55,16 +54,6 @@ class ProjectTaskUpload(MethodView):
                 max_tasks=current_app.config["MAX_TASKS_PER_IMPORT"],
             )
 
-
-def _format_from_name(filename: str) -> str:
-    lowered = filename.lower()
-    for kind, suffixes in (("jsonl", (".jsonl", ".ndjson")), ("csv", (".csv",))):
-        if lowered.endswith(suffixes):
-            return kind
-    raise ValidationFailed(
-        "Say ?format=jsonl or ?format=csv, or name the file *.jsonl or *.csv.",
-        errors={"query": {"format": ["cannot tell the format of the file"]}},
-    )
 
 
 @bp.route("/projects/<int:project_id>/tasks/predictions")

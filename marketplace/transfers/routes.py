@@ -6,9 +6,9 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import current_account, requires
 from marketplace.accounts.models import ADMIN, REQUESTER
 from marketplace.db import transaction, utcnow
-from marketplace.errors import ValidationFailed
 from marketplace.idempotency.keys import idempotent
 from marketplace.pagination import page_of
+from marketplace.tasks import parsing
 from marketplace.transfers import schemas, services
 from marketplace.transfers.models import EXPORT, IMPORT
 
@@ -101,7 +101,7 @@ class ProjectImports(MethodView):
     @bp.response(202, schemas.ImportJobOut)
     def post(self, body, project_id):
         """Queue the import of a JSONL or CSV file the job fetches from a URL (no row limit)."""
-        kind = body["format"] or _format_from_name(body["url"].split("?", 1)[0], "json", "format")
+        kind = body["format"] or parsing.format_from_name(body["url"].split("?", 1)[0], "json", "format")
         with transaction():
             return services.create_url_import(account=current_account(), project_id=project_id, format=kind,
                                               url=body["url"], now=utcnow())
@@ -117,7 +117,7 @@ class ProjectImportUpload(MethodView):
     def post(self, args, files, project_id):
         """Upload a JSONL or CSV file (multipart field `file`, no row limit) and queue its import."""
         upload = files["file"]
-        kind = args.get("format") or _format_from_name(upload.filename or "", "query", "format")
+        kind = args.get("format") or parsing.format_from_name(upload.filename or "", "query", "format")
         with transaction():
             return services.create_upload_import(account=current_account(), project_id=project_id, format=kind,
                                                  stream=upload.stream, filename=upload.filename, now=utcnow())
@@ -131,11 +131,3 @@ class ImportItem(MethodView):
         """Read an import job: status, rows and bytes read, percent, ETA, tasks created and duplicates."""
         return services.owned(account=current_account(), transfer_id=import_id, kind=IMPORT)
 
-
-def _format_from_name(name: str, location: str, field: str) -> str:
-    lowered = name.lower()
-    for kind, suffixes in (("jsonl", (".jsonl", ".ndjson")), ("csv", (".csv",))):
-        if lowered.endswith(suffixes):
-            return kind
-    raise ValidationFailed("Say format=jsonl or format=csv, or name the file *.jsonl or *.csv.",
-                           errors={location: {field: ["cannot tell the format of the file"]}})
