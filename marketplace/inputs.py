@@ -1,6 +1,7 @@
 """Input hygiene for every request: numbers and text PostgreSQL can store, or a clear 4xx.
 
 - JSON with NaN or Infinity is refused (400): they are not JSON, and a float column or JSONB cannot hold them.
+  A number past a double's range (1e400, which Python reads as infinity) is refused too (422 naming the path).
 - JSON integers longer than MAX_INT_DIGITS digits are refused (422 naming the path): no column holds
   them, and Python would spend its time (or refuse, past 4,300 digits) turning them into numbers.
 - JSON nested deeper than MAX_DEPTH, a NUL character, or an unpaired UTF-16 surrogate ("\ud800", not
@@ -16,7 +17,10 @@
 """
 import functools
 import json
+import math
 import re
+
+import orjson
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
@@ -67,13 +71,37 @@ def _bounded_int(text: str):
     return HugeInteger(digits) if digits > MAX_INT_DIGITS else int(text)
 
 
+# orjson reads an integer past 64 bits as a float (12345678901234567890123 -> 1.2345678901234568e+22): a text
+# with a run of this many digits is left to the standard parser, which keeps integers exact.
+_DIGIT_RUN = re.compile(r"[0-9]{19}")
+_DIGIT_RUN_BYTES = re.compile(rb"[0-9]{19}")
+
+
 def loads(text, **kwargs):
     """json.loads with this module's rules: no NaN/Infinity, no nesting deep enough to recurse out (ValueError,
-    json.JSONDecodeError being one); an integer too long comes back as a HugeInteger for problem() to name."""
+    json.JSONDecodeError being one); an integer too long comes back as a HugeInteger for problem() to name.
+
+    orjson parses first (several times faster, and it refuses NaN and Infinity too); whatever it refuses or
+    might read differently (long digit runs, deep nesting, UTF-16, 1e400) goes to the standard parser,
+    whose result and error message are the ones given.
+    """
+    if not kwargs and _orjson_reads_alike(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int, **kwargs)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _orjson_reads_alike(text) -> bool:
+    """No long digit run, and no nesting orjson would parse where the standard parser recurses out (a 400)."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{") <= MAX_DEPTH and _DIGIT_RUN.search(text) is None
+    return (isinstance(text, bytes) and text.count(b"[") + text.count(b"{") <= MAX_DEPTH
+            and _DIGIT_RUN_BYTES.search(text) is None)
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -93,24 +121,34 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-# What in an ASCII JSON text could make problem() find something: a NUL (raw, or escaped as \\u0000), an
-# escaped surrogate (\\uD800-\\uDFFF), a run of more than MAX_INT_DIGITS digits, deeper nesting than MAX_DEPTH.
-_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-_LONG_INTEGER = re.compile(r"[0-9]{%d}" % (MAX_INT_DIGITS + 1))
+# What in an ASCII JSON text could make problem() find something, or orjson read otherwise than the standard
+# parser: a NUL escaped as \\u0000 or an escaped surrogate (\\uD800-\\uDFFF); a run of 19 digits (orjson reads an
+# integer past 64 bits as a float; past MAX_INT_DIGITS problem() refuses it); a three-digit exponent (1e400
+# reads as infinity). One pattern, so the text is scanned once.
+_SUSPECT = re.compile(r"[0-9.](?:[0-9]{18}|[eE][+-]?[0-9]{3})|\\u(?:0000|[dD][89a-fA-F])")
 
 
 def surely_clean(text: str) -> bool:
     """True when the value `loads(text)` parses cannot hold anything problem() refuses (a cheap test on the text).
 
-    Nesting needs an opening bracket per level; a NUL, a surrogate or a long integer needs the
-    characters tested for here. Non-ASCII text is never called clean. When this says False, run
-    problem() on the parsed value: the import hot path skips the walk over every value of every row.
+    Nesting needs an opening bracket per level; a NUL, a surrogate, a long integer or an infinite
+    number needs the characters tested for here. Non-ASCII text is never called clean. When this
+    says False, run problem() on the parsed value: the import hot path skips the walk over every
+    value of every row.
     """
     if text.count("{") + text.count("[") > MAX_DEPTH or "\x00" in text or not text.isascii():
         return False
-    if "\\u" in text and _SUSPECT_ESCAPE.search(text):
-        return False
-    return _LONG_INTEGER.search(text) is None
+    return _SUSPECT.search(text) is None
+
+
+def loads_checked(text: str):
+    """(value, clean): loads(text), and whether it is surely_clean (no problem() walk needed), testing the text once."""
+    if surely_clean(text):
+        try:
+            return orjson.loads(text), True  # nothing in the text it could read otherwise
+        except orjson.JSONDecodeError:
+            pass  # the standard parser's message, or its reading of what orjson refuses
+    return loads(text), False
 
 
 def problem(value, path: str = "json") -> tuple[str, str] | None:
@@ -129,6 +167,8 @@ def problem(value, path: str = "json") -> tuple[str, str] | None:
                 return where, message
         elif isinstance(item, HugeInteger):
             return where, f"an integer of {item.digits} digits; at most {MAX_INT_DIGITS}"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return where, "a number beyond a double's range"
         elif isinstance(item, dict):
             for key, inner in item.items():
                 message = _text_problem(key) if isinstance(key, str) else None

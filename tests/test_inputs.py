@@ -72,6 +72,8 @@ def test_deep_nesting_surrogates_and_huge_integers_are_4xx_on_any_endpoint(clien
     ('{"external_id": "a", "data": ' + "[" * 70 + "]" * 70 + "}", "data"),
     ('{"external_id": "a", "data": {"n": ' + "7" * 5000 + "}}", "n"),
     ("[" * 1000 + "]" * 1000, "_line"),
+    ('{"external_id": "a", "data": {"x": 1e400}}', "x"),  # reads as infinity: no column holds it
+    ('{"external_id": "a", "data": {"x": [2.5E-999, -1.0e+308, 1E309]}}', "x.2"),
 ])
 def test_uploads_follow_the_same_rules_line_by_line(client, line, field):
     from tests.factories import ProjectFactory
@@ -163,3 +165,55 @@ def test_operations_without_a_body_and_uploads_are_not_asked_for_one(client):
     upload = client.post(f"/api/v1/projects/{project.id}/tasks/upload", headers=_owner(project),
                          data={"file": (io.BytesIO(b'{"external_id": "a", "data": {"text": "a"}}\n'), "t.jsonl")})
     assert upload.status_code == 201, upload.json
+
+
+# orjson parses first where it reads a text exactly as the standard parser does; these are the texts near that line.
+PARSER_EDGES = [
+    '{"n": 9223372036854775807, "m": -9223372036854775808}',  # 64-bit limits (19 digits: the standard parser)
+    '{"n": 18446744073709551616}', '{"n": -9223372036854775809}',  # past 64 bits: orjson would give floats
+    '{"n": 123456789012345678901234567890}', '{"f": 0.1000000000000000055511151231257827}',
+    '{"f": 1e308, "g": 2.5e-300, "h": -0.0, "i": 1E2}', '{"s": "caf\u00e9 \ud83d\ude00", "t": "\u2028"}',
+    '{"a": 1, "a": 2}', '[1, 2.0, "x", null, true, false, {}, []]', ' {"pad": 1} ', '{"k": "no\\u0000 nul"}',
+]
+
+
+@pytest.mark.parametrize("text", PARSER_EDGES)
+def test_the_fast_parser_reads_every_value_as_the_standard_parser_does(text):
+    import json
+
+    from marketplace import inputs
+
+    expected = json.loads(text)
+    value, clean = inputs.loads_checked(text)
+    assert value == expected and inputs.loads(text) == expected
+    assert repr(value) == repr(expected)  # int stays int, -0.0 stays -0.0
+    assert clean == (inputs.problem(value) is None and inputs.surely_clean(text))
+
+
+BIG_INT = 123456789012345678901234567890  # past 64 bits, within MAX_INT_DIGITS
+
+
+def test_integers_past_64_bits_are_kept_exactly_on_every_import_path(client):
+    """The JSON body, the synchronous upload and an upload of COPY size all store the integer, not a float."""
+    from sqlalchemy import select
+
+    from marketplace.extensions import db
+    from marketplace.tasks import store
+    from marketplace.tasks.models import Task
+    from tests.factories import ProjectFactory
+    from tests.projects.test_routes import _owner
+
+    project = ProjectFactory()
+    auth = bearer(_owner(project))
+    body = '{"tasks": [{"external_id": "body", "data": {"n": %d, "m": -%d}}]}' % (BIG_INT, BIG_INT)
+    assert client.post(f"/api/v1/projects/{project.id}/tasks", data=body, content_type="application/json",
+                       headers=auth).status_code == 201
+    rows = max(store.COPY_MIN_ROWS, 2)
+    lines = "".join('{"external_id": "file-%d", "data": {"n": %d, "m": -%d}}\n' % (i, BIG_INT, BIG_INT)
+                    for i in range(rows))
+    response = client.post(f"/api/v1/projects/{project.id}/tasks/upload", headers=auth,
+                           data={"file": (io.BytesIO(lines.encode()), "tasks.jsonl")}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    datas = db.session.scalars(select(Task.data).where(Task.project_id == project.id)).all()
+    assert len(datas) == rows + 1
+    assert all(d == {"n": BIG_INT, "m": -BIG_INT} and type(d["n"]) is int for d in datas)

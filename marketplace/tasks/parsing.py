@@ -69,10 +69,10 @@ def _file_error(line: int, field: str, message: str) -> ValidationFailed:
 def _json_cell(text: str, line: int, field: str):
     """Parse one JSON value of an upload (a JSONL line, a CSV cell) under the app's input rules (inputs.py)."""
     try:
-        value = inputs.loads(text)
+        value, clean = inputs.loads_checked(text)
     except ValueError as exc:
         raise _file_error(line, field, f"not valid JSON ({getattr(exc, 'msg', str(exc))})")
-    found = None if inputs.surely_clean(text) else inputs.problem(value, field)
+    found = None if clean else inputs.problem(value, field)
     if found is not None:
         raise _file_error(line, found[0], found[1])
     return value

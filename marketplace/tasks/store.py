@@ -6,6 +6,7 @@ the same on SQLite.
 """
 import json
 
+import orjson
 from sqlalchemy import case, false, text, update
 from sqlalchemy.dialects import sqlite
 
@@ -103,10 +104,13 @@ def _copy_text(value: str | None) -> str:
 
 
 def _copy_json(value) -> str:
-    """A JSON value in COPY's text format (json.dumps escapes control characters; backslashes remain)."""
+    """A JSON value in COPY's text format (JSON escapes control characters; backslashes remain)."""
     if value is None:
         return "\\N"
-    text = json.dumps(value)
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits (the sync path's JSON keeps up to inputs.MAX_INT_DIGITS digits)
+        text = json.dumps(value)
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
