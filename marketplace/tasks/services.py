@@ -21,13 +21,13 @@ from marketplace.tasks.models import Task
 
 
 def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: int, rows: list[int] | None = None,
-                 checked: list[dict] | None = None, copy_payload: str | None = None) -> dict:
+                 checked: list[dict] | None = None, copy_lines: list[str] | None = None) -> dict:
     """Add a batch of tasks; ids already in the project are reported as duplicates and skipped.
 
     Any bad row rejects the whole batch (the caller's transaction rolls back). Rows go in with
     multi-row INSERT ... ON CONFLICT DO NOTHING, never one ORM object per row.
 
-    `checked` (with `copy_payload`): rows an import job validated ahead of time with check_items()
+    `checked` (with `copy_lines`): rows an import job validated ahead of time with check_items()
     against this project's label schema and pre-label setting, used as they are while those hold.
     """
     project = projects.owned(account=account, project_id=project_id, lock=True)
@@ -40,21 +40,20 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
             errors={"json": {"tasks": [f"more than {max_tasks} items"]}},
         )
     if checked is None or checked_against(project) != getattr(checked, "against", None):
-        checked, copy_payload = check_items(project.label_schema, project.show_prelabels, items, rows), None
-    created = store.insert_new(project.id, checked, initial_slots(project), copy_payload=copy_payload)
-    duplicates = sorted({item["external_id"] for item in checked} - set(created))
-    gold = {external_id: task_id for external_id, (task_id, is_gold) in created.items() if is_gold}
+        checked, copy_lines = check_items(project.label_schema, project.show_prelabels, items, rows), None
+    inserted = store.insert_new(project.id, checked, initial_slots(project), copy_lines=copy_lines)
+    gold = inserted.gold
     if gold:
         results.record_gold(project=project, task_ids=list(gold.values()),
                             answers={i["external_id"]: i["gold_answer"] for i in checked if i["external_id"] in gold})
-    project_store.count_imported(project, tasks=len(created) - len(gold), gold=len(gold))  # the row is locked
+    project_store.count_imported(project, tasks=inserted.created - len(gold), gold=len(gold))  # the row is locked
     db.session.flush()
-    if project.status in (PROJECT_OPEN, PAUSED) and created:
+    if project.status in (PROJECT_OPEN, PAUSED) and inserted.created:
         escrow.top_up(project=project, amount_cents=None, now=utcnow())  # the new tasks' worst case, or 402
     return {
-        "created": len(created),
-        "duplicates": duplicates,
-        "duplicate_count": len(duplicates),
+        "created": inserted.created,
+        "duplicates": inserted.duplicates,
+        "duplicate_count": len(inserted.duplicates),
         "task_count": project.task_count,
     }
 

@@ -5,10 +5,13 @@ submit statement counts an answer (COUNT_ANSWER) with the steps below, and the p
 the same on SQLite.
 """
 import json
+from typing import NamedTuple
 
 import orjson
-from sqlalchemy import case, false, text, update
+import psycopg
+from sqlalchemy import String, any_, bindparam, case, false, select, text, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from marketplace.db import core, is_postgres, utcnow
 from marketplace.extensions import db
@@ -30,35 +33,48 @@ RETURNING external_id, id, status
 """)
 
 
-# Batches of at least this many rows go through COPY into a staging table (three round trips, but
-# no per-element escaping of parameter arrays in the driver, which costs ~50 us a row at 10,000 rows).
+# Batches of at least this many rows go through COPY (no per-element escaping of parameter arrays in the
+# driver, which costs ~50 us a row at 10,000 rows): straight into tasks when none of the ids is there yet,
+# else into a session temporary table and from it with the same INSERT ... ON CONFLICT, in file order.
 COPY_MIN_ROWS = 500
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS task_import_stage (ord integer, external_id text, data text, gold text, "
-          "explanation text, prediction text, model_version text, uncertainty float8)")
+# A copy line's own columns, in order; project_id, slot_limit, created_at, slots_taken and answer_count
+# are the batch's and go in front of each line.
+_COPY_TASKS = ("COPY tasks (project_id, slot_limit, created_at, slots_taken, answer_count, external_id, status, data, "
+               "gold_answer, gold_explanation, prediction, model_version, uncertainty) FROM STDIN")
+_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS task_import_stage (ord integer, external_id text, status text, data text, "
+          "gold text, explanation text, prediction text, model_version text, uncertainty float8)")
 _FROM_STAGE = """
 INSERT INTO tasks (project_id, external_id, data, status, gold_answer, gold_explanation, slots_taken, slot_limit,
                    answer_count, created_at, prediction, model_version, uncertainty)
-SELECT %(project_id)s, s.external_id, s.data::jsonb, CASE WHEN s.gold IS NULL THEN 'open' ELSE 'gold' END,
-       s.gold::jsonb, s.explanation, 0, %(slot_limit)s, 0, %(now)s, s.prediction::jsonb, s.model_version, s.uncertainty
+SELECT %(project_id)s, s.external_id, s.data::jsonb, s.status, s.gold::jsonb, s.explanation, 0, %(slot_limit)s, 0,
+       %(now)s, s.prediction::jsonb, s.model_version, s.uncertainty
 FROM task_import_stage s ORDER BY s.ord
 ON CONFLICT (project_id, external_id) DO NOTHING
 RETURNING external_id, id, status
 """
 
 
-def insert_new(project_id: int, items: list[dict], slot_limit: int,
-               copy_payload: str | None = None) -> dict[str, tuple[int, bool]]:
-    """Insert the rows whose external id is new; return {external_id: (task id, is gold)} of those.
+class Inserted(NamedTuple):
+    """What a batch insert did: how many rows went in, the ids already in the project, the new gold tasks' ids."""
 
-    On PostgreSQL a batch is one INSERT ... SELECT FROM unnest(arrays): a handful of parameters
+    created: int
+    duplicates: list[str]
+    gold: dict[str, int]  # external id -> task id
+
+
+def insert_new(project_id: int, items: list[dict], slot_limit: int, copy_lines: list[str] | None = None) -> Inserted:
+    """Insert the rows whose external id is new; the others are reported as duplicates.
+
+    On PostgreSQL a small batch is one INSERT ... SELECT FROM unnest(arrays): a handful of parameters
     however many rows, where a multi-row VALUES list makes the driver parse tens of thousands of
-    placeholders; from COPY_MIN_ROWS rows, the rows are COPYed (as text we format) into a session
-    temporary table first and inserted from it in file order, the same INSERT ... ON CONFLICT.
-    `copy_payload`: copy_payload(items), made ahead of time (an import job's parser thread does).
+    placeholders; from COPY_MIN_ROWS rows, the rows are COPYed (see above).
+    `copy_lines`: copy_lines_of(items), made ahead of time (an import job's parser thread does).
     """
     if is_postgres() and len(items) >= COPY_MIN_ROWS:
-        return _insert_by_copy(project_id, copy_payload or copy_payload_of(items), slot_limit)
+        lines = copy_lines or copy_lines_of(items)
+        return (_copy_straight(project_id, items, lines, slot_limit)
+                or _inserted(items, _insert_by_staging(project_id, lines, slot_limit)))
     if is_postgres():
         dumps = json.dumps
         rows = core(_PG_INSERT, {
@@ -71,7 +87,7 @@ def insert_new(project_id: int, items: list[dict], slot_limit: int,
             "model_versions": [item["model_version"] for item in items],
             "uncertainties": [uncertainty(item["prediction"]) for item in items],
         })
-        return {external_id: (task_id, status == GOLD) for external_id, task_id, status in rows}
+        return _inserted(items, rows)
     table = Task.__table__
     stmt = (
         sqlite.insert(table)
@@ -79,7 +95,7 @@ def insert_new(project_id: int, items: list[dict], slot_limit: int,
         .returning(table.c.external_id, table.c.id, table.c.status)
     )
     now = utcnow()
-    created: dict[str, tuple[int, bool]] = {}
+    rows = []
     for start in range(0, len(items), IMPORT_CHUNK):
         chunk = [
             {"project_id": project_id, "external_id": item["external_id"], "data": item["data"],
@@ -89,9 +105,19 @@ def insert_new(project_id: int, items: list[dict], slot_limit: int,
              "model_version": item["model_version"], "uncertainty": uncertainty(item["prediction"])}
             for item in items[start:start + IMPORT_CHUNK]
         ]
-        for external_id, task_id, status in db.session.execute(stmt, chunk):
-            created[external_id] = (task_id, status == GOLD)
-    return created
+        rows.extend(db.session.execute(stmt, chunk))
+    return _inserted(items, rows)
+
+
+def _inserted(items: list[dict], rows) -> Inserted:
+    """Inserted from the (external_id, id, status) rows an INSERT ... ON CONFLICT DO NOTHING returned."""
+    created, gold = set(), {}
+    for external_id, task_id, status in rows:
+        created.add(external_id)
+        if status == GOLD:
+            gold[external_id] = task_id
+    duplicates = sorted({item["external_id"] for item in items} - created)
+    return Inserted(len(created), duplicates, gold)
 
 
 def _copy_text(value: str | None) -> str:
@@ -114,28 +140,48 @@ def _copy_json(value) -> str:
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
-def copy_payload_of(items: list[dict]) -> str:
-    """The rows as COPY text for the staging table (no database work: it can be made ahead, in a thread)."""
+def copy_lines_of(items: list[dict]) -> list[str]:
+    """The rows' own columns as COPY text lines (no database work: they can be made ahead, in a thread)."""
     lines = []
-    for i, item in enumerate(items):
+    for item in items:
         certainty = uncertainty(item["prediction"])
-        lines.append("\t".join((str(i), _copy_text(item["external_id"]), _copy_json(item["data"]),
-                                 _copy_json(item["gold_answer"]), _copy_text(item["gold_explanation"]),
-                                 _copy_json(item["prediction"]), _copy_text(item["model_version"]),
-                                 "\\N" if certainty is None else repr(certainty))))
-    lines.append("")
-    return "\n".join(lines)
+        lines.append("\t".join((_copy_text(item["external_id"]), OPEN if item["gold_answer"] is None else GOLD,
+                                 _copy_json(item["data"]), _copy_json(item["gold_answer"]),
+                                 _copy_text(item["gold_explanation"]), _copy_json(item["prediction"]),
+                                 _copy_text(item["model_version"]), "\\N" if certainty is None else repr(certainty))))
+    return lines
 
 
-def _insert_by_copy(project_id: int, payload: str, slot_limit: int) -> dict[str, tuple[int, bool]]:
+def _copy_straight(project_id: int, items: list[dict], lines: list[str], slot_limit: int) -> Inserted | None:
+    """COPY the rows into tasks, in file order; None, with nothing inserted, when an id is already in the project.
+
+    A fresh import's rows are all new: COPY skips the staging table, the sort and the speculative
+    inserts of ON CONFLICT, and returns no rows to fetch. A savepoint takes back a COPY that hit
+    an existing id (it stops there), and the staging path sorts out which rows are new.
+    """
+    prefix = f"{project_id}\t{slot_limit}\t{utcnow().isoformat()}\t0\t0\t"
+    try:
+        with db.session.begin_nested():  # the SAVEPOINT is sent when the connection is asked for inside
+            with db.session.connection().connection.dbapi_connection.cursor() as cursor, cursor.copy(_COPY_TASKS) as copy:
+                copy.write("".join([f"{prefix}{line}\n" for line in lines]).encode())
+    except psycopg.errors.UniqueViolation:
+        return None
+    gold_ids = [item["external_id"] for item in items if item["gold_answer"] is not None]
+    gold = dict(db.session.execute(select(Task.external_id, Task.id).where(
+        Task.project_id == project_id, Task.external_id == any_(bindparam("ids", gold_ids, type_=ARRAY(String)))
+    )).all()) if gold_ids else {}
+    return Inserted(len(lines), [], gold)
+
+
+def _insert_by_staging(project_id: int, lines: list[str], slot_limit: int) -> list[tuple]:
     dbapi = db.session.connection().connection.dbapi_connection
     with dbapi.cursor() as cursor:
         cursor.execute(_STAGE)
-        cursor.execute("TRUNCATE task_import_stage")
+        cursor.execute("TRUNCATE task_import_stage")  # rows of an earlier batch in this transaction
         with cursor.copy("COPY task_import_stage FROM STDIN") as copy:
-            copy.write(payload.encode())
+            copy.write("".join([f"{i}\t{line}\n" for i, line in enumerate(lines)]).encode())
         cursor.execute(_FROM_STAGE, {"project_id": project_id, "slot_limit": slot_limit, "now": utcnow()})
-        return {external_id: (task_id, status == GOLD) for external_id, task_id, status in cursor.fetchall()}
+        return cursor.fetchall()
 
 
 def uncertainty(prediction: list[float] | None) -> float | None:

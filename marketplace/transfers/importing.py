@@ -75,7 +75,7 @@ class Chunk:
     size: int
     lines: int
     checked: list | None = None  # the rows validated against the project's label schema
-    payload: str | None = None  # and formatted for COPY
+    copy_lines: list[str] | None = None  # and formatted for COPY
 
 
 def parsed_chunks(pieces: Iterator[bytes], *, start: int, first_line: int, limit: int,
@@ -95,7 +95,8 @@ def parsed_chunks(pieces: Iterator[bytes], *, start: int, first_line: int, limit
         chunk = Chunk(items, numbers, start + consumed, lines.consumed - consumed, lines.count - count)
         if items:
             chunk.checked = tasks.check_items(*schema, items, numbers)
-            chunk.payload = task_store.copy_payload_of(chunk.checked) if len(items) >= task_store.COPY_MIN_ROWS else None
+            if len(items) >= task_store.COPY_MIN_ROWS:
+                chunk.copy_lines = task_store.copy_lines_of(chunk.checked)
         yield chunk
         if not items:
             return
@@ -225,7 +226,7 @@ def _parsed_on_own_connection(engine, transfer_id: int, options: dict) -> Iterat
 
 def _import(transfer: Transfer, account: Account, chunk: Chunk) -> None:
     outcome = tasks.import_tasks(account=account, project_id=transfer.project_id, items=chunk.items, rows=chunk.numbers,
-                                 max_tasks=len(chunk.items), checked=chunk.checked, copy_payload=chunk.payload)
+                                 max_tasks=len(chunk.items), checked=chunk.checked, copy_lines=chunk.copy_lines)
     transfer.rows_done += len(chunk.items)
     transfer.created_count += outcome["created"]
     transfer.duplicate_count += outcome["duplicate_count"]

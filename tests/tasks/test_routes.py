@@ -156,3 +156,30 @@ def test_tasks_of_someone_elses_project_are_404(client, project):
     assert client.post(f"/api/v1/projects/{project.id}/tasks", json=batch("x"), headers=stranger).status_code == 404
     assert client.get(f"/api/v1/tasks/{task.id}", headers=bearer(AnnotatorFactory())).status_code == 403
     assert tasks_in(project.id) == 1
+
+
+def test_copy_sized_batches_with_gold_and_with_ids_already_there(client, project, headers):
+    """A fresh COPY-sized batch goes straight in (gold marked, with its result); one that meets existing ids
+    is taken back whole and inserted row by row: the new rows in file order, the others reported."""
+    from marketplace.results.models import Result
+    from marketplace.tasks import store
+
+    n = store.COPY_MIN_ROWS + 10
+    rows = [{"external_id": f"a{i}", "data": {"n": i}} for i in range(n)]
+    rows[7] = {"external_id": "g7", "data": {}, "gold_answer": {"label": "dog"}, "gold_explanation": "Bark."}
+    first = client.post(f"/api/v1/projects/{project.id}/tasks", json={"tasks": rows}, headers=headers)
+    assert first.status_code == 201 and first.json["created"] == n and first.json["duplicates"] == []
+    gold = db.session.scalars(select(Task).where(Task.project_id == project.id, Task.status == "gold")).all()
+    assert [(t.external_id, t.gold_answer, t.gold_explanation) for t in gold] == [("g7", {"label": "dog"}, "Bark.")]
+    assert db.session.scalar(select(Result.label).where(Result.task_id == gold[0].id)) == "dog"
+
+    again = [{"external_id": f"b{i}", "data": {"n": i}} for i in range(n)]
+    again[5], again[400] = rows[0], {"external_id": "g-new", "data": {}, "gold_answer": {"label": "cat"}}
+    response = client.post(f"/api/v1/projects/{project.id}/tasks", json={"tasks": again}, headers=headers)
+    assert response.json["created"] == n - 1 and response.json["duplicates"] == ["a0"]
+    assert tasks_in(project.id) == 2 * n - 1
+    added = db.session.execute(select(Task.external_id, Task.status).where(Task.project_id == project.id)
+                               .order_by(Task.id).offset(n)).all()
+    assert [external_id for external_id, _ in added] == [r["external_id"] for r in again if r is not rows[0]]
+    assert dict(added)["g-new"] == "gold" and client.get(f"/api/v1/projects/{project.id}",
+                                                         headers=headers).json["gold_count"] == 2
