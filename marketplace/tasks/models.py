@@ -20,25 +20,11 @@ class Task(IdMixin, db.Model):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("project_id", "external_id", name="uq_tasks_project_external_id"),
-        # The lease scan walks open tasks of one project in id order.
-        Index(
-            "ix_tasks_leasable",
-            "project_id",
-            "id",
-            postgresql_where=text("status = 'open'"),
-            sqlite_where=text("status = 'open'"),
-        ),
+        # The lease scan walks open tasks of one project in id order; gold is looked up the same way.
         Index("ix_tasks_project_status_id", "project_id", "status", "id"),
         # Active ordering walks open tasks most uncertain first.
         Index("ix_tasks_uncertain", "project_id", text("uncertainty DESC NULLS LAST"), "id",
               postgresql_where=text("status = 'open'")).ddl_if(dialect="postgresql"),
-        Index(
-            "ix_tasks_gold",
-            "project_id",
-            "id",
-            postgresql_where=text("status = 'gold'"),
-            sqlite_where=text("status = 'gold'"),
-        ),
     )
 
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"))
