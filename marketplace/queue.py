@@ -106,7 +106,7 @@ class Job:
 
 
 # The features that declare jobs (each has a jobs.py of Job constants).
-JOB_FEATURES = ("assignments", "idempotency", "payments", "results", "transfers", "webhooks")
+JOB_FEATURES = ("assignments", "forecasts", "idempotency", "payments", "results", "transfers", "webhooks")
 
 
 def declared() -> list[Job]:

@@ -74,6 +74,8 @@ class Project(IdMixin, TimestampMixin, db.Model):
     closed_task_count: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the forecast last began to say the money runs out first (marketplace/forecasts); None when it does not.
+    budget_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def initial_slots(project) -> int:

@@ -5,7 +5,10 @@ complete or reopen it; those features call these instead of setting the project'
 """
 from datetime import datetime
 
-from marketplace.projects.models import COMPLETED, OPEN, PAUSED
+from sqlalchemy import update
+
+from marketplace.extensions import db
+from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
 
 
 def count_imported(project, *, tasks: int, gold: int) -> None:
@@ -44,3 +47,18 @@ def record_fit(project, **learned) -> None:
         raise TypeError(f"record_fit takes {LEARNED}, not {sorted(unknown)}")
     for name, value in learned.items():
         setattr(project, name, value)
+
+
+def mark_budget_warning(project_id: int, runs_out: bool, now: datetime) -> bool:
+    """Record that the money runs out first (True: this call started the episode) or that it no longer does.
+
+    Conditional UPDATEs of the row itself: no lock is taken unless the state changes, and two
+    checks at once start one episode.
+    """
+    if runs_out:
+        started = db.session.execute(update(Project).where(Project.id == project_id, Project.budget_warned_at.is_(None))
+                                     .values(budget_warned_at=now).execution_options(synchronize_session=False))
+        return started.rowcount == 1
+    db.session.execute(update(Project).where(Project.id == project_id, Project.budget_warned_at.is_not(None))
+                       .values(budget_warned_at=None).execution_options(synchronize_session=False))
+    return False

@@ -16,8 +16,11 @@ IMPORT_COMPLETED = "import.completed"
 IMPORT_FAILED = "import.failed"
 EXPORT_COMPLETED = "export.completed"
 EXPORT_FAILED = "export.failed"
+# The forecast says the project's money (budget cap or escrow) runs out before its last answer
+# (marketplace/forecasts): once per episode, again after it cleared.
+PROJECT_BUDGET_WARNING = "project.budget_warning"
 EVENTS = (TASK_COMPLETED, PROJECT_COMPLETED, TASK_ESCALATED, RECOMPUTE_FINISHED, IMPORT_COMPLETED, IMPORT_FAILED,
-          EXPORT_COMPLETED, EXPORT_FAILED)
+          EXPORT_COMPLETED, EXPORT_FAILED, PROJECT_BUDGET_WARNING)
 PING = "ping"  # sent only by the test endpoint, to whatever the endpoint subscribes to
 
 PENDING = "pending"

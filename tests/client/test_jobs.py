@@ -89,5 +89,10 @@ def test_the_cli_runs_import_and_export_jobs_and_saves_the_report(requester, ans
     direct = requester.projects.report(pid, format="json")
     assert {k: v for k, v in figures.items() if k != "generated_at"} == \
         {k: v for k, v in direct.items() if k != "generated_at"}
+    forecast = cli.json("projects", "forecast", pid)
+    direct = requester.projects.forecast(pid)
+    assert forecast["remaining_answers"] == direct["remaining_answers"] == {"expected": 0, "low": 0, "high": 0}
+    assert forecast["completion"]["hours"] == {"expected": 0.0, "low": 0.0, "high": 0.0}  # everything is answered
+    assert forecast["project_id"] == pid and forecast["cost"] == direct["cost"] and not forecast["budget"]["runs_out"]
     confusion = figures["confusion"]  # a truthful crowd: every answer on the diagonal
     assert confusion["answers"] == 18 and sum(confusion["counts"][k][k] for k in range(3)) == 18

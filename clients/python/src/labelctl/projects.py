@@ -166,6 +166,10 @@ class Projects(Resource):
             response.read()
             return response.text
 
+    def forecast(self, project_id: int) -> dict[str, Any]:
+        """When the project will finish and what it will cost (90% intervals), and whether its money lasts."""
+        return cast(dict, self._http.request("GET", f"/projects/{project_id}/forecast"))
+
     def recompute_status(self, project_id: int) -> Recompute:
         """The latest recompute: status, progress, the model it chose."""
         return cast(Recompute, self._http.request("GET", f"/projects/{project_id}/recompute"))

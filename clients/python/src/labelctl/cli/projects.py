@@ -72,6 +72,7 @@ def add_commands(commands: Any) -> None:
     report = command("report", project_report, "the quality report: an HTML page to open, or its figures as JSON")
     report.add_argument("--output", "-o", help="file to write the page to (default: stdout)")
     report.add_argument("--json", action="store_true", help="the figures as JSON instead of the page")
+    command("forecast", project_forecast, "when the project will finish and what it will cost, with 90% intervals")
 
 
 def _json_file(context: Context, name: str) -> dict[str, Any]:
@@ -211,6 +212,12 @@ def export_results(context: Context, args: argparse.Namespace) -> int:
 def recompute(context: Context, args: argparse.Namespace) -> int:
     with context.client() as client:
         context.out.object(client.projects.recompute(args.project_id))
+    return 0
+
+
+def project_forecast(context: Context, args: argparse.Namespace) -> int:
+    with context.client() as client:
+        context.out.object(client.projects.forecast(args.project_id))
     return 0
 
 
