@@ -81,6 +81,7 @@ OPERATION_IDS = {
     ("get", "/projects/{project_id}/report"): "get_project_report",
     ("get", "/admin/report"): "get_marketplace_report",
     ("get", "/projects/{project_id}/forecast"): "get_project_forecast",
+    ("get", "/me/feed"): "get_my_feed",
     ("post", "/admin/accounts/{account_id}/suspend"): "suspend_account",
     ("post", "/admin/accounts/{account_id}/reinstate"): "reinstate_account",
     ("get", "/admin/accounts/{account_id}/skills"): "list_account_skills",

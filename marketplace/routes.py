@@ -13,6 +13,7 @@ def blueprints():
     from marketplace.approvals.routes import bp as approvals  # when the app is built (docstring)
     from marketplace.assignments.routes import bp as assignments  # when the app is built (docstring)
     from marketplace.disputes.routes import bp as disputes  # when the app is built (docstring)
+    from marketplace.feed.routes import bp as feed  # when the app is built (docstring)
     from marketplace.forecasts.routes import bp as forecasts  # when the app is built (docstring)
     from marketplace.health.routes import bp as health  # when the app is built (docstring)
     from marketplace.ledger.routes import bp as ledger  # when the app is built (docstring)
@@ -28,7 +29,7 @@ def blueprints():
     from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
-               reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts):
+               reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts, feed):
         bp.url_prefix = "/api/v1"
         yield bp
 

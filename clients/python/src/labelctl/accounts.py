@@ -37,6 +37,10 @@ class Accounts(Resource):
         """The account the client's credential belongs to."""
         return cast(Account, self._http.request("GET", "/me"))
 
+    def feed(self, *, kinds: list[str] | None = None, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Your feed, newest first (annotators): rejections, missed gold, rulings on disputes, bonuses."""
+        return self._http.pages("/me/feed", {"kind": kinds}, page_size=page_size)
+
 
 class ApiKeys(Resource):
     def create(self, name: str = "", *, use: bool = False, idempotency_key: IdempotencyKey = None) -> ApiKey:
