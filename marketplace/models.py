@@ -15,3 +15,4 @@ from marketplace.payments import models as payments  # noqa: F401
 from marketplace.approvals import models as approvals  # noqa: F401
 from marketplace.idempotency import models as idempotency  # noqa: F401
 from marketplace.transfers import models as transfers  # noqa: F401
+from marketplace.questions import models as questions  # noqa: F401

@@ -21,6 +21,7 @@ def blueprints():
     from marketplace.projects.routes import bp as projects  # when the app is built (docstring)
     from marketplace.qualifications.routes import bp as qualifications  # when the app is built (docstring)
     from marketplace.quality.routes import bp as quality  # when the app is built (docstring)
+    from marketplace.questions.routes import bp as questions  # when the app is built (docstring)
     from marketplace.reports.routes import bp as reports  # when the app is built (docstring)
     from marketplace.results.routes import bp as results  # when the app is built (docstring)
     from marketplace.reviews.routes import bp as reviews  # when the app is built (docstring)
@@ -29,7 +30,7 @@ def blueprints():
     from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
-               reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts, feed):
+               reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts, feed, questions):
         bp.url_prefix = "/api/v1"
         yield bp
 

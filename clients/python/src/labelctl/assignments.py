@@ -20,6 +20,11 @@ class Assignments(Resource):
         return cast(Assignment, self._http.request("POST", f"/assignments/{assignment_id}/answer",
                                                    json={"answer": answer}, idempotency_key=idempotency_key))
 
+    def ask(self, assignment_id: int, question: str, *, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Ask the requester about the task of this assignment; the answer is shared with the project's crowd."""
+        return cast(dict, self._http.request("POST", f"/assignments/{assignment_id}/questions",
+                                             json={"question": question}, idempotency_key=idempotency_key))
+
     def release(self, assignment_id: int, *, idempotency_key: IdempotencyKey = None) -> Assignment:
         """Give a live lease back without answering."""
         return cast(Assignment, self._http.request("POST", f"/assignments/{assignment_id}/release",

@@ -152,6 +152,20 @@ class Projects(Resource):
                 return
             sleep(interval_s)
 
+    def questions(self, project_id: int, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """The project's task questions, newest first (annotators: the answered ones)."""
+        return self._http.pages(f"/projects/{project_id}/questions", page_size=page_size)
+
+    def answer_question(self, question_id: int, answer: str, *, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Answer a task question on your project (once): every annotator of the project can read it."""
+        return cast(dict, self._http.request("POST", f"/questions/{question_id}/answer", json={"answer": answer},
+                                             idempotency_key=idempotency_key))
+
+    def promote_question(self, question_id: int, *, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Add an answered task question to the instructions, as a new minor guideline version."""
+        return cast(dict, self._http.request("POST", f"/questions/{question_id}/promote",
+                                             idempotency_key=idempotency_key))
+
     def recompute(self, project_id: int, *, idempotency_key: IdempotencyKey = None) -> Recompute:
         """Queue a recompute of the truth model, results and trust."""
         return cast(Recompute, self._http.request("POST", f"/projects/{project_id}/recompute",
