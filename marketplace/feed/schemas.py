@@ -21,12 +21,16 @@ class FeedItemOut(Schema):
     task_ref = fields.String(metadata={"description": "the task as you see it (the same ref as your other views)"})
     reason = fields.String(allow_none=True, metadata={
         "description": "the rejection's reason, the gold task's explanation, the ruling's note or the bonus's reason"})
-    category = fields.String(allow_none=True, metadata={"description": "rejection: its category"})
-    your_answer = fields.Raw(allow_none=True, metadata={"description": "rejection and gold_miss: what you answered"})
-    expected = fields.Raw(allow_none=True, metadata={"description": "gold_miss: the known answer"})
-    outcome = fields.String(metadata={"description": "dispute: upheld (the rejection stands) or overturned"})
-    amount_cents = fields.Integer(metadata={"description": "bonus: what you were paid"})
-    currency = fields.String(metadata={"description": "bonus: its currency"})
+    category = fields.String(allow_none=True, metadata={
+        "optional": True, "description": "rejection: its category"})
+    your_answer = fields.Raw(allow_none=True, metadata={
+        "optional": True, "description": "rejection and gold_miss: what you answered"})
+    expected = fields.Raw(allow_none=True, metadata={
+        "optional": True, "description": "gold_miss: the known answer"})
+    outcome = fields.String(metadata={
+        "optional": True, "description": "dispute: upheld (the rejection stands) or overturned"})
+    amount_cents = fields.Integer(metadata={"optional": True, "description": "bonus: what you were paid"})
+    currency = fields.String(metadata={"optional": True, "description": "bonus: its currency"})
 
 
 class FeedPageOut(Schema):

@@ -21,10 +21,13 @@ class TaskQuestionOut(Schema):
     answered_at = fields.DateTime(allow_none=True)
     promoted_version = fields.Integer(allow_none=True, metadata={
         "description": "the guideline version the question and its answer were added to"})
-    task_id = fields.Integer(metadata={"description": "the project's requester only"})
-    assignment_id = fields.Integer(metadata={"description": "the requester, and the annotator who asked"})
-    asked_by = fields.String(metadata={"description": "the requester only: the asker's pseudonym in this project"})
-    task_ref = fields.String(metadata={"description": "the annotator who asked: the task as they see it"})
+    task_id = fields.Integer(metadata={"optional": True, "description": "the project's requester only"})
+    assignment_id = fields.Integer(metadata={
+        "optional": True, "description": "the requester, and the annotator who asked"})
+    asked_by = fields.String(metadata={
+        "optional": True, "description": "the requester only: the asker's pseudonym in this project"})
+    task_ref = fields.String(metadata={
+        "optional": True, "description": "the annotator who asked: the task as they see it"})
 
 
 TaskQuestionListArgs = PageArgs
