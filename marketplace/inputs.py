@@ -90,6 +90,10 @@ def loads(text, **kwargs):
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
+    return _standard_loads(text, **kwargs)
+
+
+def _standard_loads(text, **kwargs):
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int, **kwargs)
     except RecursionError:
@@ -143,12 +147,12 @@ def surely_clean(text: str) -> bool:
 
 def loads_checked(text: str):
     """(value, clean): loads(text), and whether it is surely_clean (no problem() walk needed), testing the text once."""
-    if surely_clean(text):
-        try:
-            return orjson.loads(text), True  # nothing in the text it could read otherwise
-        except orjson.JSONDecodeError:
-            pass  # the standard parser's message, or its reading of what orjson refuses
-    return loads(text), False
+    if not surely_clean(text):
+        return loads(text), False  # non-ASCII text may still go through orjson there
+    try:
+        return orjson.loads(text), True  # nothing in the text it could read otherwise
+    except orjson.JSONDecodeError:
+        return _standard_loads(text), False  # its message, or its reading of what orjson refuses
 
 
 def problem(value, path: str = "json") -> tuple[str, str] | None:
