@@ -57,7 +57,7 @@ def feed(*, annotator: Account, kinds: list[str] | None, cursor: str | None, lim
     """One page of the annotator's feed: {items, next_cursor, has_more}."""
     after = Cursor.decode(cursor) if cursor else None
     found = []
-    for kind in kinds or KINDS:
+    for kind in dict.fromkeys(kinds or KINDS):  # a kind named twice is read once
         found += _SOURCES[kind](annotator, after, limit)
     found.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[0].id), reverse=True)
     page = found[:limit]

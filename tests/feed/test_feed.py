@@ -59,7 +59,7 @@ def test_the_feed_lists_each_kind_newest_first_and_hides_gold_where_the_project_
     assert (rejection["category"], rejection["reason"]) == ("wrong_label", "That is a dog.")
     assert all(item["project_id"] == project.id and item["task_ref"].startswith("tsk_") for item in body["items"])
     assert body["has_more"] is False and body["next_cursor"] is None
-    only = client.get("/api/v1/me/feed?kind=bonus&kind=rejection", headers=bearer(annotator)).json["items"]
+    only = client.get("/api/v1/me/feed?kind=bonus&kind=rejection&kind=bonus", headers=bearer(annotator)).json["items"]
     assert [item["kind"] for item in only] == ["bonus", "rejection"]
 
 
