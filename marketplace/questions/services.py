@@ -15,7 +15,7 @@ from sqlalchemy import select
 from marketplace import pseudonyms
 from marketplace.accounts.models import ANNOTATOR, Account
 from marketplace.assignments.models import Assignment
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.pagination import keyset
 from marketplace.projects import guidelines, services as projects
@@ -28,7 +28,7 @@ def ask(*, annotator: Account, assignment_id: int, question: str, now: datetime)
     if assignment is None or assignment.annotator_id != annotator.id:
         raise NotFound("No such assignment.")
     row = TaskQuestion(project_id=assignment.project_id, task_id=assignment.task_id, assignment_id=assignment.id,
-                       asked_by=annotator.id, question=question.strip(), asked_at=now)
+                       asked_by=annotator.id, question=_text(question, "question"), asked_at=now)
     db.session.add(row)
     db.session.flush()
     return shown(row, annotator)
@@ -48,7 +48,7 @@ def answer(*, account: Account, question_id: int, answer: str, now: datetime) ->
     row = _owned(account, question_id)
     if row.answered_at is not None:
         raise Conflict("This question is already answered.", code="already_answered")
-    row.answer, row.answered_at = answer.strip(), now
+    row.answer, row.answered_at = _text(answer, "answer"), now
     db.session.flush()
     return shown(row, account)
 
@@ -68,6 +68,12 @@ def promote(*, account: Account, question_id: int, now: datetime) -> dict:
     row.promoted_version = version.version
     db.session.flush()
     return shown(row, account)
+
+
+def _text(value: str, field: str) -> str:
+    if not value.strip():
+        raise ValidationFailed(f"The {field} is blank.", errors={"json": {field: ["must not be blank"]}})
+    return value.strip()
 
 
 def _owned(account: Account, question_id: int) -> TaskQuestion:

@@ -67,8 +67,10 @@ def test_only_the_assignments_annotator_asks_and_only_the_projects_requester_ans
                        headers=bearer(AnnotatorFactory())).status_code == 404
     assert client.post(f"/api/v1/assignments/{lease['id']}/questions", json=body,
                        headers=_owner(project)).status_code == 403
-    assert client.post(f"/api/v1/assignments/{lease['id']}/questions", json={"question": ""},
-                       headers=bearer(annotator)).status_code == 422
+    for blank in ("", "     "):
+        refused = client.post(f"/api/v1/assignments/{lease['id']}/questions", json={"question": blank},
+                              headers=bearer(annotator))
+        assert refused.status_code == 422 and "question" in refused.json["errors"]["json"]
     qid = client.post(f"/api/v1/assignments/{lease['id']}/questions", json=body, headers=bearer(annotator)).json["id"]
     answer = {"answer": "other"}
     assert client.post(f"/api/v1/questions/{qid}/answer", json=answer, headers=bearer(RequesterFactory())).status_code == 404
