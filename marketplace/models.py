@@ -16,3 +16,5 @@ from marketplace.approvals import models as approvals  # noqa: F401
 from marketplace.idempotency import models as idempotency  # noqa: F401
 from marketplace.transfers import models as transfers  # noqa: F401
 from marketplace.questions import models as questions  # noqa: F401
+from marketplace.teams import models as teams  # noqa: F401
+from marketplace.experiments import models as experiments  # noqa: F401

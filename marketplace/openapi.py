@@ -86,6 +86,25 @@ OPERATION_IDS = {
     ("get", "/projects/{project_id}/questions"): "list_project_questions",
     ("post", "/questions/{question_id}/answer"): "answer_question",
     ("post", "/questions/{question_id}/promote"): "promote_question",
+    ("post", "/vendors"): "register_vendor",
+    ("post", "/teams"): "create_team",
+    ("get", "/teams"): "list_teams",
+    ("get", "/teams/{team_id}"): "get_team",
+    ("post", "/teams/{team_id}/invites"): "invite_to_team",
+    ("get", "/teams/{team_id}/invites"): "list_team_invites",
+    ("delete", "/teams/{team_id}/invites/{invite_id}"): "revoke_team_invite",
+    ("post", "/team-invites/accept"): "accept_team_invite",
+    ("get", "/teams/{team_id}/members"): "list_team_members",
+    ("patch", "/teams/{team_id}/members/{member_id}"): "set_team_member_role",
+    ("delete", "/teams/{team_id}/members/{member_id}"): "remove_team_member",
+    ("post", "/teams/{team_id}/leave"): "leave_team",
+    ("get", "/teams/{team_id}/stats"): "get_team_stats",
+    ("get", "/projects/{project_id}/workforce"): "get_project_workforce",
+    ("put", "/projects/{project_id}/workforce"): "set_project_workforce",
+    ("post", "/projects/{project_id}/experiments"): "start_experiment",
+    ("get", "/projects/{project_id}/experiments"): "list_experiments",
+    ("get", "/projects/{project_id}/experiments/{experiment_id}"): "get_experiment",
+    ("post", "/projects/{project_id}/experiments/{experiment_id}/stop"): "stop_experiment",
     ("post", "/admin/accounts/{account_id}/suspend"): "suspend_account",
     ("post", "/admin/accounts/{account_id}/reinstate"): "reinstate_account",
     ("get", "/admin/accounts/{account_id}/skills"): "list_account_skills",
@@ -165,7 +184,8 @@ EXAMPLES = {
 
 # Operations that create something unique or move an existing object between states (409), move
 # money (402), or call the payment provider (503); matched on the path without the prefix.
-_CONFLICT_CREATES = {"/requesters", "/annotators", "/webhooks", "/disputes", "/payouts/account"}
+_CONFLICT_CREATES = {"/requesters", "/annotators", "/vendors", "/webhooks", "/disputes", "/payouts/account",
+                     "/team-invites/accept"}
 _MONEY = re.compile(r"/escrow$|/bonuses$|/refunds$|/payouts/run$|/payouts/\{payout_id\}/retry$")
 _PROVIDER = re.compile(r"^/payments/fundings$|^/admin/refunds$|^/payouts/account|^/admin/payouts|^/admin/reconciliation$")
 _UNSIGNED = {"/payments/stripe/webhook"}  # Stripe signs its deliveries; there is no bearer credential
@@ -177,7 +197,7 @@ def _statuses(method: str, path: str, secured: bool) -> list[int]:
         found += [401, 403]
     if "{" in path:
         found.append(404)
-    if method in ("post", "patch", "delete") and ("{" in path or path in _CONFLICT_CREATES):
+    if method in ("post", "put", "patch", "delete") and ("{" in path or path in _CONFLICT_CREATES):
         found.append(409)
     if method == "post" and _MONEY.search(path):
         found.append(402)

@@ -26,11 +26,14 @@ def blueprints():
     from marketplace.results.routes import bp as results  # when the app is built (docstring)
     from marketplace.reviews.routes import bp as reviews  # when the app is built (docstring)
     from marketplace.tasks.routes import bp as tasks  # when the app is built (docstring)
+    from marketplace.teams.routes import bp as teams  # when the app is built (docstring)
+    from marketplace.experiments.routes import bp as experiments  # when the app is built (docstring)
     from marketplace.transfers.routes import bp as transfers  # when the app is built (docstring)
     from marketplace.webhooks.routes import bp as webhooks  # when the app is built (docstring)
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
-               reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts, feed, questions):
+               reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts, feed, questions,
+               teams, experiments):
         bp.url_prefix = "/api/v1"
         yield bp
 

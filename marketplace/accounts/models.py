@@ -10,7 +10,9 @@ from marketplace.extensions import db
 REQUESTER = "requester"
 ANNOTATOR = "annotator"
 ADMIN = "admin"
-ROLES = (REQUESTER, ANNOTATOR, ADMIN)
+# A labeling vendor: owns teams that requesters may target, and watches their work (marketplace/teams).
+VENDOR = "vendor"
+ROLES = (REQUESTER, ANNOTATOR, ADMIN)  # the marketplace's roles; a vendor only works with teams
 
 ACTIVE = "active"
 SUSPENDED = "suspended"

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts import schemas, services
 from marketplace.accounts.auth import current_account, requires
-from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES
+from marketplace.accounts.models import ADMIN, ANNOTATOR, REQUESTER, ROLES, VENDOR
 from marketplace.db import transaction, utcnow
 from marketplace.limits import login_failures_per_account, login_per_client, signup_per_client
 from marketplace.idempotency.keys import idempotent
@@ -41,6 +41,17 @@ class Annotators(MethodView):
         return _register(data, ANNOTATOR)
 
 
+@bp.route("/vendors")
+class Vendors(MethodView):
+    @signup_per_client
+    @bp.arguments(schemas.RegistrationIn)
+    @bp.response(201, schemas.AccountOut)
+    @bp.doc(security=[])
+    def post(self, data):
+        """Register a vendor account: it owns teams requesters may target, and watches their work."""
+        return _register(data, VENDOR)
+
+
 @bp.route("/auth/tokens")
 class Tokens(MethodView):
     @login_per_client
@@ -57,7 +68,7 @@ class Tokens(MethodView):
 
 @bp.route("/auth/tokens/<int:token_id>")
 class Token(MethodView):
-    @requires(*ROLES)
+    @requires(*ROLES, VENDOR)
     @idempotent
     @bp.response(204)
     def delete(self, token_id):
@@ -68,7 +79,7 @@ class Token(MethodView):
 
 @bp.route("/me")
 class Me(MethodView):
-    @requires(*ROLES)
+    @requires(*ROLES, VENDOR)
     @bp.response(200, schemas.AccountOut)
     def get(self):
         """Read the calling account."""

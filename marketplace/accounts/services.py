@@ -11,6 +11,7 @@ from marketplace.accounts.models import (
     ADMIN,
     ANNOTATOR,
     REQUESTER,
+    VENDOR,
     AccessToken,
     Account,
     ApiKey,
@@ -22,7 +23,7 @@ from marketplace.pagination import keyset
 
 def register(*, email: str, password: str, role: str, display_name: str = "") -> Account:
     """Create an account; the role comes from the endpoint, never from the request body."""
-    if role not in (REQUESTER, ANNOTATOR, ADMIN):
+    if role not in (REQUESTER, ANNOTATOR, ADMIN, VENDOR):
         raise ValueError(f"unknown role {role!r}")
     email = email.strip().lower()
     if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:

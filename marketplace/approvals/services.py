@@ -63,20 +63,32 @@ def approve(*, project: Project, ids: list[int], actor_id: int | None, now: date
     if not ids:
         return 0
     rows = assignment_store.mark_approved(project_id=project.id, ids=ids, actor_id=actor_id, now=now)
-    if not rows or project.reward_cents == 0:
+    per_annotator, fees = _owed(project, rows)
+    if not per_annotator:
         return len(rows)
-    fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
-    per_annotator = Counter(row.annotator_id for row in rows)
     moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency),
-                         ledger.account(ANNOTATOR_AVAILABLE, a, project.currency), n * project.reward_cents)
-             for a, n in sorted(per_annotator.items())]
+                         ledger.account(ANNOTATOR_AVAILABLE, a, project.currency), cents)
+             for a, cents in sorted(per_annotator.items())]
     escrow_id = escrow.escrow_account(project)
-    moves.append(ledger.Move(escrow_id, ledger.account(PLATFORM_FEES, None, project.currency), fee * len(rows)))
+    moves.append(ledger.Move(escrow_id, ledger.account(PLATFORM_FEES, None, project.currency), fees))
     done = sorted(row.id for row in rows)
     ledger.post(key=_batch_key("approve", done), kind="approval", reference=("project", project.id), moves=moves,
-                holds={escrow_id: -fee * len(rows)}, now=now, details={"assignments": done[:1000]},
+                holds={escrow_id: -fees}, now=now, details={"assignments": done[:1000]},
                 memo=f"{len(rows)} answer(s) approved")
     return len(rows)
+
+
+def _owed(project: Project, rows) -> tuple[dict[int, int], int]:
+    """Each annotator's rewards over some answers, and the answers' fees, at the reward each lease was given
+    (a team's or an arm's, else the project's); annotators owed nothing are left out."""
+    per_annotator: Counter = Counter()
+    fees = 0
+    for row in rows:
+        reward = project.reward_cents if row.reward_cents is None else row.reward_cents
+        if reward:
+            per_annotator[row.annotator_id] += reward
+            fees += escrow.fee_cents(reward, project.fee_bps)
+    return dict(per_annotator), fees
 
 
 def check_rejection(category: str, reason: str) -> None:
@@ -105,15 +117,14 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     if not rows:
         return 0
     _reopen_slots(project, sorted(row.task_id for row in counted if not row.is_gold))
-    if project.reward_cents:
-        fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
+    per_annotator, fees = _owed(project, rows)
+    if per_annotator:
         escrow_id = escrow.escrow_account(project)
-        per_annotator = Counter(row.annotator_id for row in rows)
-        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency), escrow_id, n * project.reward_cents)
-                 for a, n in sorted(per_annotator.items())]
+        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency), escrow_id, cents)
+                 for a, cents in sorted(per_annotator.items())]
         done = sorted(row.id for row in rows)
         ledger.post(key=_batch_key("reject", done), kind="rejection", reference=("project", project.id), moves=moves,
-                    holds={escrow_id: -fee * len(rows)}, now=now, details={"assignments": done[:1000]},
+                    holds={escrow_id: -fees}, now=now, details={"assignments": done[:1000]},
                     memo=f"{len(rows)} answer(s) rejected: {category}")
         if project.status == PROJECT_CLOSED:
             escrow.release(project=project, now=now)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from marketplace.assignments.models import LEASED, SUBMITTED, Assignment
 from marketplace.db import core, is_postgres, pg_one, pg_sql
@@ -35,7 +35,7 @@ _PG_CONTEXT = pg_sql("""
 SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.expires_at, a.is_gold, a.guideline_version,
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.truth_model, p.model_as_annotator, p.model_confusion,
-       p.budget_cents, p.reward_cents, p.currency, e.id AS escrow_id,
+       p.budget_cents, coalesce(a.reward_cents, p.reward_cents) AS reward_cents, p.currency, e.id AS escrow_id,
        t.gold_answer, t.gold_explanation,
        -- only types whose answers point into the data (boxes, spans...) need it: skip it for classes
        CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
@@ -50,7 +50,8 @@ _CONTEXT = (
         Assignment.leased_at, Assignment.expires_at, Assignment.is_gold, Assignment.guideline_version,
         Project.status.label("project_status"), Project.label_schema, Project.gold_feedback, Project.quality_rules,
         Project.target_confidence, Project.min_answers, Project.max_answers, Project.aggregation, Project.class_priors,
-        Project.truth_model, Project.model_as_annotator, Project.model_confusion, Project.budget_cents, Project.reward_cents,
+        Project.truth_model, Project.model_as_annotator, Project.model_confusion, Project.budget_cents,
+        func.coalesce(Assignment.reward_cents, Project.reward_cents).label("reward_cents"),
         Project.currency, LedgerAccount.id.label("escrow_id"),
         Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
     )

@@ -95,7 +95,8 @@ def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, n
     """End a live lease (released, skipped or expired) and give its slot back; False if it was no longer live."""
     ended = db.session.execute(
         update(Assignment).where(Assignment.id == assignment_id, Assignment.status == LEASED)
-        .values(status=status, ended_at=now, skip_reason=skip_reason).returning(Assignment.project_id)
+        .values(status=status, ended_at=now, skip_reason=skip_reason)
+        .returning(Assignment.project_id, Assignment.reward_cents)
     ).first()
     skipped = status == SKIPPED
     if ended is not None and not is_gold:  # gold has no slots
@@ -103,5 +104,5 @@ def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, n
     elif ended is not None and skipped:
         tasks_store.count_skip(task_id)
     if ended is not None:
-        escrow.release_lease_holds(project_id=ended.project_id, leases=1)
+        escrow.release_lease_holds(project_id=ended.project_id, rewards=[ended.reward_cents])
     return ended is not None

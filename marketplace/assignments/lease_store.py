@@ -47,6 +47,17 @@ class Lease:
     guideline_version: int
     note: str | None = None
     prelabel: list | None = None
+    reward_cents: int | None = None  # what this answer pays (a team's or an arm's reward, else the project's)
+
+
+@dataclass(frozen=True)
+class LeaseTerms:
+    """What a team or an experiment arm changes about one lease (None: the project's own)."""
+
+    reward_cents: int | None = None
+    team_id: int | None = None
+    arm_id: int | None = None
+    task_arm_id: int | None = None  # the arm whose tasks to lease from (an experiment by task)
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,21 @@ class LeaseContext:
     answer_cost: int = 0
     escrow_id: int | None = None
     escrow_free: int | None = None
+    # Who may work (teams/workforce.py) and the running experiment; the project's reward and fee.
+    workforce: dict | None = None
+    published_at: datetime | None = None
+    experiment: dict | None = None
+    reward_cents: int = 0
+    fee_bps: int = 0
+    # This lease's terms when a team or an arm changes them (services.lease_next_task sets them).
+    terms: LeaseTerms | None = None
 
 
 _PG_CONTEXT = pg_sql("""
 SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
        p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements, p.guideline_version, p.requalify_after,
-       p.active_ordering, p.show_prelabels, p.reward_cents, p.fee_bps, e.id AS escrow_id,
+       p.active_ordering, p.show_prelabels, p.reward_cents, p.fee_bps, p.workforce, p.published_at, p.experiment,
+       e.id AS escrow_id,
        e.balance_cents - e.held_cents AS escrow_free,
        (SELECT coalesce(max(a.task_id), 0) FROM assignments a
         WHERE a.annotator_id = :annotator_id AND a.project_id = :project_id AND NOT a.is_gold) AS position,
@@ -102,7 +122,8 @@ def _portable_context_query(project_id: int, annotator_id: int):
             Project.id, Project.status, Project.answers_per_task, Project.max_leases_per_annotator,
             Project.max_answers_per_annotator, Project.assignment_duration_s, Project.gold_rate, Project.gold_count,
             Project.requirements, Project.guideline_version, Project.requalify_after, Project.active_ordering,
-            Project.show_prelabels, Project.reward_cents, Project.fee_bps, LedgerAccount.id.label("escrow_id"),
+            Project.show_prelabels, Project.reward_cents, Project.fee_bps, Project.workforce, Project.published_at,
+            Project.experiment, LedgerAccount.id.label("escrow_id"),
             (LedgerAccount.balance_cents - LedgerAccount.held_cents).label("escrow_free"), position.label("position"),
             AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
             func.coalesce(AnnotatorStats.answers, 0).label("answers"),
@@ -133,6 +154,7 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
         row.requalify_after, row.active_ordering, row.show_prelabels, row.position,
         row.blocked_reason if row.blocked else None, row.answers,
         row.reward_cents + escrow.fee_cents(row.reward_cents, row.fee_bps), row.escrow_id, row.escrow_free,
+        row.workforce or {}, row.published_at, row.experiment, row.reward_cents, row.fee_bps,
     )
 
 
@@ -145,7 +167,7 @@ _PG_LEASE = """
 WITH picked AS (
     SELECT t.id FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
-      {after}
+      {after} {arm}
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
     ORDER BY {order}
@@ -153,8 +175,9 @@ WITH picked AS (
     FOR UPDATE OF t SKIP LOCKED
 ), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
-                             guideline_version)
-    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false, :guideline_version FROM picked
+                             guideline_version, reward_cents, team_id, arm_id)
+    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false, :guideline_version,
+           :reward_cents, :team_id, :arm_id FROM picked
     WHERE """ + ledger_store.FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
@@ -162,36 +185,42 @@ WITH picked AS (
 SELECT inserted.id, inserted.task_id, bumped.data, bumped.rework_note, bumped.prediction
 FROM inserted JOIN bumped ON bumped.id = inserted.task_id
 """
-_PG_FORWARD = pg_sql(_PG_LEASE.format(after="AND t.id > :after", order="t.id"))
-_PG_WRAPPED = pg_sql(_PG_LEASE.format(after="AND t.id <= :after", order="t.id"))
+# Each statement in two forms: any task, or only the tasks of one experiment arm (an experiment by task).
+_ARM = {False: "", True: "AND t.arm_id = :task_arm_id"}
+_PG_FORWARD = {a: pg_sql(_PG_LEASE.format(after="AND t.id > :after", order="t.id", arm=_ARM[a])) for a in _ARM}
+_PG_WRAPPED = {a: pg_sql(_PG_LEASE.format(after="AND t.id <= :after", order="t.id", arm=_ARM[a])) for a in _ARM}
 # Active ordering: the most uncertain open task first (model prediction, then the running posterior).
-_PG_ACTIVE = pg_sql(_PG_LEASE.format(after="", order="t.uncertainty DESC NULLS LAST, t.id"))
+_PG_ACTIVE = {a: pg_sql(_PG_LEASE.format(after="", order="t.uncertainty DESC NULLS LAST, t.id", arm=_ARM[a]))
+              for a in _ARM}
 
-_PG_GOLD = pg_sql("""
+_PG_GOLD_TEMPLATE = """
 WITH picked AS (
     SELECT t.id, t.data, t.rework_note, t.prediction FROM tasks t
-    WHERE t.project_id = :project_id AND t.status = 'gold'
+    WHERE t.project_id = :project_id AND t.status = 'gold' {arm}
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
       AND """ + _LIVE_UNDER_CAP + """
     ORDER BY md5(:gold_key || t.id::text), t.id
     LIMIT 1
 ), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
-                             guideline_version)
-    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true, :guideline_version FROM picked
+                             guideline_version, reward_cents, team_id, arm_id)
+    SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true, :guideline_version,
+           :reward_cents, :team_id, :arm_id FROM picked
     WHERE """ + ledger_store.FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
 )
 SELECT inserted.id, inserted.task_id, picked.data, picked.rework_note, picked.prediction
 FROM inserted JOIN picked ON picked.id = inserted.task_id
-""")
+"""
+_PG_GOLD = {a: pg_sql(_PG_GOLD_TEMPLATE.format(arm=_ARM[a])) for a in _ARM}
 
 # Gold is handed out only when ordinary work is there too: otherwise "a lease succeeded" would mean "gold".
 _PG_ORDINARY_LEFT = pg_sql("""
 SELECT EXISTS (
     SELECT 1 FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
+      AND (CAST(:task_arm_id AS bigint) IS NULL OR t.arm_id = :task_arm_id)
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
 ) AS left
 """)
@@ -204,6 +233,8 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
     """Lease a task of the project to the annotator (a gold one first if asked), or None."""
     expires_at = now + timedelta(seconds=project.assignment_duration_s)
     position = project.position
+    terms = project.terms or LeaseTerms()
+    by_arm = terms.task_arm_id is not None
     params = {
         "project_id": project.project_id,
         "annotator_id": annotator_id,
@@ -214,21 +245,27 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         "guideline_version": project.guideline_version,
         "cost": project.answer_cost,
         "escrow_id": project.escrow_id,
+        "reward_cents": terms.reward_cents,
+        "team_id": terms.team_id,
+        "arm_id": terms.arm_id,
+        "task_arm_id": terms.task_arm_id,
     }
     if is_postgres():
         if gold_first and not pg_one(_PG_ORDINARY_LEFT, params).left:
             return None
-        row = pg_one(_PG_GOLD, {**params, "gold_key": pseudonyms.gold_order_key(annotator_id)}) if gold_first else None
+        gold_key = pseudonyms.gold_order_key(annotator_id)
+        row = pg_one(_PG_GOLD[by_arm], {**params, "gold_key": gold_key}) if gold_first else None
         if row is None and project.active_ordering:
-            row = pg_one(_PG_ACTIVE, params)
+            row = pg_one(_PG_ACTIVE[by_arm], params)
         elif row is None:
-            row = pg_one(_PG_FORWARD, params)
+            row = pg_one(_PG_FORWARD[by_arm], params)
             if row is None and position > 0:
-                row = pg_one(_PG_WRAPPED, params)
+                row = pg_one(_PG_WRAPPED[by_arm], params)
         if row is None:
             return None
         return Lease(row.id, project.project_id, annotator_id, row.task_id, row.data, now, expires_at,
-                     project.guideline_version, row.rework_note, row.prediction if project.show_prelabels else None)
+                     project.guideline_version, row.rework_note, row.prediction if project.show_prelabels else None,
+                     _paid(project, terms))
     return _lease_portable(project, annotator_id, now, expires_at, gold_first)
 
 
@@ -237,11 +274,14 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         return None
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
     order = (Task.uncertainty.desc().nulls_last(), Task.id) if project.active_ordering else (Task.id,)
+    terms = project.terms or LeaseTerms()
     unseen = select(Task).where(Task.project_id == project.project_id, ~had.exists()).order_by(*order).limit(1)
+    if terms.task_arm_id is not None:
+        unseen = unseen.where(Task.arm_id == terms.task_arm_id)
     ordinary = unseen.where(Task.status == OPEN, Task.slots_taken < Task.slot_limit)
     if gold_first and db.session.scalar(ordinary) is None:
         return None  # gold only beside ordinary work, never instead of it
-    task = _first_unseen_gold(project.project_id, annotator_id, had) if gold_first else None
+    task = _first_unseen_gold(project.project_id, annotator_id, had, terms.task_arm_id) if gold_first else None
     if task is None:
         task = db.session.scalar(ordinary)
     if task is None:
@@ -252,18 +292,25 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
     assignment = Assignment(
         task_id=task.id, project_id=project.project_id, annotator_id=annotator_id, status=LEASED,
         leased_at=now, expires_at=expires_at, is_gold=is_gold, guideline_version=project.guideline_version,
+        reward_cents=terms.reward_cents, team_id=terms.team_id, arm_id=terms.arm_id,
     )
     db.session.add(assignment)
     db.session.flush()
     if not is_gold:
         tasks_store.take_slot(task.id)
     return Lease(assignment.id, project.project_id, annotator_id, task.id, task.data, now, expires_at,
-                 project.guideline_version, task.rework_note, task.prediction if project.show_prelabels else None)
+                 project.guideline_version, task.rework_note, task.prediction if project.show_prelabels else None,
+                 _paid(project, terms))
 
 
-def _first_unseen_gold(project_id: int, annotator_id: int, had) -> Task | None:
+def _paid(project: LeaseContext, terms: LeaseTerms) -> int:
+    return project.reward_cents if terms.reward_cents is None else terms.reward_cents
+
+
+def _first_unseen_gold(project_id: int, annotator_id: int, had, task_arm_id: int | None) -> Task | None:
     """The unseen gold task first in this annotator's order (the PostgreSQL statement's ORDER BY, in Python)."""
-    ids = db.session.scalars(select(Task.id).where(Task.project_id == project_id, Task.status == GOLD, ~had.exists()))
+    query = select(Task.id).where(Task.project_id == project_id, Task.status == GOLD, ~had.exists())
+    ids = db.session.scalars(query if task_arm_id is None else query.where(Task.arm_id == task_arm_id))
     key = pseudonyms.gold_order_key(annotator_id)
     first = min(ids, key=lambda task_id: (pseudonyms.gold_rank(key, task_id), task_id), default=None)
     return None if first is None else db.session.get(Task, first)

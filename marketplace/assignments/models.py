@@ -85,6 +85,11 @@ class Assignment(IdMixin, db.Model):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # Who approved or rejected (None: automatic).
     decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))
+    # The terms of this lease when they differ from the project's: a team's or an experiment arm's
+    # reward (None: the project's reward_cents), the team it was given through, the arm it counts in.
+    reward_cents: Mapped[int | None] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"))
+    arm_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("experiment_arms.id"))
 
 
 def payment_status(assignment) -> str | None:

@@ -19,6 +19,8 @@ class LeaseOut(Schema):
     leased_at = fields.DateTime()
     expires_at = fields.DateTime()
     guideline_version = fields.Integer(metadata={"description": "the version of the instructions this lease is under"})
+    reward_cents = fields.Integer(metadata={
+        "description": "what the answer pays: the project's reward, or your team's or the experiment arm's"})
 
     def _task(self, lease):
         return {"ref": pseudonyms.task_ref(lease.task_id, lease.annotator_id), "data": lease.task_data,

@@ -1,5 +1,6 @@
 """Leases and answers: lease the next task, submit, release, expire."""
 import random
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -8,11 +9,14 @@ from marketplace.accounts.models import Account
 from marketplace.assignments import answering, lease_store
 from marketplace.assignments.models import EXPIRED, LEASED, RELEASED, SKIPPED, SUBMITTED, Assignment
 from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.experiments.models import TASK_UNIT
 from marketplace.extensions import db
 from marketplace.payments import escrow
+from marketplace.projects import arms
 from marketplace.projects import services as projects
 from marketplace.quality import eligibility
 from marketplace.tasks import store as tasks_store
+from marketplace.teams import workforce
 
 EXPIRY_BATCH = 5_000
 _rng = random.Random()
@@ -27,6 +31,9 @@ class NoTaskAvailable(NotFound):
 def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: random.Random = _rng) -> lease_store.Lease:
     """Lease the next task of a project to this annotator, now and then a gold one."""
     project = lease_store.context(project_id=project_id, annotator_id=annotator.id)
+    # Outside the project's workforce it is a 404, before its status or any requirement is named.
+    way_in = (workforce.ensure_access(project=project, annotator_id=annotator.id, now=now)
+              if project is not None and workforce.restricted(project.workforce) else workforce.CROWD)
     projects.ensure_open_for_work(project)
     eligibility.ensure(annotator=annotator, project=project, now=now)
     if project.blocked_reason is not None:
@@ -38,9 +45,15 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
                                                            now=now) >= cap:
         raise Conflict(f"You have reached this project's limit of {cap} answers per annotator.", code="answer_limit_reached")
     gold_first = project.gold_count > 0 and project.gold_rate > 0 and rng.random() < project.gold_rate
-    lease = lease_store.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
-    if lease is not None:
-        return lease
+    unit = project.experiment["unit"] if project.experiment else None
+    base = project
+    for arm in arms.lease_order(project.experiment, annotator.id, rng) or [None]:
+        project = _with_terms(base, way_in, arm, unit)
+        if arm is not None and arm["qualification_id"] is not None:
+            _ensure_arm_qualification(annotator, arm, now)
+        lease = lease_store.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
+        if lease is not None:
+            return lease
     if project.answer_cost and lease_store.short_of_funds(project_id=project_id, annotator_id=annotator.id,
                                                       cost=project.answer_cost):
         raise escrow.OutOfFunds("This project's escrow cannot pay for one more answer; it hands out no work until "
@@ -51,6 +64,27 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
             "answer or release one first.", code="lease_limit_reached"
         )
     raise NoTaskAvailable("No task is available for you in this project right now.")
+
+
+def _with_terms(project: lease_store.LeaseContext, way_in: workforce.Access, arm, unit: str | None):
+    """The lease context under a team's and an arm's terms: an arm's reward beats a team's, which beats the project's."""
+    if way_in.team_id is None and arm is None:
+        return project
+    arm = arm or {}
+    reward = arm.get("reward_cents") or way_in.reward_cents
+    paid = project.reward_cents if reward is None else reward
+    terms = lease_store.LeaseTerms(reward_cents=reward, team_id=way_in.team_id, arm_id=arm.get("id"),
+                                   task_arm_id=arm.get("id") if unit == TASK_UNIT else None)
+    version = arm.get("guideline_version")
+    return replace(project, terms=terms, answer_cost=paid + escrow.fee_cents(paid, project.fee_bps),
+                   guideline_version=version or project.guideline_version)
+
+
+def _ensure_arm_qualification(annotator: Account, arm: dict, now: datetime) -> None:
+    qualification_id = arm["qualification_id"]
+    if eligibility.best_grant(annotator_id=annotator.id, qualification_id=qualification_id, now=now) is None:
+        raise eligibility.NotQualified(
+            f"You are not eligible for this project: qualification {qualification_id} is required; take its test first.")
 
 
 def own_assignment(*, assignment_id: int, annotator: Account, lock: bool = False) -> Assignment:
@@ -104,7 +138,7 @@ def expire_leases(*, now: datetime) -> int:
     total = 0
     while True:
         rows = db.session.execute(
-            select(Assignment.id, Assignment.task_id, Assignment.is_gold, Assignment.project_id)
+            select(Assignment.id, Assignment.task_id, Assignment.is_gold, Assignment.project_id, Assignment.reward_cents)
             .where(Assignment.status == LEASED, Assignment.expires_at <= now)
             .order_by(Assignment.expires_at)
             .limit(EXPIRY_BATCH)
@@ -122,11 +156,11 @@ def expire_leases(*, now: datetime) -> int:
             if not row.is_gold:
                 per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
         tasks_store.give_back_slots(per_task)
-        per_project: dict[int, int] = {}
+        per_project: dict[int, list] = {}
         for row in rows:
-            per_project[row.project_id] = per_project.get(row.project_id, 0) + 1
-        for project_id, count in sorted(per_project.items()):
-            escrow.release_lease_holds(project_id=project_id, leases=count)
+            per_project.setdefault(row.project_id, []).append(row.reward_cents)
+        for project_id, rewards in sorted(per_project.items()):
+            escrow.release_lease_holds(project_id=project_id, rewards=rewards)
         total += len(rows)
         if len(rows) < EXPIRY_BATCH:
             return total

@@ -129,13 +129,14 @@ def _pay_overturned(dispute: Dispute, now: datetime) -> None:
     assignment = db.session.get(Assignment, dispute.assignment_id)
     project = db.session.scalar(select(Project).where(Project.id == dispute.project_id).with_for_update(key_share=True))
     assignment_store.approve_after_dispute(assignment, now)  # paid after all; a lost dispute's rejection never counts
-    if project.reward_cents == 0:
+    reward = project.reward_cents if assignment.reward_cents is None else assignment.reward_cents
+    if reward == 0:
         return
-    fee = escrow.fee_cents(project.reward_cents, project.fee_bps)
+    fee = escrow.fee_cents(reward, project.fee_bps)
     escrow_id = escrow.escrow_account(project)
     available = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
     held = ledger.locked([escrow_id, available])
-    cost = project.reward_cents + fee
+    cost = reward + fee
     if ledger.spare_cents(held[escrow_id]) >= cost:
         source = escrow_id
     elif ledger.spare_cents(held[available]) >= cost:
@@ -145,7 +146,7 @@ def _pay_overturned(dispute: Dispute, now: datetime) -> None:
     ledger.post(key=f"dispute-{dispute.id}", kind="dispute_overturned", reference=("dispute", dispute.id), now=now,
                 memo="rejection overturned on dispute",
                 moves=[ledger.Move(source, ledger.account(ANNOTATOR_AVAILABLE, assignment.annotator_id,
-                                                          project.currency), project.reward_cents),
+                                                          project.currency), reward),
                        ledger.Move(source, ledger.account(PLATFORM_FEES, None, project.currency), fee)])
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from marketplace.assignments.models import LEASED, PENDING_STATES, Assignment
+from marketplace.assignments.models import LEASED, PENDING_STATES, SUBMITTED, Assignment
 from marketplace.db import greatest
 from marketplace.errors import Conflict
 from marketplace.extensions import db
@@ -33,9 +33,37 @@ def fee_cents(reward_cents: int, fee_bps: int) -> int:
     return -(-reward_cents * fee_bps // 10_000)
 
 
+def cost_of(reward_cents: int, fee_bps: int) -> int:
+    """What one answer at this reward costs the requester: reward plus fee."""
+    return reward_cents + fee_cents(reward_cents, fee_bps)
+
+
+def reward_ceiling(project) -> int:
+    """The most one answer of the project may pay: its reward, a targeted team's or a running arm's."""
+    rewards = [project.reward_cents]
+    rewards += [t["reward_cents"] for t in (project.workforce or {}).get("teams") or [] if t.get("reward_cents")]
+    rewards += [arm["reward_cents"] for arm in (project.experiment or {}).get("arms", []) if arm.get("reward_cents")]
+    return max(rewards)
+
+
 def answer_cost(project) -> int:
-    """What one answer costs the requester: reward plus fee."""
-    return project.reward_cents + fee_cents(project.reward_cents, project.fee_bps)
+    """The most one answer may cost the requester (reward plus fee): at the project's reward, or at a
+    targeted team's or a running experiment arm's when higher. Funding is sized on it."""
+    return cost_of(reward_ceiling(project), project.fee_bps)
+
+
+def answer_spend(project, *where) -> tuple[int, int, int, int]:
+    """Submitted (not rejected) answers of a project, approved and pending, and their rewards and fees in cents,
+    each at the reward its lease was given (a team's or an experiment arm's, else the project's)."""
+    reward = func.coalesce(Assignment.reward_cents, project.reward_cents)
+    rows = db.session.execute(
+        select(reward, func.count(Assignment.approved_at), func.count() - func.count(Assignment.approved_at))
+        .where(Assignment.project_id == project.id, Assignment.status == SUBMITTED, *where).group_by(reward)).all()
+    approved = sum(int(a) for _, a, _ in rows)
+    pending = sum(int(p) for _, _, p in rows)
+    rewards = sum(int(r) * (int(a) + int(p)) for r, a, p in rows)
+    fees = sum(fee_cents(int(r), project.fee_bps) * (int(a) + int(p)) for r, a, p in rows)
+    return approved, pending, rewards, fees
 
 
 def escrow_account(project) -> int:
@@ -148,22 +176,27 @@ class OutOfFunds(Conflict):
     code = "insufficient_escrow"
 
 
-def release_lease_holds(*, project_id: int, leases: int) -> None:
-    """Give back the reservations of leases that ended without an answer."""
+def release_lease_holds(*, project_id: int, rewards: list[int | None]) -> None:
+    """Give back the reservations of leases that ended without an answer (each lease's reward; None: the project's)."""
+    if not rewards:
+        return
     project = db.session.get(Project, project_id)
     existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
-    if existing is not None and leases:
-        ledger.change_hold(account_id=existing.id, cents=-leases * answer_cost(project))
+    if existing is not None:
+        cents = sum(cost_of(project.reward_cents if r is None else r, project.fee_bps) for r in rewards)
+        ledger.change_hold(account_id=existing.id, cents=-cents)
 
 
 def expected_hold(project) -> int:
     """What a project's escrow should hold: live leases' cost and pending answers' fees."""
-    live = db.session.scalar(select(func.count()).select_from(Assignment).where(
-        Assignment.project_id == project.id, Assignment.status == LEASED))
-    pending = db.session.scalar(select(func.count()).select_from(Assignment).where(
+    reward = func.coalesce(Assignment.reward_cents, project.reward_cents)
+    live = db.session.execute(select(reward, func.count()).where(
+        Assignment.project_id == project.id, Assignment.status == LEASED).group_by(reward)).all()
+    pending = db.session.execute(select(reward, func.count()).where(
         Assignment.project_id == project.id, Assignment.status.in_(PENDING_STATES),
-        Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None)))
-    return live * answer_cost(project) + pending * fee_cents(project.reward_cents, project.fee_bps)
+        Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None)).group_by(reward)).all()
+    return (sum(n * cost_of(r, project.fee_bps) for r, n in live)
+            + sum(n * fee_cents(r, project.fee_bps) for r, n in pending))
 
 
 def check_holds() -> list[dict]:

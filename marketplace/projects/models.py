@@ -76,6 +76,14 @@ class Project(IdMixin, TimestampMixin, db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the forecast last began to say the money runs out first (marketplace/forecasts); None when it does not.
     budget_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who may work (marketplace/teams/workforce.py): {"crowd": bool, "teams": [{"team_id", "reward_cents"}],
+    # "crowd_after_hours": hours after publishing before the crowd may join, or None}. {} is the crowd alone.
+    workforce: Mapped[dict] = mapped_column(Json, default=dict, server_default=text("'{}'"))
+    # The running experiment's terms (projects/arms.py), a snapshot its owner (marketplace/experiments)
+    # writes when it starts and clears when it stops, read with the project on every lease:
+    # {"id", "unit", "arms": [{"id", "weight", "guideline_version", "reward_cents", "qualification_id",
+    # "answers_per_task"}]}. None: no experiment runs.
+    experiment: Mapped[dict | None] = mapped_column(Json)
 
 
 def initial_slots(project) -> int:

@@ -8,6 +8,7 @@ from marketplace.ledger.models import CURRENCIES
 from marketplace.pagination import PageArgs, page_schema
 from marketplace.projects.models import STATUSES
 from marketplace.quality.rules import RuleIn
+from marketplace.teams.schemas import WorkforceIn
 
 
 
@@ -65,6 +66,8 @@ class ProjectIn(Schema):
                                    metadata={"description": "tell an annotator at once when they miss a gold task"})
     requirements = fields.Nested(RequirementsIn, load_default=dict)
     quality_rules = fields.List(fields.Nested(RuleIn), load_default=list, validate=validate.Length(max=20))
+    workforce = fields.Nested(WorkforceIn, load_default=None, metadata={
+        "description": "who may work: the crowd (default), teams, or teams first and the crowd after N hours"})
 
 
 def _optional(schema: type[Schema], name: str) -> type[Schema]:
@@ -114,6 +117,7 @@ class ProjectOut(Schema):
     gold_feedback = fields.Boolean()
     requirements = fields.Dict()
     quality_rules = fields.List(fields.Dict())
+    workforce = fields.Dict()
     gold_count = fields.Integer()
     status = fields.String()
     guideline_version = fields.Integer()

@@ -7,13 +7,16 @@ from sqlalchemy import select
 from marketplace import labels
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.assignments import store as assignment_store
+from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotFound, field_error
 from marketplace.extensions import db
 from marketplace.payments import escrow, idempotency
+from marketplace.projects import arms
 from marketplace.projects.models import CLOSED, COMPLETED, DRAFT, OPEN, PAUSED, Project, initial_slots
 from marketplace.qualifications.models import Qualification
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import GOLD, Task
+from marketplace.teams import workforce
 
 # status -> (action, statuses it may start from, status it ends in)
 TRANSITIONS = {
@@ -47,8 +50,10 @@ def _check_review(project: Project, requester: Account) -> None:
                               field=("review_qualification_id",))
     if not project.review_enabled:
         return
-    if project.review_qualification_id is None and project.review_min_trust is None:
-        raise field_error("set review_qualification_id or review_min_trust to enable review", "review_enabled")
+    if project.review_qualification_id is None and project.review_min_trust is None and not (
+            project.workforce or {}).get("teams"):
+        raise field_error("set review_qualification_id or review_min_trust (or target a team with reviewers) "
+                          "to enable review", "review_enabled")
 
 
 def _check_redundancy(project: Project) -> None:
@@ -77,6 +82,7 @@ def create(*, requester: Account, fields: dict) -> Project:
                       fee_bps=current_app.config["PLATFORM_FEE_BPS"], **fields)
     project.label_schema = _checked_schema(fields["label_schema"])
     project.requirements = _checked_requirements(fields.get("requirements") or {}, requester)
+    project.workforce = workforce.checked(requester=requester, body=fields["workforce"]) if fields.get("workforce") else {}
     _check_redundancy(project)
     _check_review(project, requester)
     db.session.add(project)
@@ -95,6 +101,8 @@ def visible_to(*, account: Account, project_id: int, lock: bool = False) -> Proj
     if account.role == ADMIN:
         return project
     if account.role == ANNOTATOR and project.status == OPEN:
+        if not workforce.may_see(project=project, annotator_id=account.id, now=utcnow()):
+            raise NotFound("No such project.")  # a team's project, and not one of its members
         return project
     if project.requester_id != account.id:
         raise NotFound("No such project.")
@@ -135,6 +143,8 @@ def update(*, account: Account, project_id: int, fields: dict) -> Project:
         raise Conflict("Give every gold task a prediction before showing pre-labels (else gold would stand out).", code="gold_without_prediction")
     if "requirements" in fields:
         fields = {**fields, "requirements": _checked_requirements(fields["requirements"], account)}
+    if "workforce" in fields:
+        fields = {**fields, "workforce": workforce.checked(requester=account, body=fields["workforce"] or {})}
     for name, value in fields.items():
         setattr(project, name, value)
     _check_redundancy(project)
@@ -155,6 +165,7 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
         project.published_at = now
         # Tasks imported before the redundancy settings last changed start from the current ones.
         tasks_store.reset_slot_limits(project_id=project.id, slot_limit=initial_slots(project))
+        arms.stamp_tasks(project)  # then an experiment's redundancy arms set their own
         escrow.top_up(project=project, amount_cents=None, now=now)  # the worst-case cost, or 402
     project.status = target
     db.session.flush()
@@ -166,8 +177,7 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
 
 def _end_live_leases(project: Project, now: datetime) -> None:
     """A closed project takes no answers: its live leases end and give back their reservations."""
-    ended = assignment_store.end_live_leases(project_id=project.id, now=now)
-    escrow.release_lease_holds(project_id=project.id, leases=ended)
+    escrow.release_lease_holds(project_id=project.id, rewards=assignment_store.end_live_leases(project_id=project.id, now=now))
 
 
 def escrow_state(*, account: Account, project_id: int) -> dict:

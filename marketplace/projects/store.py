@@ -36,6 +36,16 @@ def reopen_if_completed(project) -> None:
         project.status, project.completed_at = OPEN, None
 
 
+def set_workforce(project, workforce: dict) -> None:
+    """Who may work on the project (checked by teams.workforce.checked)."""
+    project.workforce = workforce
+
+
+def set_experiment(project, terms: dict | None) -> None:
+    """The running experiment's terms (projects/arms.py), or None when it stops."""
+    project.experiment = terms
+
+
 LEARNED = ("truth_model", "model_confusion", "class_priors")
 
 

@@ -12,6 +12,7 @@ from marketplace.projects.models import OPEN, Project
 from marketplace.qualifications.models import Grant
 from marketplace.quality import trust
 from marketplace.quality.models import AnnotatorStats, Skill
+from marketplace.teams import workforce
 
 
 class NotQualified(Forbidden):
@@ -71,9 +72,11 @@ def eligible(*, annotator: Account, projects: list[Project], now: datetime) -> l
             AnnotatorStats.project_id.in_([p.id for p in projects]),
         )
     )) if projects else set()
+    teams = workforce.working_teams(annotator.id) if any(workforce.restricted(p.workforce) for p in projects) else set()
     return [
         p for p in projects
-        if p.id not in blocked and (not p.requirements or unmet_requirement(annotator=annotator, project=p, now=now) is None)
+        if p.id not in blocked and workforce.may_see(project=p, annotator_id=annotator.id, now=now, teams=teams)
+        and (not p.requirements or unmet_requirement(annotator=annotator, project=p, now=now) is None)
     ]
 
 

@@ -19,7 +19,7 @@ from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import seconds_between, utc_day as day
 from marketplace.disputes.models import OVERTURNED, UPHELD, Dispute
 from marketplace.extensions import db
-from marketplace.payments.escrow import fee_cents
+from marketplace.payments.escrow import answer_spend, fee_cents
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.quality.reports import AGREEMENT_SAMPLE, agreement, categorical_agreement
@@ -230,15 +230,11 @@ def cost(project: Project, accepted_labels: int) -> dict:
     Counting only approved answers would show a project in its approval window as free. Gold answers
     count too: they are paid like any other (annotators cannot tell them apart).
     """
-    approved, pending = db.session.execute(
-        select(func.count(Assignment.approved_at), func.count() - func.count(Assignment.approved_at))
-        .where(Assignment.project_id == project.id, Assignment.status == SUBMITTED)).one()
+    approved, pending, rewards, fees = answer_spend(project)
     bonus_cents, bonus_fees = db.session.execute(
         select(func.coalesce(func.sum(Bonus.amount_cents), 0), func.coalesce(func.sum(Bonus.fee_cents), 0))
         .where(Bonus.project_id == project.id)).one()
-    paid = int(approved) + int(pending)
-    rewards = paid * project.reward_cents
-    fees = paid * fee_cents(project.reward_cents, project.fee_bps) + int(bonus_fees)
+    fees += int(bonus_fees)
     total = rewards + int(bonus_cents) + fees
     return {"currency": project.currency, "approved_answers": int(approved), "pending_answers": int(pending),
             "rewards_cents": rewards, "bonuses_cents": int(bonus_cents), "fees_cents": fees, "total_cents": total,

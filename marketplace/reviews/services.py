@@ -27,6 +27,7 @@ from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
+from marketplace.teams import workforce
 
 
 def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> None:
@@ -36,6 +37,8 @@ def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> No
     if project.review_qualification_id is not None and eligibility.best_grant(
         annotator_id=reviewer.id, qualification_id=project.review_qualification_id, now=now
     ) is not None:
+        return
+    if workforce.is_team_reviewer(project=project, account_id=reviewer.id):
         return
     if project.review_min_trust is not None:
         if eligibility.reputation_of(annotator_id=reviewer.id, now=now).mean >= project.review_min_trust:

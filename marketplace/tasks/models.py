@@ -48,5 +48,7 @@ class Task(IdMixin, db.Model):
     uncertainty: Mapped[float | None] = mapped_column(Float)
     # A reviewer's note when returning the task for rework; shown with the task to the next annotators.
     rework_note: Mapped[str | None] = mapped_column(Text)
+    # The experiment arm this task is in, when the project's running experiment assigns tasks to arms.
+    arm_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

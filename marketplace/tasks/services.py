@@ -10,6 +10,7 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.payments import escrow
+from marketplace.projects import arms
 from marketplace.projects import services as projects
 from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN as PROJECT_OPEN
@@ -48,6 +49,8 @@ def import_tasks(*, account: Account, project_id: int, items: list, max_tasks: i
                             answers={i["external_id"]: i["gold_answer"] for i in checked if i["external_id"] in gold})
     project_store.count_imported(project, tasks=inserted.created - len(gold), gold=len(gold))  # the row is locked
     db.session.flush()
+    if project.experiment is not None and inserted.created:
+        arms.stamp_tasks(project)  # an experiment by task puts the new tasks in its arms
     if project.status in (PROJECT_OPEN, PAUSED) and inserted.created:
         escrow.top_up(project=project, amount_cents=None, now=utcnow())  # the new tasks' worst case, or 402
     return {

@@ -253,6 +253,25 @@ def reset_slot_limits(*, project_id: int, slot_limit: int) -> None:
     )
 
 
+def unstamped_ids(*, project_id: int, limit: int) -> list[int]:
+    """Up to `limit` of the project's tasks not yet in an experiment arm, by id."""
+    return list(db.session.scalars(select(Task.id).where(Task.project_id == project_id, Task.arm_id.is_(None))
+                                   .order_by(Task.id).limit(limit)))
+
+
+def stamp_arm(*, task_ids: list[int], arm_id: int) -> None:
+    """Put tasks in an experiment arm."""
+    db.session.execute(update(Task).where(Task.id.in_(task_ids)).values(arm_id=arm_id)
+                       .execution_options(synchronize_session=False))
+
+
+def set_fresh_slot_limits(*, project_id: int, arm_ids: list[int], slot_limit: int) -> None:
+    """Tasks of these arms that nobody has leased yet ask for `slot_limit` answers."""
+    db.session.execute(update(Task).where(Task.project_id == project_id, Task.arm_id.in_(arm_ids),
+                                          Task.slots_taken == 0, Task.answer_count == 0)
+                       .values(slot_limit=slot_limit).execution_options(synchronize_session=False))
+
+
 def reopen_for_more(*, task_ids: list[int], max_answers: int) -> list[int]:
     """Give closed tasks one more slot (within max_answers) and open them again; return those reopened."""
     return list(db.session.execute(

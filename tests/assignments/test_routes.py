@@ -30,7 +30,8 @@ def test_lease_returns_the_task_data_and_a_deadline(client):
     response = lease(client, project, bearer(AnnotatorFactory()))
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "status", "project_id", "task", "leased_at", "expires_at", "guideline_version"}
+    assert set(body) == {"id", "status", "project_id", "task", "leased_at", "expires_at", "guideline_version",
+                         "reward_cents"}
     assert set(body["task"]) == {"ref", "data", "note", "prelabel"} and body["task"]["data"] == {"text": "hello"}
     assert str(task_of(body)) not in body["task"]["ref"]
     assert body["status"] == "leased" and body["project_id"] == project.id
