@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from marketplace import create_app
-from marketplace.demo import all_types
+from marketplace.demo import all_types, workforce
 from marketplace.config import ROOT, Config
 from marketplace.demo.all_types import Api
 from marketplace.ledger import reports
@@ -87,11 +87,13 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
                "gold_answer": {"label": label}, "gold_explanation": "A known answer."} for ext, label in known.items()]
     truth.update(known)
     call("post", f"/projects/{project['id']}/tasks", {201}, requester, json={"tasks": items})
-    funded = api.fund(project["id"], requester, tasks * redundancy)
-    call("post", f"/projects/{project['id']}/publish", {200}, requester)
-
     crowd = [(account("annotators", f"annotator{i}@demo.test"), accuracy)
              for i, accuracy in enumerate(_crowd(rng, annotators, spammers))]
+    # The first few careful annotators form an in-house team paid more; two guideline versions are compared.
+    team = [headers for headers, accuracy in crowd if accuracy is not None][:workforce.TEAM_SIZE]
+    extras = workforce.setup(api, requester, project["id"], team)
+    funded = api.fund(project["id"], requester, tasks * redundancy)
+    call("post", f"/projects/{project['id']}/publish", {200}, requester)
     # Annotators see the task's data, not our ids: the simulated crowd "looks at the image".
     external_of = {t["data"]["image_url"]: t["external_id"] for t in _all_tasks(call, project["id"], requester)}
     active = list(crowd)
@@ -107,7 +109,8 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
             if leased.status_code != 201:
                 active.remove(member)
                 continue
-            label = _answer(rng, truth[external_of[leased.json["task"]["data"]["image_url"]]], accuracy)
+            shown = workforce.accuracy_under(accuracy, leased.json["guideline_version"])
+            label = _answer(rng, truth[external_of[leased.json["task"]["data"]["image_url"]]], shown)
             call("post", f"/assignments/{leased.json['id']}/answer", {200}, headers, json={"answer": {"label": label}})
             answers += 1
 
@@ -122,6 +125,7 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     call("post", f"/projects/{project['id']}/recompute", {202}, requester)
     recomputed, correct_after = accuracy()
     stats = call("get", f"/projects/{project['id']}/stats", {200}, requester).json
+    extra_lines = workforce.summary(api, requester, project["id"], extras)
     money = _settle(app, call, project["id"], requester, funded)
     elapsed = time.perf_counter() - started
     print(f"project {project['id']} '{status['name']}': {status['status']}")
@@ -136,7 +140,9 @@ def run(tasks: int, annotators: int, spammers: int, redundancy: int, seed: int, 
     print(f"  answers used         {answers}  ({answers / max(len(results), 1):.2f} per task, gold and rejected included)")
     print(f"  money                funded {funded / 100:.2f} (simulated: no Stripe keys), approved "
           f"{money['approved']} answers, escrow released on close; spent {money['spent'] / 100:.2f} "
-          f"{project['currency'].upper()} ({project['reward_cents']} cents per answer + {money['fee_bps'] / 100:g}% fee)")
+          f"{project['currency'].upper()} ({project['reward_cents']} cents per answer, the team's "
+          f"{workforce.TEAM_REWARD_CENTS}, + {money['fee_bps'] / 100:g}% fee)")
+    print("\n".join(extra_lines))
     print(f"  ledger               balanced: {money['balanced']}")
     print(f"  wall time            {elapsed:.1f} s")
     return 0 if status["status"] == "completed" else 1

@@ -8,13 +8,13 @@ from labelctl._http import IdempotencyKey
 from labelctl._resource import Resource
 from labelctl.types import Account, ApiKey, Token
 
-ROLES = ("requester", "annotator")
+ROLES = ("requester", "annotator", "vendor")
 
 
 class Accounts(Resource):
     def register(self, email: str, password: str, *, role: str = "requester", display_name: str = "",
                  idempotency_key: IdempotencyKey = None) -> Account:
-        """Create an account (`requester` or `annotator`); log in afterwards."""
+        """Create an account (`requester`, `annotator` or `vendor`); log in afterwards."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         body: dict[str, Any] = {"email": email, "password": password}

@@ -18,11 +18,13 @@ import httpx
 from labelctl._http import Http, Retries
 from labelctl.accounts import Accounts, ApiKeys
 from labelctl.assignments import Assignments
+from labelctl.experiments import Experiments
 from labelctl.jobs import Exports, Imports
 from labelctl.payments import Payments
 from labelctl.projects import Projects
 from labelctl.results import Results
 from labelctl.tasks import Tasks
+from labelctl.teams import Teams
 from labelctl.types import Token
 from labelctl.webhooks import Webhooks
 
@@ -56,6 +58,8 @@ class Client:
         self.assignments = Assignments(self._http)
         self.exports = Exports(self._http)
         self.imports = Imports(self._http)
+        self.teams = Teams(self._http)
+        self.experiments = Experiments(self._http)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
