@@ -97,7 +97,7 @@ class WorkforceOut(Schema):
 
 
 class StatsArgs(Schema):
-    days = fields.Integer(strict=True, load_default=7, validate=validate.Range(min=1, max=365))
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=365))
 
 
 class TeamProjectStatsOut(Schema):
