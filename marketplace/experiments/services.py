@@ -92,8 +92,10 @@ def stop(*, experiment: Experiment, project: Project, now: datetime) -> Experime
     experiment.status, experiment.stopped_at = STOPPED, now
     if project.experiment and project.experiment["id"] == experiment.id:
         project_store.set_experiment(project, None)
-    project_arms.unstamp_redundancy(project, _terms(experiment, arms_of(experiment.id)))
+    project_arms.unstamp(project, _terms(experiment, arms_of(experiment.id)))
     db.session.flush()
+    if project.status in (OPEN, PAUSED):  # fresh tasks may ask for more answers again
+        escrow.top_up(project=project, amount_cents=None, now=now)
     return experiment
 
 

@@ -69,8 +69,11 @@ def stamp_tasks(project) -> int:
     return stamped
 
 
-def unstamp_redundancy(project, experiment: dict) -> None:
-    """An experiment stopped: its redundancy arms' fresh tasks go back to the project's own redundancy."""
+def unstamp(project, experiment: dict) -> None:
+    """An experiment stopped: its redundancy arms' fresh tasks go back to the project's own redundancy, and
+    its tasks leave its arms (a later experiment by task stamps them afresh)."""
     arm_ids = [arm["id"] for arm in experiment["arms"] if arm.get("answers_per_task") is not None]
     if arm_ids:
         tasks_store.set_fresh_slot_limits(project_id=project.id, arm_ids=arm_ids, slot_limit=initial_slots(project))
+    if experiment["unit"] == TASK_UNIT:
+        tasks_store.clear_arms(project_id=project.id, arm_ids=[arm["id"] for arm in experiment["arms"]])

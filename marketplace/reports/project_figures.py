@@ -19,6 +19,7 @@ from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import seconds_between, utc_day as day
 from marketplace.disputes.models import OVERTURNED, UPHELD, Dispute
 from marketplace.extensions import db
+from marketplace.payments.escrow import answer_cost as escrow_answer_cost
 from marketplace.payments.escrow import answer_spend, fee_cents
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
@@ -71,8 +72,9 @@ def answers_per_task(project: Project) -> list[dict]:
 
 
 def answer_cost_cents(project: Project) -> int:
-    """What one approved answer costs the requester: reward plus the platform fee."""
-    return project.reward_cents + fee_cents(project.reward_cents, project.fee_bps)
+    """What one approved answer costs the requester: reward plus the platform fee, at the highest reward a
+    lease may carry (a targeted team's or an experiment arm's), as the escrow is funded."""
+    return escrow_answer_cost(project)
 
 
 def redundancy_savings(project: Project) -> dict:

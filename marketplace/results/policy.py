@@ -23,6 +23,8 @@ from marketplace.extensions import db
 from marketplace.inference import redundancy
 from marketplace.inference.calibration import IDENTITY, Calibration
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
+from marketplace.payments import escrow
+from marketplace.projects.models import Project
 from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import store, truth_model
@@ -160,7 +162,9 @@ def remaining_budget(project: PolicyContext) -> int | None:
     promised = db.session.scalar(
         select(func.coalesce(func.sum(Task.slot_limit), 0)).where(Task.project_id == project.project_id,
                                                                   Task.status != GOLD))
-    return project.budget_cents // project.reward_cents - int(promised)
+    # At the highest reward a lease may carry (a team's or an arm's), so the cap holds whoever answers.
+    ceiling = escrow.reward_ceiling(db.session.get(Project, project.project_id))
+    return project.budget_cents // ceiling - int(promised)
 
 
 def reopen(*, task_ids: list[int], max_answers: int) -> int:

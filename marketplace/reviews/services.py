@@ -49,6 +49,10 @@ def ensure_reviewer(*, reviewer: Account, project: Project, now: datetime) -> No
 def lease_review(*, project_id: int, reviewer: Account, now: datetime) -> tuple[Review, Task, list[dict]]:
     """Lease the next escalated task of the project to a reviewer; returns the review, task and candidates."""
     project = db.session.get(Project, project_id)
+    if project is not None and workforce.restricted(project.workforce) and not (
+            workforce.may_see(project=project, annotator_id=reviewer.id, now=now)
+            or workforce.is_team_reviewer(project=project, account_id=reviewer.id)):
+        raise NotFound("No such project.")  # outside a team's project, as for its leases
     projects.ensure_open_for_work(project)
     ensure_reviewer(reviewer=reviewer, project=project, now=now)
     live = exists().where(Review.task_id == Task.id, Review.status == LEASED, Review.expires_at > now)

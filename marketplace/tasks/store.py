@@ -265,6 +265,12 @@ def stamp_arm(*, task_ids: list[int], arm_id: int) -> None:
                        .execution_options(synchronize_session=False))
 
 
+def clear_arms(*, project_id: int, arm_ids: list[int]) -> None:
+    """Take tasks out of a stopped experiment's arms (the answers keep theirs), so a later one can stamp them."""
+    db.session.execute(update(Task).where(Task.project_id == project_id, Task.arm_id.in_(arm_ids))
+                       .values(arm_id=None).execution_options(synchronize_session=False))
+
+
 def set_fresh_slot_limits(*, project_id: int, arm_ids: list[int], slot_limit: int) -> None:
     """Tasks of these arms that nobody has leased yet ask for `slot_limit` answers."""
     db.session.execute(update(Task).where(Task.project_id == project_id, Task.arm_id.in_(arm_ids),

@@ -183,3 +183,16 @@ def test_a_qualification_arm_asks_its_annotators_for_the_qualification_only(clie
                           headers=_owner(project))
     assert granted.status_code == 201, granted.json
     assert client.post(f"/api/v1/projects/{project.id}/assignments", headers=bearer(gated)).status_code == 201
+
+
+def test_a_second_experiment_by_task_restamps_every_task_and_leases_from_its_arms(client):
+    project = open_project(tasks=8, answers_per_task=2)
+    first = _start(client, project, {"name": "one", "unit": "task", "arms": [{"name": "a"}, {"name": "b"}]})
+    client.post(f"/api/v1/projects/{project.id}/experiments/{first['id']}/stop", headers=_owner(project))
+    second = _start(client, project, {"name": "two", "unit": "task", "arms": [
+        {"name": "c", "answers_per_task": 1}, {"name": "d", "answers_per_task": 1}]})
+    arms = {arm["id"] for arm in second["arms"]}
+    tasks = db.session.scalars(select(Task).where(Task.project_id == project.id)
+                               .execution_options(populate_existing=True)).all()
+    assert {task.arm_id for task in tasks} <= arms and {task.slot_limit for task in tasks} == {1}
+    assert _answer(client, project, AnnotatorFactory()) is not None

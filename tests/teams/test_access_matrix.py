@@ -25,6 +25,7 @@ MATRIX = [
     ("post", "/projects/{project}/assignments", None, (403, 403, 201, 404, 403, 403)),
     ("get", "/projects/{project}/questions", None, (200, 404, 200, 404, 200, 403)),
     ("post", "/projects/{project}/experiments", "arms", (201, 404, 403, 403, 201, 403)),
+    ("post", "/projects/{project}/reviews", None, (403, 403, 409, 404, 403, 403)),
 ]
 
 

@@ -106,3 +106,16 @@ def test_approving_arm_rewards_twice_pays_once(client):
     report = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=_owner(project))
     assert report.status_code == 200 and report.json["cost"]["rewards_cents"] == sum(owed.values())
     assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
+
+
+def test_the_budget_cap_counts_answers_at_the_highest_reward_a_lease_may_carry(client):
+    from marketplace.results import policy
+
+    project, member = _team_project(client, reward=50)
+    project.budget_cents = 10_000
+    db.session.flush()
+    context = policy.PolicyContext.of(type("Row", (), {
+        "project_id": project.id, "label_schema": project.label_schema, "class_priors": None, "min_answers": 1,
+        "max_answers": 3, "target_confidence": 0.9, "budget_cents": 10_000, "reward_cents": 10,
+        "model_as_annotator": False, "model_confusion": None, "truth_model": None})())
+    assert policy.remaining_budget(context) == 10_000 // 50 - 3 * 2  # the team's 50, not the crowd's 10
