@@ -29,6 +29,9 @@ class Config:
     REDIS_URL: str | None = None
     MIGRATIONS_DIR = str(ROOT / "migrations")
     TOKEN_TTL_S = 24 * 3600
+    # How long a process may go on trusting a credential it checked (accounts/principals.py): a revoked
+    # key or a suspended account is refused by every process within this many seconds. 0: check every time.
+    AUTH_CACHE_S = 5.0
     MAX_TASKS_PER_IMPORT = 10_000
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     RQ_JOB_TIMEOUT_S = 600
@@ -181,6 +184,7 @@ def config_from_env() -> type[Config]:
         REDIS_URL = env.get("REDIS_URL") or None
         LOG_LEVEL = env.get("LOG_LEVEL") or "INFO"
         TOKEN_TTL_S = _int("TOKEN_TTL_S", Config.TOKEN_TTL_S)
+        AUTH_CACHE_S = float(env.get("AUTH_CACHE_S", Config.AUTH_CACHE_S))
         MAX_TASKS_PER_IMPORT = _int("MAX_TASKS_PER_IMPORT", Config.MAX_TASKS_PER_IMPORT)
         REPUTATION_HALF_LIFE_DAYS = float(env.get("REPUTATION_HALF_LIFE_DAYS", Config.REPUTATION_HALF_LIFE_DAYS))
         WEBHOOKS_ALLOW_HTTP = env.get("WEBHOOKS_ALLOW_HTTP") == "1"

@@ -50,6 +50,9 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {} if SQLITE else {"pool_size": 40, "max_overflow": 10}
     REDIS_URL = None
+    # Tests change credentials and accounts behind the API's back: check them on every request
+    # (tests/accounts/test_principal_cache.py turns the cache on).
+    AUTH_CACHE_S = 0
     QUALITY_CHECK_EVERY = 1  # rules at every ordinary answer; tests/quality/test_gold_tells.py sets the real spacing
     # An import's parser thread reads over its own connection, which cannot see a test's rolled-back
     # transaction; the real workers of tests/background/test_transfer_restarts.py run it.

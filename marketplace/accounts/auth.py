@@ -1,7 +1,7 @@
 """The current account and the role guards every route uses."""
 import functools
 
-from flask import g, request
+from flask import current_app, g, request
 
 from marketplace.accounts import services
 from marketplace.accounts.services import Principal
@@ -19,7 +19,7 @@ def _authenticate() -> Principal:
     scheme, _, bearer = header.partition(" ")
     if scheme.lower() != "bearer" or not bearer.strip():
         raise Unauthorized("Send 'Authorization: Bearer <API key or token>'.", headers={"WWW-Authenticate": "Bearer"}, code="missing_credentials")
-    return services.authenticate(bearer=bearer.strip(), now=utcnow())
+    return services.authenticate(bearer=bearer.strip(), now=utcnow(), cache_s=current_app.config["AUTH_CACHE_S"])
 
 
 def requires(*roles: str):

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.accounts import secrets, store
+from marketplace.accounts import principals, secrets, store
 from marketplace.accounts.models import (
     ACTIVE,
     ADMIN,
@@ -67,6 +67,7 @@ def revoke_token(*, token_id: int, account: Account, now: datetime) -> None:
     if token is None or token.account_id != account.id:
         raise NotFound("No such token.")
     token.revoked_at = token.revoked_at or now
+    principals.forget(account.id)
 
 
 def create_api_key(*, account: Account, name: str) -> tuple[ApiKey, str]:
@@ -89,6 +90,7 @@ def revoke_api_key(*, key_id: int, account: Account, now: datetime) -> ApiKey:
     if key is None or key.account_id != account.id:
         raise NotFound("No such API key.")
     key.revoked_at = key.revoked_at or now
+    principals.forget(account.id)
     return key
 
 
@@ -100,8 +102,11 @@ class Principal:
     role: str
 
 
-def authenticate(*, bearer: str, now: datetime) -> Principal:
-    """Return the active account behind a bearer API key or token (one round trip)."""
+def authenticate(*, bearer: str, now: datetime, cache_s: float = 0) -> Principal:
+    """Return the active account behind a bearer API key or token (one round trip, or none within
+    `cache_s` seconds of the last check in this process: accounts/principals.py)."""
+    if cache_s > 0 and (known := principals.recall(bearer, now)) is not None:
+        return known
     parts = secrets.split_bearer(bearer)
     if parts is None:
         raise Unauthorized("Malformed bearer credential.", code="malformed_credential")
@@ -113,7 +118,9 @@ def authenticate(*, bearer: str, now: datetime) -> Principal:
         raise Unauthorized("This token has expired; log in again.", code="token_expired")
     if row.status != ACTIVE:
         raise Forbidden("This account is suspended.", code="account_suspended")
-    return Principal(row.id, row.role)
+    principal = Principal(row.id, row.role)
+    principals.remember(bearer, principal, row.expires_at, cache_s)
+    return principal
 
 
 def get_account(*, account_id: int) -> Account:

@@ -1,7 +1,7 @@
 """The accounts' reads on every request: the bearer lookup, as raw PostgreSQL and as a portable query."""
 from sqlalchemy import bindparam, null, select
 
-from marketplace.accounts import secrets
+from marketplace.accounts import principals, secrets
 from marketplace.accounts.models import AccessToken, Account, ApiKey
 from marketplace.db import core, is_postgres, pg_one, pg_sql
 
@@ -35,3 +35,4 @@ def bearer_row(kind: str, prefix: str):
 def set_status(account, status: str) -> None:
     """Suspend or reinstate an account (quality's admin action decides; the accounts table is written here)."""
     account.status = status
+    principals.forget(account.id)  # this process at once; the others within AUTH_CACHE_S
