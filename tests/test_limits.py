@@ -121,3 +121,18 @@ def test_the_budget_counts_in_redis_so_every_worker_shares_it(redis_conn):
     refused = workers[0].get("/api/v1/openapi.json")
     assert refused.status_code == 429 and refused.json["code"] == "rate_limited"
     assert any(b"marketplace/api/" in key for key in redis_conn.keys())  # the counter lives in Redis
+
+
+def test_in_process_budget_windows_restart_when_they_end(monkeypatch):
+    """The embedded mode's counters (no Redis): a fixed window per key, started by its first request."""
+    from marketplace import limits
+
+    clock = [1000.0]
+    monkeypatch.setattr(limits.time, "time", lambda: clock[0])
+    counts = limits.WindowCounts()
+    assert [counts.incr("a", 60) for _ in range(3)] == [1, 2, 3]
+    assert counts.incr("b", 60) == 1 and counts.get_expiry("a") == 1060.0
+    clock[0] = 1059.9
+    assert counts.incr("a", 60) == 4
+    clock[0] = 1060.0  # the window ended: a new one starts at this request
+    assert counts.incr("a", 60) == 1 and counts.get_expiry("a") == 1120.0
