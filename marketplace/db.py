@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flask import current_app
-from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
 from marketplace import queue
@@ -88,13 +87,7 @@ def pg_one(sql: str, params: dict):
     """
     dbapi = db.session.connection().connection.dbapi_connection
     with dbapi.cursor(row_factory=namedtuple_row) as cursor:
-        if dbapi.info.transaction_status == TransactionStatus.IDLE:
-            # The transaction's first statement: psycopg sends BEGIN first and waits for it; in a
-            # pipeline the two go out together, one round trip instead of two (issue 20).
-            with dbapi.pipeline():
-                cursor.execute(sql, params, prepare=True)
-        else:
-            cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
 
 
