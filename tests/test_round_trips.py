@@ -1,0 +1,68 @@
+"""The two hot endpoints' database round trips, counted on the wire, so that none creeps in unnoticed.
+
+A real connection with real commits (no test transaction around it), traced by libpq: every
+ReadyForQuery the server sends ends one round trip. Four each today: psycopg sends BEGIN and waits
+for it before the first statement (even in a pipeline: it syncs after BEGIN), the request's reads and
+writes are one statement each, then COMMIT. The credential check is remembered (AUTH_CACHE_S) and the
+embedded rate budget is in memory, so neither costs one. Issue 20 asks for three (BEGIN folded in).
+"""
+import pytest
+from sqlalchemy import event
+
+from marketplace.extensions import db
+from tests.factories import AnnotatorFactory, bearer, open_project
+
+pytestmark = pytest.mark.postgres
+
+
+class Wire:
+    """libpq's protocol trace of every connection checked out while it is on."""
+
+    def __init__(self, engine, path):
+        self.engine, self.path = engine, path
+        self.file = path.open("w")
+
+    def _trace(self, dbapi_connection, record, proxy):
+        dbapi_connection.pgconn.trace(self.file.fileno())
+
+    def __enter__(self):
+        event.listen(self.engine, "checkout", self._trace)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "checkout", self._trace)
+        self.file.close()
+
+    def round_trips(self) -> int:
+        self.file.flush()
+        count = sum("ReadyForQuery" in line for line in self.path.read_text().splitlines())
+        self.file.truncate(0)
+        self.file.seek(0)
+        return count
+
+
+def test_a_plain_lease_and_a_plain_answer_take_three_round_trips_each(committed_app, monkeypatch, tmp_path):
+    monkeypatch.setitem(committed_app.config, "AUTH_CACHE_S", 5.0)
+    with committed_app.app_context():
+        project = open_project(tasks=3, answers_per_task=2)  # no gold, no rules: the plain path
+        headers = bearer(AnnotatorFactory())
+        db.session.commit()
+        project_id = project.id
+        db.session.remove()
+        engine = db.engine
+    client = committed_app.test_client()
+
+    def lease_and_answer():
+        lease = client.post(f"/api/v1/projects/{project_id}/assignments", headers=headers)
+        assert lease.status_code == 201
+        trips = wire.round_trips()
+        answered = client.post(f"/api/v1/assignments/{lease.json['id']}/answer", json={"answer": {"label": "cat"}},
+                               headers=headers)
+        assert answered.status_code == 200
+        return trips, wire.round_trips()
+
+    with Wire(engine, tmp_path / "wire.txt") as wire:
+        lease_and_answer()  # the first use of each statement on a connection also prepares it
+        # BEGIN, the context read, the lease statement, COMMIT; BEGIN, the context read, the write
+        # (answer, task count, trust counters, payment in one statement), COMMIT.
+        assert lease_and_answer() == (4, 4)
