@@ -41,7 +41,7 @@ class Wire:
         return count
 
 
-def test_a_plain_lease_and_a_plain_answer_take_three_round_trips_each(committed_app, monkeypatch, tmp_path):
+def test_a_plain_lease_and_a_plain_answer_take_four_round_trips_each(committed_app, monkeypatch, tmp_path):
     monkeypatch.setitem(committed_app.config, "AUTH_CACHE_S", 5.0)
     with committed_app.app_context():
         project = open_project(tasks=3, answers_per_task=2)  # no gold, no rules: the plain path
@@ -50,6 +50,7 @@ def test_a_plain_lease_and_a_plain_answer_take_three_round_trips_each(committed_
         project_id = project.id
         db.session.remove()
         engine = db.engine
+        engine.dispose()  # one connection from here on: the warm-up prepares the statements on it
     client = committed_app.test_client()
 
     def lease_and_answer():
