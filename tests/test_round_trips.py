@@ -21,9 +21,11 @@ class Wire:
     def __init__(self, engine, path):
         self.engine, self.path = engine, path
         self.file = path.open("w")
+        self.traced = []
 
     def _trace(self, dbapi_connection, record, proxy):
         dbapi_connection.pgconn.trace(self.file.fileno())
+        self.traced.append(dbapi_connection)
 
     def __enter__(self):
         event.listen(self.engine, "checkout", self._trace)
@@ -31,6 +33,12 @@ class Wire:
 
     def __exit__(self, *exc):
         event.remove(self.engine, "checkout", self._trace)
+        # Stop every trace before the file closes: libpq would go on writing to its descriptor number,
+        # which the next socket opened (Redis's, a worker's) reuses.
+        for connection in self.traced:
+            if not connection.closed:
+                connection.pgconn.untrace()
+        self.engine.dispose()
         self.file.close()
 
     def round_trips(self) -> int:
