@@ -12,6 +12,7 @@ import http.client
 import json
 import math
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -237,6 +238,7 @@ class Summary:
     p99_ms: float
     count: int
     errors: int
+    p95_ms: float = float("nan")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -249,7 +251,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def summarise(samples: Samples, windows: list[tuple[float, float]], ok: int) -> Summary:
     good, errors = samples.within(windows, ok)
     seconds = sum(end - start for start, end in windows)
-    return Summary(len(good) / seconds, percentile(good, 50) * 1e3, percentile(good, 99) * 1e3, len(good), errors)
+    return Summary(len(good) / seconds, percentile(good, 50) * 1e3, percentile(good, 99) * 1e3, len(good), errors,
+                   percentile(good, 95) * 1e3)
 
 
 class Annotator:
@@ -298,6 +301,60 @@ def run_load(port: int, annotators: list[Annotator], seconds: float, warmup: flo
 
     asyncio.run(main())
     return start, end, time.process_time() - cpu0
+
+
+async def _pair(port: int, who: Annotator) -> None:
+    """One lease -> answer pair of an open-loop arrival (no retry: a refused lease ends the pair)."""
+    clock = time.perf_counter
+    began = clock()
+    try:
+        status, body = await send(port, who.lease_request)
+    except OSError:
+        status, body = 0, b""
+    ended = clock()
+    who.leases.rows.append((ended, ended - began, status))
+    who.statuses[status] = who.statuses.get(status, 0) + 1
+    if status != 201:
+        return
+    began = clock()
+    try:
+        status, _ = await send(port, who.answer_request(json.loads(body)["id"]))
+    except OSError:
+        status = 0
+    ended = clock()
+    who.answers.rows.append((ended, ended - began, status))
+
+
+def run_open_loop(port: int, annotators: list[Annotator], rate: float, seconds: float, warmup: float,
+                  seed: int) -> tuple[float, float, int]:
+    """Poisson arrivals of lease -> answer pairs at `rate` per second, each by an annotator not busy with
+    one (latency does not slow the arrivals, as it would in a closed loop). Returns (window start,
+    window end, arrivals that found every annotator busy: the server fell that far behind)."""
+    rng = random.Random(seed)
+
+    async def main() -> int:
+        idle = list(reversed(annotators))
+        running: set = set()
+        turned_away = 0
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        stop = due + warmup + seconds
+        while due < stop:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if idle:
+                who = idle.pop()
+                pair = asyncio.ensure_future(_pair(port, who))
+                running.add(pair)
+                pair.add_done_callback(lambda done, who=who: (running.discard(done), idle.append(who)))
+            else:
+                turned_away += 1
+            due += rng.expovariate(rate)
+        await asyncio.gather(*running)
+        return turned_away
+
+    start = time.perf_counter() + warmup
+    turned_away = asyncio.run(main())
+    return start, start + seconds, turned_away
 
 
 def merged(annotators: list[Annotator], kind: str) -> Samples:

@@ -43,10 +43,10 @@ def load(args) -> int:
         project = conn.execute("""
             INSERT INTO projects (requester_id, name, description, instructions, label_schema, reward_cents, currency,
                 answers_per_task, assignment_duration_s, max_leases_per_annotator, gold_rate, gold_feedback,
-                requirements, quality_rules, gold_count, aggregation, status, task_count, closed_task_count,
+                requirements, quality_rules, gold_count, aggregation, status, task_count,
                 created_at, updated_at)
             SELECT id, 'recompute', '', '', '{"type": "classification", "classes": ["a", "b", "c", "d", "e"]}', 1,
-                'usd', %s, 600, 1, 0, false, '{}', '[]', 0, 'ds', 'open', %s, 0, now(), now()
+                'usd', %s, 600, 1, 0, false, '{}', '[]', 0, 'ds', 'open', %s, now(), now()
             FROM accounts WHERE role = 'requester' RETURNING id""", (args.answers_per_task, args.tasks)).fetchone()[0]
         conn.execute("""INSERT INTO tasks (project_id, external_id, data, status, slots_taken, slot_limit, answer_count,
                                            created_at, closed_at)

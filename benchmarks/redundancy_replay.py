@@ -133,7 +133,7 @@ class LiveModel:
                             else truth_model.applied_calibration(result, "incremental_calibration"))
 
     def column(self, w: int, label: int) -> np.ndarray:
-        """P(annotator w answers `label` | true class), as policy._confusion has it."""
+        """P(annotator w answers `label` | true class), as results.posterior._confusion has it."""
         if self.known[w]:
             return self.result.confusion[w, :, label]
         accuracy = gold_accuracy(self.correct[w], self.seen[w]).mean if self.seen[w] else DEFAULT_ACCURACY

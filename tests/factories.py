@@ -9,7 +9,7 @@ from marketplace.accounts import secrets
 from marketplace.accounts.models import ANNOTATOR, REQUESTER, AccessToken, Account
 from marketplace.db import utcnow
 from marketplace.extensions import db
-from marketplace.projects.models import DRAFT, OPEN, Project
+from marketplace.projects.models import DRAFT, OPEN, Project, ProjectProgress
 from marketplace.tasks.models import Task
 
 PASSWORD = "correct horse battery"
@@ -67,7 +67,14 @@ class ProjectFactory(Base):
     max_leases_per_annotator = 1
     status = DRAFT
     task_count = 0
-    closed_task_count = 0
+
+    @factory.post_generation
+    def closed_task_count(project, create, done, **kwargs):
+        """`closed_task_count=n`: n tasks done (the progress row the closing answers count in)."""
+        if done:
+            db.session.add(ProjectProgress(project_id=project.id, done_tasks=done))
+            db.session.flush()
+            db.session.expire(project, ["closed_task_count"])
 
 
 class TaskFactory(Base):

@@ -75,3 +75,37 @@ def test_a_plain_lease_and_a_plain_answer_take_four_round_trips_each(committed_a
         # BEGIN, the context read, the lease statement, COMMIT; BEGIN, the context read, the write
         # (answer, task count, trust counters, payment in one statement), COMMIT.
         assert lease_and_answer() == (4, 4)
+
+
+def test_a_closing_answer_costs_the_same_in_a_project_with_many_closed_tasks(committed_app, monkeypatch, tmp_path):
+    """Issue 20: closing a task touches that task and its result only (no recount, no scan of the project)."""
+    monkeypatch.setitem(committed_app.config, "AUTH_CACHE_S", 5.0)
+    with committed_app.app_context():
+        project = open_project(tasks=40, answers_per_task=1)  # every answer closes its task
+        headers = bearer(AnnotatorFactory())
+        db.session.commit()
+        project_id = project.id
+        db.session.remove()
+        engine = db.engine
+        engine.dispose()
+    client = committed_app.test_client()
+
+    def closing_answer() -> int:
+        lease = client.post(f"/api/v1/projects/{project_id}/assignments", headers=headers)
+        assert lease.status_code == 201
+        wire.round_trips()
+        answered = client.post(f"/api/v1/assignments/{lease.json['id']}/answer", json={"answer": {"label": "cat"}},
+                               headers=headers)
+        assert answered.status_code == 200
+        return wire.round_trips()
+
+    with Wire(engine, tmp_path / "wire.txt") as wire:
+        closing_answer()  # prepares the statements on the connection
+        early = closing_answer()  # 2 tasks closed before it
+        for _ in range(30):
+            closing_answer()
+        late = closing_answer()  # 33 closed before it
+    assert late == early
+    # BEGIN, context, the write, the task's answers (with their weights), its result, its webhook endpoints,
+    # the progress row, COMMIT
+    assert late == 8

@@ -27,6 +27,7 @@ from marketplace.projects import store as project_store
 from marketplace.projects.models import CLOSED as PROJECT_CLOSED
 from marketplace.projects.models import Project
 from marketplace.results import store as results_store
+from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import Task
 
@@ -138,7 +139,7 @@ def _reopen_slots(project: Project, task_ids: list[int]) -> None:
     tasks_store.take_back_answers(Counter(task_ids))
     removed = results_store.delete_results(sorted(set(task_ids)))
     if removed:
-        project_store.set_closed_count(project, project.closed_task_count - removed)
+        AGGREGATE_PROJECT.after_commit(project.id)  # recounts the progress once this commits
         project_store.reopen_if_completed(project)
 
 

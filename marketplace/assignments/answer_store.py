@@ -36,7 +36,7 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.truth_model, p.model_as_annotator, p.model_confusion,
        p.budget_cents, coalesce(a.reward_cents, p.reward_cents) AS reward_cents, p.currency, e.id AS escrow_id,
-       t.gold_answer, t.gold_explanation,
+       p.review_enabled, p.task_count, t.external_id, t.gold_answer, t.gold_explanation,
        -- only types whose answers point into the data (boxes, spans...) need it: skip it for classes
        CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
@@ -53,7 +53,7 @@ _CONTEXT = (
         Project.truth_model, Project.model_as_annotator, Project.model_confusion, Project.budget_cents,
         func.coalesce(Assignment.reward_cents, Project.reward_cents).label("reward_cents"),
         Project.currency, LedgerAccount.id.label("escrow_id"),
-        Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
+        Project.review_enabled, Project.task_count, Task.external_id, Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
     )
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)

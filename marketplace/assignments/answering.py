@@ -20,8 +20,8 @@ from marketplace.extensions import db
 from marketplace.payments import escrow
 from marketplace.projects.models import OPEN as PROJECT_OPEN
 from marketplace.quality import services as quality
-from marketplace.results import policy
-from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_IF_DUE
+from marketplace.results import closing, policy
+from marketplace.results.jobs import RECOMPUTE_IF_DUE
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import CLOSED
 
@@ -73,8 +73,9 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     if written is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.", code="assignment_not_leased")
     counters = written.counters
-    if written.task_status == CLOSED:
-        AGGREGATE_PROJECT.after_commit(row.project_id)
+    if written.task_status == CLOSED:  # its result, announced and counted, commits with this answer
+        closing.finish(closing.Closing.of(row), task_id=row.task_id, external_id=row.external_id, status=CLOSED,
+                       now=now)
         metrics.task_closed("redundancy")
     if row.target_confidence is not None and not row.is_gold:
         metrics.policy_decided(policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now))

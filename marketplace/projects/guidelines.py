@@ -14,7 +14,7 @@ from marketplace.projects import services as projects
 from marketplace.projects import store as project_store
 from marketplace.projects.models import CLOSED, OPEN, PAUSED, Guideline, Project, initial_slots
 from marketplace.results import store as results_store
-from marketplace.results.models import Result
+from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.tasks import store as tasks_store
 
 
@@ -62,7 +62,6 @@ def _reopen_answered(project: Project, now: datetime) -> int:
     tasks_store.reopen_superseded(per_task, slots=initial_slots(project))
     if per_task:
         results_store.delete_results(list(per_task), keep_gold=True)
-        project.closed_task_count = db.session.scalar(
-            select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold"))
+        AGGREGATE_PROJECT.after_commit(project.id)  # recounts the progress once this commits
         project_store.reopen_if_completed(project)
     return len(per_task)

@@ -1,8 +1,8 @@
 """Projects: a requester's labeling job and its marketplace listing."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func, select, text
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, TimestampMixin, UTCDateTime, utcnow
 from marketplace.extensions import db
@@ -13,6 +13,20 @@ PAUSED = "paused"
 CLOSED = "closed"
 COMPLETED = "completed"
 STATUSES = (DRAFT, OPEN, PAUSED, CLOSED, COMPLETED)
+
+
+class ProjectProgress(db.Model):
+    """How many of a project's tasks are done, in a row of its own.
+
+    A closing answer adds one here (results/closing.py) in its own transaction. On the project row
+    the increment would wait for whoever holds that row: a recompute records its fit there early in
+    a transaction that can run for minutes.
+    """
+
+    __tablename__ = "project_progress"
+
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id"), primary_key=True, autoincrement=False)
+    done_tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Project(IdMixin, TimestampMixin, db.Model):
@@ -71,7 +85,6 @@ class Project(IdMixin, TimestampMixin, db.Model):
     review_min_trust: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default=DRAFT)
     task_count: Mapped[int] = mapped_column(Integer, default=0)
-    closed_task_count: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the forecast last began to say the money runs out first (marketplace/forecasts); None when it does not.
@@ -84,6 +97,14 @@ class Project(IdMixin, TimestampMixin, db.Model):
     # {"id", "unit", "arms": [{"id", "weight", "guideline_version", "reward_cents", "qualification_id",
     # "answers_per_task"}]}. None: no experiment runs.
     experiment: Mapped[dict | None] = mapped_column(Json)
+
+
+# Tasks done, read with the project (written through projects/store.py, never set on the object).
+Project.closed_task_count = column_property(
+    select(func.coalesce(func.max(ProjectProgress.done_tasks), 0))
+    .where(ProjectProgress.project_id == Project.id).correlate_except(ProjectProgress).scalar_subquery(),
+    deferred=False,
+)
 
 
 def initial_slots(project) -> int:

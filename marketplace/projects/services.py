@@ -78,7 +78,7 @@ def _check_redundancy(project: Project) -> None:
 
 def create(*, requester: Account, fields: dict) -> Project:
     """Create a draft project owned by the requester."""
-    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, closed_task_count=0, gold_count=0,
+    project = Project(requester_id=requester.id, status=DRAFT, task_count=0, gold_count=0,
                       fee_bps=current_app.config["PLATFORM_FEE_BPS"], **fields)
     project.label_schema = _checked_schema(fields["label_schema"])
     project.requirements = _checked_requirements(fields.get("requirements") or {}, requester)

@@ -5,10 +5,11 @@ complete or reopen it; those features call these instead of setting the project'
 """
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from marketplace.db import upsert
 from marketplace.extensions import db
-from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project
+from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project, ProjectProgress
 
 
 def count_imported(project, *, tasks: int, gold: int) -> None:
@@ -17,9 +18,33 @@ def count_imported(project, *, tasks: int, gold: int) -> None:
     project.gold_count += gold
 
 
-def set_closed_count(project, closed: int) -> None:
-    """Record how many of the project's tasks are done."""
-    project.closed_task_count = max(closed, 0)
+def add_done(project_id: int, tasks: int) -> int:
+    """Count tasks that just became done (the closing answer's step); return the project's new total.
+
+    Takes the progress row's lock until commit: closers of one project queue here for a moment,
+    never behind the project row.
+    """
+    insert = upsert(ProjectProgress.__table__).values(project_id=project_id, done_tasks=tasks)
+    return db.session.execute(insert.on_conflict_do_update(
+        index_elements=["project_id"], set_={"done_tasks": ProjectProgress.done_tasks + insert.excluded.done_tasks},
+    ).returning(ProjectProgress.done_tasks)).scalar_one()
+
+
+def lock_progress(project_id: int) -> None:
+    """Hold the progress row until commit, so a recount sees every closer that committed before it
+    and every later closer adds to the recounted figure. Take it last: closers hold task, ledger and
+    trust rows while they wait for it."""
+    db.session.execute(upsert(ProjectProgress.__table__).values(project_id=project_id, done_tasks=0)
+                       .on_conflict_do_nothing(index_elements=["project_id"]))
+    db.session.execute(select(ProjectProgress.project_id).where(ProjectProgress.project_id == project_id)
+                       .with_for_update())
+
+
+def set_done(project, done: int) -> None:
+    """Record a recount of the project's done tasks (the caller holds lock_progress)."""
+    db.session.execute(update(ProjectProgress).where(ProjectProgress.project_id == project.id)
+                       .values(done_tasks=max(done, 0)))
+    db.session.expire(project, ["closed_task_count"])
 
 
 def complete_if_done(project, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from marketplace.accounts.models import Account
-from marketplace.disputes.services import final_rejections
+from marketplace.disputes.services import final_rejections_of
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
@@ -87,16 +87,24 @@ def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
     reputation is shown to the annotator and gates which projects they see, and neither may move
     right after one answer (that answer would be known to be gold).
     """
-    records = db.session.execute(
-        select(AnnotatorStats.reported_gold_correct, AnnotatorStats.reported_gold_seen, AnnotatorStats.updated_at)
-        .where(AnnotatorStats.annotator_id == annotator_id, AnnotatorStats.reported_gold_seen > 0)
-    ).all()
-    records = [tuple(r) for r in records]
-    rejected, last = final_rejections(annotator_id=annotator_id, now=now)
-    if rejected:  # a rejection that stood through its dispute window counts as a failed check
-        records.append((0, rejected, last))
-    return trust.reputation(records, now, current_app.config["REPUTATION_HALF_LIFE_DAYS"])
+    return reputations_of(annotator_ids=[annotator_id], now=now)[annotator_id]
 
+
+def reputations_of(*, annotator_ids, now: datetime) -> dict[int, trust.BetaEstimate]:
+    """reputation_of for several annotators at once: two queries however many there are."""
+    ids = sorted(set(annotator_ids))
+    records: dict[int, list] = {annotator_id: [] for annotator_id in ids}
+    for annotator_id, correct, seen, updated_at in db.session.execute(
+        select(AnnotatorStats.annotator_id, AnnotatorStats.reported_gold_correct, AnnotatorStats.reported_gold_seen,
+               AnnotatorStats.updated_at)
+        .where(AnnotatorStats.annotator_id.in_(ids), AnnotatorStats.reported_gold_seen > 0)
+    ):
+        records[annotator_id].append((correct, seen, updated_at))
+    # A rejection that stood through its dispute window counts as a failed check.
+    for annotator_id, (rejected, last) in final_rejections_of(annotator_ids=ids, now=now).items():
+        records[annotator_id].append((0, rejected, last))
+    half_life = current_app.config["REPUTATION_HALF_LIFE_DAYS"]
+    return {annotator_id: trust.reputation(found, now, half_life) for annotator_id, found in records.items()}
 
 
 def open_projects(*, annotator: Account, status: str | None, cursor: int | None, limit: int,

@@ -20,7 +20,7 @@ from marketplace.db import seconds_between, utc_day as day
 from marketplace.disputes.models import OVERTURNED, UPHELD, Dispute
 from marketplace.extensions import db
 from marketplace.payments.escrow import answer_cost as escrow_answer_cost
-from marketplace.payments.escrow import answer_spend, fee_cents
+from marketplace.payments.escrow import answer_spend
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.quality.reports import AGREEMENT_SAMPLE, agreement, categorical_agreement

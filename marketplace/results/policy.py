@@ -1,110 +1,27 @@
-"""The redundancy policy and per-task posteriors from the annotators' current confusion matrices.
+"""The redundancy policy: after each answer, close a task, ask for one more answer, or escalate.
 
 After each answer on a task of an adaptive project (target_confidence set), inside the submit
-transaction: the task's posterior is the E-step for that task alone, using each annotator's
-confusion matrix from the last recompute's truth model (the blend's), or for an annotator without
-one a matrix that is right with their gold accuracy (Beta mean) or, lacking gold here, their global
-reputation; it is mapped by the calibration the recompute learned from the project's gold
-(results/truth_model.py) so that confidences behave like probabilities. Then: close when the top
-posterior reaches the target with at least min_answers; otherwise open one more slot, up to
-max_answers; at max_answers without the target, escalate. The same batched posterior gives results
-for closed tasks between full recomputes.
+transaction: the task's posterior (results/posterior.py) is judged against the target. Close when
+the top posterior reaches it with at least min_answers; otherwise open one more slot, up to
+max_answers; at max_answers without the target, escalate. A task that closes or escalates is
+finished by results/closing.py with the posterior just computed.
 """
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy import func, select
 
-from marketplace import labels
-from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import advisory_lock
 from marketplace.extensions import db
 from marketplace.inference import redundancy
-from marketplace.inference.calibration import IDENTITY, Calibration
-from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
-from marketplace.quality import eligibility, trust
-from marketplace.quality.models import AnnotatorStats
-from marketplace.results import store, truth_model
-from marketplace.results.jobs import AGGREGATE_PROJECT
-from marketplace.results.store import Posteriors
+from marketplace.results import closing, posterior, store, truth_model
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import GOLD, OPEN, Task
 
 # Advisory lock namespace: one budget decision per project at a time.
 BUDGET_LOCK_SPACE = 3 << 48
-
-
-def model_confusion(project) -> np.ndarray | None:
-    """The model's confusion matrix when it votes as a virtual annotator (a prior until a recompute learns it)."""
-    if not project.model_as_annotator:
-        return None
-    K = len(project.label_schema["classes"])
-    if project.model_confusion is not None and len(project.model_confusion) == K:
-        return np.asarray(project.model_confusion, dtype=np.float64)
-    return prior_confusion(K, DEFAULT_PRIOR_ACCURACY)
-
-
-def posteriors(*, task_ids: list[int], label_schema: dict, class_priors, now: datetime,
-               model: np.ndarray | None = None, calibration: Calibration = IDENTITY) -> Posteriors:
-    """Posterior of each task from its submitted answers and the annotators' current confusion matrices.
-
-    Mapped by the project's calibration (truth_model.calibration_of): the independence assumption
-    makes raw posteriors overconfident, and these are the confidences requesters read and the
-    policy's target is judged on.
-    """
-    classes = label_schema["classes"]
-    K = len(classes)
-    class_index = {name: k for k, name in enumerate(classes)}
-    label_type = labels.label_type(label_schema)
-    rows = db.session.execute(
-        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer, AnnotatorStats.confusion,
-               AnnotatorStats.gold_seen, AnnotatorStats.gold_correct)
-        .outerjoin(AnnotatorStats, (AnnotatorStats.annotator_id == Assignment.annotator_id)
-                   & (AnnotatorStats.project_id == Assignment.project_id))
-        .where(Assignment.task_id.in_(task_ids), Assignment.status == SUBMITTED, ~Assignment.is_gold)
-    ).all()
-    position = {task_id: i for i, task_id in enumerate(task_ids)}
-    log_post = np.tile(np.log(_priors(class_priors, K)), (len(task_ids), 1))
-    counts = np.zeros(len(task_ids), dtype=np.int64)
-    reputations: dict[int, float] = {}
-    for row in rows:
-        label = class_index[label_type.class_of(row.answer)]
-        matrix = _confusion(row, K, now, reputations)
-        log_post[position[row.task_id]] += np.log(np.maximum(matrix[:, label], 1e-300))
-        counts[position[row.task_id]] += 1
-    if model is not None:  # the model's label counts as one more (virtual) annotator's answer
-        predicted = db.session.execute(
-            select(Task.id, Task.prediction).where(Task.id.in_(task_ids), Task.prediction.is_not(None))).all()
-        for task_id, prediction in predicted:
-            log_post[position[task_id]] += np.log(np.maximum(model[:, int(np.argmax(prediction))], 1e-300))
-    log_post -= log_post.max(axis=1, keepdims=True)
-    post = np.exp(log_post)
-    post /= post.sum(axis=1, keepdims=True)
-    return Posteriors(task_ids, calibration.apply(post, _priors(class_priors, K), np.maximum(counts, 1)), counts)
-
-
-def _priors(class_priors, K: int) -> np.ndarray:
-    if class_priors and len(class_priors) == K:
-        p = np.maximum(np.asarray(class_priors, dtype=np.float64), 1e-6)
-        return p / p.sum()
-    return np.full(K, 1.0 / K)
-
-
-def _confusion(row, K: int, now: datetime, reputations: dict) -> np.ndarray:
-    """The annotator's confusion matrix, or one right with their gold accuracy here, or their reputation."""
-    if row.confusion is not None and len(row.confusion) == K:
-        return np.asarray(row.confusion, dtype=np.float64)
-    if row.gold_seen:
-        accuracy = trust.gold_accuracy(row.gold_correct, row.gold_seen).mean
-    else:
-        if row.annotator_id not in reputations:
-            estimate = eligibility.reputation_of(annotator_id=row.annotator_id, now=now)
-            reputations[row.annotator_id] = estimate.mean if estimate.evidence > 0 else DEFAULT_PRIOR_ACCURACY
-        accuracy = reputations[row.annotator_id]
-    return prior_confusion(K, min(max(accuracy, 1.0 / K + 0.01), 0.99))
 
 
 @dataclass(frozen=True)
@@ -113,7 +30,10 @@ class PolicyContext:
 
     project_id: int
     label_schema: dict
+    aggregation: str
     class_priors: list | None
+    review_enabled: bool
+    task_count: int
     min_answers: int
     max_answers: int
     target_confidence: float
@@ -134,9 +54,9 @@ def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> redu
     task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
     if task.status != OPEN:
         return task.status
-    found = posteriors(task_ids=[task_id], label_schema=project.label_schema,
-                       class_priors=project.class_priors, now=now, model=model_confusion(project),
-                       calibration=truth_model.calibration_of(project))
+    found = posterior.posteriors(task_ids=[task_id], label_schema=project.label_schema,
+                                 class_priors=project.class_priors, now=now, model=posterior.model_confusion(project),
+                                 calibration=truth_model.calibration_of(project))
     post, answers = found.posteriors[0], int(found.answer_counts[0])
     decision = redundancy.decide(post, answers, min_answers=project.min_answers, max_answers=project.max_answers,
                                  target=project.target_confidence,
@@ -147,9 +67,8 @@ def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> redu
         tasks_store.ask_one_more(task, answers)
         return decision
     tasks_store.close(task, escalate=decision == redundancy.Decision.ESCALATE, now=now)
-    store.write_results(project_id=project.project_id, classes=project.label_schema["classes"],
-                        found=found, method=truth_model.method_of(project), now=now)
-    AGGREGATE_PROJECT.after_commit(project.project_id)
+    closing.finish(closing.Closing.of(project), task_id=task_id, external_id=task.external_id, status=task.status,
+                   now=now, found=found)
     return decision
 
 

@@ -237,8 +237,6 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     if project.target_confidence is not None:
         low = [int(t) for t, top in zip(found.task_ids, found.posteriors.max(axis=1)) if top < project.target_confidence]
         reopened = policy.reopen(task_ids=low, max_answers=project.max_answers)
-        if reopened:
-            project_store.set_closed_count(project, db.session.scalar(
-                select(func.count()).select_from(Result).where(Result.project_id == project.id, Result.method != "gold")))
+        if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)
     return written, reopened

@@ -1,18 +1,16 @@
 """Results: aggregate closed tasks into their inferred truth, complete projects, read results."""
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy import func, select, update
 
-from marketplace import inference, labels, pseudonyms
+from marketplace import labels, pseudonyms
 from marketplace.accounts.models import Account
-from marketplace.db import utcnow
+from marketplace.db import advisory_lock, utcnow
 from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects import store as project_store
-from marketplace.projects.models import Project
-from marketplace.quality.models import AnnotatorStats
-from marketplace.results import policy, recompute, store, structured, truth_model
+from marketplace.projects.models import OPEN, PAUSED, Project, ProjectProgress
+from marketplace.results import posterior, recompute, store, structured, truth_model, votes
 from marketplace.results.jobs import AGGREGATE_PROJECT
 from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
@@ -20,37 +18,25 @@ from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
 
 BATCH = 2_000
-MAJORITY_VOTE = "majority_vote"
-WEIGHTED_VOTE = "weighted_vote"
 GOLD = "gold"
-
-
-def vote(task_idx: np.ndarray, annotator_idx: np.ndarray, label_idx: np.ndarray, weights: np.ndarray,
-         n_tasks: int, K: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """Return (method, label index, vote share, tie?) per task; ties go to the class listed first.
-
-    A plain majority vote while every annotator weighs 1; a trust-weighted vote once a quality rule
-    has lowered someone's weight.
-    """
-    options = dict(n_tasks=n_tasks, n_annotators=weights.size)
-    if np.all(weights == 1.0):
-        method, result = MAJORITY_VOTE, inference.majority_vote(task_idx, annotator_idx, label_idx, K, **options)
-    else:
-        method, result = WEIGHTED_VOTE, inference.weighted_vote(task_idx, annotator_idx, label_idx, K, weights, **options)
-    top = result.posteriors.max(axis=1, keepdims=True)
-    ties = (np.isclose(result.posteriors, top)).sum(axis=1) > 1
-    return method, result.labels, result.confidence, ties
+# Advisory lock namespace: one aggregate_project run per project at a time.
+AGGREGATE_LOCK_SPACE = 5 << 48
 
 
 def aggregate_project(*, project_id: int, now: datetime) -> int:
-    """Give every closed task without a result its result; complete the project when all are done.
+    """Give every closed task without a result its result; recount the done tasks; complete the project.
 
-    The result is the project's aggregation: the truth model's posteriors from the annotators' current
-    confusion matrices and calibration (refreshed by the recompute), or a (weighted) majority vote.
+    Closing answers finish their own task (results/closing.py); this is the backstop (the sweep finds
+    closed tasks a lost path left without a result) and the recount after changes that undo
+    progress in bulk (reopened tasks, rejections, reviews, a new guideline version), which queue it.
+    The result is the project's aggregation: the truth model's posteriors from the annotators'
+    current confusion matrices and calibration (refreshed by the recompute), or a (weighted) majority vote.
 
-    Idempotent, and serialised per project by a row lock: a second run finds nothing left to do.
+    Idempotent, and serialised per project by an advisory lock (never the project row, which
+    requests read): a second run finds nothing left to do.
     """
-    project = db.session.scalar(select(Project).where(Project.id == project_id).with_for_update(key_share=True))
+    advisory_lock(AGGREGATE_LOCK_SPACE | project_id)
+    project = db.session.get(Project, project_id)
     if project is None:
         return 0
     label_type = labels.label_type(project.label_schema)
@@ -69,13 +55,13 @@ def aggregate_project(*, project_id: int, now: datetime) -> int:
         if not label_type.CATEGORICAL:
             written = structured.write(project, task_ids, now)[0]
         elif project.aggregation == "ds":
-            found = policy.posteriors(task_ids=task_ids, label_schema=project.label_schema,
-                                      class_priors=project.class_priors, now=now, model=policy.model_confusion(project),
+            found = posterior.posteriors(task_ids=task_ids, label_schema=project.label_schema,
+                                      class_priors=project.class_priors, now=now, model=posterior.model_confusion(project),
                                       calibration=truth_model.calibration_of(project))
             written = store.write_results(project_id=project_id, classes=classes, found=found,
                                            method=truth_model.method_of(project), now=now)
         else:
-            rows = _vote_rows(project_id, task_ids, store.answers_of_tasks(task_ids), label_type, classes, now)
+            rows = votes.vote_rows(project_id, task_ids, label_type, classes, now)
             store.insert_results(rows)
             written = len(rows)
         done += written
@@ -104,30 +90,6 @@ def _announce(project: Project, now: datetime) -> int:
     return len(rows)
 
 
-def _vote_rows(project_id, task_ids, answers, label_type, classes, now) -> list[dict]:
-    """Vote rows for the tasks that have answers, each answer weighted by its annotator's weight."""
-    if not answers:
-        return []
-    position = {task_id: i for i, task_id in enumerate(task_ids)}
-    class_index = {name: k for k, name in enumerate(classes)}
-    task_idx = np.fromiter((position[a.task_id] for a in answers), dtype=np.int64, count=len(answers))
-    label_idx = np.fromiter((class_index[label_type.class_of(a.answer)] for a in answers), dtype=np.int64, count=len(answers))
-    annotators, annotator_idx = np.unique(np.array([a.annotator_id for a in answers]), return_inverse=True)
-    lowered = dict(db.session.execute(
-        select(AnnotatorStats.annotator_id, AnnotatorStats.weight)
-        .where(AnnotatorStats.project_id == project_id, AnnotatorStats.weight != 1.0)
-    ).all())
-    weights = np.array([lowered.get(int(a), 1.0) for a in annotators], dtype=np.float64)
-    method, labels, shares, ties = vote(task_idx, annotator_idx, label_idx, weights, len(task_ids), len(classes))
-    counts = np.bincount(task_idx, minlength=len(task_ids))
-    return [
-        {"task_id": task_id, "project_id": project_id, "label": classes[labels[i]], "confidence": float(shares[i]),
-         "method": method, "answer_count": int(counts[i]), "tie": bool(ties[i]),
-         "created_at": now, "updated_at": now}
-        for i, task_id in enumerate(task_ids) if counts[i] > 0
-    ]
-
-
 def record_gold(*, project: Project, task_ids: list[int], answers: dict) -> None:
     """Give gold tasks their known answer as a result (method "gold"), so exports carry and mark them."""
     gold = db.session.execute(select(Task.id, Task.external_id).where(Task.id.in_(task_ids))).all()
@@ -142,11 +104,12 @@ def record_gold(*, project: Project, task_ids: list[int], answers: dict) -> None
 def _refresh_progress(project: Project, now: datetime) -> None:
     # Done: closed tasks, and escalated ones too unless they wait for a review stage.
     done = (Task.status == CLOSED) if project.review_enabled else Task.status.in_((CLOSED, ESCALATED))
+    project_store.lock_progress(project.id)  # last: closers wait here holding task, ledger and trust rows
     closed = db.session.scalar(
         select(func.count()).select_from(Result).join(Task, Task.id == Result.task_id)
         .where(Result.project_id == project.id, Result.method != GOLD, done)
     )
-    project_store.set_closed_count(project, closed)
+    project_store.set_done(project, closed)
     if project_store.complete_if_done(project, now):
         webhook_services.emit(project_id=project.id, event=webhooks.PROJECT_COMPLETED, now=now,
                               payload={"project_id": project.id, "tasks": project.task_count})
@@ -157,14 +120,20 @@ def _refresh_progress(project: Project, now: datetime) -> None:
 
 
 def projects_missing_results() -> list[int]:
-    """Return projects that have closed tasks without a result (work a lost job left undone)."""
+    """Return projects a lost job left behind: closed tasks without a result, or all tasks done but
+    the project not completed (the closing answer leaves completing it to aggregate_project)."""
     missing = (
         select(Task.project_id)
         .outerjoin(Result, Result.task_id == Task.id)
         .where(Task.status == CLOSED, Result.task_id.is_(None))
         .distinct()
     )
-    return list(db.session.scalars(missing))
+    uncompleted = (
+        select(Project.id).join(ProjectProgress, ProjectProgress.project_id == Project.id)
+        .where(Project.status.in_((OPEN, PAUSED)), Project.task_count > 0,
+               ProjectProgress.done_tasks >= Project.task_count)
+    )
+    return sorted(set(db.session.scalars(missing)) | set(db.session.scalars(uncompleted)))
 
 
 def sweep_unaggregated() -> int:

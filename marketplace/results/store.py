@@ -50,6 +50,10 @@ def answer_fields_of_tasks(task_ids: list[int]) -> list[tuple]:
     ).all()
 
 
+# Fewer rows than this go through one upsert: COPY's stage costs four round trips.
+COPY_MIN_ROWS = 100
+
+
 def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:
     """Upsert a result per task with answers from its posterior (label, confidence, method, answers, posterior)."""
     keep = found.answer_counts > 0
@@ -57,19 +61,26 @@ def write_results(*, project_id: int, classes: list, found: Posteriors, method: 
     post, counts = found.posteriors[keep], found.answer_counts[keep]
     if not task_ids:
         return 0
-    if is_postgres():
+    if is_postgres() and len(task_ids) >= COPY_MIN_ROWS:
         copy_posteriors(project_id=project_id, method=method, classes=classes, task_ids=task_ids,
                         posteriors=post, answer_counts=counts, now=now)
         return len(task_ids)
+    upsert_results(posterior_rows(project_id=project_id, classes=classes, found=Posteriors(task_ids, post, counts),
+                                  method=method, now=now))
+    return len(task_ids)
+
+
+def posterior_rows(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> list[dict]:
+    """Result rows from posteriors, one per task given (label: the top class; a tie when classes share the top)."""
+    post, counts = found.posteriors, found.answer_counts
     best, top = post.argmax(axis=1), post.max(axis=1)
     ties = (np.isclose(post, top[:, None])).sum(axis=1) > 1
-    upsert_results([
+    return [
         {"task_id": task_id, "project_id": project_id, "label": classes[best[i]], "confidence": float(top[i]),
          "method": method, "answer_count": int(counts[i]), "tie": bool(ties[i]), "posterior": post[i].round(6).tolist(),
          "created_at": now, "updated_at": now}
-        for i, task_id in enumerate(task_ids)
-    ])
-    return len(task_ids)
+        for i, task_id in enumerate(found.task_ids)
+    ]
 
 
 _PG_UPSERT_FROM_STAGE = """
@@ -117,14 +128,17 @@ def _copy_escape(text: str) -> str:
 
 
 def upsert_results(rows: list[dict]) -> None:
-    """Insert results, replacing what an earlier computation stored for the same tasks."""
+    """Insert results, replacing what an earlier computation stored for the same tasks.
+
+    Rows that carry `announced` (the closing path announces as it writes) set it on a replaced result too.
+    """
     if not rows:
         return
     insert = upsert(Result.__table__)
+    replaced = ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")
     db.session.execute(insert.on_conflict_do_update(
         index_elements=["task_id"],
-        set_={name: insert.excluded[name] for name in
-              ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")},
+        set_={name: insert.excluded[name] for name in replaced + (("announced",) if "announced" in rows[0] else ())},
     ), rows)
 
 

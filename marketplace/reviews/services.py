@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 
 from marketplace import labels
 from marketplace.accounts.models import Account
@@ -22,7 +22,6 @@ from marketplace.projects.models import Project
 from marketplace.quality import eligibility
 from marketplace.results import store as results_store
 from marketplace.results.jobs import AGGREGATE_PROJECT
-from marketplace.results.models import Result
 from marketplace.reviews.models import DECIDED, LEASED, RETURNED, Review
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
 from marketplace.tasks import store as tasks_store
@@ -150,9 +149,7 @@ def send_to_review(*, account: Account, task_id: int) -> Task:
 
 
 def _reopen_project(project: Project) -> None:
-    project_store.set_closed_count(project, db.session.scalar(
-        select(func.count()).select_from(Result).join(Task, Task.id == Result.task_id)
-        .where(Result.project_id == project.id, Result.method != "gold", Task.status == CLOSED)))
+    AGGREGATE_PROJECT.after_commit(project.id)  # recounts the progress once this commits
     project_store.reopen_if_completed(project)
 
 

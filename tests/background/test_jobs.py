@@ -102,11 +102,24 @@ def test_sweep_requeues_aggregation_a_lost_job_left_undone(ctx, monkeypatch):
     with transaction():
         lease = assignments.lease_next_task(project_id=project.id, annotator=annotator, now=utcnow())
         answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": "dog"}, now=utcnow())
-    assert db.session.query(Result).count() == 0
+    assert fresh(Result, lease.task_id).label == "dog"  # the closing answer wrote its task's result itself
+    assert fresh(Project, project.id).status == "open"  # completing the project was the lost job's part
     monkeypatch.undo()
     assert sweep_unaggregated() == 1
-    assert fresh(Result, lease.task_id).label == "dog"
     assert fresh(Project, project.id).status == "completed"
+
+
+def test_sweep_gives_a_result_to_a_closed_task_left_without_one(ctx):
+    project = open_project(tasks=2, answers_per_task=1)
+    annotator = AnnotatorFactory()
+    with transaction():
+        lease = assignments.lease_next_task(project_id=project.id, annotator=annotator, now=utcnow())
+        answering.submit_answer(assignment_id=lease.assignment_id, annotator=annotator, answer={"label": "dog"}, now=utcnow())
+    with transaction():  # as a path that died between closing the task and writing its result leaves it
+        db.session.query(Result).delete()
+    assert sweep_unaggregated() == 1
+    assert fresh(Result, lease.task_id).label == "dog"
+    assert fresh(Project, project.id).closed_task_count == 1 and fresh(Project, project.id).status == "open"
 
 
 def test_webhook_deliveries_have_their_own_queue_and_the_documented_worker_serves_every_queue(redis_conn):

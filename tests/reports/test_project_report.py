@@ -156,9 +156,9 @@ def test_report_of_a_project_worked_through_the_services_agrees_with_its_stats(c
     assert report["answers_per_task"] == [{"answers": 3, "tasks": 4}]
     page = client.get(f"/api/v1/projects/{project.id}/report", headers=headers)
     assert page.status_code == 200 and 'data-plot="agreement"><svg' in page.text
-    # closed, but the aggregation job (queued after a commit these service calls never made) wrote no result yet
-    assert report["closed_tasks"] == 4 and report["confusion"]["answers"] == 0
-    assert "No task has an inferred result yet." in page.text and 'data-plot="confusion"' not in page.text
+    # each closing answer wrote its task's result: the confusion reads every answer of the four tasks
+    assert report["closed_tasks"] == 4 and report["confusion"]["answers"] == 12
+    assert "No task has an inferred result yet." not in page.text and 'data-plot="confusion"' in page.text
 
 
 def test_a_large_project_is_sampled_by_whole_tasks_spread_over_its_ids(ctx, monkeypatch):

@@ -11,7 +11,7 @@ from marketplace import pseudonyms
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.projects.models import Project
-from marketplace.results import services
+from marketplace.results import services, votes
 from marketplace.results.models import Result
 from tests.assignments.test_routes import answer, lease, task_of
 from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project
@@ -25,7 +25,7 @@ def test_majority_vote_breaks_ties_by_schema_order():
     task_idx = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
     label_idx = np.array([1, 1, 0, 2, 0, 2, 1, 2, 1, 2])
     annotator_idx = np.array([0, 1, 2, 0, 1, 0, 1, 2, 3, 0])
-    method, labels, shares, ties = services.vote(task_idx, annotator_idx, label_idx, np.ones(4), n_tasks=4, K=3)
+    method, labels, shares, ties = votes.vote(task_idx, annotator_idx, label_idx, np.ones(4), n_tasks=4, K=3)
     assert method == "majority_vote"
     assert labels.tolist() == [1, 0, 1, 2]  # a tie goes to the class listed first in the schema
     assert shares.tolist() == pytest.approx([2 / 3, 0.5, 0.5, 1.0])
@@ -34,7 +34,7 @@ def test_majority_vote_breaks_ties_by_schema_order():
 
 def test_a_down_weighted_annotator_counts_for_less():
     task_idx, annotator_idx, label_idx = np.array([0, 0, 0]), np.array([0, 1, 2]), np.array([1, 1, 0])
-    method, labels, shares, _ = services.vote(task_idx, annotator_idx, label_idx, np.array([0.1, 0.1, 1.0]), 1, 3)
+    method, labels, shares, _ = votes.vote(task_idx, annotator_idx, label_idx, np.array([0.1, 0.1, 1.0]), 1, 3)
     assert method == "weighted_vote" and labels.tolist() == [0] and shares[0] == pytest.approx(1 / 1.2)
 
 

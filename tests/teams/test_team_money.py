@@ -117,5 +117,6 @@ def test_the_budget_cap_counts_answers_at_the_highest_reward_a_lease_may_carry(c
     context = policy.PolicyContext.of(type("Row", (), {
         "project_id": project.id, "label_schema": project.label_schema, "class_priors": None, "min_answers": 1,
         "max_answers": 3, "target_confidence": 0.9, "budget_cents": 10_000, "reward_cents": 10,
-        "model_as_annotator": False, "model_confusion": None, "truth_model": None})())
+        "model_as_annotator": False, "model_confusion": None, "truth_model": None, "aggregation": "ds",
+        "review_enabled": False, "task_count": project.task_count})())
     assert policy.remaining_budget(context) == 10_000 // 50 - 3 * 2  # the team's 50, not the crowd's 10

@@ -1,0 +1,98 @@
+"""A task that just closed or escalated: its result, its announcement and its project's progress.
+
+Run by the answer that closed it, in that answer's transaction, on that task alone: its answers
+are read, its result written (already marked announced), its webhook recorded, and one is added to
+the project's done tasks (projects.store.add_done). Nothing here reads the project's other tasks or
+waits for the project row, so a closing answer costs the same in a project of ten tasks or of ten
+million. The result commits with the closure: no task is ever closed without its result, except
+by a path that died before this ran (results.services.aggregate_project, the sweep's backstop).
+
+When the count reaches the project's tasks, completing it is left to aggregate_project (queued
+after commit), which recounts under the progress row's lock and completes the project once.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from marketplace import labels
+from marketplace.projects import store as project_store
+from marketplace.results import posterior, store, structured, truth_model, votes
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results.store import Posteriors
+from marketplace.tasks.models import CLOSED, ESCALATED
+from marketplace.webhooks import models as webhooks
+from marketplace.webhooks import services as webhook_services
+
+EVENTS = {CLOSED: webhooks.TASK_COMPLETED, ESCALATED: webhooks.TASK_ESCALATED}
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What finishing a task needs of its project; the submit path reads it with the answer (no extra query)."""
+
+    project_id: int
+    label_schema: dict
+    aggregation: str
+    class_priors: list | None
+    truth_model: dict | None
+    model_as_annotator: bool
+    model_confusion: list | None
+    review_enabled: bool
+    task_count: int
+
+    @classmethod
+    def of(cls, row) -> "Closing":
+        """From any row or object with these fields (the submit path's context row, a PolicyContext)."""
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+def finish(project: Closing, *, task_id: int, external_id: str, status: str, now: datetime,
+           found: Posteriors | None = None) -> dict | None:
+    """Write, announce and count the result of a task that just closed or escalated; return its row.
+
+    `found`: the task's posterior when the caller has it (the redundancy policy just computed it).
+    None when the task has no answer to aggregate (nothing written, nothing counted).
+    """
+    row = _result_row(project, task_id, now, found)
+    if row is None:
+        return None
+    store.upsert_results([{**row, "announced": True}])
+    webhook_services.emit(project_id=project.project_id, event=EVENTS[status], now=now, payload={
+        "task_id": task_id, "external_id": external_id, "label": row["label"], "confidence": row["confidence"],
+        "method": row["method"], "answer_count": row["answer_count"]})
+    # An escalated task waiting for its review stage is not done yet: the review's decision counts it.
+    if status == CLOSED or not project.review_enabled:
+        if project_store.add_done(project.project_id, 1) >= project.task_count:
+            AGGREGATE_PROJECT.after_commit(project.project_id)
+    return row
+
+
+def _result_row(project: Closing, task_id: int, now: datetime, found: Posteriors | None) -> dict | None:
+    label_type = labels.label_type(project.label_schema)
+    classes = project.label_schema.get("classes")
+    if not label_type.CATEGORICAL:
+        tasks = structured.task_answers(_Project(project.project_id, project.label_schema), [task_id])
+        result = labels.aggregate(project.label_schema, tasks)[0]
+        if result is None:
+            return None
+        return {"task_id": task_id, "project_id": project.project_id, "label": result.label,
+                "confidence": float(result.confidence), "method": result.method, "answer_count": len(tasks[0].votes),
+                "tie": bool(result.tie), "posterior": result.posterior, "created_at": now, "updated_at": now}
+    if found is None and project.aggregation != "ds":
+        rows = votes.vote_rows(project.project_id, [task_id], label_type, classes, now)
+        return rows[0] if rows else None
+    if found is None:
+        found = posterior.posteriors(task_ids=[task_id], label_schema=project.label_schema,
+                                  class_priors=project.class_priors, now=now, model=posterior.model_confusion(project),
+                                  calibration=truth_model.calibration_of(project))
+    if not found.answer_counts[0]:
+        return None
+    return store.posterior_rows(project_id=project.project_id, classes=classes, found=found,
+                                method=truth_model.method_of(project), now=now)[0]
+
+
+@dataclass(frozen=True)
+class _Project:
+    """The two fields of a project the structured types' aggregation reads."""
+
+    id: int
+    label_schema: dict
