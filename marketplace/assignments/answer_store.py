@@ -36,7 +36,7 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        p.status AS project_status, p.label_schema, p.gold_feedback, p.quality_rules, p.target_confidence,
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.truth_model, p.model_as_annotator, p.model_confusion,
        p.budget_cents, coalesce(a.reward_cents, p.reward_cents) AS reward_cents, p.currency, e.id AS escrow_id,
-       p.review_enabled, p.task_count, t.external_id, t.gold_answer, t.gold_explanation,
+       p.review_enabled, p.task_count, t.external_id, t.answer_count, t.slot_limit, t.gold_answer, t.gold_explanation,
        -- only types whose answers point into the data (boxes, spans...) need it: skip it for classes
        CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
@@ -53,7 +53,8 @@ _CONTEXT = (
         Project.truth_model, Project.model_as_annotator, Project.model_confusion, Project.budget_cents,
         func.coalesce(Assignment.reward_cents, Project.reward_cents).label("reward_cents"),
         Project.currency, LedgerAccount.id.label("escrow_id"),
-        Project.review_enabled, Project.task_count, Task.external_id, Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
+        Project.review_enabled, Project.task_count, Task.external_id, Task.answer_count, Task.slot_limit,
+        Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
     )
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)
@@ -88,33 +89,54 @@ FROM counters
 
 
 def write_answer(row, annotator_id: int, answer: dict, duration_ms: int, gold_correct: bool | None,
-                 now: datetime) -> Written | None:
+                 now: datetime, *, pay_later: bool = False) -> Written | None:
     """Submit a live lease's answer, count it on the task and in the annotator's trust, pay its reward.
 
     None if the lease was no longer live (nothing written). On PostgreSQL: one statement (the
     payment too, when the project has an escrow). Elsewhere: the same writes, one owner's function each.
+    `pay_later`: leave the payment to pay() (PostgreSQL), which the caller runs after its own
+    follow-up work: paying locks the project's escrow row until the commit, and every lease and
+    answer of the project waits for that row, so it is the transaction's last step.
     """
     if is_postgres():
-        counters = _write_postgres(row, annotator_id, answer, duration_ms, gold_correct, now)
-        paid = row.escrow_id is not None  # the statement paid it
+        counters = _write_postgres(row, annotator_id, answer, duration_ms, gold_correct, now, pay=not pay_later)
+        paid = row.escrow_id is not None and not pay_later  # the statement paid it
     else:
         counters = _write_portable(row, annotator_id, answer, duration_ms, gold_correct, now)
         paid = False
     if counters is None:
         return None
-    if not paid:
+    if not paid and not (pay_later and is_postgres()):
         ledger_store.pay_answer(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
                                 assignment_id=row.id, annotator_id=annotator_id, escrow_id=row.escrow_id, now=now)
     return Written(counters, counters.task_status)
 
 
-def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold_correct: bool | None, now: datetime):
+_PG_PAY = pg_sql("WITH done AS (SELECT 1), " + ledger_store.PAY_ANSWER + " SELECT count(*) AS entries FROM pay_entries")
+
+
+def pay(row, annotator_id: int, now: datetime) -> None:
+    """Pay an answer written with pay_later (PostgreSQL; elsewhere write_answer already paid it)."""
+    if not is_postgres():
+        return
+    if row.escrow_id is None:
+        ledger_store.pay_answer(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
+                                assignment_id=row.id, annotator_id=annotator_id, escrow_id=None, now=now)
+        return
+    pg_one(_PG_PAY, {"assignment_id": row.id, "now": now, **ledger_store.pay_params(
+        project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents, escrow_id=row.escrow_id,
+        annotator_id=annotator_id)})
+
+
+def _write_postgres(row, annotator_id: int, answer: dict, duration_ms: int, gold_correct: bool | None, now: datetime,
+                    *, pay: bool):
+    paying = ledger_store.pay_params(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
+                                     escrow_id=row.escrow_id, annotator_id=annotator_id)
     counters = pg_one(_PG_WRITE, {
         "assignment_id": row.id, "answer": Jsonb(answer), "now": now, "duration_ms": duration_ms, "gold_correct": gold_correct,
         "fixed": row.target_confidence is None, "is_gold": row.is_gold, "annotator_id": annotator_id,
         "project_id": row.project_id, **quality_store.count_params(gold_correct),
-        **ledger_store.pay_params(project_id=row.project_id, currency=row.currency, reward_cents=row.reward_cents,
-                            escrow_id=row.escrow_id, annotator_id=annotator_id),
+        **paying, "pay": paying["pay"] and pay,
         # The previous answers' times come back with the write when a rule will want their median.
         "median_window": _rules.MEDIAN_WINDOW - 1 if any(
             rule["metric"] == _rules.MEDIAN_TIME for rule in row.quality_rules or ()) else 0,

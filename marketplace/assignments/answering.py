@@ -69,21 +69,33 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         raise field_error(exc.message, "answer", *exc.path)
     duration_ms = int((now - row.leased_at).total_seconds() * 1000)
     gold_correct = labels.agrees(row.label_schema, clean, row.gold_answer, row.task_data) if row.is_gold else None
-    written = answer_store.write_answer(row, annotator.id, clean, duration_ms, gold_correct, now)
+    # An answer that closes its task, or that the redundancy policy judges, has work to do after the
+    # write: it pays last, so that the project's escrow row is held only for the payment and the commit.
+    adaptive = row.target_confidence is not None and not row.is_gold
+    follow_up = adaptive or (row.target_confidence is None and not row.is_gold and row.answer_count + 1 >= row.slot_limit)
+    written = answer_store.write_answer(row, annotator.id, clean, duration_ms, gold_correct, now, pay_later=follow_up)
     if written is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.", code="assignment_not_leased")
     counters = written.counters
+    done = 0
     if written.task_status == CLOSED:  # its result, announced and counted, commits with this answer
-        closing.finish(closing.Closing.of(row), task_id=row.task_id, external_id=row.external_id, status=CLOSED,
-                       now=now)
+        done += closing.finish(closing.Closing.of(row), task_id=row.task_id, external_id=row.external_id,
+                               status=CLOSED, now=now)
         metrics.task_closed("redundancy")
-    if row.target_confidence is not None and not row.is_gold:
-        metrics.policy_decided(policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now))
+    if adaptive:
+        decided = policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now)
+        metrics.policy_decided(decided.decision)
+        done += decided.done
+    if follow_up:
+        answer_store.pay(row, annotator.id, now)
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
     RECOMPUTE_IF_DUE.after_commit(row.project_id)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
                         recent_durations=getattr(counters, "recent_durations", None))
+    # Locks the project's progress row to the commit: last, after the escrow row (paying, a rule's
+    # rejection) in every closer, so that no two closers wait for each other.
+    closing.count_done(closing.Closing.of(row), done)
     feedback = None
     if gold_correct is False and row.gold_feedback:
         feedback = quality.Feedback(False, row.gold_explanation, labels.result_label(row.label_schema, row.gold_answer))

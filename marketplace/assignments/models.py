@@ -28,6 +28,9 @@ class Assignment(IdMixin, db.Model):
         UniqueConstraint("task_id", "annotator_id", name="uq_assignments_task_annotator"),
         # "Not yet answered by this annotator" and the annotator's position in a project.
         Index("ix_assignments_annotator_project_task", "annotator_id", "project_id", "task_id"),
+        # Reputation counts an annotator's final rejections: a few rows, never their whole history.
+        Index("ix_assignments_rejected", "annotator_id", postgresql_where=text("status = 'rejected'"),
+              sqlite_where=text("status = 'rejected'")),
         # The per-annotator cap counts live leases only.
         Index(
             "ix_assignments_live",

@@ -2,7 +2,7 @@
 
 Run by the answer that closed it, in that answer's transaction, on that task alone: its answers
 are read, its result written (already marked announced), its webhook recorded, and one is added to
-the project's done tasks (projects.store.add_done). Nothing here reads the project's other tasks or
+the project's done tasks (count_done, projects.store.add_done) as the transaction's last step. Nothing here reads the project's other tasks or
 waits for the project row, so a closing answer costs the same in a project of ten tasks or of ten
 million. The result commits with the closure: no task is ever closed without its result, except
 by a path that died before this ran (results.services.aggregate_project, the sweep's backstop).
@@ -46,24 +46,32 @@ class Closing:
 
 
 def finish(project: Closing, *, task_id: int, external_id: str, status: str, now: datetime,
-           found: Posteriors | None = None) -> dict | None:
-    """Write, announce and count the result of a task that just closed or escalated; return its row.
+           found: Posteriors | None = None) -> bool:
+    """Write and announce the result of a task that just closed or escalated; True if the task is now done.
 
     `found`: the task's posterior when the caller has it (the redundancy policy just computed it).
-    None when the task has no answer to aggregate (nothing written, nothing counted).
+    The caller counts done tasks with count_done() as its transaction's last step. False when the
+    task has no answer to aggregate (nothing written) or waits for its review stage.
     """
     row = _result_row(project, task_id, now, found)
     if row is None:
-        return None
+        return False
     store.upsert_results([{**row, "announced": True}])
     webhook_services.emit(project_id=project.project_id, event=EVENTS[status], now=now, payload={
         "task_id": task_id, "external_id": external_id, "label": row["label"], "confidence": row["confidence"],
         "method": row["method"], "answer_count": row["answer_count"]})
     # An escalated task waiting for its review stage is not done yet: the review's decision counts it.
-    if status == CLOSED or not project.review_enabled:
-        if project_store.add_done(project.project_id, 1) >= project.task_count:
-            AGGREGATE_PROJECT.after_commit(project.project_id)
-    return row
+    return status == CLOSED or not project.review_enabled
+
+
+def count_done(project: Closing, tasks: int) -> None:
+    """Add tasks that just became done to the project's progress; the last of them queues its completion.
+
+    The progress row is locked from here to the commit, so this is the transaction's last step, after
+    the payment: every closer takes the escrow row (paying) before the progress row, never after.
+    """
+    if tasks and project_store.add_done(project.project_id, tasks) >= project.task_count:
+        AGGREGATE_PROJECT.after_commit(project.project_id)
 
 
 def _result_row(project: Closing, task_id: int, now: datetime, found: Posteriors | None) -> dict | None:

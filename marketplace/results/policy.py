@@ -8,6 +8,7 @@ finished by results/closing.py with the posterior just computed.
 """
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -49,11 +50,19 @@ class PolicyContext:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
-def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> redundancy.Decision | str:
+class Decided(NamedTuple):
+    """The policy's decision on a task (or the task's status when it was no longer open), and whether
+    it made the task done (closed, or escalated without a review stage): the caller counts it."""
+
+    decision: redundancy.Decision | str
+    done: bool = False
+
+
+def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> Decided:
     """Apply the policy to one task after an answer (inside the submit transaction); return the decision."""
     task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
     if task.status != OPEN:
-        return task.status
+        return Decided(task.status)
     found = posterior.posteriors(task_ids=[task_id], label_schema=project.label_schema,
                                  class_priors=project.class_priors, now=now, model=posterior.model_confusion(project),
                                  calibration=truth_model.calibration_of(project))
@@ -65,11 +74,11 @@ def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> redu
     tasks_store.set_uncertainty(task, 1.0 - float(post.max()))
     if decision == redundancy.Decision.MORE:
         tasks_store.ask_one_more(task, answers)
-        return decision
+        return Decided(decision)
     tasks_store.close(task, escalate=decision == redundancy.Decision.ESCALATE, now=now)
-    closing.finish(closing.Closing.of(project), task_id=task_id, external_id=task.external_id, status=task.status,
-                   now=now, found=found)
-    return decision
+    done = closing.finish(closing.Closing.of(project), task_id=task_id, external_id=task.external_id,
+                          status=task.status, now=now, found=found)
+    return Decided(decision, done)
 
 
 def remaining_budget(project: PolicyContext) -> int | None:

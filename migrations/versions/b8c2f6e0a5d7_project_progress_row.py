@@ -1,4 +1,4 @@
-"""project progress in a row of its own: closing answers count there, not on the project row
+"""project progress in a row of its own: closing answers count there, not on the project row; rejections by annotator
 
 Revision ID: b8c2f6e0a5d7
 Revises: a7b1e5d9f4c6
@@ -7,6 +7,9 @@ Create Date: 2026-12-04 09:20:00
 Every closing answer adds one to its project's done tasks. On projects.closed_task_count that
 increment waited behind whoever held the project row (a recompute records its fit there early in
 a long transaction); project_progress holds the counter alone. The figures move across as they are.
+
+A closing answer may read the reputation of its task's annotators, which counts their final
+rejections: ix_assignments_rejected finds those without walking each annotator's whole history.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -30,9 +33,13 @@ def upgrade():
     op.execute("INSERT INTO project_progress (project_id, done_tasks) SELECT id, closed_task_count FROM projects")
     with op.batch_alter_table('projects') as batch:
         batch.drop_column('closed_task_count')
+    op.create_index('ix_assignments_rejected', 'assignments', ['annotator_id'], unique=False,
+                    postgresql_where=sa.text("status = 'rejected'"), sqlite_where=sa.text("status = 'rejected'"))
 
 
 def downgrade():
+    op.drop_index('ix_assignments_rejected', table_name='assignments',
+                  postgresql_where=sa.text("status = 'rejected'"), sqlite_where=sa.text("status = 'rejected'"))
     with op.batch_alter_table('projects') as batch:
         batch.add_column(sa.Column('closed_task_count', sa.Integer(), server_default='0', nullable=False))
     op.execute("UPDATE projects SET closed_task_count = coalesce("

@@ -51,3 +51,16 @@ def test_the_postgres_statement_and_the_portable_steps_write_the_same_ledger(cli
     assert one_statement["entries"] == [("annotator_pending", "annotator", -10, "usd"),
                                         ("project_escrow", "project", 10, "usd")]
     assert portable == one_statement
+
+
+def test_an_answer_paid_after_its_follow_up_work_writes_the_same_ledger_as_one_paid_in_the_write(client):
+    # A closing answer pays last (after its task's result); an ordinary one pays inside the write statement.
+    closing = open_project(tasks=1, answers_per_task=1, reward_cents=10, fee_bps=2000)
+    ordinary = open_project(tasks=1, answers_per_task=2, reward_cents=10, fee_bps=2000)
+    paid_last = _answer_and_read(client, closing, AnnotatorFactory())
+    paid_in_the_write = _answer_and_read(client, ordinary, AnnotatorFactory())
+    assert paid_last["entries"] == paid_in_the_write["entries"] == [("annotator_pending", "annotator", -10, "usd"),
+                                                                     ("project_escrow", "project", 10, "usd")]
+    assert paid_last["transaction"] == paid_in_the_write["transaction"]
+    assert paid_last["escrow"][1] == paid_in_the_write["escrow"][1]  # the same reservation is left (the fee's)
+    assert paid_last["counters"] == paid_in_the_write["counters"] == (1, 0, 0)
