@@ -22,6 +22,7 @@ from marketplace.quality import rules as _rules
 from marketplace.quality import store as quality_store
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import Task
+from marketplace.webhooks.models import WebhookEndpoint
 
 
 class Written(NamedTuple):
@@ -37,6 +38,7 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.truth_model, p.model_as_annotator, p.model_confusion,
        p.budget_cents, coalesce(a.reward_cents, p.reward_cents) AS reward_cents, p.currency, e.id AS escrow_id,
        p.review_enabled, p.task_count, t.external_id, t.answer_count, t.slot_limit, t.gold_answer, t.gold_explanation,
+       EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.owner_id = p.requester_id AND w.active) AS has_webhooks,
        -- only types whose answers point into the data (boxes, spans...) need it: skip it for classes
        CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
@@ -54,6 +56,8 @@ _CONTEXT = (
         func.coalesce(Assignment.reward_cents, Project.reward_cents).label("reward_cents"),
         Project.currency, LedgerAccount.id.label("escrow_id"),
         Project.review_enabled, Project.task_count, Task.external_id, Task.answer_count, Task.slot_limit,
+        select(WebhookEndpoint.id).where(WebhookEndpoint.owner_id == Project.requester_id, WebhookEndpoint.active)
+        .exists().label("has_webhooks"),
         Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
     )
     .join(Project, Project.id == Assignment.project_id)

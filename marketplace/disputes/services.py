@@ -10,7 +10,7 @@ annotator's reputation (it only counts once the window has closed without a disp
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 
 from marketplace.accounts.models import ADMIN, ANNOTATOR, Account
 from marketplace.assignments import store as assignment_store
@@ -150,15 +150,15 @@ def _pay_overturned(dispute: Dispute, now: datetime) -> None:
                        ledger.Move(source, ledger.account(PLATFORM_FEES, None, project.currency), fee)])
 
 
-def final_rejections_of(*, annotator_ids: list[int], now: datetime) -> dict[int, tuple[int, datetime]]:
-    """Rejections that count against reputation, per annotator (those with none are left out): window
-    closed, not overturned, no dispute still open. One query however many annotators."""
+def final_rejections_query(*, annotator_ids: list[int], now: datetime):
+    """Rejections that count against reputation, per annotator: window closed, not overturned, no
+    dispute still open. Rows (annotator id, 0, how many, the last one's time), shaped as reputation
+    records (right, seen, when); annotators with none have no row."""
     open_dispute_ids = select(Dispute.assignment_id).where(Dispute.status == OPEN)
-    rows = db.session.execute(
-        select(Assignment.annotator_id, func.count(), func.max(Assignment.rejected_at))
+    return (
+        select(Assignment.annotator_id, literal(0), func.count(), func.max(Assignment.rejected_at))
         .where(Assignment.annotator_id.in_(list(annotator_ids)), Assignment.status == REJECTED,
                Assignment.rejected_at <= now - window(), Assignment.approved_at.is_(None),
                Assignment.id.not_in(open_dispute_ids))
         .group_by(Assignment.annotator_id)
-    ).all()
-    return {annotator_id: (int(count), last) for annotator_id, count, last in rows}
+    )

@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from marketplace.accounts.models import Account
-from marketplace.disputes.services import final_rejections_of
+from marketplace.disputes.services import final_rejections_query
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
@@ -91,18 +91,18 @@ def reputation_of(*, annotator_id: int, now: datetime) -> trust.BetaEstimate:
 
 
 def reputations_of(*, annotator_ids, now: datetime) -> dict[int, trust.BetaEstimate]:
-    """reputation_of for several annotators at once: two queries however many there are."""
+    """reputation_of for several annotators at once, in one query however many there are."""
     ids = sorted(set(annotator_ids))
     records: dict[int, list] = {annotator_id: [] for annotator_id in ids}
-    for annotator_id, correct, seen, updated_at in db.session.execute(
+    reported = (
         select(AnnotatorStats.annotator_id, AnnotatorStats.reported_gold_correct, AnnotatorStats.reported_gold_seen,
                AnnotatorStats.updated_at)
         .where(AnnotatorStats.annotator_id.in_(ids), AnnotatorStats.reported_gold_seen > 0)
-    ):
-        records[annotator_id].append((correct, seen, updated_at))
-    # A rejection that stood through its dispute window counts as a failed check.
-    for annotator_id, (rejected, last) in final_rejections_of(annotator_ids=ids, now=now).items():
-        records[annotator_id].append((0, rejected, last))
+    )
+    # A rejection that stood through its dispute window counts as a failed check: (0 right, n seen, last).
+    for annotator_id, correct, seen, when in db.session.execute(reported.union_all(
+            final_rejections_query(annotator_ids=ids, now=now))):
+        records[annotator_id].append((correct, seen, when))
     half_life = current_app.config["REPUTATION_HALF_LIFE_DAYS"]
     return {annotator_id: trust.reputation(found, now, half_life) for annotator_id, found in records.items()}
 

@@ -38,11 +38,12 @@ class Closing:
     model_confusion: list | None
     review_enabled: bool
     task_count: int
+    has_webhooks: bool = True  # False: the owner has no active endpoint, nothing to announce to
 
     @classmethod
     def of(cls, row) -> "Closing":
         """From any row or object with these fields (the submit path's context row, a PolicyContext)."""
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__ if hasattr(row, name)})
 
 
 def finish(project: Closing, *, task_id: int, external_id: str, status: str, now: datetime,
@@ -57,9 +58,10 @@ def finish(project: Closing, *, task_id: int, external_id: str, status: str, now
     if row is None:
         return False
     store.upsert_results([{**row, "announced": True}])
-    webhook_services.emit(project_id=project.project_id, event=EVENTS[status], now=now, payload={
-        "task_id": task_id, "external_id": external_id, "label": row["label"], "confidence": row["confidence"],
-        "method": row["method"], "answer_count": row["answer_count"]})
+    if project.has_webhooks:
+        webhook_services.emit(project_id=project.project_id, event=EVENTS[status], now=now, payload={
+            "task_id": task_id, "external_id": external_id, "label": row["label"], "confidence": row["confidence"],
+            "method": row["method"], "answer_count": row["answer_count"]})
     # An escalated task waiting for its review stage is not done yet: the review's decision counts it.
     return status == CLOSED or not project.review_enabled
 

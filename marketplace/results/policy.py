@@ -43,11 +43,12 @@ class PolicyContext:
     model_as_annotator: bool
     model_confusion: list | None
     truth_model: dict | None
+    has_webhooks: bool = True  # False: the owner has no active endpoint, nothing to announce to
 
     @classmethod
     def of(cls, row) -> "PolicyContext":
-        """From any row or object with these fields (the submit path's context row)."""
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+        """From any row or object with these fields (the submit path's context row); defaults may be left out."""
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__ if hasattr(row, name)})
 
 
 class Decided(NamedTuple):

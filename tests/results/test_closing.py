@@ -62,7 +62,7 @@ def test_progress_counts_each_closing_answer_once_and_the_last_one_completes_the
 
 
 @pytest.mark.embedded
-def test_unproven_annotators_reputations_are_read_in_one_batch(ctx):
+def test_unproven_annotators_reputations_are_read_in_one_query(ctx):
     project = open_project(tasks=2, answers_per_task=6, aggregation="ds")
     task_ids = {_answer(project) for _ in range(6)}
     statements = []
@@ -77,8 +77,8 @@ def test_unproven_annotators_reputations_are_read_in_one_batch(ctx):
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert found.answer_counts.sum() == 6
-    # the answers with their trust rows, then the reputations of all six: gold records and final rejections
-    assert len(statements) == 3
+    # the answers with their trust rows, then the reputations of all six (gold records and final rejections)
+    assert len(statements) == 2
 
 
 @pytest.mark.postgres
