@@ -1,16 +1,23 @@
-"""Project recompute at scale: 1,000,000 answers read, inferred (the default truth model) and written back.
+"""Project recompute at scale: 1M and 10M answers read, inferred (the default truth model) and written back.
 
-A project of 200,000 closed tasks, 5,000 annotators and 5 answers per task (5 classes; annotators
-right with accuracy drawn from 0.55-0.95, a tenth of them spammers), loaded with SQL, then the app's
-own recompute job (marketplace/results/recompute.py) run in-process on PostgreSQL. Prints the
-seconds of each stage (read, infer, write results, trust) and the total. Target (issue 5): <= 10 s.
+Per size: a project of answers/5 closed tasks, 5,000 annotators and 5 answers per task (5 classes;
+annotators right with accuracy drawn from 0.55-0.95, a tenth of them spammers), loaded with SQL,
+then the app's own recompute job (marketplace/results/recompute.py) run on PostgreSQL in a fresh
+process (so that its peak RSS is that recompute's). Prints the seconds of each stage (read,
+encode, infer, write results, trust, commit), the total and the peak RSS per size, and a linear
+extrapolation to 100M answers from the two largest sizes. Targets (issue 20): 10M answers <= 45 s
+end to end with a peak RSS <= 1.5 GB; 100M within the 600 s job timeout (in chunks), <= 8 min.
 
-Run from the repo root:  .venv/bin/python benchmarks/recompute.py [--tasks 200000] [--keep-db]
+Run from the repo root:  .venv/bin/python benchmarks/recompute.py [--answers 1000000,10000000] [--keep-db]
+(the 10M load takes a few minutes of server-side SQL)
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,14 +32,16 @@ DB = "bench_recompute"
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tasks", type=int, default=200_000)
-    p.add_argument("--annotators", type=int, default=5_000)
+    p.add_argument("--answers", default="1000000,10000000",
+                   help="project sizes in answers, comma-separated (default 1M and 10M)")
     p.add_argument("--answers-per-task", type=int, default=5)
+    p.add_argument("--annotators", type=int, default=5_000)
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--run-one", type=int, metavar="PROJECT", help=argparse.SUPPRESS)  # the child's mode
     return p.parse_args()
 
 
-def load(args) -> int:
+def load(args, tasks: int) -> int:
     """Accounts, one project, its closed tasks and their answers, all with server-side SQL."""
     with psycopg.connect(h.db_url(DB)) as conn:
         conn.execute("""INSERT INTO accounts (email, password_hash, role, status, display_name, created_at, updated_at)
@@ -47,11 +56,11 @@ def load(args) -> int:
                 created_at, updated_at)
             SELECT id, 'recompute', '', '', '{"type": "classification", "classes": ["a", "b", "c", "d", "e"]}', 1,
                 'usd', %s, 600, 1, 0, false, '{}', '[]', 0, 'ds', 'open', %s, now(), now()
-            FROM accounts WHERE role = 'requester' RETURNING id""", (args.answers_per_task, args.tasks)).fetchone()[0]
+            FROM accounts WHERE role = 'requester' RETURNING id""", (args.answers_per_task, tasks)).fetchone()[0]
         conn.execute("""INSERT INTO tasks (project_id, external_id, data, status, slots_taken, slot_limit, answer_count,
                                            created_at, closed_at)
                         SELECT %(p)s, 't' || g, '{}', 'closed', %(k)s, %(k)s, %(k)s, now(), now()
-                        FROM generate_series(1, %(n)s) g""", {"p": project, "k": args.answers_per_task, "n": args.tasks})
+                        FROM generate_series(1, %(n)s) g""", {"p": project, "k": args.answers_per_task, "n": tasks})
         # Truth per task; annotator w is right with accuracy acc(w) (spammers: every tenth, uniform answers).
         conn.execute("""
             CREATE TEMP TABLE truth AS SELECT id AS task_id, floor(random() * 5)::int AS k,
@@ -80,66 +89,99 @@ def load(args) -> int:
     return project
 
 
+def run_one(project: int) -> None:
+    """The child process: one recompute, its stages' seconds and the peak RSS, as one JSON line."""
+    os.environ.update(h.app_env(DB))
+    sys.path.insert(0, str(h.APP_DIR))
+    from marketplace import create_app
+    from marketplace.db import utcnow
+    from marketplace.extensions import db
+    from marketplace.results import recompute, store
+
+    stages: dict[str, float] = {}
+
+    def timed(module, name, label):
+        original = getattr(module, name)
+
+        def run(*a, **k):
+            t = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                stages[label] = stages.get(label, 0.0) + time.perf_counter() - t
+        setattr(module, name, run)
+
+    timed(store, "read_answers", "read answers")
+    timed(recompute.inference, "encode_coded_answers", "encode ids")
+    timed(recompute.truth_model, "fit", "truth model (default method)")
+    timed(recompute, "_write_back", "write results")
+    timed(recompute, "update_trust", "write trust")
+    app = create_app()
+    with app.app_context():
+        t0 = time.perf_counter()
+        outcome = recompute.recompute_project(project_id=project, now=utcnow())
+        t1 = time.perf_counter()
+        db.session.commit()
+        stages["commit"] = time.perf_counter() - t1
+        total = time.perf_counter() - t0
+    print(json.dumps({"stages": stages, "total": total, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "answers": outcome["answers"], "annotators": outcome["annotators"],
+                      "iterations": outcome["iterations"], "written": outcome["results_written"],
+                      "model": outcome["model"]["method"]}))
+
+
 def main() -> None:
     args = parse_args()
-    began = time.perf_counter()
-    h.recreate_db(DB)
-    try:
-        h.migrate(DB)
-        project = load(args)
-        loaded = time.perf_counter() - began
-        os.environ.update(h.app_env(DB))
-        sys.path.insert(0, str(h.APP_DIR))
-        from marketplace import create_app
-        from marketplace.db import utcnow
-        from marketplace.extensions import db
-        from marketplace.quality import trust_from_fit as trust_module
-        from marketplace.results import recompute
-
-        stages: dict[str, float] = {}
-
-        def timed(module, name, label):
-            original = getattr(module, name)
-
-            def run(*a, **k):
-                t = time.perf_counter()
-                try:
-                    return original(*a, **k)
-                finally:
-                    stages[label] = stages.get(label, 0.0) + time.perf_counter() - t
-            setattr(module, name, run)
-
-        timed(recompute, "_read_answers", "read answers")
-        timed(recompute.inference, "encode_answers", "encode ids")
-        timed(recompute.truth_model, "fit", "truth model (default method)")
-        timed(recompute, "_write_back", "write results")
-        timed(recompute, "update_trust", "write trust")
-        app = create_app()
-        with app.app_context():
-            t0 = time.perf_counter()
-            if os.environ.get("BENCH_PROFILE"):
-                import cProfile
-                import pstats
-                profiler = cProfile.Profile()
-                outcome = profiler.runcall(recompute.recompute_project, project_id=project, now=utcnow())
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-            else:
-                outcome = recompute.recompute_project(project_id=project, now=utcnow())
-            db.session.commit()
-            total = time.perf_counter() - t0
-        del trust_module
-    finally:
-        if not args.keep_db:
-            h.drop_db(DB)
+    if args.run_one:
+        run_one(args.run_one)
+        return
+    sizes = [int(n) for n in args.answers.split(",") if n]
+    measured = []
+    for answers in sizes:
+        tasks = answers // args.answers_per_task
+        began = time.perf_counter()
+        h.recreate_db(DB)
+        try:
+            h.migrate(DB)
+            project = load(args, tasks)
+            loaded = time.perf_counter() - began
+            print(f"{answers:,} answers loaded in {loaded:.0f} s; recomputing ...", flush=True)
+            child = subprocess.run([sys.executable, __file__, "--run-one", str(project)], capture_output=True, text=True,
+                                   env={**os.environ, **h.app_env(DB)})
+            if child.returncode:
+                raise RuntimeError(f"the recompute failed:\n{child.stderr[-4000:]}")
+            measured.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        finally:
+            if not args.keep_db:
+                h.drop_db(DB)
     print()
-    print(f"Project recompute: {args.tasks:,} tasks x {args.answers_per_task} answers = "
-          f"{outcome['answers']:,} answers, {outcome['annotators']:,} annotators, {outcome['iterations']} EM iterations "
-          f"(setup {loaded:.0f} s); model {outcome['model']['method']} {outcome['model']['weights']}")
-    rows = [[name, seconds] for name, seconds in stages.items()]
-    rows.append(["total (incl. commit)", total])
-    print(h.table(["stage", "seconds"], rows))
-    print(f"results written {outcome['results_written']:,}; recompute {total:.2f} s (target <= 10 s) "
-          f"{'PASS' if total <= 10 else 'FAIL'}")
+    print(f"Project recompute, in one process per size: {args.answers_per_task} answers per task, {args.annotators:,} "
+          f"annotators, 5 classes (a tenth spammers); the default truth model; peak RSS of that process")
+    labels = [f"{m['answers'] / 1e6:g}M answers" for m in measured]
+    stage_names = list(measured[0]["stages"])
+    rows = [[name] + [m["stages"].get(name, 0.0) for m in measured] for name in stage_names]
+    rows.append(["total"] + [m["total"] for m in measured])
+    rows.append(["peak RSS (MB)"] + [m["rss_mb"] for m in measured])
+    rows.append(["EM iterations"] + [str(m["iterations"]) for m in measured])
+    print(h.table(["stage (seconds)"] + labels, rows))
+    print(f"model chosen: {', '.join(m['model'] for m in measured)}")
+    verdicts = []
+    for m in measured:
+        if m["answers"] >= 10_000_000:
+            verdicts.append(f"10M answers: {m['total']:.1f} s (target <= 45 s) {'PASS' if m['total'] <= 45 else 'FAIL'}; "
+                            f"peak RSS {m['rss_mb']:,.0f} MB (target <= 1,536 MB) "
+                            f"{'PASS' if m['rss_mb'] <= 1536 else 'FAIL'}")
+    if len(measured) >= 2:
+        small, big = measured[-2], measured[-1]
+        per_answer = (big["total"] - small["total"]) / (big["answers"] - small["answers"])
+        rss_per_answer = (big["rss_mb"] - small["rss_mb"]) / (big["answers"] - small["answers"])
+        at_100m = big["total"] + per_answer * (100_000_000 - big["answers"])
+        rss_100m = big["rss_mb"] + rss_per_answer * (100_000_000 - big["answers"])
+        verdicts.append(f"100M answers, extrapolated linearly from the last two sizes: {at_100m / 60:.1f} min, "
+                        f"peak RSS {rss_100m / 1024:.1f} GB, in one job (target <= 8 min in chunks within the "
+                        f"600 s job timeout: {'PASS' if at_100m <= 480 and at_100m <= 600 else 'FAIL'})")
+    for verdict in verdicts:
+        print(verdict)
 
 
 if __name__ == "__main__":

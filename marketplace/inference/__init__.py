@@ -12,7 +12,7 @@ from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, krippend
                         percent_agreement)
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
 from .dawid_skene_auto import dawid_skene_auto
-from .encoding import EncodedAnswers, encode_answers, encode_ids
+from .encoding import EncodedAnswers, encode_answers, encode_coded_answers, encode_ids
 from .glad import glad
 from .incremental import task_posterior
 from .mace import mace
@@ -47,7 +47,7 @@ def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD
 
 __all__ = [
     "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
-    "auto", "cohens_kappa", "dawid_skene", "dawid_skene_auto", "ebcc", "encode_answers", "encode_ids",
+    "auto", "cohens_kappa", "dawid_skene", "dawid_skene_auto", "ebcc", "encode_answers", "encode_coded_answers", "encode_ids",
     "fleiss_kappa", "glad", "ibcc", "infer",
     "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "majority_vote", "numeric_mean", "numeric_median",
     "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",

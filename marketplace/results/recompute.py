@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from marketplace import inference, labels, metrics, queue
 from marketplace.assignments.models import SUBMITTED, Assignment
-from marketplace.db import advisory_lock, try_advisory_lock
+from marketplace.db import advisory_lock, is_postgres, try_advisory_lock
 from marketplace.extensions import db
 from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.trust_from_fit import update_trust
-from marketplace.results import cadence, policy, store, structured, truth_model
+from marketplace.results import bulk, cadence, policy, store, structured, truth_model
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD, check_reviews
@@ -161,14 +161,15 @@ def _recompute(project_id: int, now: datetime) -> dict:
     if not label_type.CATEGORICAL:  # boxes, spans, texts...: the type's own aggregation, with current trust
         return structured.recompute(project, now, lambda **fields: _progress(project_id, **fields))
     classes = project.label_schema["classes"]
-    tasks, annotators, chosen = store.read_answers(project_id, label_type)
+    tasks, annotators, chosen = store.read_answers(project_id, label_type, classes)
     humans = tasks.size
     if project.model_as_annotator and humans:
-        tasks, annotators, chosen = _with_model_votes(project, tasks, annotators, chosen, classes)
+        tasks, annotators, chosen = _with_model_votes(project, tasks, annotators, chosen)
     if humans == 0:
         return {"answers": 0, "annotators": 0, "iterations": 0, "results_written": 0, "tasks_reopened": 0}
     _progress(project_id, percent=30, stage="inferring")
-    encoded = inference.encode_answers(tasks, annotators, chosen, label_set=classes)
+    encoded = inference.encode_coded_answers(tasks, annotators, chosen, classes)
+    del tasks, annotators, chosen  # the encoded copies are what the rest reads
     gold = _gold_codes(project, encoded.task_ids, label_type, classes)
     result = truth_model.fit(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
                              n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
@@ -197,7 +198,7 @@ def _recompute(project_id: int, now: datetime) -> dict:
 MODEL_ANNOTATOR = -1
 
 
-def _with_model_votes(project, tasks, annotators, chosen, classes):
+def _with_model_votes(project, tasks, annotators, chosen):
     """Add the model's label (the argmax of its prediction) on every answered task as a virtual annotator."""
     answered = np.unique(tasks)
     predicted = db.session.execute(
@@ -206,37 +207,54 @@ def _with_model_votes(project, tasks, annotators, chosen, classes):
     if not predicted:
         return tasks, annotators, chosen
     extra_tasks = np.array([t for t, _ in predicted], dtype=np.int64)
-    extra_labels = [classes[int(np.argmax(p))] for _, p in predicted]
+    extra_labels = np.array([int(np.argmax(p)) for _, p in predicted], dtype=np.int64)
     return (np.concatenate([tasks, extra_tasks]), np.concatenate([annotators, np.full(extra_tasks.size, MODEL_ANNOTATOR)]),
-            list(chosen) + extra_labels)
+            np.concatenate([chosen.astype(np.int64), extra_labels]))
 
 
 def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int, int]:
     known = db.session.execute(
         select(Task.id, Task.gold_answer).where(Task.project_id == project.id, Task.status == GOLD)
     ).all()
-    position = {int(task_id): i for i, task_id in enumerate(task_ids.tolist())}
     class_index = {name: k for k, name in enumerate(classes)}
-    return {position[t]: class_index[label_type.class_of(a)] for t, a in known if t in position}
+    codes = {}
+    for task_id, answer in known:  # task_ids is sorted (encode_ids): a binary search per gold task
+        at = int(np.searchsorted(task_ids, task_id))
+        if at < task_ids.size and task_ids[at] == task_id:
+            codes[at] = class_index[label_type.class_of(answer)]
+    return codes
 
 
 def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     """Results for closed and escalated tasks; reopen those that fell below the target."""
-    reviewed = select(Result.task_id).where(Result.task_id == Task.id, Result.method == REVIEW_METHOD).exists()
-    done_ids = set(db.session.scalars(  # a reviewer's decision is final: the recompute does not overwrite it
-        select(Task.id).where(Task.project_id == project.id, Task.status.in_((CLOSED, ESCALATED)), ~reviewed)
-    ))
     ids = encoded.task_ids.astype(np.int64)
-    keep = np.array([int(t) in done_ids for t in ids.tolist()], dtype=bool) & ~gold_task
+    keep = np.isin(ids, _done_task_ids(project.id)) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
-    found = store.Posteriors([int(t) for t in ids[keep]], truth_model.posteriors_of(result, counts)[keep], counts[keep])
-    written = store.write_results(project_id=project.id, classes=project.label_schema["classes"], found=found,
-                                   method=truth_model.method_of(project), now=now)
+    found = store.Posteriors(ids[keep], truth_model.posteriors_of(result, counts)[keep], counts[keep])
+    written = store.write_results(
+        project_id=project.id, classes=project.label_schema["classes"], found=found,
+        method=truth_model.method_of(project), now=now,
+        progress=lambda done, total: _progress(project.id, percent=60 + 25 * done // max(total, 1), stage="writing results"))
     reopened = 0
     if project.target_confidence is not None:
-        low = [int(t) for t, top in zip(found.task_ids, found.posteriors.max(axis=1)) if top < project.target_confidence]
-        reopened = policy.reopen(task_ids=low, max_answers=project.max_answers)
+        low = found.task_ids[found.posteriors.max(axis=1) < project.target_confidence]
+        reopened = policy.reopen(task_ids=low.tolist(), max_answers=project.max_answers)
         if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)
     return written, reopened
+
+
+_PG_DONE_IDS = ("SELECT t.id FROM tasks t WHERE t.project_id = %s AND t.status IN ('closed', 'escalated') "
+                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.method = %s)")
+
+
+def _done_task_ids(project_id: int) -> np.ndarray:
+    """Closed and escalated tasks whose result the recompute writes (a reviewer's decision is final)."""
+    if is_postgres():
+        dbapi = db.session.connection().connection.dbapi_connection
+        return bulk.read_ids(dbapi, _PG_DONE_IDS, (project_id, REVIEW_METHOD))
+    reviewed = select(Result.task_id).where(Result.task_id == Task.id, Result.method == REVIEW_METHOD).exists()
+    return np.fromiter(db.session.scalars(
+        select(Task.id).where(Task.project_id == project_id, Task.status.in_((CLOSED, ESCALATED)), ~reviewed)
+    ), dtype=np.int64)

@@ -4,7 +4,6 @@ Recompute, the per-answer policy and the structured types all write results thro
 PostgreSQL a batch is COPYed into a stage and upserted in one statement; elsewhere (the embedded
 SQLite) the same rows go through one portable upsert.
 """
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,12 +13,13 @@ from sqlalchemy import select, update
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
 from marketplace.extensions import db
+from marketplace.results import bulk
 from marketplace.results.models import Result
 
 
 @dataclass(frozen=True)
 class Posteriors:
-    task_ids: list[int]
+    task_ids: list[int] | np.ndarray
     posteriors: np.ndarray  # tasks x K
     answer_counts: np.ndarray
 
@@ -50,24 +50,29 @@ def answer_fields_of_tasks(task_ids: list[int]) -> list[tuple]:
     ).all()
 
 
-# Fewer rows than this go through one upsert: COPY's stage costs four round trips.
+# Fewer rows than this go through one upsert: the bulk path's stage costs a few round trips.
 COPY_MIN_ROWS = 100
 
 
-def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> int:
-    """Upsert a result per task with answers from its posterior (label, confidence, method, answers, posterior)."""
+def write_results(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime,
+                  progress=None) -> int:
+    """Upsert a result per task with answers from its posterior (label, confidence, method, answers, posterior).
+
+    `progress(done, total)`: told as a large write merges its ranges (PostgreSQL's bulk path).
+    """
     keep = found.answer_counts > 0
-    task_ids = [t for t, k in zip(found.task_ids, keep.tolist()) if k]
+    task_ids = np.asarray(found.task_ids, dtype=np.int64)[keep]
     post, counts = found.posteriors[keep], found.answer_counts[keep]
-    if not task_ids:
+    if not task_ids.size:
         return 0
-    if is_postgres() and len(task_ids) >= COPY_MIN_ROWS:
-        copy_posteriors(project_id=project_id, method=method, classes=classes, task_ids=task_ids,
-                        posteriors=post, answer_counts=counts, now=now)
-        return len(task_ids)
-    upsert_results(posterior_rows(project_id=project_id, classes=classes, found=Posteriors(task_ids, post, counts),
+    if is_postgres() and task_ids.size >= COPY_MIN_ROWS:
+        dbapi = db.session.connection().connection.dbapi_connection
+        bulk.write_posteriors(dbapi, project_id=project_id, method=method, classes=classes, task_ids=task_ids,
+                              posteriors=post, answer_counts=counts, now=now, progress=progress)
+        return int(task_ids.size)
+    upsert_results(posterior_rows(project_id=project_id, classes=classes, found=Posteriors(task_ids.tolist(), post, counts),
                                   method=method, now=now))
-    return len(task_ids)
+    return int(task_ids.size)
 
 
 def posterior_rows(*, project_id: int, classes: list, found: Posteriors, method: str, now: datetime) -> list[dict]:
@@ -81,50 +86,6 @@ def posterior_rows(*, project_id: int, classes: list, found: Posteriors, method:
          "created_at": now, "updated_at": now}
         for i, task_id in enumerate(found.task_ids)
     ]
-
-
-_PG_UPSERT_FROM_STAGE = """
-INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
-SELECT task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at
-FROM results_stage
-ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
-    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
-"""
-_STAGE_COLUMNS = ("task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
-                  "created_at", "updated_at")
-
-
-def copy_posteriors(*, project_id: int, method: str, classes: list, task_ids: list[int], posteriors: np.ndarray,
-                    answer_counts: np.ndarray, now: datetime) -> None:
-    """Upsert results from posteriors on PostgreSQL: COPY into a stage, then one INSERT ... ON CONFLICT.
-
-    A recompute writes hundreds of thousands of rows: each is formatted by one %-format, never a
-    json.dumps or a parameter per value.
-    """
-    best = posteriors.argmax(axis=1)
-    top = posteriors.max(axis=1)
-    ties = (np.isclose(posteriors, top[:, None])).sum(axis=1) > 1
-    label_json = [_copy_escape(json.dumps(name)) for name in classes]
-    stamp = now.isoformat()
-    line = (f"%d\t{project_id}\t%s\t%r\t{_copy_escape(method)}\t%d\t%s\t[" + ",".join(["%.6g"] * len(classes))
-            + f"]\t{stamp}\t{stamp}\n")
-    body = "".join(
-        line % (task_id, label_json[b], float(c), n, "t" if tie else "f", *post)
-        for task_id, b, c, n, tie, post in zip(task_ids, best.tolist(), top.tolist(), answer_counts.tolist(),
-                                              ties.tolist(), posteriors.tolist())
-    )
-    dbapi = db.session.connection().connection.dbapi_connection
-    with dbapi.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS results_stage (LIKE results INCLUDING DEFAULTS) "
-                       "ON COMMIT DELETE ROWS")
-        cursor.execute("TRUNCATE results_stage")
-        with cursor.copy(f"COPY results_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(body)
-        cursor.execute(_PG_UPSERT_FROM_STAGE)
-
-
-def _copy_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def upsert_results(rows: list[dict]) -> None:
@@ -166,20 +127,19 @@ def insert_results(rows: list[dict]) -> None:
     db.session.execute(upsert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
 
 
-def read_answers(project_id: int, label_type):
-    """(task ids, annotator ids, labels) of every submitted answer of a project."""
+def read_answers(project_id: int, label_type, classes: list):
+    """(task ids, annotator ids, class positions in `classes`) of every submitted answer of a project.
+
+    On PostgreSQL a binary COPY straight into numpy arrays (results/bulk.py): ten million answers
+    never become Python objects. Elsewhere, rows through the ORM's connection.
+    """
     if is_postgres() and getattr(label_type, "SQL_CLASS", None):
         dbapi = db.session.connection().connection.dbapi_connection
-        with dbapi.cursor() as cursor:
-            cursor.execute(f"SELECT task_id, annotator_id, {label_type.SQL_CLASS} FROM assignments "
-                           "WHERE project_id = %s AND status = 'submitted'", (project_id,))
-            rows = cursor.fetchall()
-        tasks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        annotators = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        return tasks, annotators, [r[2] for r in rows]
+        return bulk.read_answer_codes(dbapi, project_id=project_id, classes=classes, sql_class=label_type.SQL_CLASS)
     rows = db.session.execute(
         select(Assignment.task_id, Assignment.annotator_id, Assignment.answer)
         .where(Assignment.project_id == project_id, Assignment.status == SUBMITTED)
     ).all()
+    position = {name: k for k, name in enumerate(classes)}
     return (np.array([r.task_id for r in rows], dtype=np.int64), np.array([r.annotator_id for r in rows], dtype=np.int64),
-            [label_type.class_of(r.answer) for r in rows])
+            np.array([position.get(label_type.class_of(r.answer), -1) for r in rows], dtype=np.int64))

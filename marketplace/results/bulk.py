@@ -1,0 +1,148 @@
+"""A recompute's bulk reads and writes on PostgreSQL: binary COPY straight to and from numpy arrays.
+
+Every row has a fixed width in both directions, so a whole block of them is one numpy structured
+array: no Python object per answer or per result, memory bounded by the arrays themselves.
+
+Reading: COPY (SELECT task_id, annotator_id, class position) TO STDOUT (FORMAT binary) streams
+32-byte rows, parsed a block at a time into growing int64/int16 arrays.
+
+Writing: results go into a temporary stage as fixed-width rows (task id, class position,
+confidence, answer count, tie, the posterior as a float8 array) by binary COPY, then merged into
+`results` one id range at a time (INSERT ... SELECT ... ON CONFLICT), the label and the posterior's
+JSON made by PostgreSQL from those columns.
+"""
+import json
+from datetime import datetime
+
+import numpy as np
+
+# PostgreSQL's binary COPY framing: an 11-byte signature, flags, header extension length; -1 ends it.
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+HEADER = SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+TRAILER = b"\xff\xff"
+READ_BLOCK_ROWS = 1 << 18
+MERGE_ROWS = 500_000
+FLOAT8_OID = 701
+
+_ANSWER_ROW = np.dtype([("fields", ">i2"), ("task_len", ">i4"), ("task", ">i8"), ("annotator_len", ">i4"),
+                        ("annotator", ">i8"), ("label_len", ">i4"), ("label", ">i2")])
+
+
+def read_answer_codes(dbapi, *, project_id: int, classes: list, sql_class: str):
+    """(task ids, annotator ids, class positions) of a project's submitted answers, as numpy arrays.
+
+    A label outside `classes` (which validation never lets in) reads as -1 and fails the encoding.
+    """
+    query = (f"COPY (SELECT task_id, annotator_id, (coalesce(array_position(%s::text[], {sql_class}), 0) - 1)::int2 "
+             "FROM assignments WHERE project_id = %s AND status = 'submitted') TO STDOUT (FORMAT binary)")
+    parts: list[np.ndarray] = []
+    pending = bytearray()
+    header_left = len(HEADER)
+    with dbapi.cursor() as cursor, cursor.copy(query, (list(classes), project_id)) as copy:
+        for block in copy:
+            pending += block
+            if header_left:
+                if len(pending) < header_left:
+                    continue
+                if not bytes(pending[:len(SIGNATURE)]) == SIGNATURE:
+                    raise ValueError("not a binary COPY stream")
+                del pending[:header_left]
+                header_left = 0
+            whole = len(pending) // _ANSWER_ROW.itemsize
+            if whole >= READ_BLOCK_ROWS:
+                parts.append(_columns(pending, whole))
+                del pending[:whole * _ANSWER_ROW.itemsize]
+    if pending[-len(TRAILER):] == TRAILER:
+        del pending[-len(TRAILER):]
+    whole = len(pending) // _ANSWER_ROW.itemsize
+    if whole * _ANSWER_ROW.itemsize != len(pending):
+        raise ValueError("a binary COPY row of an unexpected width")
+    parts.append(_columns(pending, whole))
+    return (np.concatenate([p["task"] for p in parts]), np.concatenate([p["annotator"] for p in parts]),
+            np.concatenate([p["label"] for p in parts]))
+
+
+def _columns(buffer: bytearray, rows: int) -> np.ndarray:
+    """The rows as native-endian columns (a copy: the buffer is reused)."""
+    raw = np.frombuffer(bytes(buffer[:rows * _ANSWER_ROW.itemsize]), dtype=_ANSWER_ROW)
+    if rows and not (raw["fields"] == 3).all():
+        raise ValueError("a binary COPY row with an unexpected number of fields")
+    out = np.empty(rows, dtype=[("task", np.int64), ("annotator", np.int64), ("label", np.int16)])
+    out["task"], out["annotator"], out["label"] = raw["task"], raw["annotator"], raw["label"]
+    return out
+
+
+_ID_ROW = np.dtype([("fields", ">i2"), ("len", ">i4"), ("id", ">i8")])
+
+
+def read_ids(dbapi, query: str, params: tuple) -> np.ndarray:
+    """The one bigint column a query returns, as an int64 array (binary COPY; no Python int per row)."""
+    with dbapi.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)", params) as copy:
+        data = b"".join(bytes(block) for block in copy)
+    if not data.startswith(SIGNATURE):
+        raise ValueError("not a binary COPY stream")
+    body = data[len(HEADER):len(data) - len(TRAILER)]
+    rows = np.frombuffer(body, dtype=_ID_ROW)
+    if rows.size and not ((rows["fields"] == 1) & (rows["len"] == 8)).all():
+        raise ValueError("a binary COPY row that is not one bigint")
+    return rows["id"].astype(np.int64)
+
+
+def _result_row(K: int) -> np.dtype:
+    return np.dtype([
+        ("fields", ">i2"), ("task_len", ">i4"), ("task", ">i8"), ("best_len", ">i4"), ("best", ">i2"),
+        ("confidence_len", ">i4"), ("confidence", ">f8"), ("answers_len", ">i4"), ("answers", ">i4"),
+        ("tie_len", ">i4"), ("tie", "u1"), ("posterior_len", ">i4"), ("ndim", ">i4"), ("has_null", ">i4"),
+        ("oid", ">i4"), ("dim", ">i4"), ("lbound", ">i4"), ("values", [("len", ">i4"), ("value", ">f8")], (K,)),
+    ])
+
+
+_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS results_bulk_stage (task_id bigint, best smallint, confidence float8, "
+          "answer_count int, tie boolean, posterior float8[]) ON COMMIT DELETE ROWS")
+_MERGE = """
+INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
+SELECT s.task_id, %(project_id)s, %(labels)s::jsonb -> s.best::int, s.confidence, %(method)s, s.answer_count, s.tie,
+       to_jsonb(s.posterior), %(now)s, %(now)s
+FROM results_bulk_stage s WHERE s.task_id >= %(low)s AND s.task_id <= %(high)s
+ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
+    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
+"""
+
+
+def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task_ids: np.ndarray,
+                     posteriors: np.ndarray, answer_counts: np.ndarray, now: datetime, progress=None) -> None:
+    """Upsert a result per task from its posterior: binary COPY into a stage, merged a range of ids at a time.
+
+    `progress(done, total)`, when given, is told after each merged range.
+    """
+    order = np.argsort(task_ids, kind="stable")
+    task_ids, posteriors, answer_counts = task_ids[order], posteriors[order], answer_counts[order]
+    n, K = posteriors.shape
+    best, top = posteriors.argmax(axis=1), posteriors.max(axis=1)
+    rows = np.zeros(n, dtype=_result_row(K))
+    rows["fields"] = 6
+    rows["task_len"], rows["task"] = 8, task_ids
+    rows["best_len"], rows["best"] = 2, best
+    rows["confidence_len"], rows["confidence"] = 8, top
+    rows["answers_len"], rows["answers"] = 4, answer_counts
+    rows["tie_len"], rows["tie"] = 1, (np.isclose(posteriors, top[:, None])).sum(axis=1) > 1
+    rows["posterior_len"] = 20 + 12 * K
+    rows["ndim"], rows["has_null"], rows["oid"], rows["dim"], rows["lbound"] = 1, 0, FLOAT8_OID, K, 1
+    rows["values"]["len"], rows["values"]["value"] = 8, posteriors.round(6)
+    labels = json.dumps(list(classes))
+    with dbapi.cursor() as cursor:
+        cursor.execute(_STAGE)
+        cursor.execute("TRUNCATE results_bulk_stage")
+        with cursor.copy("COPY results_bulk_stage FROM STDIN (FORMAT binary)") as copy:
+            copy.write(HEADER)
+            step = max(1, (8 << 20) // rows.itemsize)
+            for start in range(0, n, step):
+                copy.write(rows[start:start + step].tobytes())
+            copy.write(TRAILER)
+        for start in range(0, n, MERGE_ROWS):
+            chunk = task_ids[start:start + MERGE_ROWS]
+            cursor.execute(_MERGE, {"project_id": project_id, "labels": labels, "method": method, "now": now,
+                                    "low": int(chunk[0]), "high": int(chunk[-1])})
+            if progress is not None:
+                progress(min(n, start + MERGE_ROWS), n)
+        cursor.execute("TRUNCATE results_bulk_stage")
