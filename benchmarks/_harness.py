@@ -267,27 +267,10 @@ class Annotator:
 
 
 async def _annotator_loop(port: int, who: Annotator, stop_at: float) -> None:
-    clock = time.perf_counter
-    while clock() < stop_at:
-        began = clock()
-        try:
-            status, body = await send(port, who.lease_request)
-        except OSError:
-            status, body = 0, b""
-        ended = clock()
-        who.leases.rows.append((ended, ended - began, status))
-        who.statuses[status] = who.statuses.get(status, 0) + 1
+    while time.perf_counter() < stop_at:
+        status = await _pair(port, who)
         if status != 201:
             await asyncio.sleep(0.05 if status == 404 else 0.01)
-            continue
-        assignment_id = json.loads(body)["id"]
-        began = clock()
-        try:
-            status, _ = await send(port, who.answer_request(assignment_id))
-        except OSError:
-            status = 0
-        ended = clock()
-        who.answers.rows.append((ended, ended - began, status))
 
 
 def run_load(port: int, annotators: list[Annotator], seconds: float, warmup: float) -> tuple[float, float, float]:
@@ -303,8 +286,8 @@ def run_load(port: int, annotators: list[Annotator], seconds: float, warmup: flo
     return start, end, time.process_time() - cpu0
 
 
-async def _pair(port: int, who: Annotator) -> None:
-    """One lease -> answer pair of an open-loop arrival (no retry: a refused lease ends the pair)."""
+async def _pair(port: int, who: Annotator) -> int:
+    """One lease -> answer pair (no retry: a refused lease ends the pair); returns the lease's status."""
     clock = time.perf_counter
     began = clock()
     try:
@@ -315,14 +298,15 @@ async def _pair(port: int, who: Annotator) -> None:
     who.leases.rows.append((ended, ended - began, status))
     who.statuses[status] = who.statuses.get(status, 0) + 1
     if status != 201:
-        return
+        return status
     began = clock()
     try:
-        status, _ = await send(port, who.answer_request(json.loads(body)["id"]))
+        answered, _ = await send(port, who.answer_request(json.loads(body)["id"]))
     except OSError:
-        status = 0
+        answered = 0
     ended = clock()
-    who.answers.rows.append((ended, ended - began, status))
+    who.answers.rows.append((ended, ended - began, answered))
+    return status
 
 
 def run_open_loop(port: int, annotators: list[Annotator], rate: float, seconds: float, warmup: float,

@@ -1,7 +1,8 @@
 """Project recompute at scale: 1M and 10M answers read, inferred (the default truth model) and written back.
 
 Per size: a project of answers/5 closed tasks, 5,000 annotators and 5 answers per task (5 classes;
-annotators right with accuracy drawn from 0.55-0.95, a tenth of them spammers), loaded with SQL,
+annotators right with accuracy drawn from 0.55-0.95, a tenth of them spammers), each task with the
+result its closing answer wrote (so the recompute rewrites results, as in a running project), loaded with SQL,
 then the app's own recompute job (marketplace/results/recompute.py) run on PostgreSQL in a fresh
 process (so that its peak RSS is that recompute's). Prints the seconds of each stage (read,
 encode, infer, write results, trust, commit), the total and the peak RSS per size, and a linear
@@ -83,6 +84,13 @@ def load(args, tasks: int) -> int:
                             gold_correct, agreement_answers, weight, blocked, created_at, updated_at)
                         SELECT annotator_id, %s, count(*), 0, 0, 0, 0, 1.0, false, now(), now()
                         FROM assignments GROUP BY annotator_id""", (project,))
+        # Every closed task already has the result its closing answer wrote (results/closing.py), as in a
+        # running project: the recompute rewrites them.
+        conn.execute("""INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior,
+                                             announced, created_at, updated_at)
+                        SELECT id, %(p)s, '"a"', 0.5, 'dawid_skene', %(k)s, false, '[0.5, 0.5, 0, 0, 0]', true, now(), now()
+                        FROM tasks WHERE project_id = %(p)s""", {"p": project, "k": args.answers_per_task})
+        conn.execute("INSERT INTO project_progress (project_id, done_tasks) VALUES (%s, %s)", (project, tasks))
         conn.commit()
     with psycopg.connect(h.db_url(DB), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -177,9 +185,10 @@ def main() -> None:
         rss_per_answer = (big["rss_mb"] - small["rss_mb"]) / (big["answers"] - small["answers"])
         at_100m = big["total"] + per_answer * (100_000_000 - big["answers"])
         rss_100m = big["rss_mb"] + rss_per_answer * (100_000_000 - big["answers"])
-        verdicts.append(f"100M answers, extrapolated linearly from the last two sizes: {at_100m / 60:.1f} min, "
-                        f"peak RSS {rss_100m / 1024:.1f} GB, in one job (target <= 8 min in chunks within the "
-                        f"600 s job timeout: {'PASS' if at_100m <= 480 and at_100m <= 600 else 'FAIL'})")
+        verdicts.append(f"100M answers, extrapolated linearly from the last two sizes: {at_100m / 60:.1f} min and a "
+                        f"peak RSS of {rss_100m / 1024:.1f} GB in one job (no chunking yet); within the 600 s job "
+                        f"timeout: {'yes' if at_100m <= 600 else 'NO'}; target <= 8 min "
+                        f"{'PASS' if at_100m <= 480 else 'FAIL'}")
     for verdict in verdicts:
         print(verdict)
 

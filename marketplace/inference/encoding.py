@@ -156,24 +156,19 @@ def drop_duplicates(task_idx, annotator_idx, n_annotators: int) -> np.ndarray:
     return np.sort(key.size - 1 - first_from_end)
 
 
-def encode_coded_answers(tasks, annotators, label_idx: np.ndarray, label_set) -> EncodedAnswers:
+def encode_coded_answers(tasks, annotators, label_idx: np.ndarray, label_set, *,
+                         unique_pairs: bool = False) -> EncodedAnswers:
     """encode_answers for labels already coded as positions in `label_set` (a database read them so):
-    no per-answer lookup, which costs seconds at ten million answers."""
+    no per-answer lookup, which costs seconds at ten million answers.
+
+    `unique_pairs`: the caller guarantees one answer per (task, annotator) (a unique constraint
+    does), so the duplicate check's sort (a second at ten million answers) is skipped.
+    """
     label_ids = _values(label_set)
     label_idx = np.asarray(label_idx, dtype=np.int64)
     if label_idx.size and (label_idx.min() < 0 or label_idx.max() >= label_ids.size):
         raise ValueError("a label code is outside the label set")
-    t_codes, task_ids = encode_ids(tasks)
-    a_codes, annotator_ids = encode_ids(annotators)
-    if not (t_codes.size == a_codes.size == label_idx.size):
-        raise ValueError("tasks, annotators and labels must have the same length")
-    if t_codes.size == 0:
-        raise ValueError("no answers to encode")
-    keep = drop_duplicates(t_codes, a_codes, annotator_ids.size)
-    n_dup = int(t_codes.size - keep.size)
-    if n_dup:
-        t_codes, a_codes, label_idx = t_codes[keep], a_codes[keep], label_idx[keep]
-    return EncodedAnswers(t_codes, a_codes, label_idx, task_ids, annotator_ids, label_ids, n_dup)
+    return _encoded(*encode_ids(tasks), *encode_ids(annotators), label_idx, label_ids, unique_pairs=unique_pairs)
 
 
 def encode_answers(tasks, annotators, labels, *, label_set=None) -> EncodedAnswers:
@@ -190,10 +185,18 @@ def encode_answers(tasks, annotators, labels, *, label_set=None) -> EncodedAnswe
         if (l_codes < 0).any():
             bad = _values(labels)[np.flatnonzero(l_codes < 0)[0]]
             raise ValueError(f"label {bad!r} is not in the label set")
+    return _encoded(t_codes, task_ids, a_codes, annotator_ids, l_codes, label_ids)
+
+
+def _encoded(t_codes, task_ids, a_codes, annotator_ids, l_codes, label_ids, *,
+             unique_pairs: bool = False) -> EncodedAnswers:
+    """Check the three columns agree, drop duplicate (task, annotator) answers (the last one stays)."""
     if not (t_codes.size == a_codes.size == l_codes.size):
         raise ValueError("tasks, annotators and labels must have the same length")
     if t_codes.size == 0:
         raise ValueError("no answers to encode")
+    if unique_pairs:
+        return EncodedAnswers(t_codes, a_codes, l_codes, task_ids, annotator_ids, label_ids, 0)
     keep = drop_duplicates(t_codes, a_codes, annotator_ids.size)
     n_dup = int(t_codes.size - keep.size)
     if n_dup:

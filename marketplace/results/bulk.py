@@ -7,9 +7,9 @@ Reading: COPY (SELECT task_id, annotator_id, class position) TO STDOUT (FORMAT b
 32-byte rows, parsed a block at a time into growing int64/int16 arrays.
 
 Writing: results go into a temporary stage as fixed-width rows (task id, class position,
-confidence, answer count, tie, the posterior as a float8 array) by binary COPY, then merged into
-`results` one id range at a time (INSERT ... SELECT ... ON CONFLICT), the label and the posterior's
-JSON made by PostgreSQL from those columns.
+confidence, answer count, tie, the posterior as a float8 array) by binary COPY, one range of task
+ids at a time, each merged into `results` (INSERT ... SELECT ... ON CONFLICT) before the next;
+PostgreSQL makes the label and the posterior's JSON from those columns.
 """
 import json
 from datetime import datetime
@@ -97,26 +97,9 @@ def _result_row(K: int) -> np.dtype:
     ])
 
 
-_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS results_bulk_stage (task_id bigint, best smallint, confidence float8, "
-          "answer_count int, tie boolean, posterior float8[]) ON COMMIT DELETE ROWS")
-_MERGE = """
-INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
-SELECT s.task_id, %(project_id)s, %(labels)s::jsonb -> s.best::int, s.confidence, %(method)s, s.answer_count, s.tie,
-       to_jsonb(s.posterior), %(now)s, %(now)s
-FROM results_bulk_stage s WHERE s.task_id >= %(low)s AND s.task_id <= %(high)s
-ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
-    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
-"""
-
-
-def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task_ids: np.ndarray,
-                     posteriors: np.ndarray, answer_counts: np.ndarray, now: datetime, progress=None) -> None:
-    """Upsert a result per task from its posterior: binary COPY into a stage, merged a range of ids at a time.
-
-    `progress(done, total)`, when given, is told after each merged range.
-    """
-    order = np.argsort(task_ids, kind="stable")
-    task_ids, posteriors, answer_counts = task_ids[order], posteriors[order], answer_counts[order]
+def _result_rows(task_ids: np.ndarray, posteriors: np.ndarray, answer_counts: np.ndarray) -> np.ndarray:
+    """The stage's binary COPY rows: the top class (the first listed on a tie), its probability, the answers,
+    whether classes tie at the top, and the posterior rounded to 6 places."""
     n, K = posteriors.shape
     best, top = posteriors.argmax(axis=1), posteriors.max(axis=1)
     rows = np.zeros(n, dtype=_result_row(K))
@@ -129,20 +112,44 @@ def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task
     rows["posterior_len"] = 20 + 12 * K
     rows["ndim"], rows["has_null"], rows["oid"], rows["dim"], rows["lbound"] = 1, 0, FLOAT8_OID, K, 1
     rows["values"]["len"], rows["values"]["value"] = 8, posteriors.round(6)
+    return rows
+
+
+_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS results_bulk_stage (task_id bigint, best smallint, confidence float8, "
+          "answer_count int, tie boolean, posterior float8[]) ON COMMIT DELETE ROWS")
+_MERGE = """
+INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at, updated_at)
+SELECT s.task_id, %(project_id)s, %(labels)s::jsonb -> s.best::int, s.confidence, %(method)s, s.answer_count, s.tie,
+       to_jsonb(s.posterior), %(now)s, %(now)s
+FROM results_bulk_stage s
+ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence, method = EXCLUDED.method,
+    answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie, posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
+"""
+
+
+def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task_ids: np.ndarray,
+                     posteriors: np.ndarray, answer_counts: np.ndarray, now: datetime, progress=None) -> None:
+    """Upsert a result per task from its posterior: binary COPY into a stage and a merge, a range of ids at a time.
+
+    `progress(done, total)`, when given, is told after each merged range.
+    """
+    order = np.argsort(task_ids, kind="stable")
+    task_ids, posteriors, answer_counts = task_ids[order], posteriors[order], answer_counts[order]
+    n = task_ids.size
     labels = json.dumps(list(classes))
     with dbapi.cursor() as cursor:
         cursor.execute(_STAGE)
-        cursor.execute("TRUNCATE results_bulk_stage")
-        with cursor.copy("COPY results_bulk_stage FROM STDIN (FORMAT binary)") as copy:
-            copy.write(HEADER)
-            step = max(1, (8 << 20) // rows.itemsize)
-            for start in range(0, n, step):
-                copy.write(rows[start:start + step].tobytes())
-            copy.write(TRAILER)
-        for start in range(0, n, MERGE_ROWS):
-            chunk = task_ids[start:start + MERGE_ROWS]
-            cursor.execute(_MERGE, {"project_id": project_id, "labels": labels, "method": method, "now": now,
-                                    "low": int(chunk[0]), "high": int(chunk[-1])})
+        for start in range(0, n, MERGE_ROWS):  # the stage holds one range at a time: each merge reads it whole
+            cursor.execute("TRUNCATE results_bulk_stage")
+            with cursor.copy("COPY results_bulk_stage FROM STDIN (FORMAT binary)") as copy:
+                copy.write(HEADER)
+                end = start + MERGE_ROWS  # built a range at a time: memory for one range of rows, not all
+                chunk = _result_rows(task_ids[start:end], posteriors[start:end], answer_counts[start:end])
+                step = max(1, (8 << 20) // chunk.itemsize)
+                for at in range(0, chunk.size, step):
+                    copy.write(chunk[at:at + step].tobytes())
+                copy.write(TRAILER)
+            cursor.execute(_MERGE, {"project_id": project_id, "labels": labels, "method": method, "now": now})
             if progress is not None:
                 progress(min(n, start + MERGE_ROWS), n)
         cursor.execute("TRUNCATE results_bulk_stage")

@@ -168,7 +168,8 @@ def _recompute(project_id: int, now: datetime) -> dict:
     if humans == 0:
         return {"answers": 0, "annotators": 0, "iterations": 0, "results_written": 0, "tasks_reopened": 0}
     _progress(project_id, percent=30, stage="inferring")
-    encoded = inference.encode_coded_answers(tasks, annotators, chosen, classes)
+    # One answer per (task, annotator): the assignments' unique constraint (the model votes once per task).
+    encoded = inference.encode_coded_answers(tasks, annotators, chosen, classes, unique_pairs=True)
     del tasks, annotators, chosen  # the encoded copies are what the rest reads
     gold = _gold_codes(project, encoded.task_ids, label_type, classes)
     result = truth_model.fit(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from marketplace.inference import encode_answers, encode_ids
+from marketplace.inference import encode_answers, encode_coded_answers, encode_ids
 
 
 def test_string_ids_round_trip_and_sort():
@@ -78,3 +78,21 @@ def test_codes_are_sorted_ids_or_first_appearance_when_incomparable(repeats):
     # Equal ids of different types are one id, shown as the first one met (as a dict key is).
     codes, uniques = encode_ids(np.repeat(np.array([1.0, 1, True, 2] * 300, dtype=object), repeats))
     assert uniques.tolist() == [1.0, 2] and type(uniques[0]) is float
+
+
+def test_coded_labels_pass_through_and_ids_in_a_dense_range_are_coded_from_their_minimum():
+    tasks = np.array([1_000_007, 1_000_003, 1_000_007, 1_000_005])
+    found = encode_coded_answers(tasks, np.array([9, 9, 4, 4]), np.array([2, 0, 1, 2]), ["a", "b", "c"])
+    assert found.task_ids.tolist() == [1_000_003, 1_000_005, 1_000_007]
+    assert found.task_idx.tolist() == [2, 0, 2, 1] and found.annotator_idx.tolist() == [1, 1, 0, 0]
+    assert found.label_idx.tolist() == [2, 0, 1, 2] and found.label_ids.tolist() == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="outside the label set"):
+        encode_coded_answers(tasks, np.array([9, 9, 4, 4]), np.array([2, 0, 3, 2]), ["a", "b", "c"])
+
+
+def test_coded_answers_drop_duplicates_unless_the_caller_vouches_there_are_none():
+    tasks, annotators, labels = np.array([1, 1, 2]), np.array([5, 5, 5]), np.array([0, 1, 1])
+    checked = encode_coded_answers(tasks, annotators, labels, ["a", "b"])
+    assert checked.n_duplicates == 1 and checked.label_idx.tolist() == [1, 1]  # the last answer stays
+    trusted = encode_coded_answers(tasks, annotators, labels, ["a", "b"], unique_pairs=True)
+    assert trusted.n_duplicates == 0 and trusted.task_idx.size == 3
