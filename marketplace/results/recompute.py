@@ -17,16 +17,16 @@ from sqlalchemy import func, select
 
 from marketplace import inference, labels, metrics, queue
 from marketplace.assignments.models import SUBMITTED, Assignment
-from marketplace.db import advisory_lock, is_postgres, try_advisory_lock
+from marketplace.db import advisory_lock, try_advisory_lock
 from marketplace.extensions import db
 from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.trust_from_fit import update_trust
-from marketplace.results import bulk, cadence, policy, store, structured, truth_model
+from marketplace.results import cadence, policy, store, structured, truth_model
 from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
-from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun, Result
+from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD, check_reviews
-from marketplace.tasks.models import CLOSED, ESCALATED, GOLD, Task
+from marketplace.tasks.models import GOLD, Task
 from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
 
@@ -229,7 +229,7 @@ def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int,
 def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
     """Results for closed and escalated tasks; reopen those that fell below the target."""
     ids = encoded.task_ids.astype(np.int64)
-    keep = np.isin(ids, _done_task_ids(project.id)) & ~gold_task
+    keep = np.isin(ids, store.done_task_ids(project.id, final_method=REVIEW_METHOD)) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
     found = store.Posteriors(ids[keep], truth_model.posteriors_of(result, counts)[keep], counts[keep])
@@ -244,18 +244,3 @@ def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
         if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)
     return written, reopened
-
-
-_PG_DONE_IDS = ("SELECT t.id FROM tasks t WHERE t.project_id = %s AND t.status IN ('closed', 'escalated') "
-                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.method = %s)")
-
-
-def _done_task_ids(project_id: int) -> np.ndarray:
-    """Closed and escalated tasks whose result the recompute writes (a reviewer's decision is final)."""
-    if is_postgres():
-        dbapi = db.session.connection().connection.dbapi_connection
-        return bulk.read_ids(dbapi, _PG_DONE_IDS, (project_id, REVIEW_METHOD))
-    reviewed = select(Result.task_id).where(Result.task_id == Task.id, Result.method == REVIEW_METHOD).exists()
-    return np.fromiter(db.session.scalars(
-        select(Task.id).where(Task.project_id == project_id, Task.status.in_((CLOSED, ESCALATED)), ~reviewed)
-    ), dtype=np.int64)

@@ -13,8 +13,9 @@ from sqlalchemy import select, update
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
 from marketplace.extensions import db
-from marketplace.results import bulk
+from marketplace.results import bulk_store as bulk
 from marketplace.results.models import Result
+from marketplace.tasks.models import CLOSED, ESCALATED, Task
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,26 @@ def insert_results(rows: list[dict]) -> None:
     db.session.execute(upsert(Result.__table__).on_conflict_do_nothing(index_elements=["task_id"]), rows)
 
 
+_PG_DONE_IDS = ("SELECT t.id FROM tasks t WHERE t.project_id = %s AND t.status IN ('closed', 'escalated') "
+                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.task_id = t.id AND r.method = %s)")
+
+
+def done_task_ids(project_id: int, *, final_method: str) -> np.ndarray:
+    """Closed and escalated tasks of a project, but those whose result has `final_method` (a reviewer's
+    decision is final), as an array (on PostgreSQL a binary COPY: millions of ids, no Python int each)."""
+    if is_postgres():
+        dbapi = db.session.connection().connection.dbapi_connection
+        return bulk.read_ids(dbapi, _PG_DONE_IDS, (project_id, final_method))
+    final = select(Result.task_id).where(Result.task_id == Task.id, Result.method == final_method).exists()
+    return np.fromiter(db.session.scalars(
+        select(Task.id).where(Task.project_id == project_id, Task.status.in_((CLOSED, ESCALATED)), ~final)
+    ), dtype=np.int64)
+
+
 def read_answers(project_id: int, label_type, classes: list):
     """(task ids, annotator ids, class positions in `classes`) of every submitted answer of a project.
 
-    On PostgreSQL a binary COPY straight into numpy arrays (results/bulk.py): ten million answers
+    On PostgreSQL a binary COPY straight into numpy arrays (results/bulk_store.py): ten million answers
     never become Python objects. Elsewhere, rows through the ORM's connection.
     """
     if is_postgres() and getattr(label_type, "SQL_CLASS", None):

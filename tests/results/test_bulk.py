@@ -1,4 +1,4 @@
-"""The recompute's binary COPY reads and writes (results/bulk.py) against what the ORM sees, on PostgreSQL."""
+"""The recompute's binary COPY reads and writes (results/bulk_store.py) against what the ORM sees, on PostgreSQL."""
 from datetime import timedelta
 
 import numpy as np
@@ -9,7 +9,8 @@ from marketplace import inference, labels
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import utcnow
 from marketplace.extensions import db
-from marketplace.results import bulk, store
+from marketplace.results import bulk_store as bulk
+from marketplace.results import store
 from marketplace.results.models import Result
 from marketplace.tasks.models import Task
 from tests.factories import AnnotatorFactory, TaskFactory, open_project
