@@ -93,9 +93,9 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
                         recent_durations=getattr(counters, "recent_durations", None))
-    # Locks the project's progress row to the commit: last, after the escrow row (paying, a rule's
-    # rejection) in every closer, so that no two closers wait for each other.
-    closing.count_done(closing.Closing.of(row), done)
+    if done:  # locks the progress row to the commit: last, after the escrow row (paying, a rule's
+        # rejection) in every closer, so that no two closers wait for each other
+        closing.count_done(closing.Closing.of(row), done)
     feedback = None
     if gold_correct is False and row.gold_feedback:
         feedback = quality.Feedback(False, row.gold_explanation, labels.result_label(row.label_schema, row.gold_answer))

@@ -2,10 +2,11 @@
 
 Run by the answer that closed it, in that answer's transaction, on that task alone: its answers
 are read, its result written (already marked announced), its webhook recorded, and one is added to
-the project's done tasks (count_done, projects.store.add_done) as the transaction's last step. Nothing here reads the project's other tasks or
-waits for the project row, so a closing answer costs the same in a project of ten tasks or of ten
-million. The result commits with the closure: no task is ever closed without its result, except
-by a path that died before this ran (results.services.aggregate_project, the sweep's backstop).
+the project's done tasks (count_done, projects.store.add_done) as the transaction's last step.
+Nothing here reads the project's other tasks or waits for the project row, so a closing answer
+costs the same in a project of ten tasks or of ten million. The result commits with the closure;
+a closed task left without one any other way (tasks closed before this existed) is the sweep's
+backstop's (results.services.aggregate_project).
 
 When the count reaches the project's tasks, completing it is left to aggregate_project (queued
 after commit), which recounts under the progress row's lock and completes the project once.
@@ -80,13 +81,8 @@ def _result_row(project: Closing, task_id: int, now: datetime, found: Posteriors
     label_type = labels.label_type(project.label_schema)
     classes = project.label_schema.get("classes")
     if not label_type.CATEGORICAL:
-        tasks = structured.task_answers(_Project(project.project_id, project.label_schema), [task_id])
-        result = labels.aggregate(project.label_schema, tasks)[0]
-        if result is None:
-            return None
-        return {"task_id": task_id, "project_id": project.project_id, "label": result.label,
-                "confidence": float(result.confidence), "method": result.method, "answer_count": len(tasks[0].votes),
-                "tie": bool(result.tie), "posterior": result.posterior, "created_at": now, "updated_at": now}
+        rows = structured.result_rows(_Project(project.project_id, project.label_schema), [task_id], now)[0]
+        return rows[0] if rows else None
     if found is None and project.aggregation != "ds":
         rows = votes.vote_rows(project.project_id, [task_id], label_type, classes, now)
         return rows[0] if rows else None

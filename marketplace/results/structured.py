@@ -39,7 +39,7 @@ def trust_weights(project_id: int, annotator_ids: set[int]) -> dict[int, float]:
     return {a: found.get(a, neutral) for a in annotator_ids}
 
 
-def task_answers(project: Project, task_ids: list[int]) -> list[labels.TaskAnswers]:
+def task_answers(project, task_ids: list[int]) -> list[labels.TaskAnswers]:
     """Each task's data and its submitted answers with their trust weights, in task id order."""
     data = dict(db.session.execute(select(Task.id, Task.data).where(Task.id.in_(task_ids))).all())
     answers = store.answers_of_tasks(task_ids)
@@ -50,8 +50,11 @@ def task_answers(project: Project, task_ids: list[int]) -> list[labels.TaskAnswe
     return [labels.TaskAnswers(task_id, data.get(task_id) or {}, votes[task_id]) for task_id in sorted(task_ids)]
 
 
-def write(project: Project, task_ids: list[int], now: datetime) -> tuple[int, list[labels.TaskAnswers], list]:
-    """Aggregate the tasks and upsert their results; return (results written, the inputs, the results)."""
+def result_rows(project, task_ids: list[int], now: datetime) -> tuple[list[dict], list[labels.TaskAnswers], list]:
+    """Aggregate the tasks: (result rows of those with a result, the inputs, the type's results).
+
+    `project`: anything with the project's `id` and `label_schema`.
+    """
     tasks = task_answers(project, task_ids)
     found = labels.aggregate(project.label_schema, tasks)
     rows = [
@@ -60,6 +63,12 @@ def write(project: Project, task_ids: list[int], now: datetime) -> tuple[int, li
          "created_at": now, "updated_at": now}
         for task, result in zip(tasks, found) if result is not None
     ]
+    return rows, tasks, found
+
+
+def write(project: Project, task_ids: list[int], now: datetime) -> tuple[int, list[labels.TaskAnswers], list]:
+    """Aggregate the tasks and upsert their results; return (results written, the inputs, the results)."""
+    rows, tasks, found = result_rows(project, task_ids, now)
     store.upsert_results(rows)
     return len(rows), tasks, found
 
