@@ -94,6 +94,10 @@ class Config:
     METRICS_TOKEN: str | None = None
     PROMETHEUS_MULTIPROC_DIR: str | None = None
 
+    # A recompute with more results than this stages them and merges them this many tasks per job
+    # (results/chunked.py): each merge job takes seconds, far inside RQ_JOB_TIMEOUT_S, at any size.
+    RECOMPUTE_CHUNK_TASKS = 500_000
+
     # Import and export jobs (marketplace/transfers): files live in PostgreSQL as chunks of this size;
     # an import commits this many rows at a time with its checkpoint; results (and failed imports'
     # files) are purged this long after they finish; the sweep re-enqueues a running transfer whose
@@ -220,6 +224,7 @@ def config_from_env() -> type[Config]:
         TRUST_PROXY_HOPS = _int("TRUST_PROXY_HOPS", Config.TRUST_PROXY_HOPS)
         METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR") or None
+        RECOMPUTE_CHUNK_TASKS = _int("RECOMPUTE_CHUNK_TASKS", Config.RECOMPUTE_CHUNK_TASKS)
         TRANSFER_CHUNK_BYTES = _int("TRANSFER_CHUNK_BYTES", Config.TRANSFER_CHUNK_BYTES)
         TRANSFER_IMPORT_CHUNK_ROWS = _int("TRANSFER_IMPORT_CHUNK_ROWS", Config.TRANSFER_IMPORT_CHUNK_ROWS)
         TRANSFER_MAX_UPLOAD_BYTES = _int("TRANSFER_MAX_UPLOAD_BYTES", Config.TRANSFER_MAX_UPLOAD_BYTES)

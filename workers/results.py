@@ -1,6 +1,6 @@
 """Truth jobs: aggregate closed tasks, recompute projects, and sweep up what lost jobs left undone."""
 from marketplace.db import utcnow
-from marketplace.results import recompute, services
+from marketplace.results import chunked, recompute, services
 from workers.context import job
 
 
@@ -30,8 +30,16 @@ def recompute_if_due(project_id: int) -> bool:
 
 @job
 def recompute_due_projects() -> int:
-    """Queue a recompute for every open project with answers since its last run."""
+    """Queue a recompute for every open project with answers since its last run; send a merge job again
+    for every large run whose chunks stopped merging (its job lost)."""
     now = utcnow()
     queued = [recompute.queue_unless_waiting(project_id=project_id, reason="periodic", now=now)
               for project_id in recompute.due_projects(now=now)]
+    chunked.resend_stalled(now=now)
     return sum(run is not None for run in queued)
+
+
+@job
+def merge_recompute_chunk(project_id: int) -> dict:
+    """Merge the next staged chunk of a large recompute's results (each chunk sends the next)."""
+    return chunked.merge_next_chunk(project_id=project_id, now=utcnow())

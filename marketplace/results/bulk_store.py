@@ -88,22 +88,31 @@ def read_ids(dbapi, query: str, params: tuple) -> np.ndarray:
     return rows["id"].astype(np.int64)
 
 
-def _result_row(K: int) -> np.dtype:
-    return np.dtype([
-        ("fields", ">i2"), ("task_len", ">i4"), ("task", ">i8"), ("best_len", ">i4"), ("best", ">i2"),
+_STAGE_KEY = [("project_len", ">i4"), ("project", ">i8"), ("chunk_len", ">i4"), ("chunk", ">i4")]
+
+
+def _result_row(K: int, staged: bool = False) -> np.dtype:
+    """A result's binary COPY row; `staged`: led by the project and chunk (recompute_stage's key)."""
+    return np.dtype([("fields", ">i2")] + (_STAGE_KEY if staged else []) + [
+        ("task_len", ">i4"), ("task", ">i8"), ("best_len", ">i4"), ("best", ">i2"),
         ("confidence_len", ">i4"), ("confidence", ">f8"), ("answers_len", ">i4"), ("answers", ">i4"),
         ("tie_len", ">i4"), ("tie", "u1"), ("posterior_len", ">i4"), ("ndim", ">i4"), ("has_null", ">i4"),
         ("oid", ">i4"), ("dim", ">i4"), ("lbound", ">i4"), ("values", [("len", ">i4"), ("value", ">f8")], (K,)),
     ])
 
 
-def _result_rows(task_ids: np.ndarray, posteriors: np.ndarray, answer_counts: np.ndarray) -> np.ndarray:
+def _result_rows(task_ids: np.ndarray, posteriors: np.ndarray, answer_counts: np.ndarray,
+                 stage_key: tuple[int, int] | None = None) -> np.ndarray:
     """The stage's binary COPY rows: the top class (the first listed on a tie), its probability, the answers,
-    whether classes tie at the top, and the posterior rounded to 6 places."""
+    whether classes tie at the top, and the posterior rounded to 6 places; led by (project, chunk) if given."""
     n, K = posteriors.shape
     best, top = posteriors.argmax(axis=1), posteriors.max(axis=1)
-    rows = np.zeros(n, dtype=_result_row(K))
+    rows = np.zeros(n, dtype=_result_row(K, staged=stage_key is not None))
     rows["fields"] = 6
+    if stage_key is not None:
+        rows["fields"] = 8
+        rows["project_len"], rows["project"] = 8, stage_key[0]
+        rows["chunk_len"], rows["chunk"] = 4, stage_key[1]
     rows["task_len"], rows["task"] = 8, task_ids
     rows["best_len"], rows["best"] = 2, best
     rows["confidence_len"], rows["confidence"] = 8, top
@@ -127,29 +136,85 @@ ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDE
 """
 
 
+def _copy_rows(cursor, table: str, rows: np.ndarray) -> None:
+    """Binary COPY fixed-width rows into a table, 8 MB at a time."""
+    with cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+        copy.write(HEADER)
+        step = max(1, (8 << 20) // rows.itemsize)
+        for at in range(0, rows.size, step):
+            copy.write(rows[at:at + step].tobytes())
+        copy.write(TRAILER)
+
+
+def _in_task_order(task_ids: np.ndarray, posteriors: np.ndarray, answer_counts: np.ndarray):
+    order = np.argsort(task_ids, kind="stable")
+    return task_ids[order], posteriors[order], answer_counts[order]
+
+
 def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task_ids: np.ndarray,
                      posteriors: np.ndarray, answer_counts: np.ndarray, now: datetime, progress=None) -> None:
     """Upsert a result per task from its posterior: binary COPY into a stage and a merge, a range of ids at a time.
 
     `progress(done, total)`, when given, is told after each merged range.
     """
-    order = np.argsort(task_ids, kind="stable")
-    task_ids, posteriors, answer_counts = task_ids[order], posteriors[order], answer_counts[order]
+    task_ids, posteriors, answer_counts = _in_task_order(task_ids, posteriors, answer_counts)
     n = task_ids.size
     labels = json.dumps(list(classes))
     with dbapi.cursor() as cursor:
         cursor.execute(_STAGE)
         for start in range(0, n, MERGE_ROWS):  # the stage holds one range at a time: each merge reads it whole
             cursor.execute("TRUNCATE results_bulk_stage")
-            with cursor.copy("COPY results_bulk_stage FROM STDIN (FORMAT binary)") as copy:
-                copy.write(HEADER)
-                end = start + MERGE_ROWS  # built a range at a time: memory for one range of rows, not all
-                chunk = _result_rows(task_ids[start:end], posteriors[start:end], answer_counts[start:end])
-                step = max(1, (8 << 20) // chunk.itemsize)
-                for at in range(0, chunk.size, step):
-                    copy.write(chunk[at:at + step].tobytes())
-                copy.write(TRAILER)
+            end = start + MERGE_ROWS  # built a range at a time: memory for one range of rows, not all
+            _copy_rows(cursor, "results_bulk_stage",
+                       _result_rows(task_ids[start:end], posteriors[start:end], answer_counts[start:end]))
             cursor.execute(_MERGE, {"project_id": project_id, "labels": labels, "method": method, "now": now})
             if progress is not None:
                 progress(min(n, start + MERGE_ROWS), n)
         cursor.execute("TRUNCATE results_bulk_stage")
+
+
+def stage_posteriors(dbapi, *, project_id: int, task_ids: np.ndarray, posteriors: np.ndarray,
+                     answer_counts: np.ndarray, chunk_tasks: int) -> int:
+    """Stage a result per task in recompute_stage, numbered in chunks of `chunk_tasks` tasks in id order;
+    return the number of chunks (merged later, one per job, by merge_staged)."""
+    task_ids, posteriors, answer_counts = _in_task_order(task_ids, posteriors, answer_counts)
+    chunks = -(-task_ids.size // chunk_tasks)
+    with dbapi.cursor() as cursor:
+        for chunk in range(chunks):
+            part = slice(chunk * chunk_tasks, (chunk + 1) * chunk_tasks)
+            _copy_rows(cursor, "recompute_stage",
+                       _result_rows(task_ids[part], posteriors[part], answer_counts[part], stage_key=(project_id, chunk)))
+    return chunks
+
+
+# A staged result lands only if its task is still done, the result there is not a reviewer's final
+# decision, and it was not written from more answers (a closing answer after the fit): the stage is
+# older than the table by the time a late chunk merges.
+_MERGE_STAGED = """
+WITH merged AS (
+    INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, created_at,
+                         updated_at)
+    SELECT s.task_id, s.project_id, %(labels)s::jsonb -> s.best::int, s.confidence, %(method)s, s.answer_count, s.tie,
+           to_jsonb(s.posterior), %(now)s, %(now)s
+    FROM recompute_stage s JOIN tasks t ON t.id = s.task_id AND t.status IN ('closed', 'escalated')
+    WHERE s.project_id = %(project_id)s AND s.chunk = %(chunk)s
+    ON CONFLICT (task_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
+        method = EXCLUDED.method, answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie,
+        posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
+    WHERE results.method <> %(final_method)s AND results.answer_count <= EXCLUDED.answer_count
+    RETURNING results.task_id, results.confidence
+)
+SELECT count(*), coalesce(array_agg(task_id ORDER BY task_id) FILTER (WHERE confidence < %(below)s), '{}') FROM merged
+"""
+
+
+def merge_staged(dbapi, *, project_id: int, chunk: int, method: str, classes: list, now: datetime,
+                 final_method: str, below: float | None) -> tuple[int, list[int]]:
+    """Merge one staged chunk into results and drop it from the stage: (results written, the tasks among
+    them whose confidence is below `below`, to reopen; none when `below` is None)."""
+    with dbapi.cursor() as cursor:
+        written, low = cursor.execute(_MERGE_STAGED, {
+            "project_id": project_id, "chunk": chunk, "labels": json.dumps(list(classes)), "method": method,
+            "now": now, "final_method": final_method, "below": below}).fetchone()
+        cursor.execute("DELETE FROM recompute_stage WHERE project_id = %s AND chunk = %s", (project_id, chunk))
+    return written, list(low)

@@ -1,7 +1,8 @@
 """Results: the inferred truth of a closed task; recompute runs of a project."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text, false, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
@@ -12,6 +13,8 @@ RUNNING = "running"
 FINISHED = "finished"
 FAILED = "failed"
 SKIPPED = "skipped"
+# A large run's model is fitted and its results staged; they are being merged a chunk per job.
+WRITING = "writing"
 
 
 class Result(db.Model):
@@ -58,3 +61,27 @@ class RecomputeRun(IdMixin, db.Model):
     model: Mapped[dict | None] = mapped_column(Json)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    # A run whose results are merged in chunks (results/chunked.py): how many, how many are merged, and
+    # when the last one was (the sweep sends the next chunk's job again once this is stale).
+    chunks_total: Mapped[int | None] = mapped_column(Integer)
+    chunks_done: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecomputeStage(db.Model):
+    """A large recompute's results waiting to be merged into `results`, a chunk of tasks per job.
+
+    Written by binary COPY (results/bulk_store.py) in the run's fitting job and deleted chunk by
+    chunk as each is merged; PostgreSQL only (the embedded mode writes every run in one go).
+    """
+
+    __tablename__ = "recompute_stage"
+
+    project_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    best: Mapped[int] = mapped_column(SmallInteger)
+    confidence: Mapped[float] = mapped_column(Float)
+    answer_count: Mapped[int] = mapped_column(Integer)
+    tie: Mapped[bool] = mapped_column(Boolean)
+    posterior: Mapped[list] = mapped_column(ARRAY(Float).with_variant(JSON(), "sqlite"))

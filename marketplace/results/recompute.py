@@ -7,7 +7,9 @@ target is reopened for one more answer, within max_answers. One run per project 
 advisory lock; a second trigger finds it taken and is skipped); progress is readable while it runs.
 Runs are queued every few minutes by `rq cron` (due_projects), once enough answers arrived since
 the last run (queue_if_due, asked by the submit path), and on the requester's request.
-Built for size: answers are read through a bare cursor, results written with one unnest statement.
+Built for size: answers are read by binary COPY into arrays and results written by binary COPY; a
+run with more results than RECOMPUTE_CHUNK_TASKS stages them and merges them a chunk per job
+(chunked.py), so that no job of a 100M-answer project runs near the job timeout.
 """
 import time
 from datetime import datetime, timedelta, timezone
@@ -15,40 +17,28 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy import func, select
 
-from marketplace import inference, labels, metrics, queue
+from marketplace import inference, labels
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import advisory_lock, try_advisory_lock
 from marketplace.extensions import db
 from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.trust_from_fit import update_trust
-from marketplace.results import cadence, policy, store, structured, truth_model
-from marketplace.results.jobs import AGGREGATE_PROJECT, RECOMPUTE_PROJECT
-from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, RecomputeRun
+from marketplace.results import cadence, chunked, policy, runs, store, structured, truth_model
+from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, WRITING, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD, check_reviews
 from marketplace.tasks.models import GOLD, Task
-from marketplace.webhooks import models as webhooks
-from marketplace.webhooks import services as webhook_services
 
 LOCK_SPACE = 2 << 48
 QUEUE_LOCK_SPACE = 4 << 48  # "is a run waiting?" then "queue one", one trigger at a time per project
 QUEUED_STALE_AFTER = timedelta(hours=1)
-PROGRESS_KEY = "marketplace:recompute:{project_id}"
-PROGRESS_TTL_S = 3600
-
-
-def queue_run(*, project_id: int, reason: str, now: datetime) -> RecomputeRun:
-    """Record a queued run and enqueue its job after the commit (debounced per project)."""
-    run = RecomputeRun(project_id=project_id, status=QUEUED, reason=reason, queued_at=now)
-    db.session.add(run)
-    db.session.flush()
-    RECOMPUTE_PROJECT.after_commit(project_id)
-    return run
 
 
 def _waiting(now: datetime):
-    """A queued run that still holds back new ones: one whose job failed for good stays queued, and is ignored after a while."""
-    return (RecomputeRun.status == QUEUED) & (RecomputeRun.queued_at > now - QUEUED_STALE_AFTER)
+    """A run that holds back new ones: one writing its results in chunks, or a queued one (whose job may have
+    failed for good: it stays queued, and is ignored after a while)."""
+    return (RecomputeRun.status == WRITING) | ((RecomputeRun.status == QUEUED)
+                                                & (RecomputeRun.queued_at > now - QUEUED_STALE_AFTER))
 
 
 def queue_unless_waiting(*, project_id: int, reason: str, now: datetime) -> RecomputeRun | None:
@@ -57,7 +47,7 @@ def queue_unless_waiting(*, project_id: int, reason: str, now: datetime) -> Reco
     waiting = select(RecomputeRun.id).where(RecomputeRun.project_id == project_id, _waiting(now))
     if db.session.scalar(waiting.exists().select()):
         return None
-    return queue_run(project_id=project_id, reason=reason, now=now)
+    return runs.queue_run(project_id=project_id, reason=reason, now=now)
 
 
 def queue_if_due(*, project_id: int, now: datetime) -> RecomputeRun | None:
@@ -102,64 +92,49 @@ def due_projects(*, now: datetime) -> list[int]:
     return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer, ~waiting).order_by(Project.id)))
 
 
-def _progress(project_id: int, **fields) -> None:
-    redis = queue.redis_connection()
-    if redis is not None:
-        key = PROGRESS_KEY.format(project_id=project_id)
-        redis.hset(key, mapping={k: str(v) for k, v in fields.items()})
-        redis.expire(key, PROGRESS_TTL_S)
-
-
-def live_progress(project_id: int) -> dict:
-    """Progress of a running recompute (percent, stage), when a queue backend can hold it."""
-    redis = queue.redis_connection()
-    if redis is None:
-        return {}
-    return {k.decode(): v.decode() for k, v in redis.hgetall(PROGRESS_KEY.format(project_id=project_id)).items()}
-
-
 def recompute_project(*, project_id: int, now: datetime) -> dict:
     """Run the recompute for a project unless one is running; record the outcome on its queued runs."""
     # Rows a running recompute already took are locked by it until it commits: skipped, not marked.
-    runs = list(db.session.scalars(
+    queued = list(db.session.scalars(
         select(RecomputeRun).where(RecomputeRun.project_id == project_id, RecomputeRun.status == QUEUED)
         .with_for_update(skip_locked=True)
     ))
-    if not try_advisory_lock(LOCK_SPACE | project_id):
-        for run in runs:
-            run.status, run.error = SKIPPED, "a recompute of this project was already running"
+    busy = None if try_advisory_lock(LOCK_SPACE | project_id) else "a recompute of this project was already running"
+    if busy is None and chunked.writing_runs(project_id):
+        busy = "the previous run of this project is still writing its results"
+    if busy:
+        for run in queued:
+            run.status, run.error = SKIPPED, busy
         return {"skipped": True}
     started = time.perf_counter()
-    for run in runs:
+    for run in queued:
         run.status, run.started_at = RUNNING, now
-    _progress(project_id, status=RUNNING, percent=0, stage="reading answers", started_at=now.isoformat())
+    runs.progress(project_id, status=RUNNING, percent=0, stage="reading answers", started_at=now.isoformat())
     try:
         outcome = _recompute(project_id, now)
     except Exception as exc:
-        _progress(project_id, status=FAILED, percent=100, stage=type(exc).__name__)
+        runs.progress(project_id, status=FAILED, percent=100, stage=type(exc).__name__)
         raise
-    seconds = round(time.perf_counter() - started, 3)
-    metrics.recompute_finished(seconds)
-    for run in runs:
-        run.status, run.finished_at, run.seconds = FINISHED, now, seconds
+    chunks = outcome.pop("chunks", 0)
+    if not chunks:
+        return runs.finish(project_id=project_id, runs=queued, outcome=outcome,
+                           seconds=round(time.perf_counter() - started, 3), now=now)
+    if not queued:  # staged results always belong to a run: the merge jobs finish writing runs
+        queued = [RecomputeRun(project_id=project_id, reason="job", queued_at=now, started_at=now)]
+        db.session.add(queued[0])
+    for run in queued:  # chunked.py merges the staged results and finishes these runs
+        run.status, run.chunks_total, run.chunks_done, run.heartbeat_at = WRITING, chunks, 0, now
         for name, value in outcome.items():
             setattr(run, name, value)
-    _progress(project_id, status=FINISHED, percent=100, stage="done", seconds=seconds)
-    webhook_services.emit(project_id=project_id, event=webhooks.RECOMPUTE_FINISHED, now=now,
-                          payload={"project_id": project_id, **outcome, "seconds": seconds})
-    if outcome["tasks_reopened"] or outcome["results_written"]:
-        AGGREGATE_PROJECT.after_commit(project_id)
-    return {**outcome, "seconds": seconds}
-
-
-
+    runs.progress(project_id, percent=60, stage=f"writing results: 0 of {chunks} chunks")
+    return {**outcome, "chunks": chunks}
 
 
 def _recompute(project_id: int, now: datetime) -> dict:
     project = db.session.get(Project, project_id)
     label_type = labels.label_type(project.label_schema)
     if not label_type.CATEGORICAL:  # boxes, spans, texts...: the type's own aggregation, with current trust
-        return structured.recompute(project, now, lambda **fields: _progress(project_id, **fields))
+        return structured.recompute(project, now, lambda **fields: runs.progress(project_id, **fields))
     classes = project.label_schema["classes"]
     tasks, annotators, chosen = store.read_answers(project_id, label_type, classes)
     humans = tasks.size
@@ -167,7 +142,7 @@ def _recompute(project_id: int, now: datetime) -> dict:
         tasks, annotators, chosen = _with_model_votes(project, tasks, annotators, chosen)
     if humans == 0:
         return {"answers": 0, "annotators": 0, "iterations": 0, "results_written": 0, "tasks_reopened": 0}
-    _progress(project_id, percent=30, stage="inferring")
+    runs.progress(project_id, percent=30, stage="inferring")
     # One answer per (task, annotator): the assignments' unique constraint (the model votes once per task).
     encoded = inference.encode_coded_answers(tasks, annotators, chosen, classes, unique_pairs=True)
     del tasks, annotators, chosen  # the encoded copies are what the rest reads
@@ -175,24 +150,24 @@ def _recompute(project_id: int, now: datetime) -> dict:
     result = truth_model.fit(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, len(classes), gold=gold,
                              n_tasks=encoded.task_ids.size, n_annotators=encoded.annotator_ids.size)
     project_store.record_fit(project, truth_model=truth_model.describe(result))
-    _progress(project_id, percent=60, stage="writing results")
+    runs.progress(project_id, percent=60, stage="writing results")
     model = np.flatnonzero(encoded.annotator_ids == MODEL_ANNOTATOR)
     if model.size:
         project_store.record_fit(project, model_confusion=result.confusion[model[0]].round(6).tolist())
     gold_task = np.zeros(encoded.task_ids.size, dtype=bool)
     gold_task[list(gold)] = True
-    written, reopened = 0, 0
+    written, reopened, chunks = 0, 0, 0
     if project.aggregation == "ds":
-        written, reopened = _write_back(project, encoded, result, gold_task, now)
+        written, reopened, chunks = _write_back(project, encoded, result, gold_task, now)
     project_store.record_fit(project, class_priors=result.priors.round(6).tolist())
     check_reviews(project_id=project.id, task_ids=encoded.task_ids, labels=result.labels, classes=classes,
                   label_type=label_type)
-    _progress(project_id, percent=85, stage="updating trust")
+    runs.progress(project_id, percent=85, stage="updating trust")
     update_trust(project=project, annotator_ids=encoded.annotator_ids, annotator_idx=encoded.annotator_idx,
                  label_idx=encoded.label_idx, task_idx=encoded.task_idx, gold_task=gold_task, result=result, now=now)
     return {"answers": humans, "annotators": int(encoded.annotator_ids.size) - int(model.size),
             "iterations": int(result.n_iter), "results_written": written, "tasks_reopened": reopened,
-            "model": project.truth_model}
+            "model": project.truth_model, "chunks": chunks}
 
 
 # The model's id among annotators in the Dawid-Skene fit: no account has it.
@@ -226,21 +201,27 @@ def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int,
     return codes
 
 
-def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int]:
-    """Results for closed and escalated tasks; reopen those that fell below the target."""
+def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int, int]:
+    """Results for closed and escalated tasks; reopen those that fell below the target.
+
+    Returns (results written, tasks reopened, chunks staged): a large write is staged instead, and
+    both counts then come from the merge jobs.
+    """
     ids = encoded.task_ids.astype(np.int64)
     keep = np.isin(ids, store.done_task_ids(project.id, final_method=REVIEW_METHOD)) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
     found = store.Posteriors(ids[keep], truth_model.posteriors_of(result, counts)[keep], counts[keep])
+    if chunked.should_stage(int(keep.sum())):  # merged, and low ones reopened, a chunk per job
+        return 0, 0, chunked.stage(project_id=project.id, found=found)
     written = store.write_results(
         project_id=project.id, classes=project.label_schema["classes"], found=found,
         method=truth_model.method_of(project), now=now,
-        progress=lambda done, total: _progress(project.id, percent=60 + 25 * done // max(total, 1), stage="writing results"))
+        progress=lambda done, total: runs.progress(project.id, percent=60 + 25 * done // max(total, 1), stage="writing results"))
     reopened = 0
     if project.target_confidence is not None:
         low = found.task_ids[found.posteriors.max(axis=1) < project.target_confidence]
         reopened = policy.reopen(task_ids=low.tolist(), max_answers=project.max_answers)
         if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)
-    return written, reopened
+    return written, reopened, 0

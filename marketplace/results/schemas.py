@@ -72,10 +72,13 @@ class TruthModelOut(Schema):
 
 class RecomputeOut(Schema):
     id = fields.Integer(allow_none=True)
-    status = fields.String(metadata={"description": "queued, running, finished, failed or skipped; none before the first"})
+    status = fields.String(metadata={
+        "description": "queued, running, writing (a large run's results being merged in chunks), finished, failed or "
+                       "skipped; none before the first"})
     reason = fields.String(allow_none=True, metadata={
-        "description": "periodic, answers (enough arrived since the last run), completed (the project's last run) or "
-                       "requested; null before the first"})
+        "description": "periodic, answers (enough arrived since the last run), completed (the project's last run), "
+                       "requested, lost_chunks (a run's staged results were lost) or job (a large run a job started on its own); null "
+                       "before the first"})
     percent = fields.Float(allow_none=True)
     stage = fields.String(allow_none=True)
     queued_at = fields.DateTime(allow_none=True)
@@ -89,3 +92,7 @@ class RecomputeOut(Schema):
     tasks_reopened = fields.Integer(allow_none=True)
     model = fields.Nested(TruthModelOut, allow_none=True, metadata={"description": "the truth model the run chose"})
     error = fields.String(allow_none=True)
+    chunks_total = fields.Integer(allow_none=True, metadata={
+        "description": "a large run's results are merged in this many chunks, a job each; null: written in one go"})
+    chunks_done = fields.Integer(allow_none=True, metadata={"description": "chunks merged so far"})
+    heartbeat_at = fields.DateTime(allow_none=True, metadata={"description": "when the last chunk was merged"})

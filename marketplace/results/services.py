@@ -10,9 +10,9 @@ from marketplace.extensions import db
 from marketplace.projects import services as projects
 from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN, PAUSED, Project, ProjectProgress
-from marketplace.results import posterior, recompute, store, structured, truth_model, votes
+from marketplace.results import posterior, runs, store, structured, truth_model, votes
 from marketplace.results.jobs import AGGREGATE_PROJECT
-from marketplace.results.models import FINISHED, QUEUED, RUNNING, RecomputeRun, Result
+from marketplace.results.models import FINISHED, QUEUED, RUNNING, WRITING, RecomputeRun, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 from marketplace.webhooks import models as webhooks
 from marketplace.webhooks import services as webhook_services
@@ -115,7 +115,7 @@ def _refresh_progress(project: Project, now: datetime) -> None:
                               payload={"project_id": project.id, "tasks": project.task_count})
         # The triggers recompute open projects only: one last run takes in the answers since the
         # previous one (up to 10% of them), and may reopen a task that fell below the target.
-        recompute.queue_run(project_id=project.id, reason="completed", now=now)
+        runs.queue_run(project_id=project.id, reason="completed", now=now)
     db.session.flush()
 
 
@@ -195,7 +195,7 @@ def recompute_status(*, account: Account, project_id: int) -> dict:
     if run is None:  # every field, null: the response has one shape before the first run and after
         return {**dict.fromkeys(c.name for c in RecomputeRun.__table__.columns), "status": "none", "percent": None,
                 "stage": None}
-    live = recompute.live_progress(project.id) if run.status in (QUEUED, RUNNING) else {}
+    live = runs.live_progress(project.id) if run.status in (QUEUED, RUNNING, WRITING) else {}
     percent = float(live["percent"]) if "percent" in live else (100.0 if run.status == FINISHED else 0.0)
     return {**{c.name: getattr(run, c.name) for c in RecomputeRun.__table__.columns},
             "status": live.get("status", run.status), "percent": percent, "stage": live.get("stage")}
@@ -204,7 +204,7 @@ def recompute_status(*, account: Account, project_id: int) -> dict:
 def request_recompute(*, account: Account, project_id: int, now: datetime) -> dict:
     """Queue a recompute of the project now (the requester's trigger)."""
     project = projects.owned(account=account, project_id=project_id)
-    run = recompute.queue_run(project_id=project.id, reason="requested", now=now)
+    run = runs.queue_run(project_id=project.id, reason="requested", now=now)
     return {**{c.name: getattr(run, c.name) for c in RecomputeRun.__table__.columns}, "percent": 0.0, "stage": None}
 
 

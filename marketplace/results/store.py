@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
 from marketplace.extensions import db
 from marketplace.results import bulk_store as bulk
-from marketplace.results.models import Result
+from marketplace.results.models import RecomputeStage, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 
 
@@ -160,3 +160,30 @@ def read_answers(project_id: int, label_type, classes: list):
     position = {name: k for k, name in enumerate(classes)}
     return (np.array([r.task_id for r in rows], dtype=np.int64), np.array([r.annotator_id for r in rows], dtype=np.int64),
             np.array([position.get(label_type.class_of(r.answer), -1) for r in rows], dtype=np.int64))
+
+
+def can_stage() -> bool:
+    """Whether a recompute's results can be staged and merged in chunks (PostgreSQL's recompute_stage)."""
+    return is_postgres()
+
+
+def stage_results(*, project_id: int, found: Posteriors, chunk_tasks: int) -> int:
+    """Stage a recompute's results (tasks with answers) in chunks of `chunk_tasks`; return the number of chunks."""
+    keep = found.answer_counts > 0
+    dbapi = db.session.connection().connection.dbapi_connection
+    return bulk.stage_posteriors(dbapi, project_id=project_id, task_ids=np.asarray(found.task_ids, dtype=np.int64)[keep],
+                                 posteriors=found.posteriors[keep], answer_counts=found.answer_counts[keep],
+                                 chunk_tasks=chunk_tasks)
+
+
+def next_staged_chunk(project_id: int) -> int | None:
+    """The lowest chunk of a project's staged results still to merge (None: none left)."""
+    return db.session.scalar(select(func.min(RecomputeStage.chunk)).where(RecomputeStage.project_id == project_id))
+
+
+def merge_staged_chunk(*, project_id: int, chunk: int, classes: list, method: str, now: datetime, final_method: str,
+                       below: float | None) -> tuple[int, list[int]]:
+    """Merge one staged chunk into results and drop it: (results written, written tasks below `below`)."""
+    dbapi = db.session.connection().connection.dbapi_connection
+    return bulk.merge_staged(dbapi, project_id=project_id, chunk=chunk, method=method, classes=classes, now=now,
+                             final_method=final_method, below=below)

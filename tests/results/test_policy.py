@@ -8,7 +8,7 @@ from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results import posterior, recompute, truth_model
+from marketplace.results import posterior, recompute, runs, truth_model
 from marketplace.results.models import RecomputeRun, Result
 from marketplace.tasks.models import Task
 from tests.conftest import PG_ADMIN_URL, TEST_DB
@@ -113,14 +113,14 @@ def test_recompute_writes_results_trust_and_priors_and_is_idempotent(ctx):
         for label in labels:
             answer(project, annotator, label)
     with transaction():
-        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())  # runs inline after the commit
+        runs.queue_run(project_id=project.id, reason="test", now=utcnow())  # runs inline after the commit
     first = {r.task_id: (r.label, round(r.confidence, 6)) for r in db.session.scalars(select(Result)).all()}
     run = db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc()))
     assert run.status == "finished" and run.answers == 12 and run.results_written == 4
     assert fresh(Project, project.id).class_priors is not None
     assert fresh(AnnotatorStats, (crowd[2].id, project.id)).confusion is not None
     with transaction():
-        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+        runs.queue_run(project_id=project.id, reason="test", now=utcnow())
     again = {r.task_id: (r.label, round(r.confidence, 6)) for r in db.session.scalars(select(Result)).all()}
     assert again == first
 
@@ -134,11 +134,11 @@ def test_a_recompute_finds_the_lock_taken_and_skips(committed_app):
         with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB) as other:
             other.execute("SELECT pg_advisory_lock(%s)", (recompute.LOCK_SPACE | project.id,))
             with transaction():
-                run = recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+                run = runs.queue_run(project_id=project.id, reason="test", now=utcnow())
             assert fresh(RecomputeRun, run.id).status == "skipped"
             other.execute("SELECT pg_advisory_unlock(%s)", (recompute.LOCK_SPACE | project.id,))
         with transaction():
-            run = recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+            run = runs.queue_run(project_id=project.id, reason="test", now=utcnow())
         assert fresh(RecomputeRun, run.id).status == "finished"
 
 
@@ -152,7 +152,7 @@ def test_recompute_reopens_a_closed_task_whose_confidence_fell(ctx):
     for stats in db.session.scalars(select(AnnotatorStats)).all():
         stats.confusion = None
     with transaction():
-        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+        runs.queue_run(project_id=project.id, reason="test", now=utcnow())
     task = fresh(Task, task_id)
     assert task.status == "open" and task.slot_limit == 3 and fresh(Result, task_id) is None
     run = db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc()))

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.projects.models import Project
-from marketplace.results import recompute
+from marketplace.results import runs
 from marketplace.results.models import Result
 from marketplace.tasks.models import Task
 from tests.assignments.test_routes import lease, task_of
@@ -87,7 +87,7 @@ def test_the_model_as_a_virtual_annotator_improves_a_noisy_crowd(ctx):
     def accuracy(with_model: bool) -> float:
         fresh(Project, project.id).model_as_annotator = with_model
         with transaction():
-            recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+            runs.queue_run(project_id=project.id, reason="test", now=utcnow())
         results = db.session.scalars(select(Result).where(Result.project_id == project.id)).all()
         return sum(r.label == truth[r.task_id] for r in results) / len(results)
 

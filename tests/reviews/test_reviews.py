@@ -4,7 +4,7 @@ from sqlalchemy import select
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.quality.models import AnnotatorStats
-from marketplace.results import recompute
+from marketplace.results import runs
 from marketplace.results.models import Result
 from marketplace.reviews.models import Review
 from marketplace.tasks.models import Task
@@ -92,7 +92,7 @@ def test_the_recompute_keeps_review_decisions_and_scores_reviewers(ctx):
     with transaction():
         reviews.decide(review_id=review.id, reviewer=reviewer, answer={"label": "bird"}, now=utcnow())
     with transaction():
-        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+        runs.queue_run(project_id=project.id, reason="test", now=utcnow())
     assert fresh(Result, task_id).method == "review" and fresh(Result, task_id).label == "bird"
     assert fresh(Review, review.id).agrees_with_truth is False
     stats = fresh(AnnotatorStats, (reviewer.id, project.id))

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
-from marketplace.results import recompute
+from marketplace.results import runs
 from marketplace.webhooks.models import WebhookDelivery
 from tests.factories import AnnotatorFactory, open_project
 from tests.projects.test_routes import _owner
@@ -28,7 +28,7 @@ def test_completions_and_the_project_are_announced_once(ctx, local_targets):
     assert [e for e, _ in sent] == ["task.completed", "task.completed", "project.completed", "recompute.finished"]
     assert {p["external_id"] for e, p in sent if e == "task.completed"} == {"t0", "t1"}
     with transaction():
-        recompute.queue_run(project_id=project.id, reason="test", now=utcnow())
+        runs.queue_run(project_id=project.id, reason="test", now=utcnow())
     assert [e for e, _ in events()][4:] == ["recompute.finished"]  # nothing announced twice
 
 
