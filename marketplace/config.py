@@ -96,7 +96,7 @@ class Config:
 
     # A recompute with more results than this stages them and merges them this many tasks per job
     # (results/chunked.py): each merge job takes seconds, far inside RQ_JOB_TIMEOUT_S, at any size.
-    RECOMPUTE_CHUNK_TASKS = 500_000
+    RECOMPUTE_CHUNK_TASKS = 100_000
 
     # Import and export jobs (marketplace/transfers): files live in PostgreSQL as chunks of this size;
     # an import commits this many rows at a time with its checkpoint; results (and failed imports'

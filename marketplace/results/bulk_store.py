@@ -210,11 +210,12 @@ SELECT count(*), coalesce(array_agg(task_id ORDER BY task_id) FILTER (WHERE conf
 
 def merge_staged(dbapi, *, project_id: int, chunk: int, method: str, classes: list, now: datetime,
                  final_method: str, below: float | None) -> tuple[int, list[int]]:
-    """Merge one staged chunk into results and drop it from the stage: (results written, the tasks among
-    them whose confidence is below `below`, to reopen; none when `below` is None)."""
+    """Merge one staged chunk into results: (results written, the tasks among them whose confidence is
+    below `below`, to reopen; none when `below` is None). The chunk stays staged (clear_stage drops a
+    run's chunks once all are merged: deleting each as it merges would leave the next ones to find
+    behind its dead index entries)."""
     with dbapi.cursor() as cursor:
         written, low = cursor.execute(_MERGE_STAGED, {
             "project_id": project_id, "chunk": chunk, "labels": json.dumps(list(classes)), "method": method,
             "now": now, "final_method": final_method, "below": below}).fetchone()
-        cursor.execute("DELETE FROM recompute_stage WHERE project_id = %s AND chunk = %s", (project_id, chunk))
     return written, list(low)

@@ -1,18 +1,23 @@
-"""A recompute too large for one job: its results are staged, then merged a chunk per job.
+"""A recompute too large for one job: what its job cannot write in time is staged, then merged a chunk per job.
 
-Above RECOMPUTE_CHUNK_TASKS results (PostgreSQL only), the fitting job (recompute.py) stages every
-posterior in recompute_stage, numbered in chunks of that many tasks, marks its runs `writing` and
-sends MERGE_RECOMPUTE_CHUNK. Each merge job takes the lowest chunk left and, in its own transaction,
-merges it into results, reopens its tasks that fell below the target, drops it from the stage and
-counts it on the runs; then it sends the next. A job that dies leaves its chunk staged and
-unmerged (its transaction rolled back): the next job merges it, and the periodic sweep sends one
-again for a run whose last chunk is older than WRITE_STALE_AFTER. The last chunk finishes the runs.
+The fitting job (recompute.py) writes its results a range of tasks at a time (write_or_stage), and
+after each range projects when it would finish at the rate so far. Once that projection passes
+WRITE_BUDGET_SHARE of the job timeout (PostgreSQL only), it stages the posteriors not yet written in
+recompute_stage, numbered in chunks of RECOMPUTE_CHUNK_TASKS tasks, marks its runs `writing` and
+sends MERGE_RECOMPUTE_CHUNK. Measured on the machine it runs on, not by a size threshold: a 10M-answer
+project writes in its own job here, a 100M-answer one stages nearly everything. Each merge job takes the next chunk (the runs count those done) and, in
+its own transaction, merges it into results, reopens its tasks that fell below the target and counts
+it on the runs; then it sends the next. A job that dies leaves its chunk unmerged and uncounted (its
+transaction rolled back): the next job merges it, and the periodic sweep sends one again for a run
+whose last chunk is older than WRITE_STALE_AFTER. The last chunk clears the stage and finishes the runs.
 
 The stage is UNLOGGED: a PostgreSQL crash empties it. A run whose chunks vanished before they were
 all merged fails, saying so, and a new run is queued in its place.
 """
+import time
 from datetime import datetime, timedelta
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
@@ -26,22 +31,41 @@ from marketplace.results.models import FAILED, WRITING, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
 
 MERGE_LOCK_SPACE = 7 << 48  # one merging job per project at a time
+# A job writes its results itself while it would end within this share of its timeout: room for a
+# machine four times slower, or a database four times busier, than the one that measured the rate.
+WRITE_BUDGET_SHARE = 0.25
+WRITE_RANGE = 500_000  # results written between two projections (bulk_store's merge range)
 WRITE_STALE_AFTER = timedelta(minutes=10)  # a chunk merges in seconds: a run this quiet lost its job
 LOST = "the staged results were lost before they were all merged (PostgreSQL restarted); a new run is queued"
 
 
-def should_stage(results: int) -> bool:
-    """Whether `results` results are too many to write in the fitting job."""
-    return store.can_stage() and results > current_app.config["RECOMPUTE_CHUNK_TASKS"]
+def write_or_stage(*, project_id: int, classes: list, found: store.Posteriors, method: str, now: datetime,
+                   started: float, progress) -> tuple[store.Posteriors, int, int]:
+    """Write results a range at a time while the job's projected end (at the rate so far) stays within
+    WRITE_BUDGET_SHARE of the job timeout counted from `started` (a perf_counter reading); stage the rest.
 
-
-def stage(*, project_id: int, found: store.Posteriors) -> int:
-    """Stage a run's results for the merge jobs, sent once this commits; return the number of chunks."""
-    chunks = store.stage_results(project_id=project_id, found=found,
-                                 chunk_tasks=current_app.config["RECOMPUTE_CHUNK_TASKS"])
-    if chunks:
-        MERGE_RECOMPUTE_CHUNK.after_commit(project_id)
-    return chunks
+    Returns (the posteriors written here; results written; chunks staged, merged by the jobs sent once
+    this commits). `progress(done, total)` is told after each range.
+    """
+    order = np.argsort(np.asarray(found.task_ids, dtype=np.int64), kind="stable")
+    ids, posteriors, counts = np.asarray(found.task_ids, dtype=np.int64)[order], found.posteriors[order], found.answer_counts[order]
+    deadline = started + WRITE_BUDGET_SHARE * current_app.config["RQ_JOB_TIMEOUT_S"]
+    began, done, written, n = time.perf_counter(), 0, 0, ids.size
+    while done < n:
+        if done and store.can_stage():
+            per_result = (time.perf_counter() - began) / done
+            if time.perf_counter() + per_result * (n - done) > deadline:
+                rest = store.Posteriors(ids[done:], posteriors[done:], counts[done:])
+                chunks = store.stage_results(project_id=project_id, found=rest,
+                                             chunk_tasks=current_app.config["RECOMPUTE_CHUNK_TASKS"])
+                MERGE_RECOMPUTE_CHUNK.after_commit(project_id)
+                return store.Posteriors(ids[:done], posteriors[:done], counts[:done]), written, chunks
+        part = slice(done, done + WRITE_RANGE)
+        written += store.write_results(project_id=project_id, classes=classes, method=method, now=now,
+                                       found=store.Posteriors(ids[part], posteriors[part], counts[part]))
+        done = min(n, done + WRITE_RANGE)
+        progress(done, n)
+    return store.Posteriors(ids, posteriors, counts), written, 0
 
 
 def writing_runs(project_id: int, *, lock: bool = False) -> list[RecomputeRun]:
@@ -57,8 +81,8 @@ def merge_next_chunk(*, project_id: int, now: datetime) -> dict:
     if not writing:
         return {"merged": None}
     lead = writing[0]
-    chunk = store.next_staged_chunk(project_id)
-    if chunk is None:
+    chunk = lead.chunks_done or 0
+    if not store.is_staged(project_id, chunk):
         return _without_chunks(project_id, writing, now)
     project = db.session.get(Project, project_id)
     written, low = store.merge_staged_chunk(
@@ -69,15 +93,16 @@ def merge_next_chunk(*, project_id: int, now: datetime) -> dict:
     if reopened:
         project_store.reopen_if_completed(project)
     for run in writing:
-        run.chunks_done = (run.chunks_done or 0) + 1
+        run.chunks_done = chunk + 1
         run.results_written = (run.results_written or 0) + written
         run.tasks_reopened = (run.tasks_reopened or 0) + reopened
         run.heartbeat_at = now
-    done, total = lead.chunks_done, lead.chunks_total
+    done, total = chunk + 1, lead.chunks_total
     if done < total:
         MERGE_RECOMPUTE_CHUNK.after_commit(project_id)
         runs.progress(project_id, percent=60 + 25 * done // total, stage=f"writing results: {done} of {total} chunks")
         return {"merged": chunk, "written": written, "reopened": reopened, "left": total - done}
+    store.clear_stage(project_id)
     outcome = {name: getattr(lead, name) for name in
                ("answers", "annotators", "iterations", "results_written", "tasks_reopened", "model")}
     seconds = round((now - lead.started_at).total_seconds(), 3)
@@ -86,7 +111,9 @@ def merge_next_chunk(*, project_id: int, now: datetime) -> dict:
 
 
 def _without_chunks(project_id: int, writing: list[RecomputeRun], now: datetime) -> dict:
-    """Writing runs with nothing staged: the stage was emptied under them (an unlogged table after a crash)."""
+    """Writing runs whose next chunk is not staged: the stage was emptied under them (an unlogged table
+    after a crash)."""
+    store.clear_stage(project_id)  # what is left of it is no use without the rest
     for run in writing:
         run.status, run.finished_at, run.error = FAILED, now, LOST
     runs.progress(project_id, status=FAILED, percent=100, stage="staged results lost")

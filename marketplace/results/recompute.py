@@ -111,7 +111,7 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
         run.status, run.started_at = RUNNING, now
     runs.progress(project_id, status=RUNNING, percent=0, stage="reading answers", started_at=now.isoformat())
     try:
-        outcome = _recompute(project_id, now)
+        outcome = _recompute(project_id, now, started)
     except Exception as exc:
         runs.progress(project_id, status=FAILED, percent=100, stage=type(exc).__name__)
         raise
@@ -130,7 +130,7 @@ def recompute_project(*, project_id: int, now: datetime) -> dict:
     return {**outcome, "chunks": chunks}
 
 
-def _recompute(project_id: int, now: datetime) -> dict:
+def _recompute(project_id: int, now: datetime, started: float) -> dict:
     project = db.session.get(Project, project_id)
     label_type = labels.label_type(project.label_schema)
     if not label_type.CATEGORICAL:  # boxes, spans, texts...: the type's own aggregation, with current trust
@@ -158,7 +158,7 @@ def _recompute(project_id: int, now: datetime) -> dict:
     gold_task[list(gold)] = True
     written, reopened, chunks = 0, 0, 0
     if project.aggregation == "ds":
-        written, reopened, chunks = _write_back(project, encoded, result, gold_task, now)
+        written, reopened, chunks = _write_back(project, encoded, result, gold_task, now, started)
     project_store.record_fit(project, class_priors=result.priors.round(6).tolist())
     check_reviews(project_id=project.id, task_ids=encoded.task_ids, labels=result.labels, classes=classes,
                   label_type=label_type)
@@ -201,27 +201,25 @@ def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int,
     return codes
 
 
-def _write_back(project, encoded, result, gold_task, now) -> tuple[int, int, int]:
+def _write_back(project, encoded, result, gold_task, now, started: float) -> tuple[int, int, int]:
     """Results for closed and escalated tasks; reopen those that fell below the target.
 
-    Returns (results written, tasks reopened, chunks staged): a large write is staged instead, and
-    both counts then come from the merge jobs.
+    Returns (results written, tasks reopened, chunks staged): what this job cannot write in time is
+    staged for the merge jobs (chunked.py), which write, reopen and count the rest.
     """
     ids = encoded.task_ids.astype(np.int64)
     keep = np.isin(ids, store.done_task_ids(project.id, final_method=REVIEW_METHOD)) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
     found = store.Posteriors(ids[keep], truth_model.posteriors_of(result, counts)[keep], counts[keep])
-    if chunked.should_stage(int(keep.sum())):  # merged, and low ones reopened, a chunk per job
-        return 0, 0, chunked.stage(project_id=project.id, found=found)
-    written = store.write_results(
+    here, written, chunks = chunked.write_or_stage(
         project_id=project.id, classes=project.label_schema["classes"], found=found,
-        method=truth_model.method_of(project), now=now,
+        method=truth_model.method_of(project), now=now, started=started,
         progress=lambda done, total: runs.progress(project.id, percent=60 + 25 * done // max(total, 1), stage="writing results"))
     reopened = 0
     if project.target_confidence is not None:
-        low = found.task_ids[found.posteriors.max(axis=1) < project.target_confidence]
+        low = here.task_ids[here.posteriors.max(axis=1) < project.target_confidence]  # the merges reopen the rest
         reopened = policy.reopen(task_ids=low.tolist(), max_answers=project.max_answers)
         if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)
-    return written, reopened, 0
+    return written, reopened, chunks

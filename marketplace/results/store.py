@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
@@ -168,7 +168,9 @@ def can_stage() -> bool:
 
 
 def stage_results(*, project_id: int, found: Posteriors, chunk_tasks: int) -> int:
-    """Stage a recompute's results (tasks with answers) in chunks of `chunk_tasks`; return the number of chunks."""
+    """Stage a recompute's results (tasks with answers) in chunks of `chunk_tasks`, in place of any the
+    project's earlier runs left; return the number of chunks."""
+    clear_stage(project_id)
     keep = found.answer_counts > 0
     dbapi = db.session.connection().connection.dbapi_connection
     return bulk.stage_posteriors(dbapi, project_id=project_id, task_ids=np.asarray(found.task_ids, dtype=np.int64)[keep],
@@ -176,14 +178,20 @@ def stage_results(*, project_id: int, found: Posteriors, chunk_tasks: int) -> in
                                  chunk_tasks=chunk_tasks)
 
 
-def next_staged_chunk(project_id: int) -> int | None:
-    """The lowest chunk of a project's staged results still to merge (None: none left)."""
-    return db.session.scalar(select(func.min(RecomputeStage.chunk)).where(RecomputeStage.project_id == project_id))
+def is_staged(project_id: int, chunk: int) -> bool:
+    """Whether a chunk of a project's results is staged (an UNLOGGED stage is empty after a crash)."""
+    staged = select(RecomputeStage.task_id).where(RecomputeStage.project_id == project_id, RecomputeStage.chunk == chunk)
+    return db.session.scalar(staged.exists().select())
 
 
 def merge_staged_chunk(*, project_id: int, chunk: int, classes: list, method: str, now: datetime, final_method: str,
                        below: float | None) -> tuple[int, list[int]]:
-    """Merge one staged chunk into results and drop it: (results written, written tasks below `below`)."""
+    """Merge one staged chunk into results: (results written, written tasks below `below`)."""
     dbapi = db.session.connection().connection.dbapi_connection
     return bulk.merge_staged(dbapi, project_id=project_id, chunk=chunk, method=method, classes=classes, now=now,
                              final_method=final_method, below=below)
+
+
+def clear_stage(project_id: int) -> None:
+    """Drop whatever of a project's results is staged."""
+    db.session.execute(RecomputeStage.__table__.delete().where(RecomputeStage.project_id == project_id))

@@ -1,7 +1,8 @@
 """A recompute too large for one job: results staged by the fitting job, merged a chunk per job (results/chunked.py).
 
-The chunk size is made tiny here (RECOMPUTE_CHUNK_TASKS) so that a dozen tasks take four chunks;
-jobs run inline after each commit, as a worker would run them one after the other.
+Here the fitting job has no time budget (it writes one range of 3 tasks, then stages the other 9)
+and chunks are 3 tasks (RECOMPUTE_CHUNK_TASKS): a dozen tasks take three merge jobs. Jobs run
+inline after each commit, as a worker would run them one after the other.
 """
 from datetime import timedelta
 from types import SimpleNamespace
@@ -72,6 +73,8 @@ def in_one_go(ctx):
 @pytest.fixture
 def chunks_of_three(ctx, monkeypatch):
     monkeypatch.setitem(current_app.config, "RECOMPUTE_CHUNK_TASKS", 3)
+    monkeypatch.setattr(chunked, "WRITE_RANGE", 3)
+    monkeypatch.setattr(chunked, "WRITE_BUDGET_SHARE", 0.0)  # past the budget once the first range is written
 
 
 @pytest.fixture
@@ -83,7 +86,7 @@ def merges_held(monkeypatch):
 def test_a_large_run_writes_the_same_results_in_chunks_as_in_one_go(in_one_go, chunks_of_three):
     project, expected = in_one_go
     run = _recompute(project.id)
-    assert (run.status, run.chunks_total, run.chunks_done, run.results_written) == (FINISHED, 4, 4, TASKS)
+    assert (run.status, run.chunks_total, run.chunks_done, run.results_written) == (FINISHED, 3, 3, TASKS)
     assert run.answers == 4 * TASKS and run.seconds is not None and run.heartbeat_at is not None
     assert _results(project.id) == expected
     assert _staged(project.id) == 0
@@ -94,11 +97,11 @@ def test_a_chunk_whose_job_died_stays_staged_and_the_sweep_finishes_the_run(in_o
     with monkeypatch.context() as held:
         held.setattr(chunked, "MERGE_RECOMPUTE_CHUNK", NOT_SENT)
         run = _recompute(project.id)
-        assert (run.status, run.chunks_total, run.chunks_done) == (WRITING, 4, 0)
-        assert _staged(project.id) == TASKS
+        assert (run.status, run.chunks_total, run.chunks_done, run.results_written) == (WRITING, 3, 0, 3)
+        assert _staged(project.id) == TASKS - 3
         with transaction():
             chunked.merge_next_chunk(project_id=project.id, now=utcnow())
-        assert fresh(RecomputeRun, run.id).chunks_done == 1 and _staged(project.id) == TASKS - 3
+        assert fresh(RecomputeRun, run.id).chunks_done == 1 and _staged(project.id) == TASKS - 3  # dropped at the end
     real_merge = store.merge_staged_chunk
 
     def dies_before_commit(**kwargs):
@@ -108,20 +111,20 @@ def test_a_chunk_whose_job_died_stays_staged_and_the_sweep_finishes_the_run(in_o
     monkeypatch.setattr(store, "merge_staged_chunk", dies_before_commit)
     with pytest.raises(RuntimeError), transaction():
         chunked.merge_next_chunk(project_id=project.id, now=utcnow())
-    assert _staged(project.id) == TASKS - 3 and fresh(RecomputeRun, run.id).chunks_done == 1  # rolled back whole
+    assert fresh(RecomputeRun, run.id).chunks_done == 1  # rolled back whole: the same chunk is next
     monkeypatch.setattr(store, "merge_staged_chunk", real_merge)
     assert chunked.stalled_projects(now=utcnow()) == []  # its last chunk is recent: not stalled yet
     with transaction():
         assert chunked.resend_stalled(now=utcnow() + chunked.WRITE_STALE_AFTER + timedelta(seconds=1)) == 1
     run = fresh(RecomputeRun, run.id)
-    assert (run.status, run.chunks_done, run.results_written) == (FINISHED, 4, TASKS)
+    assert (run.status, run.chunks_done, run.results_written) == (FINISHED, 3, TASKS)
     assert _results(project.id) == expected and _staged(project.id) == 0
 
 
 def test_a_late_chunk_leaves_newer_results_reviews_and_reopened_tasks_alone(in_one_go, chunks_of_three, merges_held):
     project, expected = in_one_go
     _recompute(project.id)
-    newer, reviewed, reopened = sorted(expected)[:3]
+    newer, reviewed, reopened = sorted(expected)[3:6]  # the first staged chunk
     # While the chunks wait: a closing answer wrote one task from more answers, a reviewer decided another,
     # and a third was reopened (its result gone).
     db.session.execute(Result.__table__.update().where(Result.task_id == newer)
@@ -130,7 +133,7 @@ def test_a_late_chunk_leaves_newer_results_reviews_and_reopened_tasks_alone(in_o
                        .values(method=REVIEW_METHOD, label="bird", confidence=1.0))
     store.delete_results([reopened])
     db.session.execute(Task.__table__.update().where(Task.id == reopened).values(status=OPEN))
-    for _ in range(4):
+    for _ in range(3):
         with transaction():
             chunked.merge_next_chunk(project_id=project.id, now=utcnow())
     after = _results(project.id)
@@ -153,7 +156,7 @@ def test_while_a_run_writes_new_runs_wait_and_the_status_shows_its_chunks(in_one
     db.session.delete(requested)  # the status shows the latest run: the writing one again
     db.session.flush()
     status = client.get(f"/api/v1/projects/{project.id}/recompute", headers=bearer(_owner(project))).json
-    assert (status["id"], status["status"], status["chunks_total"], status["chunks_done"]) == (writing.id, WRITING, 4, 0)
+    assert (status["id"], status["status"], status["chunks_total"], status["chunks_done"]) == (writing.id, WRITING, 3, 0)
 
 
 def test_a_run_whose_stage_was_emptied_fails_and_a_new_run_takes_its_place(in_one_go, chunks_of_three, monkeypatch):
@@ -167,5 +170,5 @@ def test_a_run_whose_stage_was_emptied_fails_and_a_new_run_takes_its_place(in_on
     lost = fresh(RecomputeRun, lost.id)
     assert lost.status == FAILED and lost.error == chunked.LOST
     again = db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc()))
-    assert (again.reason, again.status, again.chunks_done) == ("lost_chunks", FINISHED, 4)
+    assert (again.reason, again.status, again.chunks_done) == ("lost_chunks", FINISHED, 3)
     assert _results(project.id) == expected
