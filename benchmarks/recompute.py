@@ -26,6 +26,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +105,24 @@ def load(args, tasks: int) -> int:
     return project
 
 
+def merge_lane(app, project: int, lane: int, merges: list) -> None:
+    """One lane's merge jobs, one after the other until no chunk is left to claim, each timed."""
+    from marketplace import queue
+    from marketplace.db import utcnow
+    from marketplace.extensions import db
+    from marketplace.results import chunked
+
+    with app.app_context():
+        while True:
+            t = time.perf_counter()
+            merged = chunked.merge_next_chunk(project_id=project, lane=lane, now=utcnow())
+            db.session.commit()
+            queue.discard_pending()
+            if merged["merged"] is None:
+                return
+            merges.append(time.perf_counter() - t)
+
+
 def run_one(project: int, staged: bool) -> None:
     """The child process: the recompute's jobs one after the other, as a worker runs them; each job's
     seconds (the fitting job's by stage), and the peak RSS, as one JSON line. `staged`: no time budget
@@ -146,17 +165,16 @@ def run_one(project: int, staged: bool) -> None:
         outcome = recompute.recompute_project(project_id=project, now=utcnow())
         t1 = time.perf_counter()
         db.session.commit()
-        queue.discard_pending()  # the merge jobs are run here, one after the other, each timed
+        queue.discard_pending()  # the merge jobs run below, each timed
         stages["commit"] = time.perf_counter() - t1
         fit_job = time.perf_counter() - t0
-        left = outcome.get("chunks", 0)
-        while left:
-            t = time.perf_counter()
-            merged = chunked.merge_next_chunk(project_id=project, now=utcnow())
-            db.session.commit()
-            queue.discard_pending()
-            merges.append(time.perf_counter() - t)
-            left = merged["left"]
+        if outcome.get("chunks"):  # the merge jobs, MERGE_LANES at a time as that many workers would run them
+            lanes = [threading.Thread(target=merge_lane, args=(app, project, lane, merges))
+                     for lane in range(chunked.MERGE_LANES)]
+            for thread in lanes:
+                thread.start()
+            for thread in lanes:
+                thread.join()
         total = time.perf_counter() - t0
         chunk_tasks = app.config["RECOMPUTE_CHUNK_TASKS"]
         results = db.session.execute(db.text("SELECT count(*) FROM results WHERE project_id = :p"), {"p": project}).scalar()
@@ -179,7 +197,7 @@ def _extrapolated(args, as_run: list[dict], staged: list[dict]) -> str:
     write = sum(m["stages"]["write results"] for m in as_run) / sum(m["results"] for m in as_run)
     stage = sum(m["stages"]["stage results"] for m in staged) / sum(m["results"] - m["write_range"] for m in staged)
     merges = [t for m in staged for t in m["merges"]]
-    per_merge = sum(merges) / len(merges)
+    per_merge = sum(m["total"] - m["fit_job"] for m in staged) / len(merges)  # wall time per chunk, lanes side by side
     rss = big["rss_mb"] + (big["rss_mb"] - small["rss_mb"]) / (big["answers"] - small["answers"]) * (100_000_000 - big["answers"])
     results = 100_000_000 // args.answers_per_task
     written = min(results, max(big["write_range"], int((big["budget_s"] - core_100m) / write) // big["write_range"] * big["write_range"]))
@@ -188,7 +206,7 @@ def _extrapolated(args, as_run: list[dict], staged: list[dict]) -> str:
     total = fit_job + chunks * per_merge
     return (f"100M answers, extrapolated: the fitting job {fit_job:.0f} s (read and infer {core_100m:.0f} s, writes "
             f"{written:,} results itself at {write * 1e6:.1f} us each, stages {results - written:,} at {stage * 1e6:.1f} us; "
-            f"peak RSS {rss / 1024:.1f} GB), then {chunks} merge jobs of {per_merge:.1f} s; total {total / 60:.1f} min "
+            f"peak RSS {rss / 1024:.1f} GB), then {chunks} merge jobs, {per_merge:.2f} s of wall time each side by side; total {total / 60:.1f} min "
             f"(target <= 8 min) {'PASS' if total <= 480 else 'FAIL'}; longest job {max(fit_job, max(merges)):.0f} s "
             f"(job timeout 600 s) {'PASS' if max(fit_job, max(merges)) <= 600 else 'FAIL'}")
 
@@ -227,7 +245,7 @@ def main() -> None:
     rows.append(["fitting job"] + [m["fit_job"] for m in measured])
     rows.append(["merge jobs (chunks)"] + [str(len(m["merges"])) for m in measured])
     rows.append(["longest merge job"] + [max(m["merges"], default=0.0) for m in measured])
-    rows.append(["all merge jobs"] + [sum(m["merges"]) for m in measured])
+    rows.append(["all merge jobs (side by side)"] + [m["total"] - m["fit_job"] for m in measured])
     rows.append(["total"] + [m["total"] for m in measured])
     rows.append(["peak RSS (MB)"] + [m["rss_mb"] for m in measured])
     rows.append(["EM iterations"] + [str(m["iterations"]) for m in measured])

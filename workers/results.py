@@ -40,6 +40,6 @@ def recompute_due_projects() -> int:
 
 
 @job
-def merge_recompute_chunk(project_id: int) -> dict:
-    """Merge the next staged chunk of a large recompute's results (each chunk sends the next)."""
-    return chunked.merge_next_chunk(project_id=project_id, now=utcnow())
+def merge_recompute_chunk(project_id: int, lane: int) -> dict:
+    """Merge a staged chunk of a large recompute's results (each lane's job sends the lane's next)."""
+    return chunked.merge_next_chunk(project_id=project_id, lane=lane, now=utcnow())

@@ -21,7 +21,6 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
-from marketplace.db import advisory_lock
 from marketplace.extensions import db
 from marketplace.projects import store as project_store
 from marketplace.projects.models import Project
@@ -30,7 +29,9 @@ from marketplace.results.jobs import MERGE_RECOMPUTE_CHUNK
 from marketplace.results.models import FAILED, WRITING, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
 
-MERGE_LOCK_SPACE = 7 << 48  # one merging job per project at a time
+# Merge jobs a run sends at once: each claims the next free chunk, so as many chunks merge side by
+# side as workers serve the truth queue, up to this (two cores here; PostgreSQL does the work).
+MERGE_LANES = 2
 # A job writes its results itself while it would end within this share of its timeout: room for a
 # machine four times slower, or a database four times busier, than the one that measured the rate.
 WRITE_BUDGET_SHARE = 0.25
@@ -58,7 +59,7 @@ def write_or_stage(*, project_id: int, classes: list, found: store.Posteriors, m
                 rest = store.Posteriors(ids[done:], posteriors[done:], counts[done:])
                 chunks = store.stage_results(project_id=project_id, found=rest,
                                              chunk_tasks=current_app.config["RECOMPUTE_CHUNK_TASKS"])
-                MERGE_RECOMPUTE_CHUNK.after_commit(project_id)
+                send_lanes(project_id)
                 return store.Posteriors(ids[:done], posteriors[:done], counts[:done]), written, chunks
         part = slice(done, done + WRITE_RANGE)
         written += store.write_results(project_id=project_id, classes=classes, method=method, now=now,
@@ -69,21 +70,31 @@ def write_or_stage(*, project_id: int, classes: list, found: store.Posteriors, m
 
 
 def writing_runs(project_id: int, *, lock: bool = False) -> list[RecomputeRun]:
-    """A project's runs whose results are being merged (locked for update if asked)."""
+    """A project's runs whose results are being merged (locked for update, and read afresh, if asked)."""
     query = select(RecomputeRun).where(RecomputeRun.project_id == project_id, RecomputeRun.status == WRITING)
-    return list(db.session.scalars(query.order_by(RecomputeRun.id).with_for_update() if lock else query))
+    if lock:
+        query = query.order_by(RecomputeRun.id).with_for_update().execution_options(populate_existing=True)
+    return list(db.session.scalars(query))
 
 
-def merge_next_chunk(*, project_id: int, now: datetime) -> dict:
-    """Merge the lowest staged chunk of a project's writing runs; finish them after the last one."""
-    advisory_lock(MERGE_LOCK_SPACE | project_id)
-    writing = writing_runs(project_id, lock=True)
-    if not writing:
-        return {"merged": None}
-    lead = writing[0]
-    chunk = lead.chunks_done or 0
+def send_lanes(project_id: int) -> None:
+    """Send a merge job per lane, once this commits (a lane already waiting is not sent twice)."""
+    for lane in range(MERGE_LANES):
+        MERGE_RECOMPUTE_CHUNK.after_commit(project_id, lane)
+
+
+def merge_next_chunk(*, project_id: int, lane: int, now: datetime) -> dict:
+    """Claim and merge a staged chunk of a project's writing runs; the last one merged finishes them.
+
+    Runs of one project are locked only after the merge, to count it: lanes merge side by side.
+    """
+    if not writing_runs(project_id):
+        return {"merged": None, "left": 0}
+    chunk = store.claim_chunk(project_id)
+    if chunk is None:  # the other lanes hold or merged the rest
+        return {"merged": None, "left": 0}
     if not store.is_staged(project_id, chunk):
-        return _without_chunks(project_id, writing, now)
+        return _without_chunks(project_id, now)
     project = db.session.get(Project, project_id)
     written, low = store.merge_staged_chunk(
         project_id=project_id, chunk=chunk, classes=project.label_schema["classes"],
@@ -92,14 +103,19 @@ def merge_next_chunk(*, project_id: int, now: datetime) -> dict:
     reopened = policy.reopen(task_ids=low, max_answers=project.max_answers) if low else 0
     if reopened:
         project_store.reopen_if_completed(project)
+    store.mark_merged(project_id, chunk)
+    writing = writing_runs(project_id, lock=True)
+    if not writing:  # another lane found the stage lost and failed them meanwhile
+        return {"merged": chunk, "written": written, "reopened": reopened, "left": 0}
     for run in writing:
-        run.chunks_done = chunk + 1
+        run.chunks_done = (run.chunks_done or 0) + 1
         run.results_written = (run.results_written or 0) + written
         run.tasks_reopened = (run.tasks_reopened or 0) + reopened
         run.heartbeat_at = now
-    done, total = chunk + 1, lead.chunks_total
+    lead = writing[0]
+    done, total = lead.chunks_done, lead.chunks_total
     if done < total:
-        MERGE_RECOMPUTE_CHUNK.after_commit(project_id)
+        MERGE_RECOMPUTE_CHUNK.after_commit(project_id, lane)
         runs.progress(project_id, percent=60 + 25 * done // total, stage=f"writing results: {done} of {total} chunks")
         return {"merged": chunk, "written": written, "reopened": reopened, "left": total - done}
     store.clear_stage(project_id)
@@ -110,15 +126,17 @@ def merge_next_chunk(*, project_id: int, now: datetime) -> dict:
     return {"merged": chunk, "written": written, "reopened": reopened, "left": 0}
 
 
-def _without_chunks(project_id: int, writing: list[RecomputeRun], now: datetime) -> dict:
-    """Writing runs whose next chunk is not staged: the stage was emptied under them (an unlogged table
-    after a crash)."""
-    store.clear_stage(project_id)  # what is left of it is no use without the rest
+def _without_chunks(project_id: int, now: datetime) -> dict:
+    """A claimed chunk is not staged: the stage was emptied under its runs (an UNLOGGED table after a
+    crash). The runs fail and a new run is queued; its staging replaces what is left of this one."""
+    writing = writing_runs(project_id, lock=True)
+    if not writing:  # another lane got there first
+        return {"merged": None, "lost": True, "left": 0}
     for run in writing:
         run.status, run.finished_at, run.error = FAILED, now, LOST
     runs.progress(project_id, status=FAILED, percent=100, stage="staged results lost")
     runs.queue_run(project_id=project_id, reason="lost_chunks", now=now)
-    return {"merged": None, "lost": True}
+    return {"merged": None, "lost": True, "left": 0}
 
 
 def stalled_projects(*, now: datetime) -> list[int]:
@@ -130,8 +148,8 @@ def stalled_projects(*, now: datetime) -> list[int]:
 
 
 def resend_stalled(*, now: datetime) -> int:
-    """Send a merge job again for every stalled writing run; return how many."""
+    """Send the merge jobs again for every stalled writing run; return how many runs."""
     stalled = stalled_projects(now=now)
     for project_id in stalled:
-        MERGE_RECOMPUTE_CHUNK.after_commit(project_id)
+        send_lanes(project_id)
     return len(stalled)

@@ -85,3 +85,14 @@ class RecomputeStage(db.Model):
     answer_count: Mapped[int] = mapped_column(Integer)
     tie: Mapped[bool] = mapped_column(Boolean)
     posterior: Mapped[list] = mapped_column(ARRAY(Float).with_variant(JSON(), "sqlite"))
+
+
+class RecomputeChunk(db.Model):
+    """One staged chunk of a project's results, claimed by a merge job (FOR UPDATE SKIP LOCKED) and
+    marked merged in that job's transaction: several jobs merge a run's chunks side by side."""
+
+    __tablename__ = "recompute_chunks"
+
+    project_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

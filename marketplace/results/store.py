@@ -14,7 +14,7 @@ from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
 from marketplace.extensions import db
 from marketplace.results import bulk_store as bulk
-from marketplace.results.models import RecomputeStage, Result
+from marketplace.results.models import RecomputeChunk, RecomputeStage, Result
 from marketplace.tasks.models import CLOSED, ESCALATED, Task
 
 
@@ -173,9 +173,26 @@ def stage_results(*, project_id: int, found: Posteriors, chunk_tasks: int) -> in
     clear_stage(project_id)
     keep = found.answer_counts > 0
     dbapi = db.session.connection().connection.dbapi_connection
-    return bulk.stage_posteriors(dbapi, project_id=project_id, task_ids=np.asarray(found.task_ids, dtype=np.int64)[keep],
-                                 posteriors=found.posteriors[keep], answer_counts=found.answer_counts[keep],
-                                 chunk_tasks=chunk_tasks)
+    chunks = bulk.stage_posteriors(dbapi, project_id=project_id, task_ids=np.asarray(found.task_ids, dtype=np.int64)[keep],
+                                   posteriors=found.posteriors[keep], answer_counts=found.answer_counts[keep],
+                                   chunk_tasks=chunk_tasks)
+    if chunks:
+        db.session.execute(RecomputeChunk.__table__.insert(),
+                           [{"project_id": project_id, "chunk": chunk, "merged": False} for chunk in range(chunks)])
+    return chunks
+
+
+def claim_chunk(project_id: int) -> int | None:
+    """The lowest staged chunk of a project no other job is merging or has merged, locked to this
+    transaction (None: none left to take)."""
+    return db.session.scalar(
+        select(RecomputeChunk.chunk).where(RecomputeChunk.project_id == project_id, ~RecomputeChunk.merged)
+        .order_by(RecomputeChunk.chunk).limit(1).with_for_update(skip_locked=True))
+
+
+def mark_merged(project_id: int, chunk: int) -> None:
+    db.session.execute(update(RecomputeChunk).where(RecomputeChunk.project_id == project_id,
+                                                    RecomputeChunk.chunk == chunk).values(merged=True))
 
 
 def is_staged(project_id: int, chunk: int) -> bool:
@@ -193,5 +210,6 @@ def merge_staged_chunk(*, project_id: int, chunk: int, classes: list, method: st
 
 
 def clear_stage(project_id: int) -> None:
-    """Drop whatever of a project's results is staged."""
+    """Drop whatever of a project's results is staged, and its chunks."""
     db.session.execute(RecomputeStage.__table__.delete().where(RecomputeStage.project_id == project_id))
+    db.session.execute(RecomputeChunk.__table__.delete().where(RecomputeChunk.project_id == project_id))

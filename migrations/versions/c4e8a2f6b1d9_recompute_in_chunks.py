@@ -6,8 +6,9 @@ Create Date: 2026-12-04 12:40:00
 
 A recompute of tens of millions of answers wrote every result in the job that fitted the model:
 one transaction, one job, past the job timeout at 100M answers. The fitting job now stages the
-posteriors (recompute_stage) and each chunk is merged by a job of its own; the run records how many
-chunks there are, how many are done and when the last one was. The stage is UNLOGGED on PostgreSQL
+posteriors (recompute_stage) and each chunk is merged by a job of its own, several side by side
+(recompute_chunks: claimed with SKIP LOCKED, marked merged); the run records how many chunks there
+are, how many are done and when the last one was. The stage is UNLOGGED on PostgreSQL
 (written once, read once, deleted): a crash empties it, which the merging job notices (a run whose
 chunks vanished fails and queues a new one).
 """
@@ -42,9 +43,17 @@ def upgrade():
         sa.PrimaryKeyConstraint('project_id', 'chunk', 'task_id', name=op.f('pk_recompute_stage')),
         prefixes=unlogged,
     )
+    op.create_table(
+        'recompute_chunks',
+        sa.Column('project_id', BigId, nullable=False),
+        sa.Column('chunk', sa.Integer(), nullable=False),
+        sa.Column('merged', sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.PrimaryKeyConstraint('project_id', 'chunk', name=op.f('pk_recompute_chunks')),
+    )
 
 
 def downgrade():
+    op.drop_table('recompute_chunks')
     op.drop_table('recompute_stage')
     with op.batch_alter_table('recompute_runs') as batch:
         batch.drop_column('heartbeat_at')

@@ -4,6 +4,7 @@ Here the fitting job has no time budget (it writes one range of 3 tasks, then st
 and chunks are 3 tasks (RECOMPUTE_CHUNK_TASKS): a dozen tasks take three merge jobs. Jobs run
 inline after each commit, as a worker would run them one after the other.
 """
+import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -29,10 +30,11 @@ NOT_SENT = SimpleNamespace(after_commit=lambda *args: None)  # a merge job that 
 
 
 def _closed_project():
-    """A project of closed tasks, each answered by four annotators who mostly agree (no results yet)."""
-    project = open_project(tasks=TASKS, answers_per_task=4, aggregation="ds")
+    """A project of closed tasks, each answered by four annotators who mostly agree (no results yet), and one
+    open task (so the project never completes, which would queue one more run)."""
+    project = open_project(tasks=TASKS + 1, answers_per_task=4, aggregation="ds")
     crowd = [AnnotatorFactory() for _ in range(4)]
-    tasks = db.session.scalars(select(Task).where(Task.project_id == project.id).order_by(Task.id)).all()
+    tasks = db.session.scalars(select(Task).where(Task.project_id == project.id).order_by(Task.id)).all()[:TASKS]
     now = utcnow()
     for i, task in enumerate(tasks):
         task.status, task.answer_count, task.closed_at = CLOSED, 4, now
@@ -100,7 +102,7 @@ def test_a_chunk_whose_job_died_stays_staged_and_the_sweep_finishes_the_run(in_o
         assert (run.status, run.chunks_total, run.chunks_done, run.results_written) == (WRITING, 3, 0, 3)
         assert _staged(project.id) == TASKS - 3
         with transaction():
-            chunked.merge_next_chunk(project_id=project.id, now=utcnow())
+            chunked.merge_next_chunk(project_id=project.id, lane=0, now=utcnow())
         assert fresh(RecomputeRun, run.id).chunks_done == 1 and _staged(project.id) == TASKS - 3  # dropped at the end
     real_merge = store.merge_staged_chunk
 
@@ -110,7 +112,7 @@ def test_a_chunk_whose_job_died_stays_staged_and_the_sweep_finishes_the_run(in_o
 
     monkeypatch.setattr(store, "merge_staged_chunk", dies_before_commit)
     with pytest.raises(RuntimeError), transaction():
-        chunked.merge_next_chunk(project_id=project.id, now=utcnow())
+        chunked.merge_next_chunk(project_id=project.id, lane=0, now=utcnow())
     assert fresh(RecomputeRun, run.id).chunks_done == 1  # rolled back whole: the same chunk is next
     monkeypatch.setattr(store, "merge_staged_chunk", real_merge)
     assert chunked.stalled_projects(now=utcnow()) == []  # its last chunk is recent: not stalled yet
@@ -135,7 +137,7 @@ def test_a_late_chunk_leaves_newer_results_reviews_and_reopened_tasks_alone(in_o
     db.session.execute(Task.__table__.update().where(Task.id == reopened).values(status=OPEN))
     for _ in range(3):
         with transaction():
-            chunked.merge_next_chunk(project_id=project.id, now=utcnow())
+            chunked.merge_next_chunk(project_id=project.id, lane=0, now=utcnow())
     after = _results(project.id)
     assert after[newer][:2] == ("bird", 0.99) and after[newer][4] == 5
     assert after[reviewed][:3] == ("bird", 1.0, expected[reviewed][2]) and after[reviewed][3] == REVIEW_METHOD
@@ -166,9 +168,58 @@ def test_a_run_whose_stage_was_emptied_fails_and_a_new_run_takes_its_place(in_on
         lost = _recompute(project.id)
     db.session.execute(RecomputeStage.__table__.delete())  # what a crash does to an UNLOGGED table
     with transaction():
-        chunked.merge_next_chunk(project_id=project.id, now=utcnow())
+        chunked.merge_next_chunk(project_id=project.id, lane=0, now=utcnow())
     lost = fresh(RecomputeRun, lost.id)
     assert lost.status == FAILED and lost.error == chunked.LOST
     again = db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc()))
     assert (again.reason, again.status, again.chunks_done) == ("lost_chunks", FINISHED, 3)
     assert _results(project.id) == expected
+
+
+def test_two_lanes_merge_two_chunks_side_by_side_and_the_last_chunk_finishes_the_run(committed_app, monkeypatch):
+    monkeypatch.setitem(committed_app.config, "RECOMPUTE_CHUNK_TASKS", 3)
+    monkeypatch.setattr(chunked, "WRITE_RANGE", 3)
+    monkeypatch.setattr(chunked, "WRITE_BUDGET_SHARE", 0.0)
+    monkeypatch.setattr(chunked, "MERGE_RECOMPUTE_CHUNK", NOT_SENT)  # the lanes are run by hand below
+    with committed_app.app_context():
+        project_id = _closed_project().id
+        db.session.commit()
+        run_id = _recompute(project_id).id
+    both_claimed = threading.Barrier(2, timeout=30)  # a lane that waited for the other's claim would time out
+    real_merge = store.merge_staged_chunk
+
+    def merge_once_both_claimed(**kwargs):
+        both_claimed.wait()
+        return real_merge(**kwargs)
+
+    monkeypatch.setattr(store, "merge_staged_chunk", merge_once_both_claimed)
+    merged, failures = {}, []
+
+    def lane(number):
+        with committed_app.app_context():
+            try:
+                with transaction():
+                    merged[number] = chunked.merge_next_chunk(project_id=project_id, lane=number, now=utcnow())
+            except Exception as exc:  # reported below, with the lane's number
+                failures.append((number, exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(m["merged"] for m in merged.values()) == [0, 1]
+    monkeypatch.setattr(store, "merge_staged_chunk", real_merge)
+    with committed_app.app_context():
+        assert fresh(RecomputeRun, run_id).chunks_done == 2
+        with transaction():
+            last = chunked.merge_next_chunk(project_id=project_id, lane=1, now=utcnow())
+        assert (last["merged"], last["left"]) == (2, 0)
+        run = fresh(RecomputeRun, run_id)
+        assert (run.status, run.chunks_done, run.results_written) == (FINISHED, 3, TASKS)
+        assert _staged(project_id) == 0
+        with transaction():
+            assert chunked.merge_next_chunk(project_id=project_id, lane=0, now=utcnow()) == {"merged": None, "left": 0}
