@@ -18,3 +18,4 @@ from marketplace.transfers import models as transfers  # noqa: F401
 from marketplace.questions import models as questions  # noqa: F401
 from marketplace.teams import models as teams  # noqa: F401
 from marketplace.experiments import models as experiments  # noqa: F401
+from marketplace.operations import models as operations  # noqa: F401

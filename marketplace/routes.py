@@ -17,6 +17,7 @@ def blueprints():
     from marketplace.forecasts.routes import bp as forecasts  # when the app is built (docstring)
     from marketplace.health.routes import bp as health  # when the app is built (docstring)
     from marketplace.ledger.routes import bp as ledger  # when the app is built (docstring)
+    from marketplace.operations.routes import bp as operations  # when the app is built (docstring)
     from marketplace.payments.routes import bp as payments  # when the app is built (docstring)
     from marketplace.projects.routes import bp as projects  # when the app is built (docstring)
     from marketplace.qualifications.routes import bp as qualifications  # when the app is built (docstring)
@@ -33,7 +34,7 @@ def blueprints():
 
     for bp in (health, accounts, projects, tasks, assignments, results, qualifications, quality, webhooks,
                reviews, approvals, payments, ledger, disputes, audit, reports, transfers, forecasts, feed, questions,
-               teams, experiments):
+               teams, experiments, operations):
         bp.url_prefix = "/api/v1"
         yield bp
 

@@ -274,7 +274,7 @@ def test_health_fails_when_the_database_is_behind_the_code(client, app, monkeypa
     heads, known = revision.code_revisions(app.config["MIGRATIONS_DIR"])
     monkeypatch.setattr(revision, "code_revisions", lambda directory: (("f00dfeed",), known | {"f00dfeed"}))
     response = client.get("/api/v1/health")
-    assert response.status_code == 503 and response.json["status"] == "degraded"
+    assert response.status_code == 503 and response.json["status"] == "down"
     assert response.json["schema"] == {"revision": ",".join(heads), "head": "f00dfeed", "state": "behind", "ok": False}
 
 
@@ -287,6 +287,6 @@ def test_health_accepts_a_schema_a_newer_release_migrated(client, monkeypatch):
 def test_health_fails_on_a_database_never_migrated(client):
     db.session.execute(text("ALTER TABLE alembic_version RENAME TO alembic_version_hidden"))  # rolled back after
     response = client.get("/api/v1/health")
-    assert response.status_code == 503 and response.json["status"] == "degraded"
+    assert response.status_code == 503 and response.json["status"] == "down"
     assert response.json["schema"]["ok"] is False and response.json["schema"]["revision"] is None
     assert response.json["database"]["ok"] is True

@@ -5,7 +5,9 @@ import logging
 from flask import Flask, has_app_context
 
 from marketplace import metrics, queue
+from marketplace.db import utcnow
 from marketplace.extensions import db
+from marketplace.operations import store as job_runs
 
 log = logging.getLogger("workers")
 
@@ -37,20 +39,46 @@ def job(func):
     return run
 
 
+_periodic_paths: frozenset[str] | None = None
+
+
+def _is_periodic(path: str) -> bool:
+    """Whether `path` is a scheduled job (its runs are recorded in job_runs for /health and /admin/jobs)."""
+    global _periodic_paths
+    if _periodic_paths is None:
+        _periodic_paths = frozenset(job.path for job in queue.declared() if job.interval_s or job.cron)
+    return path in _periodic_paths
+
+
 def _run(func, path: str, args: tuple):
     redis = queue.redis_connection()
     if redis is not None:
         # Cleared before reading the database, so any change after this point queues a new run.
         redis.delete(queue.debounce_key(path, args))
+    started = utcnow()
     try:
         with metrics.JobTimer(path):  # inline runs come through here too: one place times every job
             outcome = func(*args)
+            if _is_periodic(path):  # with the job's work: a run that rolls back did not finish
+                job_runs.record_finished(path, started=started, finished=utcnow())
             db.session.commit()
-    except BaseException:
+    except BaseException as exc:
         db.session.rollback()
         queue.discard_pending()
         log.exception("job %s%r failed", path, args)
+        if _is_periodic(path):
+            _record_failure(path, started, exc)
         raise
     queue.dispatch_committed()
     log.info("job %s%r done", path, args)
     return outcome
+
+
+def _record_failure(path: str, started, exc: BaseException) -> None:
+    """Record a periodic job's failure in a transaction of its own (the job's was rolled back)."""
+    try:
+        job_runs.record_failed(path, started=started, failed=utcnow(), error=f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+    except Exception:  # the database may be what failed: the log line above is the record then
+        db.session.rollback()
+        log.warning("could not record the failure of %s", path, exc_info=True)

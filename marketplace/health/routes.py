@@ -1,12 +1,20 @@
-"""Health: is the database reachable and migrated to the code's head, is the queue reachable."""
+"""Health: is the database reachable and migrated to the code's head, is the queue reachable, are jobs moving.
+
+`status` is ok, degraded or down (marketplace/operations/services.py). Only down is a 503: a load
+balancer should stop sending requests when the database or the schema fails, not when Redis or the
+scheduler does, since leases and answers are still served then (their jobs wait in the database for
+the sweeps).
+"""
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from marketplace import queue
+from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.health import revision
+from marketplace.operations import services as operations
 
 bp = Blueprint("health", __name__, description="Service health")
 
@@ -22,10 +30,14 @@ class SchemaRevisionOut(Schema):
 
 
 class HealthOut(Schema):
-    status = fields.String(metadata={"description": "ok or degraded"})
+    status = fields.String(metadata={"description": "ok; degraded (requests are served, background work is not "
+                                                   "moving: queue down, scheduler not seen, jobs overdue or failed); "
+                                                   "down (no database, or the schema is not the code's: 503)"})
     database = fields.Dict()
-    schema = fields.Nested(SchemaRevisionOut, metadata={"description": "degraded when behind: run `flask db upgrade`"})
+    schema = fields.Nested(SchemaRevisionOut, metadata={"description": "down when behind: run `flask db upgrade`"})
     queue = fields.Dict()
+    jobs = fields.Dict(metadata={"description": "with Redis: cron_seen_at, cron_seen, overdue (periodic job names), "
+                                                "failed (jobs that failed every retry: GET /admin/jobs)"})
 
 
 def _database() -> dict:
@@ -40,11 +52,14 @@ def _database() -> dict:
 @bp.route("/health")
 class Health(MethodView):
     @bp.response(200, HealthOut)
-    @bp.alt_response(503, schema=HealthOut, description="a dependency is down or the schema is not at the head")
+    @bp.alt_response(503, schema=HealthOut, description="down: the database is unreachable or the schema is not at the head")
     @bp.doc(security=[])
     def get(self):
-        """Report database, schema revision and queue status (503 when one is down or the schema is behind)."""
+        """Report database, schema revision, queue and jobs: ok, degraded, or down (503)."""
         report = {"database": _database(), "schema": revision.report(), "queue": queue.status()}
-        ok = report["database"]["ok"] and report["schema"]["ok"] and report["queue"]["ok"]
-        report["status"] = "ok" if ok else "degraded"
-        return report, (200 if ok else 503)
+        failing = [name for name in ("database", "schema", "queue") if not report[name]["ok"]]
+        report["jobs"] = ({"ok": False, "error": f"not checked: {failing[0]} not ok"} if failing
+                          else operations.jobs_report(now=utcnow()))
+        report["status"] = operations.level(database_ok=report["database"]["ok"], schema_ok=report["schema"]["ok"],
+                                            queue_ok=report["queue"]["ok"], jobs_ok=report["jobs"]["ok"])
+        return report, (503 if report["status"] == operations.DOWN else 200)
