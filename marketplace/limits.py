@@ -17,6 +17,7 @@ response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` 
 window resets, as the IETF draft says).
 """
 import functools
+import logging
 import json
 import math
 import threading
@@ -30,6 +31,8 @@ from limits.storage import storage_from_string
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 # Endpoints outside the per-credential budget: liveness probes and Stripe's signed deliveries
 # (Stripe retries on 429, which would only delay money events).
@@ -135,7 +138,12 @@ def _check_budget() -> None:
     tightest = None
     for item in _budget(current_app.config["RATELIMIT_API"]):
         counter = item.key_for("marketplace", "api", key)
-        count = storage.incr(counter, item.get_expiry())
+        try:
+            count = storage.incr(counter, item.get_expiry())
+        except Exception:  # the shared counters' Redis is down: count in this process until it is back
+            _storage_down()
+            storage = current_app.extensions["rate_budget_fallback"]
+            count = storage.incr(counter, item.get_expiry())
         if count > item.amount:
             wait = max(1, math.ceil(storage.get_expiry(counter) - time.time()))
             raise RateLimited(f"This credential made more than {item} requests; wait {wait} s.", headers={
@@ -144,6 +152,18 @@ def _check_budget() -> None:
         if tightest is None or item.amount - count < tightest[1]:
             tightest = (item.amount, item.amount - count)
     g.rate_budget = tightest
+
+
+_LAST_WARNED = [0.0]
+WARN_EVERY_S = 60
+
+
+def _storage_down() -> None:
+    """Say (at most once a minute per process) that rate limits count per process while Redis is down."""
+    now = time.monotonic()
+    if now - _LAST_WARNED[0] >= WARN_EVERY_S:
+        _LAST_WARNED[0] = now
+        log.warning("rate-limit storage unreachable: counting per process until it answers", exc_info=True)
 
 
 def _budget_headers(response):
@@ -187,6 +207,11 @@ def init_app(app: Flask) -> None:
     # The budget's counters are the app's own (Flask-Limiter's storage belongs to its one instance).
     uri = app.config["RATELIMIT_STORAGE_URI"]
     app.extensions["rate_budget"] = WindowCounts() if uri.startswith("memory://") else storage_from_string(uri)
+    app.extensions["rate_budget_fallback"] = WindowCounts()
+    # Flask-Limiter's own limits (login, sign-up) likewise count in memory while Redis is down, and a
+    # storage error never fails the request: Redis is not needed to serve the API.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
     app.before_request(_check_budget)
 

@@ -55,7 +55,7 @@ class TestConfig(Config):
     AUTH_CACHE_S = 0
     QUALITY_CHECK_EVERY = 1  # rules at every ordinary answer; tests/quality/test_gold_tells.py sets the real spacing
     # An import's parser thread reads over its own connection, which cannot see a test's rolled-back
-    # transaction; the real workers of tests/background/test_transfer_restarts.py run it.
+    # transaction; the real workers of tests/faults/test_transfer_restarts.py run it.
     TRANSFER_PARSE_AHEAD = False
 
 

@@ -30,11 +30,12 @@ def recompute_if_due(project_id: int) -> bool:
 
 @job
 def recompute_due_projects() -> int:
-    """Queue a recompute for every open project with answers since its last run; send a merge job again
-    for every large run whose chunks stopped merging (its job lost)."""
+    """Queue a recompute for every open project with answers since its last run; send the job again where
+    a queued run's job or a large run's merge jobs were lost."""
     now = utcnow()
     queued = [recompute.queue_unless_waiting(project_id=project_id, reason="periodic", now=now)
               for project_id in recompute.due_projects(now=now)]
+    recompute.resend_lost_jobs(now=now)
     chunked.resend_stalled(now=now)
     return sum(run is not None for run in queued)
 

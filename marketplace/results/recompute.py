@@ -25,6 +25,7 @@ from marketplace.projects import store as project_store
 from marketplace.projects.models import OPEN, Project
 from marketplace.quality.trust_from_fit import update_trust
 from marketplace.results import cadence, chunked, policy, runs, store, structured, truth_model
+from marketplace.results.jobs import RECOMPUTE_PROJECT
 from marketplace.results.models import FAILED, FINISHED, QUEUED, RUNNING, SKIPPED, WRITING, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD, check_reviews
 from marketplace.tasks.models import GOLD, Task
@@ -32,6 +33,9 @@ from marketplace.tasks.models import GOLD, Task
 LOCK_SPACE = 2 << 48
 QUEUE_LOCK_SPACE = 4 << 48  # "is a run waiting?" then "queue one", one trigger at a time per project
 QUEUED_STALE_AFTER = timedelta(hours=1)
+# A run queued this long ago and not yet started lost its job (a worker killed, Redis restarted without
+# persistence): the periodic sweep sends the project's job again (resend_lost_jobs).
+RESEND_QUEUED_AFTER = timedelta(minutes=10)
 
 
 def _waiting(now: datetime):
@@ -90,6 +94,19 @@ def due_projects(*, now: datetime) -> list[int]:
     ).exists()
     # In id order: the caller takes a lock per project, always in the same order.
     return list(db.session.scalars(select(Project.id).where(Project.status == OPEN, newer, ~waiting).order_by(Project.id)))
+
+
+def resend_lost_jobs(*, now: datetime) -> list[int]:
+    """Send the recompute job again for projects with a run queued RESEND_QUEUED_AFTER ago and still
+    waiting (until QUEUED_STALE_AFTER, when it stops holding back new runs); return those projects."""
+    lost = list(db.session.scalars(
+        select(RecomputeRun.project_id).where(RecomputeRun.status == QUEUED,
+                                              RecomputeRun.queued_at < now - RESEND_QUEUED_AFTER,
+                                              RecomputeRun.queued_at > now - QUEUED_STALE_AFTER)
+        .distinct().order_by(RecomputeRun.project_id)))
+    for project_id in lost:
+        RECOMPUTE_PROJECT.after_commit(project_id)
+    return lost
 
 
 def recompute_project(*, project_id: int, now: datetime) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from marketplace.assignments.models import SUBMITTED, Assignment
 from marketplace.db import is_postgres, upsert
@@ -190,9 +190,16 @@ def claim_chunk(project_id: int) -> int | None:
         .order_by(RecomputeChunk.chunk).limit(1).with_for_update(skip_locked=True))
 
 
+CHUNKS_CHANNEL = "recompute_chunks"
+
+
 def mark_merged(project_id: int, chunk: int) -> None:
+    """Mark a chunk merged, and `NOTIFY recompute_chunks, '<project id>'` at the commit (a listener follows
+    a large run chunk by chunk)."""
     db.session.execute(update(RecomputeChunk).where(RecomputeChunk.project_id == project_id,
                                                     RecomputeChunk.chunk == chunk).values(merged=True))
+    if is_postgres():
+        db.session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHUNKS_CHANNEL, "payload": str(project_id)})
 
 
 def is_staged(project_id: int, chunk: int) -> bool:

@@ -177,3 +177,19 @@ def test_an_automatic_trigger_waits_for_a_concurrent_one_then_finds_its_run(comm
         with transaction():
             assert recompute.queue_unless_waiting(project_id=project.id, reason="answers", now=utcnow()) is None
         assert [r.reason for r in runs(project.id)] == ["periodic"]
+
+
+def test_the_sweep_sends_again_the_job_of_a_queued_run_that_never_started(ctx, with_redis):
+    project = open_project(tasks=1, answers_per_task=1, aggregation="ds")
+    now = utcnow()
+    lost = RecomputeRun(project_id=project.id, status="queued", reason="requested",
+                        queued_at=now - recompute.RESEND_QUEUED_AFTER - timedelta(minutes=1))
+    db.session.add(lost)
+    db.session.flush()
+    with transaction():
+        assert recompute.resend_lost_jobs(now=now) == [project.id]
+    assert [(job.func_name, job.args) for job in Queue(queues.TRUTH, connection=with_redis).jobs] == [
+        ("workers.results.recompute_project", (project.id,))]
+    with transaction():  # a run that waited past QUEUED_STALE_AFTER is given up on (it no longer holds new ones back)
+        lost.queued_at = now - recompute.QUEUED_STALE_AFTER - timedelta(minutes=1)
+        assert recompute.resend_lost_jobs(now=now) == []

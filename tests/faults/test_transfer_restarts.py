@@ -10,13 +10,7 @@ chunks before it, then blocks on that row's unique index. The test waits for the
 """
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -28,47 +22,20 @@ from marketplace.transfers.models import Transfer
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks import targets
 from marketplace.webhooks.models import WebhookDelivery
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, TEST_DB
 from tests.factories import ProjectFactory, RequesterFactory, TaskFactory, bearer
+from tests.faults.workers import PG_URL, burst_worker, kill, start_worker
 from tests.transfers.conftest import with_results
 from workers.transfers import sweep_transfers
 
-ROOT = Path(__file__).resolve().parents[2]
-RQ = str(Path(sys.executable).parent / "rq")
 APP_NAME = "transfer-worker-to-kill"
-PG_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
-
-
-def worker_env(app) -> dict:
-    database = str(app.config["SQLALCHEMY_DATABASE_URI"])
-    return {**os.environ, "DATABASE_URL": f"{database}?application_name={APP_NAME}", "REDIS_URL": REDIS_URL,
-            "SECRET_KEY": app.config["SECRET_KEY"], "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
-            "TRANSFER_IMPORT_CHUNK_ROWS": "50", "TRANSFER_CHUNK_BYTES": "1024", "PAYMENTS_SIMULATED": "1"}
-
-
-def start_worker(app, log) -> subprocess.Popen:
-    return subprocess.Popen([RQ, "worker", "-w", "rq.worker.SimpleWorker", "-u", REDIS_URL, "transfers"], cwd=ROOT,
-                            env=worker_env(app), stdout=log, stderr=log, start_new_session=True)
-
-
-def burst_worker(app, log) -> None:
-    subprocess.run([RQ, "worker", "--burst", "-w", "rq.worker.SimpleWorker", "-u", REDIS_URL, "transfers"], cwd=ROOT,
-                   env=worker_env(app), stdout=log, stderr=log, timeout=300, check=True)
+TRANSFERS = ["transfers"]
+SMALL_CHUNKS = {"TRANSFER_IMPORT_CHUNK_ROWS": 50, "TRANSFER_CHUNK_BYTES": 1024}
 
 
 def wait_for_checkpoints(listener, transfer_id: int, count: int) -> None:
     """Block until the job has committed `count` checkpoints (one NOTIFY each; a transaction sends one)."""
     notes = list(listener.notifies(timeout=120, stop_after=count))
     assert [note.payload for note in notes] == [str(transfer_id)] * count, "the worker stopped committing chunks"
-
-
-def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the worker, then end its database sessions as the server would for a dead host."""
-    assert proc.poll() is None, "the worker should be blocked mid-job, not finished"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,))
 
 
 def restart(app) -> None:
@@ -87,22 +54,6 @@ def listener():
     conn.execute("LISTEN transfers")
     yield conn
     conn.close()
-
-
-@pytest.fixture
-def blocker():
-    conn = psycopg.connect(PG_URL)
-    yield conn
-    conn.rollback()
-    conn.close()
-
-
-@pytest.fixture
-def worker_log():
-    with tempfile.TemporaryFile() as log:
-        yield log
-        log.seek(0)
-        sys.stderr.write(log.read().decode(errors="replace")[-4000:])
 
 
 @pytest.fixture
@@ -144,11 +95,11 @@ def test_a_killed_import_resumes_at_its_checkpoint_without_duplicate_rows(commit
         assert created.status_code == 202, created.json
         transfer_id = created.json["id"]
 
-        proc = start_worker(app, worker_log)
+        proc = start_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
         try:
             wait_for_checkpoints(listener, transfer_id, 2)  # chunks 1 and 2; the third waits on k0120
         finally:
-            kill(proc)
+            kill(proc, APP_NAME)
         blocker.rollback()  # the row the first worker waited on goes away; its transaction died with it
 
         db.session.expire_all()
@@ -156,7 +107,7 @@ def test_a_killed_import_resumes_at_its_checkpoint_without_duplicate_rows(commit
         assert halfway.status == "running" and halfway.rows_done == 100  # two chunks of 50 committed, not the third
         assert halfway.duplicate_count == 1
         restart(app)
-        burst_worker(app, worker_log)
+        burst_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
 
         db.session.expire_all()
         done = app.test_client().get(f"/api/v1/imports/{transfer_id}", headers=headers).json
@@ -184,18 +135,18 @@ def test_a_killed_export_restarts_cleanly_and_its_file_equals_the_streamed_expor
         blocker.execute("INSERT INTO transfer_chunks (transfer_id, seq, start_offset, size, data) "
                         "VALUES (%s, 3, 0, 1, '\\x00')", (transfer_id,))
 
-        proc = start_worker(app, worker_log)
+        proc = start_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
         try:
             wait_for_checkpoints(listener, transfer_id, 4)  # the clean start, chunks 0-2; chunk 3 waits
         finally:
-            kill(proc)
+            kill(proc, APP_NAME)
         blocker.rollback()
 
         db.session.expire_all()
         halfway = db.session.get(Transfer, transfer_id)
         assert halfway.status == "running" and 0 < halfway.rows_done < 200 and halfway.bytes_done == 3 * 1024
         restart(app)
-        burst_worker(app, worker_log)
+        burst_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
 
         db.session.expire_all()
         done = client.get(f"/api/v1/exports/{transfer_id}", headers=headers).json
