@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, TypeDecorator, cast, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
+import psycopg
 from flask import current_app
 from psycopg.rows import namedtuple_row
 
@@ -85,10 +87,21 @@ def pg_one(sql: str, params: dict):
     The statement runs inside the session's transaction, so it commits or rolls back with it.
     Placeholders are psycopg's `%(name)s`; rows are named tuples.
     """
-    dbapi = db.session.connection().connection.dbapi_connection
-    with dbapi.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+    connection = db.session.connection()
+    dbapi = connection.connection.dbapi_connection
+    try:
+        with dbapi.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    except psycopg.OperationalError as exc:
+        # What SQLAlchemy's execution layer does for its own statements: a dead connection (a restart, a
+        # failover) is invalidated and so is the pool, whose other connections died with it; the error
+        # reaches the handlers as SQLAlchemy's, a 503 (errors.py).
+        lost = dbapi.closed or dbapi.broken
+        if lost:
+            connection.invalidate(exc)
+            db.engine.dispose()
+        raise OperationalError(sql, params, exc, connection_invalidated=lost) from exc
 
 
 def is_postgres() -> bool:

@@ -16,7 +16,7 @@ from http import HTTPStatus
 
 from flask import Flask, g, has_request_context, jsonify
 from marshmallow import Schema, fields
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,22 @@ def _database(error: Exception):
                                     code=DATABASE_CODES[state]))
 
 
+# How long a client should wait before retrying when the database is out of reach: a restart or a
+# failover takes seconds, and the pool replaces its connections on the next request.
+DATABASE_RETRY_AFTER_S = 2
+
+
+def _database_unavailable(error: OperationalError):
+    """The database could not be reached or dropped the connection (a restart, a failover), or refused
+    the transaction for a retryable reason (a deadlock, a serialization failure): nothing was committed,
+    so a 503 the client retries, never a 500. SQLAlchemy has invalidated the pool's dead connections."""
+    log.warning("database unavailable: %s", getattr(error, "orig", error))
+    response = jsonify(body(503, "The database is unavailable for a moment; nothing was saved. Retry shortly."))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return response
+
+
 def _unexpected(error: Exception):
     log.exception("unhandled error")
     response = jsonify(body(500, "Internal error; it has been logged."))
@@ -203,4 +219,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(IntegrityError, _database)
     app.register_error_handler(DataError, _database)
+    app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
