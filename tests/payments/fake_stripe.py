@@ -23,7 +23,7 @@ import stripe
 
 from tests.payments.fake_stripe_state import API_VERSION, State, StripeFault, invalid, nest
 
-FAULT_KINDS = ("timeout", "5xx", "5xx_after")
+FAULT_KINDS = ("timeout", "5xx", "5xx_after", "hold")
 _RETRIEVABLE = {"payment_intents": "payment_intent", "refunds": "refund", "accounts": "account",
                 "transfers": "transfer"}
 
@@ -43,6 +43,7 @@ class _Reply:
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
     release: threading.Event | None = None
+    hold: bool = False
 
 
 @dataclass
@@ -68,6 +69,7 @@ class FakeStripe:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._release = threading.Event()
+        self._held, self._unhold = threading.Event(), threading.Event()
         self._clear_http_state()
 
     def _clear_http_state(self) -> None:
@@ -90,8 +92,9 @@ class FakeStripe:
         return self
 
     def stop(self) -> None:
-        """Stop serving; replies held back by an injected timeout are released at once."""
+        """Stop serving; replies held back by an injected timeout or hold are released at once."""
         self._release.set()
+        self._unhold.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -118,6 +121,8 @@ class FakeStripe:
             self._clear_http_state()
             self._release.set()  # let replies still held from an earlier test go
             self._release = threading.Event()
+            self._unhold.set()
+            self._held, self._unhold = threading.Event(), threading.Event()
 
     def client(self, api_key: str = "sk_test_fake", max_network_retries: int = 2,
                timeout: float = 0.5) -> stripe.StripeClient:
@@ -257,7 +262,16 @@ class FakeStripe:
             return self._server_error()
         if fault == "timeout":
             reply.delay = self.timeout_delay_s
+        reply.hold = fault == "hold"
         return reply
+
+    def wait_until_held(self, timeout: float = 120.0) -> bool:
+        """Block until a "hold" request was performed and its reply is being held back."""
+        return self._held.wait(timeout)
+
+    def let_held_go(self) -> None:
+        """Send the held reply (to whoever still listens)."""
+        self._unhold.set()
 
     def _take_fault(self, method, path):
         for rule in self._faults:
@@ -344,6 +358,10 @@ class _Handler(BaseHTTPRequestHandler):
             reply = _Reply(500, _json({"error": error}), {"Stripe-Should-Retry": "false"})
         if reply.delay:
             reply.release.wait(reply.delay)  # the client has given up by now; stop() or reset() cut it short
+            self.close_connection = True
+        if reply.hold:  # Stripe has acted; the caller hears nothing until the test says so
+            self.server.fake._held.set()
+            self.server.fake._unhold.wait(120)
             self.close_connection = True
         try:
             self.send_response(reply.status)
