@@ -26,6 +26,7 @@ class Receiver:
     plan: list = field(default_factory=list)
     requests: list = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    hung: threading.Event = field(default_factory=threading.Event)  # set when a HANG request arrives
 
     @property
     def port(self) -> int:
@@ -42,6 +43,7 @@ def _handler(receiver: Receiver):
             receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
             status = receiver.plan.pop(0) if receiver.plan else 200
             if status == HANG:
+                receiver.hung.set()
                 receiver.release.wait(10)  # bounded: released at teardown
                 return
             self.send_response(status)
