@@ -91,6 +91,11 @@ class Job:
         if self.cron_setting is not None and self.cron is None:
             raise ValueError(f"{self.path}: cron_setting needs a default cron expression")
 
+    @property
+    def periodic(self) -> bool:
+        """Whether the job runs on a schedule (rq cron) rather than when something sends it."""
+        return self.interval_s is not None or self.cron is not None
+
     def schedule(self, config) -> dict:
         """rq cron's schedule arguments for this job under `config` ({} for a job that is not periodic)."""
         if self.interval_s is not None:
@@ -107,6 +112,11 @@ class Job:
 
 # The features that declare jobs (each has a jobs.py of Job constants).
 JOB_FEATURES = ("assignments", "forecasts", "idempotency", "payments", "results", "transfers", "webhooks")
+
+
+def periodic_paths() -> frozenset[str]:
+    """The dotted paths of every periodic job the features declare."""
+    return frozenset(job.path for job in declared() if job.periodic)
 
 
 def declared() -> list[Job]:

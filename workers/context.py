@@ -46,7 +46,7 @@ def _is_periodic(path: str) -> bool:
     """Whether `path` is a scheduled job (its runs are recorded in job_runs for /health and /admin/jobs)."""
     global _periodic_paths
     if _periodic_paths is None:
-        _periodic_paths = frozenset(job.path for job in queue.declared() if job.interval_s or job.cron)
+        _periodic_paths = queue.periodic_paths()
     return path in _periodic_paths
 
 

@@ -36,7 +36,7 @@ def _schedule(job: queue.Job) -> dict:
 
 
 def _periodic() -> dict[str, queue.Job]:
-    return {job.path.rsplit(".", 1)[1]: job for job in queue.declared() if _schedule(job)}
+    return {job.path.rsplit(".", 1)[1]: job for job in queue.declared() if job.periodic}
 
 
 def _overdue(schedule: dict, run, now: datetime) -> bool:

@@ -48,8 +48,9 @@ def write_or_stage(*, project_id: int, classes: list, found: store.Posteriors, m
     Returns (the posteriors written here; results written; chunks staged, merged by the jobs sent once
     this commits). `progress(done, total)` is told after each range.
     """
-    order = np.argsort(np.asarray(found.task_ids, dtype=np.int64), kind="stable")
-    ids, posteriors, counts = np.asarray(found.task_ids, dtype=np.int64)[order], found.posteriors[order], found.answer_counts[order]
+    ids = np.asarray(found.task_ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, posteriors, counts = ids[order], found.posteriors[order], found.answer_counts[order]
     deadline = started + WRITE_BUDGET_SHARE * current_app.config["RQ_JOB_TIMEOUT_S"]
     began, done, written, n = time.perf_counter(), 0, 0, ids.size
     while done < n:

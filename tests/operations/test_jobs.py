@@ -19,12 +19,8 @@ from workers.results import sweep_unaggregated
 SWEEP = "workers.results.sweep_unaggregated"
 
 
-def _periodic_paths() -> list[str]:
-    return [job.path for job in queue.declared() if job.interval_s or job.cron]
-
-
 def _all_ran(at) -> None:
-    for path in _periodic_paths():
+    for path in queue.periodic_paths():
         job_runs.record_finished(path, started=at, finished=at)
     db.session.flush()
 
