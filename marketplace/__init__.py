@@ -9,8 +9,9 @@ Nothing happens at import time, and Flask is imported only inside the factory so
 def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
     from flask import Flask
+    from sqlalchemy.engine import make_url
 
-    from marketplace import cli, cors, errors, inputs, limits, logs, metrics, openapi, query, queue
+    from marketplace import cli, clock, cors, errors, inputs, limits, logs, metrics, openapi, query, queue
     from marketplace import models  # noqa: F401 (every table, for the metadata)
     from marketplace.config import check_secrets, config_from_env
     from marketplace.db import tune_sqlite
@@ -26,6 +27,7 @@ def create_app(config=None):
     app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
     tune_sqlite(app)
+    clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))  # every process's "now" is the database's
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
     api.init_app(app, spec_kwargs={"extra_plugins": [limits.DocumentLimits(), openapi.DocumentOperations()]})
     limits.init_app(app)

@@ -14,7 +14,7 @@ import psycopg
 from flask import current_app
 from psycopg.rows import namedtuple_row
 
-from marketplace import queue
+from marketplace import clock, queue
 from marketplace.extensions import db
 
 # BIGINT ids on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
@@ -23,8 +23,8 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    """Return the current time as an aware UTC datetime: the database's clock (marketplace.clock), not this host's."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

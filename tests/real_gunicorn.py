@@ -18,10 +18,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(database: Path, workers: int = 1, **env_overrides):
-    """Start gunicorn on a SQLite file, wait until its port accepts a connection, yield the port, stop it."""
+def running(database: Path | str, workers: int = 1, stop: int = signal.SIGTERM, **env_overrides):
+    """Start gunicorn on a SQLite file (or a database URL), wait until its port accepts a connection, yield the
+    port, stop it with the signal `stop`."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "WARNING", **env_overrides}
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", **env_overrides}
     for key in ("REDIS_URL", "METRICS_TOKEN"):
         if key not in env_overrides:
             env.pop(key, None)
@@ -40,5 +42,5 @@ def running(database: Path, workers: int = 1, **env_overrides):
                 time.sleep(0.05)
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, stop)
         proc.wait(timeout=15)

@@ -1,0 +1,71 @@
+"""The one clock every process reads: the database server's, carried forward by this process's monotonic clock.
+
+Leases expire, answers fall due for auto-approval and stuck payouts are sent again by comparing times
+that different processes wrote (gunicorn workers, rq workers, cron, on different hosts). A host whose
+wall clock is stepped (NTP after a drift, a VM restored from a snapshot, an operator) would expire live
+leases or approve answers early if it trusted its own wall clock. So each process reads PostgreSQL's
+clock (`clock_timestamp()`) and between readings advances it by `time.monotonic()`, which no step of the
+wall clock moves. It reads again every `RESYNC_S` to follow slow drift; if the database can't be
+reached it keeps carrying the last reading forward (or, before any, uses the wall clock and retries
+after `RETRY_S`). On SQLite (the embedded demo, one host) the wall clock is the database's clock.
+"""
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+RESYNC_S = 60.0
+RETRY_S = 5.0
+CONNECT_TIMEOUT_S = 2
+
+_conninfo: str | None = None
+_anchor: tuple[datetime, float] | None = None  # (the database's time, this process's monotonic time then)
+_next_read = 0.0  # monotonic time of the next reading
+_reading = threading.Lock()
+
+
+def use_database(url) -> None:
+    """Read the time from this SQLAlchemy URL's server (PostgreSQL), or from the wall clock (anything else)."""
+    global _conninfo, _anchor, _next_read
+    conninfo = None
+    if url.get_backend_name() == "postgresql":
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    if conninfo != _conninfo:
+        _conninfo, _anchor, _next_read = conninfo, None, 0.0
+
+
+def now() -> datetime:
+    """The database's current time, as an aware UTC datetime."""
+    if _conninfo is None:
+        return datetime.now(timezone.utc)
+    mono = time.monotonic()
+    if mono >= _next_read and _reading.acquire(blocking=False):
+        try:
+            _read(mono)
+        finally:
+            _reading.release()
+    anchor = _anchor
+    if anchor is None:
+        return datetime.now(timezone.utc)
+    return anchor[0] + timedelta(seconds=time.monotonic() - anchor[1])
+
+
+def _read(mono: float) -> None:
+    """Take a reading of the server's clock, placed at the midpoint of its round trip."""
+    global _anchor, _next_read
+    try:
+        with psycopg.connect(_conninfo, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
+            sent = time.monotonic()
+            (server,) = conn.execute("SELECT clock_timestamp()").fetchone()
+            back = time.monotonic()
+    except psycopg.Error as exc:
+        log.warning("clock: could not read the database's time (%s); %s", exc,
+                    "keeping the last reading" if _anchor else "using the wall clock")
+        _next_read = mono + RETRY_S
+        return
+    _anchor = (server.astimezone(timezone.utc), (sent + back) / 2)
+    _next_read = back + RESYNC_S
