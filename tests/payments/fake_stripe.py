@@ -23,7 +23,7 @@ import stripe
 
 from tests.payments.fake_stripe_state import API_VERSION, State, StripeFault, invalid, nest
 
-FAULT_KINDS = ("timeout", "5xx", "5xx_after", "hold")
+FAULT_KINDS = ("timeout", "slow", "5xx", "5xx_after", "hold")
 _RETRIEVABLE = {"payment_intents": "payment_intent", "refunds": "refund", "accounts": "account",
                 "transfers": "transfer"}
 
@@ -61,9 +61,11 @@ def _json(obj) -> bytes:
 class FakeStripe:
     """A Stripe API on 127.0.0.1 with test-side controls; thread-safe (one lock around all state)."""
 
-    def __init__(self, webhook_secret: str = "whsec_test", timeout_delay_s: float = 2.0, clock=time.time):
+    def __init__(self, webhook_secret: str = "whsec_test", timeout_delay_s: float = 2.0, slow_delay_s: float = 0.3,
+                 clock=time.time):
         self.webhook_secret = webhook_secret
         self.timeout_delay_s = timeout_delay_s
+        self.slow_delay_s = slow_delay_s
         self._lock = threading.RLock()
         self._state = State(clock)
         self._server: ThreadingHTTPServer | None = None
@@ -192,7 +194,9 @@ class FakeStripe:
         return payload.encode(), header
 
     def fail_next(self, method: str, path_prefix: str, kind: str, times: int = 1) -> None:
-        """Make the next `times` matching requests fail: "timeout", "5xx" (not performed) or "5xx_after"."""
+        """Make the next `times` matching requests fail: "timeout" (performed, answered after `timeout_delay_s`),
+        "slow" (answered after `slow_delay_s`, within a client's timeout), "5xx" (not performed), "5xx_after"
+        (performed, then a 500) or "hold" (performed, answered when the test lets it go)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}, not {kind!r}")
         with self._lock:
@@ -260,8 +264,8 @@ class FakeStripe:
         reply = self._perform(method, path, pairs, key, api_key)
         if fault == "5xx_after":
             return self._server_error()
-        if fault == "timeout":
-            reply.delay = self.timeout_delay_s
+        if fault in ("timeout", "slow"):
+            reply.delay = self.timeout_delay_s if fault == "timeout" else self.slow_delay_s
         reply.hold = fault == "hold"
         return reply
 
