@@ -5,63 +5,18 @@ and then answers 500, refuses with 500s until the SDK's retries are spent, or an
 retry (the SDK's own, then RQ's) goes out under the row's idempotency key, so each payout is one
 transfer and the refund one refund, and the books balance afterwards.
 """
-import contextlib
-import time
-
 import pytest
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from marketplace import queue
-from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.ledger import reports
-from marketplace.payments import payouts
 from marketplace.payments.models import Payout, Refund
 from tests.factories import AdminFactory, RequesterFactory, bearer, fresh
-from tests.faults.workers import burst_worker
-from tests.payments.test_stripe_flows import _deliver, _fund, _ready_annotator
+from tests.payments.test_stripe_flows import _deliver, _fund
 
 pytestmark = pytest.mark.postgres
-
-NAME = "stripe-fault-worker"
-CLIENT_TIMEOUT_S = 1.0  # the worker's STRIPE_TIMEOUT_S: the fake's "timeout" (3 s) passes it, "slow" does not
-
-
-@pytest.fixture
-def money(committed_app, with_redis, fake_stripe, stripe_gateway, worker_log, monkeypatch):
-    """Run the setup inline (Redis off), then send each phase's jobs to a real burst worker."""
-    app = committed_app
-    monkeypatch.setattr(fake_stripe, "timeout_delay_s", 3.0)
-    env = {"STRIPE_API_KEY": "sk_test_fake", "STRIPE_API_BASE": fake_stripe.url, "STRIPE_MAX_RETRIES": 2,
-           "STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret, "STRIPE_TIMEOUT_S": CLIENT_TIMEOUT_S}
-
-    class Money:
-        app = committed_app
-
-        @contextlib.contextmanager
-        def inline(self):
-            """A test client whose jobs run inline (Stripe's webhooks handled before the worker's phase)."""
-            with monkeypatch.context() as off:
-                off.setitem(app.config, "REDIS_URL", None)
-                yield app.test_client()
-                db.session.commit()
-
-        def work(self) -> float:
-            started = time.perf_counter()
-            burst_worker(app, worker_log, [queue.DEFAULT], NAME, **env)
-            return time.perf_counter() - started
-
-        def pay(self, cents: int) -> int:
-            """An annotator with `cents` earned and a payout of it, whose send job waits in Redis."""
-            with self.inline() as client:
-                _ready_annotator(client, fake_stripe, cents)
-            with transaction():
-                (payout_id,) = payouts.run(now=utcnow(), minimum_cents=1_000)
-            return payout_id
-
-    with app.app_context():
-        yield Money()
 
 
 def posts(fake_stripe, path: str, key: str) -> list:
@@ -112,7 +67,7 @@ def test_a_payout_stripe_refuses_past_the_sdk_retries_is_paid_once_by_rqs_retry(
     print(f"\ninjected: Stripe 500 on a transfer three times (the SDK gave up); RQ's retry paid it once, {took:.1f} s")
 
 
-def test_a_refund_stripe_made_but_answered_with_500s_is_one_refund(money, fake_stripe, with_redis):
+def test_a_refund_stripe_made_but_answered_with_500s_is_one_refund(money, fake_stripe, with_redis, committed_app):
     requester = RequesterFactory()
     with money.inline() as client:
         funding = _fund(client, fake_stripe, requester, cents=4_000)
@@ -121,7 +76,7 @@ def test_a_refund_stripe_made_but_answered_with_500s_is_one_refund(money, fake_s
     body = {"funding_id": funding["id"], "amount_cents": 1_500, "reason": "unused credit"}
     admin = bearer(AdminFactory())
     db.session.commit()
-    created = money.app.test_client().post("/api/v1/admin/refunds", json=body, headers=admin)  # its job to Redis
+    created = committed_app.test_client().post("/api/v1/admin/refunds", json=body, headers=admin)  # its job to Redis
     assert created.status_code == 201, created.json
     money.work()  # the SDK's three tries all end in a 500: RQ schedules the job again
     refund_id = created.json["id"]
