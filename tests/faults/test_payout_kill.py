@@ -1,9 +1,10 @@
-"""A payout whose worker dies after Stripe made the transfer and before our commit (issue 21).
+"""A payout run whose worker dies after Stripe made one of its transfers and before our commit (issue 21).
 
-A real `rq worker` sends the payout to the fake Stripe, which makes the transfer and holds its reply;
-the test SIGKILLs the worker then (Stripe has acted, our database has not). The payout is still
-pending; the sweep sends it again with the same idempotency key, Stripe answers with the transfer
-it made, and the payout is paid once: one transfer, every request under one key.
+A payout run opens three payouts; a real `rq worker` sends them to the fake Stripe in turn. Stripe
+pays the first, then makes the second transfer and holds its reply; the test SIGKILLs the worker
+then (Stripe has acted, our database has not, the third was never sent). The sweep sends the two
+pending payouts again with their own idempotency keys; Stripe answers the second with the transfer
+it made. Each payout is paid once: three transfers, one per key, and the books balance.
 """
 import time
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 from marketplace import queue
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
+from marketplace.ledger import reports
 from marketplace.payments import payouts
 from marketplace.payments.models import Payout
 from tests.factories import fresh
@@ -23,42 +25,47 @@ from workers import payments as payment_jobs
 pytestmark = pytest.mark.postgres
 
 NAME = "payout-worker-to-kill"
+EARNED = (2_000, 2_500, 3_000)
 
 
-def test_a_payout_worker_killed_after_stripe_acted_pays_once(committed_app, with_redis, fake_stripe, stripe_gateway,
-                                                             worker_log, monkeypatch):
+def test_a_payout_worker_killed_mid_run_after_stripe_acted_pays_each_once(committed_app, with_redis, fake_stripe,
+                                                                          stripe_gateway, worker_log, monkeypatch):
     app = committed_app
     stripe_env = {"STRIPE_API_KEY": "sk_test_fake", "STRIPE_API_BASE": fake_stripe.url,
                   "STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret, "STRIPE_TIMEOUT_S": 60}
     with app.app_context():
-        with monkeypatch.context() as inline:  # onboarding's Stripe event is handled inline, before the worker
+        with monkeypatch.context() as inline:  # onboarding's Stripe events are handled inline, before the worker
             inline.setitem(app.config, "REDIS_URL", None)
-            _ready_annotator(app.test_client(), fake_stripe, 2_000)
+            for cents in EARNED:
+                _ready_annotator(app.test_client(), fake_stripe, cents)
             db.session.commit()
         with transaction():
-            (payout_id,) = payouts.run(now=utcnow(), minimum_cents=1_000)  # its job goes to Redis
-    fake_stripe.fail_next("POST", "/v1/transfers", "hold")
+            ids = payouts.run(now=utcnow(), minimum_cents=1_000)  # their send jobs go to Redis, in this order
+    assert len(ids) == 3
+    fake_stripe.fail_next("POST", "/v1/transfers", "hold", after=1)  # the first is answered, the second held
     worker = start_worker(app, worker_log, [queue.DEFAULT], NAME, **stripe_env)
     try:
-        assert fake_stripe.wait_until_held(), "the worker never asked Stripe for the transfer"
+        assert fake_stripe.wait_until_held(), "the worker never asked Stripe for the second transfer"
     finally:
         kill(worker, NAME)
         fake_stripe.let_held_go()
     killed_at = time.perf_counter()
-    key = f"payout-{payout_id}"
-    assert len(fake_stripe.transfers_with_key(key)) == 1  # Stripe acted ...
+    keys = [f"payout-{payout_id}" for payout_id in ids]
+    assert [len(fake_stripe.transfers_with_key(key)) for key in keys] == [1, 1, 0]  # Stripe made two ...
     with app.app_context():
-        assert fresh(Payout, payout_id).status == "pending"  # ... and we recorded nothing
+        assert [fresh(Payout, payout_id).status for payout_id in ids] == ["paid", "pending", "pending"]  # ... we one
         later = utcnow() + payouts.STUCK_AFTER + timedelta(minutes=1)
         monkeypatch.setattr(payment_jobs, "utcnow", lambda: later)
-        assert payment_jobs.sweep_money_jobs() == 1
-    burst_worker(app, worker_log, [queue.DEFAULT], NAME, **stripe_env)
+        assert payment_jobs.sweep_money_jobs() == 2
+    burst_worker(app, worker_log, [queue.DEFAULT], NAME, **stripe_env)  # the sweep's jobs and the third's own
     recovered = time.perf_counter() - killed_at
     with app.app_context():
-        payout = fresh(Payout, payout_id)
-        (transfer,) = fake_stripe.objects("transfer")
-        assert (payout.status, payout.stripe_transfer_id) == ("paid", transfer["id"])
-    posts = [r for r in fake_stripe.requests if r.method == "POST" and r.path == "/v1/transfers"]
-    assert len(posts) == 2 and {r.idempotency_key for r in posts} == {key}
-    print(f"\ninjected: SIGKILL of the payout worker after Stripe made the transfer, before our commit; the "
-          f"sweep sent it again under the same key and it was paid once, {recovered:.1f} s later")
+        paid = [fresh(Payout, payout_id) for payout_id in ids]
+        made = {transfer["id"]: transfer["amount"] for transfer in fake_stripe.objects("transfer")}
+        assert [p.status for p in paid] == ["paid"] * 3 and len(made) == 3
+        assert sorted(made[p.stripe_transfer_id] for p in paid) == sorted(EARNED)
+        assert reports.trial_balance()["balanced"]
+    posts = [r.idempotency_key for r in fake_stripe.requests if r.method == "POST" and r.path == "/v1/transfers"]
+    assert sorted(posts) == sorted([keys[0], keys[1], keys[1], keys[2]])  # the held one twice, under its key
+    print(f"\ninjected: SIGKILL of the payout worker mid-run, after Stripe made the second of three transfers and "
+          f"before our commit; the sweep sent the two pending again and each was paid once, {recovered:.1f} s later")

@@ -32,8 +32,9 @@ def start_worker(app, log, queues: list[str], name: str, **settings) -> subproce
 
 
 def burst_worker(app, log, queues: list[str], name: str, **settings) -> None:
-    subprocess.run([RQ, "worker", "--burst", "-w", "rq.worker.SimpleWorker", "-u", REDIS_URL, *queues], cwd=ROOT,
-                   env=worker_env(app, name, **settings), stdout=log, stderr=log, timeout=300, check=True)
+    """Run an `rq worker --burst` until the queues are empty (tests/faults/rq_burst.py says why its class)."""
+    subprocess.run([RQ, "worker", "--burst", "-w", "tests.faults.rq_burst.BurstWorker", "-u", REDIS_URL, *queues],
+                   cwd=ROOT, env=worker_env(app, name, **settings), stdout=log, stderr=log, timeout=300, check=True)
 
 
 def kill(proc: subprocess.Popen, name: str) -> None:

@@ -78,7 +78,7 @@ class FakeStripe:
         self._requests: list[RecordedRequest] = []
         self._log: list[dict] = []
         self._stored: dict[tuple[str, str], _Stored] = {}  # (api key, Idempotency-Key) -> first response
-        self._faults: list[list] = []  # [method, path prefix, kind, times left]
+        self._faults: list[list] = []  # [method, path prefix, kind, times left, requests still let through]
         self._request_ids = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -193,14 +193,15 @@ class FakeStripe:
         header = stripe.WebhookSignature.generate_signature_header(payload, self.webhook_secret, timestamp)
         return payload.encode(), header
 
-    def fail_next(self, method: str, path_prefix: str, kind: str, times: int = 1) -> None:
+    def fail_next(self, method: str, path_prefix: str, kind: str, times: int = 1, after: int = 0) -> None:
         """Make the next `times` matching requests fail: "timeout" (performed, answered after `timeout_delay_s`),
         "slow" (answered after `slow_delay_s`, within a client's timeout), "5xx" (not performed), "5xx_after"
-        (performed, then a 500) or "hold" (performed, answered when the test lets it go)."""
+        (performed, then a 500) or "hold" (performed, answered when the test lets it go); the first `after`
+        matching requests are answered normally."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}, not {kind!r}")
         with self._lock:
-            self._faults.append([method.upper(), path_prefix, kind, times])
+            self._faults.append([method.upper(), path_prefix, kind, times, after])
 
     @property
     def events(self) -> list[dict]:
@@ -280,6 +281,9 @@ class FakeStripe:
     def _take_fault(self, method, path):
         for rule in self._faults:
             if rule[0] == method and path.startswith(rule[1]) and rule[3] > 0:
+                if rule[4] > 0:
+                    rule[4] -= 1
+                    return None
                 rule[3] -= 1
                 if rule[3] == 0:
                     self._faults.remove(rule)
