@@ -1,11 +1,12 @@
 """Redis restarted without persistence while a job of every kind waits in it (issue 21): the database is the
 record of pending work, and an hour of `rq cron`'s periodic jobs finds every one of them again.
 
-Queued at the loss: a payout's transfer, a refund, a Stripe event to handle, a recompute, a batch of
-webhook deliveries and an export. After `FLUSHDB`, the test runs every periodic job once with the
-clock an hour on (in process, as `rq cron` would enqueue them), then a real burst worker on every
-queue: each piece of work is done once (one transfer, one refund, the event booked once, the run
-finished, each webhook recorded delivered, the export written) and the books balance.
+Queued at the loss: a payout's transfer, a refund, a Stripe event to handle, a recompute, a closed
+task's aggregation, a batch of webhook deliveries and an export. After `FLUSHDB`, the test runs every
+periodic job once with the clock an hour on (in process, as `rq cron` would enqueue them), then a real
+burst worker on every queue: each piece of work is done once (one transfer, one refund, the event
+booked once, the run finished, the task's result written, each webhook recorded delivered, the export
+written) and the books balance.
 """
 import importlib
 import json
@@ -14,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from marketplace import clock, queue
 from marketplace.accounts.models import Account
@@ -23,7 +24,8 @@ from marketplace.extensions import db
 from marketplace.ledger import reports
 from marketplace.payments.models import Funding, Payout, Refund, StripeEvent
 from marketplace.results import runs
-from marketplace.results.models import FINISHED, RecomputeRun
+from marketplace.results.jobs import AGGREGATE_PROJECT
+from marketplace.results.models import FINISHED, RecomputeRun, Result
 from marketplace.transfers.models import Transfer
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import WebhookDelivery
@@ -37,7 +39,8 @@ pytestmark = pytest.mark.postgres
 
 LOCAL_TARGETS = {"WEBHOOKS_ALLOW_HTTP": 1, "WEBHOOKS_ALLOW_PRIVATE_TARGETS": 1}
 LOST = {"workers.payments.send_payout", "workers.payments.send_refund", "workers.payments.process_stripe_event",
-        "workers.results.recompute_project", "workers.webhooks.deliver", "workers.transfers.run_export"}
+        "workers.results.recompute_project", "workers.results.aggregate_project", "workers.webhooks.deliver",
+        "workers.transfers.run_export"}
 
 
 @pytest.fixture
@@ -70,6 +73,8 @@ def test_every_kind_of_job_lost_with_redis_is_done_once_after_the_sweeps(
     project = open_project(tasks=2, answers_per_task=1, aggregation="ds", max_leases_per_annotator=1)
     answer(project, AnnotatorFactory(), "dog")
     with_results(project, 3)
+    closed = open_project(tasks=2, answers_per_task=1, max_leases_per_annotator=1)
+    unaggregated = answer(closed, AnnotatorFactory(), "bird")
     project_owner = db.session.get(Account, project.requester_id)
     webhooks.register(account=project_owner, fields={"url": receiver.url(), "events": ["task.completed"]})
     admin, owner = bearer(AdminFactory()), bearer(project_owner)
@@ -85,6 +90,8 @@ def test_every_kind_of_job_lost_with_redis_is_done_once_after_the_sweeps(
         run = runs.queue_run(project_id=project.id, reason="requested", now=utcnow())
         deliveries = webhooks.emit_many(project_id=project.id, event="task.completed", now=utcnow(),
                                         payloads=[{"task": n} for n in range(3)])
+        db.session.execute(delete(Result).where(Result.task_id == unaggregated))  # its aggregation is still to run
+        AGGREGATE_PROJECT.after_commit(closed.id)
     assert queued_jobs(with_redis) >= LOST
 
     with_redis.flushdb()  # Redis restarted without persistence: every queued job and debounce mark is gone
@@ -103,6 +110,7 @@ def test_every_kind_of_job_lost_with_redis_is_done_once_after_the_sweeps(
     assert db.session.scalars(select(StripeEvent).where(StripeEvent.processed_at.is_(None))).all() == []
     assert fresh(RecomputeRun, run.id).status == FINISHED
     assert fresh(Transfer, export.json["id"]).status == "succeeded"
+    assert db.session.scalar(select(Result.label).where(Result.task_id == unaggregated)) == "bird"
     assert {fresh(WebhookDelivery, key).status for key in deliveries} == {"delivered"}
     emitted = [body["data"]["task"] for body in map(json.loads, (r["body"] for r in receiver.requests))
                if "task" in body["data"]]  # (the recompute's own task.completed events carry task_id)
