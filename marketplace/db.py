@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import psycopg
 from flask import current_app
+from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
 from marketplace import clock, queue
@@ -91,7 +92,10 @@ def pg_one(sql: str, params: dict):
     dbapi = connection.connection.dbapi_connection
     try:
         with dbapi.cursor(row_factory=namedtuple_row) as cursor:
-            cursor.execute(sql, params, prepare=True)
+            if dbapi.pgconn.transaction_status == TransactionStatus.IDLE:
+                _begin_with(dbapi, cursor, sql, params)
+            else:
+                cursor.execute(sql, params, prepare=True)
             return cursor.fetchone()
     except psycopg.OperationalError as exc:
         # What SQLAlchemy's execution layer does for its own statements: a dead connection (a restart, a
@@ -102,6 +106,33 @@ def pg_one(sql: str, params: dict):
             connection.invalidate(exc)
             db.engine.dispose()
         raise OperationalError(sql, params, exc, connection_invalidated=lost) from exc
+
+
+def _begin_with(dbapi, cursor, sql: str, params: dict) -> None:
+    """Open the transaction and run its first statement in one round trip.
+
+    psycopg would send BEGIN alone and wait for it. Here BEGIN and the statement go out in one pipeline,
+    synced once as it ends. So that psycopg sends no BEGIN of its own, the connection stays in autocommit
+    until it goes back to the pool (`tune_postgres` turns it off again); the server's transaction is
+    open all the same, and psycopg's commit() and rollback() follow the server's transaction status.
+    """
+    dbapi.autocommit = True
+    with dbapi.pipeline():
+        dbapi.execute(b"BEGIN")
+        cursor.execute(sql, params, prepare=True)
+
+
+def tune_postgres(app) -> None:
+    """Give PostgreSQL connections back to the pool in psycopg's transaction mode (pg_one leaves autocommit on)."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            return
+
+        @event.listens_for(engine, "checkin")
+        def _transactions_again(dbapi_connection, _record):
+            if dbapi_connection is not None and not dbapi_connection.closed and dbapi_connection.autocommit:
+                dbapi_connection.autocommit = False  # the pool's reset has ended any transaction by now
 
 
 def is_postgres() -> bool:

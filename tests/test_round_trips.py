@@ -1,10 +1,10 @@
 """The two hot endpoints' database round trips, counted on the wire, so that none creeps in unnoticed.
 
 A real connection with real commits (no test transaction around it), traced by libpq: every
-ReadyForQuery the server sends ends one round trip. Four each today: psycopg sends BEGIN and waits
-for it before the first statement (even in a pipeline: it syncs after BEGIN), the request's reads and
-writes are one statement each, then COMMIT. The credential check is remembered (AUTH_CACHE_S) and the
-embedded rate budget is in memory, so neither costs one. Issue 20 asks for three (BEGIN folded in).
+ReadyForQuery the server sends ends one round trip. Three each: BEGIN goes out with the request's
+first statement in one pipeline (db.pg_one), the request's reads and writes are one statement each,
+then COMMIT. The credential check is remembered (AUTH_CACHE_S) and the embedded rate budget is in
+memory, so neither costs one.
 """
 import pytest
 from sqlalchemy import event
@@ -49,7 +49,7 @@ class Wire:
         return count
 
 
-def test_a_plain_lease_and_a_plain_answer_take_four_round_trips_each(committed_app, monkeypatch, tmp_path):
+def test_a_plain_lease_and_a_plain_answer_take_three_round_trips_each(committed_app, monkeypatch, tmp_path):
     monkeypatch.setitem(committed_app.config, "AUTH_CACHE_S", 5.0)
     with committed_app.app_context():
         project = open_project(tasks=3, answers_per_task=2)  # no gold, no rules: the plain path
@@ -72,9 +72,9 @@ def test_a_plain_lease_and_a_plain_answer_take_four_round_trips_each(committed_a
 
     with Wire(engine, tmp_path / "wire.txt") as wire:
         lease_and_answer()  # the first use of each statement on a connection also prepares it
-        # BEGIN, the context read, the lease statement, COMMIT; BEGIN, the context read, the write
+        # BEGIN with the context read, the lease statement, COMMIT; BEGIN with the context read, the write
         # (answer, task count, trust counters, payment in one statement), COMMIT.
-        assert lease_and_answer() == (4, 4)
+        assert lease_and_answer() == (3, 3)
 
 
 def test_a_closing_answer_costs_the_same_in_a_project_with_many_closed_tasks(committed_app, monkeypatch, tmp_path):
@@ -106,7 +106,7 @@ def test_a_closing_answer_costs_the_same_in_a_project_with_many_closed_tasks(com
             closing_answer()
         late = closing_answer()  # 33 closed before it
     assert late == early
-    # BEGIN, context (which says whether the owner has webhooks: not here), the write, the task's answers
-    # (with their weights), its result, the payment (last but one: the escrow row is held from there to
-    # the commit), the progress row, COMMIT
-    assert late == 8
+    # BEGIN with the context (which says whether the owner has webhooks: not here), the write, the task's
+    # answers (with their weights), its result, the payment (last but one: the escrow row is held from
+    # there to the commit), the progress row, COMMIT
+    assert late == 7
