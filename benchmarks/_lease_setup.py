@@ -23,11 +23,14 @@ QUALITY = {
 }
 
 
+def project_body(name: str, apt: int, **extra) -> dict:
+    """The benchmarks' project: three classes, 5 cents an answer, `apt` answers per task, one lease at a time."""
+    return {"name": name, "label_schema": {"type": "classification", "classes": CLASSES}, "reward_cents": 5,
+            "answers_per_task": apt, "assignment_duration_s": 3600, "max_leases_per_annotator": 1, **extra}
+
+
 def new_project(port: int, token: str, name: str, apt: int, **extra) -> int:
-    return h.expect(port, "POST", "/api/v1/projects", {
-        "name": name, "label_schema": {"type": "classification", "classes": CLASSES}, "reward_cents": 5,
-        "answers_per_task": apt, "assignment_duration_s": 3600, "max_leases_per_annotator": 1, **extra,
-    }, token)["id"]
+    return h.expect(port, "POST", "/api/v1/projects", project_body(name, apt, **extra), token)["id"]
 
 
 def load_gold(conn: psycopg.Connection, project_id: int, n: int) -> None:
