@@ -88,6 +88,15 @@ def pg_one(sql: str, params: dict):
     The statement runs inside the session's transaction, so it commits or rolls back with it.
     Placeholders are psycopg's `%(name)s`; rows are named tuples.
     """
+    return _pg_run(sql, params, lambda cursor: cursor.fetchone())
+
+
+def pg_all(sql: str, params: dict) -> list:
+    """pg_one's every row."""
+    return _pg_run(sql, params, lambda cursor: cursor.fetchall())
+
+
+def _pg_run(sql: str, params: dict, fetch):
     connection = db.session.connection()
     dbapi = connection.connection.dbapi_connection
     try:
@@ -96,7 +105,7 @@ def pg_one(sql: str, params: dict):
                 _begin_with(dbapi, cursor, sql, params)
             else:
                 cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
+            return fetch(cursor)
     except psycopg.OperationalError as exc:
         # What SQLAlchemy's execution layer does for its own statements: a dead connection (a restart, a
         # failover) is invalidated and so is the pool, whose other connections died with it; the error

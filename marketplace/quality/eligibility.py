@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from marketplace.accounts.models import Account
-from marketplace.disputes.services import final_rejections_query
+from marketplace.disputes.services import final_rejections_query, window
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
 from marketplace.projects.models import OPEN, Project
@@ -105,6 +105,18 @@ def reputations_of(*, annotator_ids, now: datetime) -> dict[int, trust.BetaEstim
         records[annotator_id].append((correct, seen, when))
     half_life = current_app.config["REPUTATION_HALF_LIFE_DAYS"]
     return {annotator_id: trust.reputation(found, now, half_life) for annotator_id, found in records.items()}
+
+
+def rejections_final_before(now: datetime) -> datetime:
+    """A rejection made before this has stood through its dispute window (it counts against reputation)."""
+    return now - window()
+
+
+def reputation_from(*, reported: list[tuple], rejections: int, last_rejected, now: datetime) -> trust.BetaEstimate:
+    """reputations_of's estimate of one annotator from records read elsewhere: the reported gold records
+    (right, seen, when) and the count and time of the last of their final rejections."""
+    records = list(reported) + ([(0, rejections, last_rejected)] if rejections else [])
+    return trust.reputation(records, now, current_app.config["REPUTATION_HALF_LIFE_DAYS"])
 
 
 def open_projects(*, annotator: Account, status: str | None, cursor: int | None, limit: int,

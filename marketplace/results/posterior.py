@@ -19,6 +19,7 @@ from marketplace.inference.calibration import IDENTITY, Calibration
 from marketplace.inference.dawid_skene import DEFAULT_PRIOR_ACCURACY, prior_confusion
 from marketplace.quality import eligibility, trust
 from marketplace.quality.models import AnnotatorStats
+from marketplace.results import posterior_store
 from marketplace.results.store import Posteriors
 from marketplace.tasks.models import Task
 
@@ -45,17 +46,10 @@ def posteriors(*, task_ids: list[int], label_schema: dict, class_priors, now: da
     K = len(classes)
     class_index = {name: k for k, name in enumerate(classes)}
     label_type = labels.label_type(label_schema)
-    rows = db.session.execute(
-        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer, AnnotatorStats.confusion,
-               AnnotatorStats.gold_seen, AnnotatorStats.gold_correct)
-        .outerjoin(AnnotatorStats, (AnnotatorStats.annotator_id == Assignment.annotator_id)
-                   & (AnnotatorStats.project_id == Assignment.project_id))
-        .where(Assignment.task_id.in_(task_ids), Assignment.status == SUBMITTED, ~Assignment.is_gold)
-    ).all()
+    rows, reputations = _answers(task_ids, K, now)
     position = {task_id: i for i, task_id in enumerate(task_ids)}
     log_post = np.tile(np.log(_priors(class_priors, K)), (len(task_ids), 1))
     counts = np.zeros(len(task_ids), dtype=np.int64)
-    reputations = _reputations([row.annotator_id for row in rows if _needs_reputation(row, K)], now)
     for row in rows:
         label = class_index[label_type.class_of(row.answer)]
         matrix = _confusion(row, K, reputations)
@@ -70,6 +64,35 @@ def posteriors(*, task_ids: list[int], label_schema: dict, class_priors, now: da
     post = np.exp(log_post)
     post /= post.sum(axis=1, keepdims=True)
     return Posteriors(task_ids, calibration.apply(post, _priors(class_priors, K), np.maximum(counts, 1)), counts)
+
+
+def _answers(task_ids: list[int], K: int, now: datetime) -> tuple[list, dict[int, float]]:
+    """The tasks' answer rows and the reputation of each annotator who needs one (see _needs_reputation).
+
+    One task (a closing answer's) is one prepared statement on PostgreSQL, records and all; otherwise
+    the answers, then every reputation needed in one batch.
+    """
+    if len(task_ids) == 1:
+        rows = posterior_store.task_answers(task_id=task_ids[0], classes=K,
+                                            rejected_before=eligibility.rejections_final_before(now))
+        if rows is not None:
+            return rows, {row.annotator_id: _reputation_of(row, now) for row in rows if _needs_reputation(row, K)}
+    rows = db.session.execute(
+        select(Assignment.task_id, Assignment.annotator_id, Assignment.answer, AnnotatorStats.confusion,
+               AnnotatorStats.gold_seen, AnnotatorStats.gold_correct)
+        .outerjoin(AnnotatorStats, (AnnotatorStats.annotator_id == Assignment.annotator_id)
+                   & (AnnotatorStats.project_id == Assignment.project_id))
+        .where(Assignment.task_id.in_(task_ids), Assignment.status == SUBMITTED, ~Assignment.is_gold)
+    ).all()
+    return rows, _reputations([row.annotator_id for row in rows if _needs_reputation(row, K)], now)
+
+
+def _reputation_of(row, now: datetime) -> float:
+    """_reputations' figure for one annotator, from the records read with their answer."""
+    reported = list(zip(row.reported_correct, row.reported_seen, row.reported_at)) if row.reported_seen else []
+    estimate = eligibility.reputation_from(reported=reported, rejections=row.rejections,
+                                           last_rejected=row.last_rejected, now=now)
+    return estimate.mean if estimate.evidence > 0 else DEFAULT_PRIOR_ACCURACY
 
 
 def _priors(class_priors, K: int) -> np.ndarray:

@@ -1,15 +1,21 @@
 """A closing answer finishes its own task: result, announcement and progress, touching nothing else."""
+from datetime import timedelta
+
+import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from marketplace.assignments import answering
 from marketplace.assignments import services as assignments
+from marketplace.assignments.models import Assignment
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.projects.models import Project
-from marketplace.results import posterior
+from marketplace.quality import eligibility
+from marketplace.quality.models import AnnotatorStats
+from marketplace.results import posterior, posterior_store
 from marketplace.results.models import Result
 from marketplace.tasks.models import Task
 from marketplace.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -63,8 +69,8 @@ def test_progress_counts_each_closing_answer_once_and_the_last_one_completes_the
 
 @pytest.mark.embedded
 def test_unproven_annotators_reputations_are_read_in_one_query(ctx):
-    project = open_project(tasks=2, answers_per_task=6, aggregation="ds")
-    task_ids = {_answer(project) for _ in range(6)}
+    project = open_project(tasks=2, answers_per_task=3, aggregation="ds")
+    task_ids = {_answer(project) for _ in range(6)}  # two tasks: the batched reads (one task is posterior_store's)
     statements = []
 
     def count(conn, cursor, statement, *args):
@@ -117,3 +123,42 @@ def test_a_closing_answer_never_waits_for_the_project_row(committed_app):
 def _on_this_database(template: str, conn) -> sql.Composed:
     """`template` with the connection's database name quoted in."""
     return sql.SQL(template).format(sql.Identifier(conn.info.dbname))
+
+
+@pytest.mark.postgres
+def test_a_closing_tasks_prepared_read_gives_the_posterior_of_the_portable_reads(ctx, monkeypatch):
+    """posterior_store's one statement against the SQLAlchemy pair: the same posterior for annotators with a
+    matrix here, gold here, gold reported from another project, final and recent rejections, and nothing."""
+    project = open_project(tasks=1, answers_per_task=5, aggregation="ds")
+    elsewhere = open_project(tasks=3)
+    labels = ["dog", "cat", "cat", "dog", "bird"]
+    annotators = [AnnotatorFactory() for _ in labels]
+    for annotator, label in zip(annotators, labels):
+        lease = assignments.lease_next_task(project_id=project.id, annotator=annotator, now=utcnow())
+        db.session.execute(update(Assignment).where(Assignment.id == lease.assignment_id).values(
+            status="submitted", answer={"label": label}, submitted_at=utcnow()))
+    task_id = lease.task_id
+    now = utcnow()
+    stats = {a.id: AnnotatorStats(annotator_id=a.id, project_id=project.id) for a in annotators[:2]}
+    stats[annotators[0].id].confusion = [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]]  # learned here
+    stats[annotators[1].id].gold_seen, stats[annotators[1].id].gold_correct = 10, 4  # gold here
+    db.session.add_all([*stats.values(), AnnotatorStats(  # gold reported from another project, a week ago
+        annotator_id=annotators[2].id, project_id=elsewhere.id, reported_gold_seen=20, reported_gold_correct=19,
+        updated_at=now - timedelta(days=7))])
+    other_tasks = db.session.scalars(select(Task.id).where(Task.project_id == elsewhere.id)).all()
+    for days, task in zip((40, 30, 1), other_tasks):  # two rejections past their window, one still disputable
+        db.session.add(Assignment(task_id=task, project_id=elsewhere.id, annotator_id=annotators[3].id,
+                                  status="rejected", leased_at=now - timedelta(days=days, hours=1),
+                                  expires_at=now - timedelta(days=days), rejected_at=now - timedelta(days=days)))
+    db.session.flush()
+
+    def read() -> np.ndarray:
+        return posterior.posteriors(task_ids=[task_id], label_schema=project.label_schema, class_priors=None,
+                                    now=now).posteriors
+
+    prepared = read()
+    with monkeypatch.context() as no_final_rejections:
+        no_final_rejections.setattr(eligibility, "rejections_final_before", lambda now: now - timedelta(days=100))
+        assert not np.allclose(prepared, read())  # annotator 3's two final rejections did count
+    monkeypatch.setattr(posterior_store, "task_answers", lambda **_: None)  # the portable reads
+    assert np.allclose(prepared, read(), atol=1e-12)
