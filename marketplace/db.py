@@ -96,7 +96,13 @@ def pg_all(sql: str, params: dict) -> list:
     return _pg_run(sql, params, lambda cursor: cursor.fetchall())
 
 
+def pg_exec(sql: str, params: dict) -> None:
+    """pg_one for a statement that returns no rows."""
+    _pg_run(sql, params, lambda cursor: None)
+
+
 def _pg_run(sql: str, params: dict, fetch):
+    db.session.flush()  # what the session's own statements do first (autoflush): pending changes go out in order
     connection = db.session.connection()
     dbapi = connection.connection.dbapi_connection
     try:

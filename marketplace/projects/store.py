@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from marketplace.db import upsert
+from marketplace.db import is_postgres, pg_one, pg_sql, upsert
 from marketplace.extensions import db
 from marketplace.projects.models import COMPLETED, OPEN, PAUSED, Project, ProjectProgress
 
@@ -18,12 +18,21 @@ def count_imported(project, *, tasks: int, gold: int) -> None:
     project.gold_count += gold
 
 
+_ADD_DONE = pg_sql("""
+INSERT INTO project_progress (project_id, done_tasks) VALUES (:project_id, :tasks)
+ON CONFLICT (project_id) DO UPDATE SET done_tasks = project_progress.done_tasks + excluded.done_tasks
+RETURNING done_tasks
+""")
+
+
 def add_done(project_id: int, tasks: int) -> int:
     """Count tasks that just became done (the closing answer's step); return the project's new total.
 
     Takes the progress row's lock until commit: closers of one project queue here for a moment,
     never behind the project row.
     """
+    if is_postgres():
+        return pg_one(_ADD_DONE, {"project_id": project_id, "tasks": tasks}).done_tasks
     insert = upsert(ProjectProgress.__table__).values(project_id=project_id, done_tasks=tasks)
     return db.session.execute(insert.on_conflict_do_update(
         index_elements=["project_id"], set_={"done_tasks": ProjectProgress.done_tasks + insert.excluded.done_tasks},

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from psycopg.types.json import Jsonb
 from sqlalchemy import select, text, update
 
 from marketplace.assignments.models import SUBMITTED, Assignment
-from marketplace.db import is_postgres, upsert
+from marketplace.db import is_postgres, pg_exec, pg_sql, upsert
 from marketplace.extensions import db
 from marketplace.results import bulk_store as bulk
 from marketplace.results.models import RecomputeChunk, RecomputeStage, Result
@@ -89,12 +90,29 @@ def posterior_rows(*, project_id: int, classes: list, found: Posteriors, method:
     ]
 
 
+# The closing path's one result, as a prepared statement: the SQLAlchemy upsert is built and compiled per call.
+_ONE_RESULT_KEYS = {"task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
+                    "created_at", "updated_at", "announced"}
+_UPSERT_ONE = pg_sql("""
+INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, announced,
+                     created_at, updated_at)
+VALUES (:task_id, :project_id, :label, :confidence, :method, :answer_count, :tie, :posterior, :announced,
+        :created_at, :updated_at)
+ON CONFLICT (task_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence,
+    method = excluded.method, answer_count = excluded.answer_count, tie = excluded.tie,
+    posterior = excluded.posterior, announced = excluded.announced, updated_at = excluded.updated_at
+""")
+
+
 def upsert_results(rows: list[dict]) -> None:
     """Insert results, replacing what an earlier computation stored for the same tasks.
 
     Rows that carry `announced` (the closing path announces as it writes) set it on a replaced result too.
     """
     if not rows:
+        return
+    if len(rows) == 1 and rows[0].keys() == _ONE_RESULT_KEYS and is_postgres():  # a closing answer's result
+        pg_exec(_UPSERT_ONE, {**rows[0], "label": Jsonb(rows[0]["label"]), "posterior": Jsonb(rows[0]["posterior"])})
         return
     insert = upsert(Result.__table__)
     replaced = ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")
