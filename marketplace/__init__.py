@@ -14,7 +14,7 @@ def create_app(config=None):
     from marketplace import cli, clock, cors, errors, inputs, limits, logs, metrics, openapi, query, queue
     from marketplace import models  # noqa: F401 (every table, for the metadata)
     from marketplace.config import check_secrets, config_from_env
-    from marketplace.db import tune_postgres, tune_sqlite
+    from marketplace.db import tune_engine
     from marketplace.extensions import api, db, migrate
     from marketplace.payments import gateway  # inside: importing marketplace must not load Flask (inference)
     from marketplace.routes import NoCookieSession, blueprints
@@ -26,8 +26,7 @@ def create_app(config=None):
     metrics.init_app(app)  # latency from the clock logs starts (so it wraps every later hook); GET /metrics
     app.session_interface = NoCookieSession()  # a bearer-token API: no cookie session to parse per request
     db.init_app(app)
-    tune_sqlite(app)
-    tune_postgres(app)
+    tune_engine(app)
     clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))  # every process's "now" is the database's
     migrate.init_app(app, db, compare_type=True, directory=app.config["MIGRATIONS_DIR"])
     api.init_app(app, spec_kwargs={"extra_plugins": [limits.DocumentLimits(), openapi.DocumentOperations()]})

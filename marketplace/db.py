@@ -54,20 +54,28 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
-def tune_sqlite(app) -> None:
-    """Use WAL on the embedded SQLite file: one fsync per commit instead of three."""
+def tune_engine(app) -> None:
+    """Per dialect: WAL on the embedded SQLite file (one fsync per commit instead of three); PostgreSQL
+    connections given back to the pool in psycopg's transaction mode (pg_one leaves autocommit on)."""
     with app.app_context():
         engine = db.engine
-        if engine.dialect.name != "sqlite":
-            return
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "checkin", _transactions_again)
 
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _transactions_again(dbapi_connection, _record) -> None:
+    if dbapi_connection is not None and not dbapi_connection.closed and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False  # the pool's reset has ended any transaction by now
 
 
 def core(statement, params: dict | None = None):
@@ -128,26 +136,13 @@ def _begin_with(dbapi, cursor, sql: str, params: dict) -> None:
 
     psycopg would send BEGIN alone and wait for it. Here BEGIN and the statement go out in one pipeline,
     synced once as it ends. So that psycopg sends no BEGIN of its own, the connection stays in autocommit
-    until it goes back to the pool (`tune_postgres` turns it off again); the server's transaction is
+    until it goes back to the pool (`tune_engine` turns it off again); the server's transaction is
     open all the same, and psycopg's commit() and rollback() follow the server's transaction status.
     """
     dbapi.autocommit = True
     with dbapi.pipeline():
         dbapi.execute(b"BEGIN")
         cursor.execute(sql, params, prepare=True)
-
-
-def tune_postgres(app) -> None:
-    """Give PostgreSQL connections back to the pool in psycopg's transaction mode (pg_one leaves autocommit on)."""
-    with app.app_context():
-        engine = db.engine
-        if engine.dialect.name != "postgresql":
-            return
-
-        @event.listens_for(engine, "checkin")
-        def _transactions_again(dbapi_connection, _record):
-            if dbapi_connection is not None and not dbapi_connection.closed and dbapi_connection.autocommit:
-                dbapi_connection.autocommit = False  # the pool's reset has ended any transaction by now
 
 
 def is_postgres() -> bool:
