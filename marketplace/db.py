@@ -91,8 +91,8 @@ def pg_sql(sql: str) -> str:
 def pg_one(sql: str, params: dict):
     """Run one PostgreSQL statement on the session's connection with a bare psycopg cursor; return its first row.
 
-    Only for the per-request hot paths (auth, lease, answer): SQLAlchemy's execution layer costs
-    ~40 us of CPU per statement over the driver, several percent of a whole lease request here.
+    Only for the per-request hot paths (auth, lease, answer, closing a task): SQLAlchemy's execution
+    layer costs ~40 us of CPU per statement over the driver, several percent of a whole lease request.
     The statement runs inside the session's transaction, so it commits or rolls back with it.
     Placeholders are psycopg's `%(name)s`; rows are named tuples.
     """

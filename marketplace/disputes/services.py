@@ -153,7 +153,8 @@ def _pay_overturned(dispute: Dispute, now: datetime) -> None:
 def final_rejections_query(*, annotator_ids: list[int], now: datetime):
     """Rejections that count against reputation, per annotator: window closed, not overturned, no
     dispute still open. Rows (annotator id, 0, how many, the last one's time), shaped as reputation
-    records (right, seen, when); annotators with none have no row."""
+    records (right, seen, when); annotators with none have no row. The closing path reads the same in
+    SQL (results/posterior_store.py): change both; tests/results/test_closing.py compares them."""
     open_dispute_ids = select(Dispute.assignment_id).where(Dispute.status == OPEN)
     return (
         select(Assignment.annotator_id, literal(0), func.count(), func.max(Assignment.rejected_at))

@@ -58,7 +58,7 @@ def finish(project: Closing, *, task_id: int, external_id: str, status: str, now
     row = _result_row(project, task_id, now, found)
     if row is None:
         return False
-    store.upsert_results([{**row, "announced": True}])
+    store.upsert_closed_result(row)
     if project.has_webhooks:
         webhook_services.emit(project_id=project.project_id, event=EVENTS[status], now=now, payload={
             "task_id": task_id, "external_id": external_id, "label": row["label"], "confidence": row["confidence"],

@@ -91,17 +91,25 @@ def posterior_rows(*, project_id: int, classes: list, found: Posteriors, method:
 
 
 # The closing path's one result, as a prepared statement: the SQLAlchemy upsert is built and compiled per call.
-_ONE_RESULT_KEYS = {"task_id", "project_id", "label", "confidence", "method", "answer_count", "tie", "posterior",
-                    "created_at", "updated_at", "announced"}
-_UPSERT_ONE = pg_sql("""
+_UPSERT_CLOSED = pg_sql("""
 INSERT INTO results (task_id, project_id, label, confidence, method, answer_count, tie, posterior, announced,
                      created_at, updated_at)
-VALUES (:task_id, :project_id, :label, :confidence, :method, :answer_count, :tie, :posterior, :announced,
+VALUES (:task_id, :project_id, :label, :confidence, :method, :answer_count, :tie, :posterior, true,
         :created_at, :updated_at)
 ON CONFLICT (task_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence,
     method = excluded.method, answer_count = excluded.answer_count, tie = excluded.tie,
     posterior = excluded.posterior, announced = excluded.announced, updated_at = excluded.updated_at
 """)
+
+
+def upsert_closed_result(row: dict) -> None:
+    """Write the result of a task that just closed, marked announced (its closing answer announces it)."""
+    if not is_postgres():
+        upsert_results([{**row, "announced": True}])
+        return
+    posterior = row.get("posterior")  # majority-vote rows have none
+    pg_exec(_UPSERT_CLOSED, {**row, "label": Jsonb(row["label"]),
+                             "posterior": None if posterior is None else Jsonb(posterior)})
 
 
 def upsert_results(rows: list[dict]) -> None:
@@ -110,9 +118,6 @@ def upsert_results(rows: list[dict]) -> None:
     Rows that carry `announced` (the closing path announces as it writes) set it on a replaced result too.
     """
     if not rows:
-        return
-    if len(rows) == 1 and rows[0].keys() == _ONE_RESULT_KEYS and is_postgres():  # a closing answer's result
-        pg_exec(_UPSERT_ONE, {**rows[0], "label": Jsonb(rows[0]["label"]), "posterior": Jsonb(rows[0]["posterior"])})
         return
     insert = upsert(Result.__table__)
     replaced = ("label", "confidence", "method", "answer_count", "tie", "posterior", "updated_at")
