@@ -1,5 +1,5 @@
-"""Fixtures of the fault tests: a second database session that holds rows, the workers' log, and money
-set up inline then moved by a real worker."""
+"""Fixtures of the fault tests: a second database session that holds rows, the workers' log, a webhook
+receiver, and money set up inline then moved by a real worker."""
 import contextlib
 import sys
 import tempfile
@@ -12,9 +12,11 @@ from marketplace import queue
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.payments import payouts
-from tests.faults.workers import PG_URL, burst_worker
+from tests.faults.workers import PG_URL, burst_worker, start_worker
 from tests.payments.test_stripe_flows import _ready_annotator
+from tests.webhooks.conftest import serve, stop
 
+LOCAL_TARGETS = {"WEBHOOKS_ALLOW_HTTP": 1, "WEBHOOKS_ALLOW_PRIVATE_TARGETS": 1}  # a worker's settings for `receiver`
 STRIPE_CLIENT_TIMEOUT_S = 1.0  # the worker's STRIPE_TIMEOUT_S: the fake's "timeout" (3 s) passes it, "slow" does not
 
 
@@ -37,6 +39,16 @@ def worker_log():
 
 
 @pytest.fixture
+def receiver(committed_app, monkeypatch):
+    """A webhook receiver on 127.0.0.1 over http, which the app may deliver to (workers: given LOCAL_TARGETS)."""
+    for name in LOCAL_TARGETS:
+        monkeypatch.setitem(committed_app.config, name, True)
+    started = serve()
+    yield started
+    stop(started)
+
+
+@pytest.fixture
 def money(committed_app, with_redis, fake_stripe, stripe_gateway, worker_log, monkeypatch):
     """Set money up inline (Redis off, Stripe's webhooks handled at once), then let a real burst worker,
     aimed at the fake Stripe, run the jobs waiting in Redis."""
@@ -46,6 +58,8 @@ def money(committed_app, with_redis, fake_stripe, stripe_gateway, worker_log, mo
            "STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret, "STRIPE_TIMEOUT_S": STRIPE_CLIENT_TIMEOUT_S}
 
     class Money:
+        """`env`: a worker's settings for the fake Stripe."""
+
         @contextlib.contextmanager
         def inline(self):
             """A test client whose jobs run inline, committed at the end."""
@@ -57,8 +71,12 @@ def money(committed_app, with_redis, fake_stripe, stripe_gateway, worker_log, mo
         def work(self, queues=(queue.DEFAULT,), **settings) -> float:
             """Run a burst worker on `queues` until they are empty; returns the seconds it took."""
             started = time.perf_counter()
-            burst_worker(app, worker_log, list(queues), "money-worker", **env, **settings)
+            burst_worker(app, worker_log, list(queues), "money-worker", **{**env, **settings})
             return time.perf_counter() - started
+
+        def start(self, name: str, **settings):
+            """A long-running worker on the default queue (to be killed mid-job), its sessions named `name`."""
+            return start_worker(app, worker_log, [queue.DEFAULT], name, **{**env, **settings})
 
         def pay(self, cents: int) -> int:
             """An annotator with `cents` earned and a payout of it, whose send job waits in Redis."""

@@ -30,24 +30,16 @@ from marketplace.transfers.models import Transfer
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import WebhookDelivery
 from tests.factories import AdminFactory, AnnotatorFactory, RequesterFactory, bearer, fresh, open_project
+from tests.faults.conftest import LOCAL_TARGETS
 from tests.payments.test_stripe_flows import _deliver, _fund
 from tests.results.test_policy import answer
 from tests.transfers.conftest import with_results
-from tests.webhooks.conftest import serve, stop
 
 pytestmark = pytest.mark.postgres
 
-LOCAL_TARGETS = {"WEBHOOKS_ALLOW_HTTP": 1, "WEBHOOKS_ALLOW_PRIVATE_TARGETS": 1}
 LOST = {"workers.payments.send_payout", "workers.payments.send_refund", "workers.payments.process_stripe_event",
         "workers.results.recompute_project", "workers.results.aggregate_project", "workers.webhooks.deliver",
         "workers.transfers.run_export"}
-
-
-@pytest.fixture
-def receiver():
-    started = serve()
-    yield started
-    stop(started)
 
 
 def queued_jobs(redis) -> set[str]:
@@ -63,8 +55,6 @@ def run_every_periodic_job() -> None:
 
 def test_every_kind_of_job_lost_with_redis_is_done_once_after_the_sweeps(
         money, committed_app, fake_stripe, with_redis, receiver, monkeypatch):
-    for name in LOCAL_TARGETS:
-        monkeypatch.setitem(committed_app.config, name, True)
     payout_id = money.pay(2_000)
     requester = RequesterFactory()
     with money.inline() as client:

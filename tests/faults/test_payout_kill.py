@@ -11,14 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from marketplace import queue
 from marketplace.db import transaction, utcnow
-from marketplace.extensions import db
 from marketplace.ledger import reports
 from marketplace.payments import payouts
 from marketplace.payments.models import Payout
 from tests.factories import fresh
-from tests.faults.workers import burst_worker, kill, start_worker
+from tests.faults.workers import kill
 from tests.payments.test_stripe_flows import _ready_annotator
 from workers import payments as payment_jobs
 
@@ -28,22 +26,15 @@ NAME = "payout-worker-to-kill"
 EARNED = (2_000, 2_500, 3_000)
 
 
-def test_a_payout_worker_killed_mid_run_after_stripe_acted_pays_each_once(committed_app, with_redis, fake_stripe,
-                                                                          stripe_gateway, worker_log, monkeypatch):
-    app = committed_app
-    stripe_env = {"STRIPE_API_KEY": "sk_test_fake", "STRIPE_API_BASE": fake_stripe.url,
-                  "STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret, "STRIPE_TIMEOUT_S": 60}
-    with app.app_context():
-        with monkeypatch.context() as inline:  # onboarding's Stripe events are handled inline, before the worker
-            inline.setitem(app.config, "REDIS_URL", None)
-            for cents in EARNED:
-                _ready_annotator(app.test_client(), fake_stripe, cents)
-            db.session.commit()
-        with transaction():
-            ids = payouts.run(now=utcnow(), minimum_cents=1_000)  # their send jobs go to Redis, in this order
+def test_a_payout_worker_killed_mid_run_after_stripe_acted_pays_each_once(money, fake_stripe, monkeypatch):
+    with money.inline() as client:  # onboarding's Stripe events are handled inline, before the worker
+        for cents in EARNED:
+            _ready_annotator(client, fake_stripe, cents)
+    with transaction():
+        ids = payouts.run(now=utcnow(), minimum_cents=1_000)  # their send jobs go to Redis, in this order
     assert len(ids) == 3
     fake_stripe.fail_next("POST", "/v1/transfers", "hold", after=1)  # the first is answered, the second held
-    worker = start_worker(app, worker_log, [queue.DEFAULT], NAME, **stripe_env)
+    worker = money.start(NAME, STRIPE_TIMEOUT_S=60)  # it waits for the held reply instead of retrying
     try:
         assert fake_stripe.wait_until_held(), "the worker never asked Stripe for the second transfer"
     finally:
@@ -52,19 +43,17 @@ def test_a_payout_worker_killed_mid_run_after_stripe_acted_pays_each_once(commit
     killed_at = time.perf_counter()
     keys = [f"payout-{payout_id}" for payout_id in ids]
     assert [len(fake_stripe.transfers_with_key(key)) for key in keys] == [1, 1, 0]  # Stripe made two ...
-    with app.app_context():
-        assert [fresh(Payout, payout_id).status for payout_id in ids] == ["paid", "pending", "pending"]  # ... we one
-        later = utcnow() + payouts.STUCK_AFTER + timedelta(minutes=1)
-        monkeypatch.setattr(payment_jobs, "utcnow", lambda: later)
-        assert payment_jobs.sweep_money_jobs() == 2
-    burst_worker(app, worker_log, [queue.DEFAULT], NAME, **stripe_env)  # the sweep's jobs and the third's own
+    assert [fresh(Payout, payout_id).status for payout_id in ids] == ["paid", "pending", "pending"]  # ... we one
+    later = utcnow() + payouts.STUCK_AFTER + timedelta(minutes=1)
+    monkeypatch.setattr(payment_jobs, "utcnow", lambda: later)
+    assert payment_jobs.sweep_money_jobs() == 2
+    money.work()  # the sweep's jobs and the third's own
     recovered = time.perf_counter() - killed_at
-    with app.app_context():
-        paid = [fresh(Payout, payout_id) for payout_id in ids]
-        made = {transfer["id"]: transfer["amount"] for transfer in fake_stripe.objects("transfer")}
-        assert [p.status for p in paid] == ["paid"] * 3 and len(made) == 3
-        assert sorted(made[p.stripe_transfer_id] for p in paid) == sorted(EARNED)
-        assert reports.trial_balance()["balanced"]
+    paid = [fresh(Payout, payout_id) for payout_id in ids]
+    made = {transfer["id"]: transfer["amount"] for transfer in fake_stripe.objects("transfer")}
+    assert [p.status for p in paid] == ["paid"] * 3 and len(made) == 3
+    assert sorted(made[p.stripe_transfer_id] for p in paid) == sorted(EARNED)
+    assert reports.trial_balance()["balanced"]
     posts = [r.idempotency_key for r in fake_stripe.requests if r.method == "POST" and r.path == "/v1/transfers"]
     assert sorted(posts) == sorted([keys[0], keys[1], keys[1], keys[2]])  # the held one twice, under its key
     print(f"\ninjected: SIGKILL of the payout worker mid-run, after Stripe made the second of three transfers and "

@@ -38,7 +38,18 @@ def wait_for_checkpoints(listener, transfer_id: int, count: int) -> None:
     assert [note.payload for note in notes] == [str(transfer_id)] * count, "the worker stopped committing chunks"
 
 
-def restart(app) -> None:
+def kill_after(app, worker_log, listener, blocker, transfer_id: int, checkpoints: int) -> None:
+    """Start a worker, SIGKILL it once the job committed `checkpoints` checkpoints (it then waits on the blocker's
+    row), and let that row go: its transaction died with the worker."""
+    proc = start_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
+    try:
+        wait_for_checkpoints(listener, transfer_id, checkpoints)
+    finally:
+        kill(proc, APP_NAME)
+    blocker.rollback()
+
+
+def restart(app, worker_log) -> None:
     """The lost job is found by the sweep (every running transfer is stale at 0 s), then a burst worker runs it."""
     saved = app.config["TRANSFER_STALE_AFTER_S"]
     app.config["TRANSFER_STALE_AFTER_S"] = 0
@@ -46,6 +57,7 @@ def restart(app) -> None:
         assert sweep_transfers()
     finally:
         app.config["TRANSFER_STALE_AFTER_S"] = saved
+    burst_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
 
 
 @pytest.fixture
@@ -95,19 +107,13 @@ def test_a_killed_import_resumes_at_its_checkpoint_without_duplicate_rows(commit
         assert created.status_code == 202, created.json
         transfer_id = created.json["id"]
 
-        proc = start_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
-        try:
-            wait_for_checkpoints(listener, transfer_id, 2)  # chunks 1 and 2; the third waits on k0120
-        finally:
-            kill(proc, APP_NAME)
-        blocker.rollback()  # the row the first worker waited on goes away; its transaction died with it
+        kill_after(app, worker_log, listener, blocker, transfer_id, 2)  # chunks 1 and 2; the third waits on k0120
 
         db.session.expire_all()
         halfway = db.session.get(Transfer, transfer_id)
         assert halfway.status == "running" and halfway.rows_done == 100  # two chunks of 50 committed, not the third
         assert halfway.duplicate_count == 1
-        restart(app)
-        burst_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
+        restart(app, worker_log)
 
         db.session.expire_all()
         done = app.test_client().get(f"/api/v1/imports/{transfer_id}", headers=headers).json
@@ -135,18 +141,12 @@ def test_a_killed_export_restarts_cleanly_and_its_file_equals_the_streamed_expor
         blocker.execute("INSERT INTO transfer_chunks (transfer_id, seq, start_offset, size, data) "
                         "VALUES (%s, 3, 0, 1, '\\x00')", (transfer_id,))
 
-        proc = start_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
-        try:
-            wait_for_checkpoints(listener, transfer_id, 4)  # the clean start, chunks 0-2; chunk 3 waits
-        finally:
-            kill(proc, APP_NAME)
-        blocker.rollback()
+        kill_after(app, worker_log, listener, blocker, transfer_id, 4)  # the clean start, chunks 0-2; chunk 3 waits
 
         db.session.expire_all()
         halfway = db.session.get(Transfer, transfer_id)
         assert halfway.status == "running" and 0 < halfway.rows_done < 200 and halfway.bytes_done == 3 * 1024
-        restart(app)
-        burst_worker(app, worker_log, TRANSFERS, APP_NAME, **SMALL_CHUNKS)
+        restart(app, worker_log)
 
         db.session.expire_all()
         done = client.get(f"/api/v1/exports/{transfer_id}", headers=headers).json

@@ -17,28 +17,19 @@ from marketplace.extensions import db
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import WebhookDelivery
 from tests.factories import ProjectFactory, RequesterFactory
+from tests.faults.conftest import LOCAL_TARGETS
 from tests.faults.workers import kill, start_worker
-from tests.webhooks.conftest import HANG, serve, stop
+from tests.webhooks.conftest import HANG
 from workers.webhooks import sweep_due_deliveries
 
 pytestmark = pytest.mark.postgres
 
 NAME = "webhook-worker-to-kill"
-LOCAL_TARGETS = {"WEBHOOKS_ALLOW_HTTP": 1, "WEBHOOKS_ALLOW_PRIVATE_TARGETS": 1}
-
-
-@pytest.fixture
-def receiver():
-    started = serve()
-    yield started
-    stop(started)
 
 
 def test_a_webhook_worker_killed_mid_batch_delivers_each_event_at_least_once_and_records_it_once(
-        committed_app, with_redis, receiver, worker_log, monkeypatch):
+        committed_app, with_redis, receiver, worker_log):
     app = committed_app
-    for name in LOCAL_TARGETS:
-        monkeypatch.setitem(app.config, name, True)
     with app.app_context():
         requester = RequesterFactory()
         project = ProjectFactory(requester_id=requester.id)
