@@ -7,11 +7,12 @@ from marketplace.inputs import id_range
 from marshmallow import Schema, fields, validate
 
 from marketplace import pseudonyms
+from marketplace.fastdump import CompiledDump
 from marketplace.assignments.models import STATUSES, payment_status
 from marketplace.pagination import PageArgs, page_schema
 
 
-class LeaseOut(Schema):
+class LeaseOut(CompiledDump):
     id = fields.Integer(attribute="assignment_id")
     status = fields.Constant("leased")
     project_id = fields.Integer()
@@ -44,7 +45,7 @@ class SkipIn(Schema):
                                      "example": "the image does not load"})
 
 
-class AssignmentOut(Schema):
+class AssignmentOut(CompiledDump):
     id = fields.Integer()
     project_id = fields.Integer()
     task_ref = fields.Method("_task_ref")
