@@ -144,12 +144,13 @@ def _account_id() -> int | None:
 
 
 def _finish_request(response):
-    # setdefault: a before_request hook registered earlier may have failed before ours ran.
-    request_id = g.setdefault("request_id", request_id_from(request.headers.get(REQUEST_ID_HEADER)))
+    request_id = g.get("request_id")
+    if request_id is None:  # a before_request hook registered earlier failed before ours ran
+        request_id = g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
     response.headers[REQUEST_ID_HEADER] = request_id
-    route = request.url_rule.rule if request.url_rule else None  # the rule, not the path: no ids, no query
     if not access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL above INFO: nothing to build per request
         return response
+    route = request.url_rule.rule if request.url_rule else None  # the rule, not the path: no ids, no query
     elapsed = elapsed_s()  # to the end of the view: a streamed body (large exports) is still being sent
     duration_ms = None if elapsed is None else round(elapsed * 1000, 2)
     access_log.info(

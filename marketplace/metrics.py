@@ -22,6 +22,7 @@ worker's live files. Without it, the process's default registry is exposed.
 The endpoint sits at the root (the Prometheus convention), outside /api/v1 and the OpenAPI document.
 Who may scrape it: see `_authorize`.
 """
+import functools
 import hmac
 import ipaddress
 import time
@@ -166,13 +167,18 @@ class QueueDepths:
         yield jobs
 
 
+@functools.lru_cache(maxsize=4096)
+def _latency(route: str, method: str, status: int):
+    """REQUEST_SECONDS' child for these labels (labels() takes a lock and builds its key on every call)."""
+    return REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status))
+
+
 def _observe(response):
+    req = request._get_current_object()  # one context lookup for the reads below
     elapsed = logs.elapsed_s()  # the request clock logs.py starts
     if elapsed is not None:  # None: a hook registered before it failed first
-        route = request.url_rule.rule if request.url_rule else UNMATCHED
-        method = request.method if request.method in METHODS else "other"
-        REQUEST_SECONDS.labels(route, method, str(response.status_code)).observe(elapsed)
-    counter = _RESPONSE_COUNTERS.get((request.endpoint, request.method, response.status_code))
+        _latency(req.url_rule.rule if req.url_rule else UNMATCHED, req.method, response.status_code).observe(elapsed)
+    counter = _RESPONSE_COUNTERS.get((req.endpoint, req.method, response.status_code))
     if counter is not None and REPLAYED_HEADER not in response.headers:  # a replay is the first response again
         counter.inc()
     return response
