@@ -109,10 +109,27 @@ def pg_exec(sql: str, params: dict) -> None:
     _pg_run(sql, params, lambda cursor: None)
 
 
+_DRIVER = "marketplace.driver"  # session.info key: (the session's transaction, its Connection, the psycopg connection)
+
+
+def _driver(session):
+    """The session transaction's SQLAlchemy and psycopg connections, looked up once per transaction.
+
+    Session.connection() walks SQLAlchemy's transaction state on every call (~45 us here); the hot
+    paths run 3-7 statements a request.
+    """
+    transaction = session.get_transaction()
+    found = session.info.get(_DRIVER)
+    if found is None or found[0] is not transaction or transaction is None:
+        connection = session.connection()
+        found = session.info[_DRIVER] = (session.get_transaction(), connection, connection.connection.dbapi_connection)
+    return found[1], found[2]
+
+
 def _pg_run(sql: str, params: dict, fetch):
-    db.session.flush()  # what the session's own statements do first (autoflush): pending changes go out in order
-    connection = db.session.connection()
-    dbapi = connection.connection.dbapi_connection
+    session = db.session()
+    session.flush()  # what the session's own statements do first (autoflush): pending changes go out in order
+    connection, dbapi = _driver(session)
     try:
         with dbapi.cursor(row_factory=namedtuple_row) as cursor:
             if dbapi.pgconn.transaction_status == TransactionStatus.IDLE:
