@@ -237,13 +237,14 @@ def _require_json_body() -> None:
 
 
 def _check_request() -> None:
-    for value in (request.view_args or {}).values():
+    req = request._get_current_object()  # one context lookup for the reads below
+    for value in (req.view_args or {}).values():
         if isinstance(value, int) and value > MAX_ID:
             raise NotFound("No such object.")
     _require_json_body()
-    if request.is_json and request.content_length:
+    if req.is_json and req.content_length:
         # Parsed here under these rules, before the schema layer (webargs) parses it again with plain json.
-        data = request.get_data(cache=True)
+        data = req.get_data(cache=True)
         try:  # an ASCII body surely_clean holds nothing problem() would find: no walk over it
             body, clean = loads_checked(data.decode("ascii")) if data.isascii() else (loads(data), False)
         except ValueError as exc:

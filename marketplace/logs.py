@@ -125,11 +125,12 @@ def request_id_from(header: str | None) -> str:
 
 
 def _start_request() -> None:
-    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    request.environ[_STARTED] = time.perf_counter()
+    req, ctx = request._get_current_object(), g._get_current_object()  # one context lookup each
+    ctx.request_id = request_id_from(req.headers.get(REQUEST_ID_HEADER))
+    req.environ[_STARTED] = time.perf_counter()
     # g outlives a request when an app context was pushed around it (tests, scripts using the test
     # client): the account a previous request authenticated must not be logged as this one's.
-    g.pop("account", None)
+    ctx.pop("account", None)
 
 
 def elapsed_s() -> float | None:

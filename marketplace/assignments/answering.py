@@ -78,9 +78,9 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.", code="assignment_not_leased")
     counters = written.counters
     done = 0
+    finishing = closing.Closing.of(row) if written.task_status == CLOSED or adaptive else None
     if written.task_status == CLOSED:  # its result, announced and counted, commits with this answer
-        done += closing.finish(closing.Closing.of(row), task_id=row.task_id, external_id=row.external_id,
-                               status=CLOSED, now=now)
+        done += closing.finish(finishing, task_id=row.task_id, external_id=row.external_id, status=CLOSED, now=now)
         metrics.task_closed("redundancy")
     if adaptive:
         decided = policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now)
@@ -95,7 +95,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
                         recent_durations=getattr(counters, "recent_durations", None))
     if done:  # locks the progress row to the commit: last, after the escrow row (paying, a rule's
         # rejection) in every closer, so that no two closers wait for each other
-        closing.count_done(closing.Closing.of(row), done)
+        closing.count_done(finishing, done)
     feedback = None
     if gold_correct is False and row.gold_feedback:
         feedback = quality.Feedback(False, row.gold_explanation, labels.result_label(row.label_schema, row.gold_answer))
