@@ -89,6 +89,8 @@ def _answers(task_ids: list[int], K: int, now: datetime) -> tuple[list, dict[int
 
 def _reputation_of(row, now: datetime) -> float:
     """_reputations' figure for one annotator, from the records read with their answer."""
+    if not row.reported_seen and not row.rejections:  # no evidence anywhere: the prior, as reputation_from says
+        return DEFAULT_PRIOR_ACCURACY
     reported = list(zip(row.reported_correct, row.reported_seen, row.reported_at)) if row.reported_seen else []
     estimate = eligibility.reputation_from(reported=reported, rejections=row.rejections,
                                            last_rejected=row.last_rejected, now=now)
