@@ -136,3 +136,15 @@ def test_in_process_budget_windows_restart_when_they_end(monkeypatch):
     assert counts.incr("a", 60) == 4
     clock[0] = 1060.0  # the window ended: a new one starts at this request
     assert counts.incr("a", 60) == 1 and counts.get_expiry("a") == 1120.0
+
+
+def test_flask_limiters_request_hooks_run_on_the_limited_routes_blueprint_only(app):
+    """Its hooks cost ~7% of a lease when app-wide; the login and sign-up limits above still hold."""
+    def limiter_hooks(registry, name):
+        return [f for f in registry.get(name, ()) if getattr(f, "__self__", None) is limits.limiter
+                or getattr(f, "args", (None,))[0] is limits.limiter]
+
+    for registry in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        assert limiter_hooks(registry, None) == []
+        assert len(limiter_hooks(registry, limits.LIMITED_BLUEPRINT)) == 1
+    assert all(endpoint in app.view_functions for endpoint in limits.ROUTE_LIMITED)
