@@ -139,9 +139,10 @@ def _counter_key(item, key: str) -> str:
 
 def _check_budget() -> None:
     """Count this request against its credential's budget (RATELIMIT_API): one increment per window."""
-    app, endpoint = current_app._get_current_object(), request.endpoint
-    if not app.config["RATE_LIMITS_ENABLED"] or endpoint in EXEMPT_ENDPOINTS or endpoint is None:
+    endpoint = request.endpoint
+    if _switched_off() or endpoint in EXEMPT_ENDPOINTS or endpoint is None:
         return
+    app = current_app._get_current_object()
     key, storage = credential_key(), app.extensions["rate_budget"]
     tightest = None
     for item in _budget(app.config["RATELIMIT_API"]):
