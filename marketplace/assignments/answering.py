@@ -78,8 +78,9 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.", code="assignment_not_leased")
     counters = written.counters
     done = 0
-    finishing = closing.Closing.of(row) if written.task_status == CLOSED or adaptive else None
+    finishing = None  # what closing needs of the project, built once if a task closes here
     if written.task_status == CLOSED:  # its result, announced and counted, commits with this answer
+        finishing = closing.Closing.of(row)
         done += closing.finish(finishing, task_id=row.task_id, external_id=row.external_id, status=CLOSED, now=now)
         metrics.task_closed("redundancy")
     if adaptive:
@@ -95,7 +96,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
                         recent_durations=getattr(counters, "recent_durations", None))
     if done:  # locks the progress row to the commit: last, after the escrow row (paying, a rule's
         # rejection) in every closer, so that no two closers wait for each other
-        closing.count_done(finishing, done)
+        closing.count_done(finishing or closing.Closing.of(row), done)
     feedback = None
     if gold_correct is False and row.gold_feedback:
         feedback = quality.Feedback(False, row.gold_explanation, labels.result_label(row.label_schema, row.gold_answer))
