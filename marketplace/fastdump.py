@@ -13,11 +13,13 @@ from marshmallow import Schema, fields, missing
 class CompiledDump(Schema):
     """Schema.dump, compiled: same output for plain objects, mappings, named tuples and dataclasses."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._dump_plan = self._compile()
+
     def dump(self, obj, *, many=None):
         many = self.many if many is None else bool(many)
-        plan = self.__dict__.get("_dump_plan")
-        if plan is None:
-            plan = self.__dict__["_dump_plan"] = self._compile()
+        plan = self._dump_plan
         if plan is False or obj is None:
             return super().dump(obj, many=many)
         if many:
