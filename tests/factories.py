@@ -146,3 +146,15 @@ def bearer(account: Account) -> dict:
 def fresh(model, key):
     """Read a row as the database has it now (services write with Core statements the session does not see)."""
     return db.session.get(model, key, populate_existing=True)
+
+
+def account_totals(kind: str, owner_id: int) -> tuple[int, int]:
+    """(balance, held) of an owner's ledger account of a kind as the database has it now, summed over a
+    project escrow's lanes; (0, 0) when there is none."""
+    from sqlalchemy import func, select
+
+    from marketplace.ledger.models import LedgerAccount
+
+    balance, held = db.session.execute(select(func.sum(LedgerAccount.balance_cents), func.sum(LedgerAccount.held_cents))
+                                       .where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)).one()
+    return int(balance or 0), int(held or 0)

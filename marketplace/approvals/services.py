@@ -70,26 +70,35 @@ def approve(*, project: Project, ids: list[int], actor_id: int | None, now: date
     moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency),
                          ledger.account(ANNOTATOR_AVAILABLE, a, project.currency), cents)
              for a, cents in sorted(per_annotator.items())]
-    escrow_id = escrow.escrow_account(project)
-    moves.append(ledger.Move(escrow_id, ledger.account(PLATFORM_FEES, None, project.currency), fees))
+    platform = ledger.account(PLATFORM_FEES, None, project.currency)
+    moves += [ledger.Move(lane, platform, cents) for lane, cents in sorted(fees.items())]
     done = sorted(row.id for row in rows)
     ledger.post(key=_batch_key("approve", done), kind="approval", reference=("project", project.id), moves=moves,
-                holds={escrow_id: -fees}, now=now, details={"assignments": done[:1000]},
+                holds={lane: -cents for lane, cents in fees.items()}, now=now, details={"assignments": done[:1000]},
                 memo=f"{len(rows)} answer(s) approved")
     return len(rows)
 
 
-def _owed(project: Project, rows) -> tuple[dict[int, int], int]:
-    """Each annotator's rewards over some answers, and the answers' fees, at the reward each lease was given
-    (a team's or an arm's, else the project's); annotators owed nothing are left out."""
+def _owed(project: Project, rows) -> tuple[dict[int, int], dict[int, int]]:
+    """Each annotator's rewards over some answers, and the answers' fees per escrow lane account they were
+    reserved on, at the reward each lease was given (a team's or an arm's, else the project's); annotators
+    owed nothing are left out."""
     per_annotator: Counter = Counter()
-    fees = 0
+    per_lane: Counter = Counter()
     for row in rows:
         reward = project.reward_cents if row.reward_cents is None else row.reward_cents
         if reward:
             per_annotator[row.annotator_id] += reward
-            fees += escrow.fee_cents(reward, project.fee_bps)
-    return dict(per_annotator), fees
+            per_lane[row.escrow_lane] += escrow.fee_cents(reward, project.fee_bps)
+    lanes = escrow.escrow_lanes(project) if per_lane else []
+    return dict(per_annotator), {lanes[lane]: cents for lane, cents in per_lane.items() if cents}
+
+
+def _refunds(project: Project, rows) -> list[tuple]:
+    """(row, escrow lane account, reward) of each rejected answer that paid a reward: it goes back to its lane."""
+    lanes = escrow.escrow_lanes(project)
+    paid = [(row, project.reward_cents if row.reward_cents is None else row.reward_cents) for row in rows]
+    return [(row, lanes[row.escrow_lane], reward) for row, reward in sorted(paid, key=lambda p: p[0].id) if reward]
 
 
 def check_rejection(category: str, reason: str) -> None:
@@ -120,12 +129,11 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     _reopen_slots(project, sorted(row.task_id for row in counted if not row.is_gold))
     per_annotator, fees = _owed(project, rows)
     if per_annotator:
-        escrow_id = escrow.escrow_account(project)
-        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency), escrow_id, cents)
-                 for a, cents in sorted(per_annotator.items())]
+        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, row.annotator_id, project.currency), lane, cents)
+                 for row, lane, cents in _refunds(project, rows)]
         done = sorted(row.id for row in rows)
         ledger.post(key=_batch_key("reject", done), kind="rejection", reference=("project", project.id), moves=moves,
-                    holds={escrow_id: -fees}, now=now, details={"assignments": done[:1000]},
+                    holds={lane: -cents for lane, cents in fees.items()}, now=now, details={"assignments": done[:1000]},
                     memo=f"{len(rows)} answer(s) rejected: {category}")
         if project.status == PROJECT_CLOSED:
             escrow.release(project=project, now=now)

@@ -43,6 +43,7 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
 LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
+                           AND e.lane = a.escrow_lane
 WHERE a.id = :assignment_id
 """)
 # The same read for SQLite, where the column types do the JSON decoding.
@@ -63,13 +64,13 @@ _CONTEXT = (
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)
     .outerjoin(LedgerAccount, (LedgerAccount.kind == PROJECT_ESCROW) & (LedgerAccount.owner_id == Project.id)
-               & (LedgerAccount.currency == Project.currency))
+               & (LedgerAccount.currency == Project.currency) & (LedgerAccount.lane == Assignment.escrow_lane))
     .where(Assignment.id == bindparam("assignment_id"))
 )
 
 
 def context_row(assignment_id: int):
-    """The assignment with what answering it needs of its project, task and escrow (None: no such assignment)."""
+    """The assignment with what answering it needs of its project, task and escrow lane (None: no such assignment)."""
     if is_postgres():
         return pg_one(_PG_CONTEXT, {"assignment_id": assignment_id})
     return core(_CONTEXT, {"assignment_id": assignment_id}).first()
@@ -99,8 +100,8 @@ def write_answer(row, annotator_id: int, answer: dict, duration_ms: int, gold_co
     None if the lease was no longer live (nothing written). On PostgreSQL: one statement (the
     payment too, when the project has an escrow). Elsewhere: the same writes, one owner's function each.
     `pay_later`: leave the payment to pay() (PostgreSQL), which the caller runs after its own
-    follow-up work: paying locks the project's escrow row until the commit, and every lease and
-    answer of the project waits for that row, so it is the transaction's last step.
+    follow-up work: paying locks the lease's escrow lane until the commit, and the leases and answers
+    of the project on that lane wait for it, so it is the transaction's last step.
     """
     if is_postgres():
         counters = _write_postgres(row, annotator_id, answer, duration_ms, gold_correct, now, pay=not pay_later)

@@ -70,7 +70,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     duration_ms = int((now - row.leased_at).total_seconds() * 1000)
     gold_correct = labels.agrees(row.label_schema, clean, row.gold_answer, row.task_data) if row.is_gold else None
     # An answer that closes its task, or that the redundancy policy judges, has work to do after the
-    # write: it pays last, so that the project's escrow row is held only for the payment and the commit.
+    # write: it pays last, so that its escrow lane's row is held only for the payment and the commit.
     adaptive = row.target_confidence is not None and not row.is_gold
     follow_up = adaptive or (row.target_confidence is None and not row.is_gold and row.answer_count + 1 >= row.slot_limit)
     written = answer_store.write_answer(row, annotator.id, clean, duration_ms, gold_correct, now, pay_later=follow_up)
@@ -94,7 +94,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
                         recent_durations=getattr(counters, "recent_durations", None))
-    if done:  # locks the progress row to the commit: last, after the escrow row (paying, a rule's
+    if done:  # locks the progress row to the commit: last, after the escrow lane (paying, a rule's
         # rejection) in every closer, so that no two closers wait for each other
         closing.count_done(finishing or closing.Closing.of(row), done)
     feedback = None
@@ -110,7 +110,7 @@ def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, n
     ended = db.session.execute(
         update(Assignment).where(Assignment.id == assignment_id, Assignment.status == LEASED)
         .values(status=status, ended_at=now, skip_reason=skip_reason)
-        .returning(Assignment.project_id, Assignment.reward_cents)
+        .returning(Assignment.project_id, Assignment.reward_cents, Assignment.escrow_lane)
     ).first()
     skipped = status == SKIPPED
     if ended is not None and not is_gold:  # gold has no slots
@@ -118,5 +118,5 @@ def end_lease(*, assignment_id: int, task_id: int, is_gold: bool, status: str, n
     elif ended is not None and skipped:
         tasks_store.count_skip(task_id)
     if ended is not None:
-        escrow.release_lease_holds(project_id=ended.project_id, rewards=[ended.reward_cents])
+        escrow.release_lease_holds(project_id=ended.project_id, leases=[(ended.reward_cents, ended.escrow_lane)])
     return ended is not None

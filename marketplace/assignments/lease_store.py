@@ -13,12 +13,14 @@ tries a gold task the annotator has not seen; gold has no slots, so nothing is l
 Each annotator gets gold in their own secret order (pseudonyms.gold_order_key), never by task id:
 an order everyone shared would let accounts compare notes and list the gold.
 SQLite (the embedded demo) has one writer at a time, so the same rules in plain queries are safe.
-The lease statement reserves the answer's cost with the ledger's HOLD_ANSWER step and takes the
+The lease statement reserves the answer's cost on a lane of the project's escrow with the ledger's
+HOLD_ANSWER step (recording the lane on the assignment) and takes the
 task's slot with tasks' TAKE_SLOT; the portable path calls their twins. The rules around a lease
 (caps, eligibility, qualification) are in services.py.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -80,10 +82,9 @@ class LeaseContext:
     position: int
     blocked_reason: str | None
     answers: int
-    # Money: what one answer costs (reward + fee), the escrow account and what is free on it.
+    # Money: what one answer costs (reward + fee), and the currency of the project's escrow.
     answer_cost: int = 0
-    escrow_id: int | None = None
-    escrow_free: int | None = None
+    currency: str = "usd"
     # Who may work (teams/workforce.py) and the running experiment; the project's reward and fee.
     workforce: dict | None = None
     published_at: datetime | None = None
@@ -98,15 +99,13 @@ _PG_CONTEXT = pg_sql("""
 SELECT p.id, p.status, p.answers_per_task, p.max_leases_per_annotator, p.max_answers_per_annotator,
        p.assignment_duration_s, p.gold_rate, p.gold_count, p.requirements, p.guideline_version, p.requalify_after,
        p.active_ordering, p.show_prelabels, p.reward_cents, p.fee_bps, p.workforce, p.published_at, p.experiment,
-       e.id AS escrow_id,
-       e.balance_cents - e.held_cents AS escrow_free,
+       p.currency,
        (SELECT coalesce(max(a.task_id), 0) FROM assignments a
         WHERE a.annotator_id = :annotator_id AND a.project_id = :project_id AND NOT a.is_gold) AS position,
        s.blocked, s.blocked_reason, coalesce(s.answers, 0) AS answers,
        pg_advisory_xact_lock(:lock_key)::text AS locked
 FROM projects p
 LEFT JOIN annotator_stats s ON s.project_id = p.id AND s.annotator_id = :annotator_id
-LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
 WHERE p.id = :project_id
 """)
 
@@ -123,14 +122,11 @@ def _portable_context_query(project_id: int, annotator_id: int):
             Project.max_answers_per_annotator, Project.assignment_duration_s, Project.gold_rate, Project.gold_count,
             Project.requirements, Project.guideline_version, Project.requalify_after, Project.active_ordering,
             Project.show_prelabels, Project.reward_cents, Project.fee_bps, Project.workforce, Project.published_at,
-            Project.experiment, LedgerAccount.id.label("escrow_id"),
-            (LedgerAccount.balance_cents - LedgerAccount.held_cents).label("escrow_free"), position.label("position"),
+            Project.experiment, Project.currency, position.label("position"),
             AnnotatorStats.blocked, AnnotatorStats.blocked_reason,
             func.coalesce(AnnotatorStats.answers, 0).label("answers"),
         )
         .outerjoin(AnnotatorStats, (AnnotatorStats.project_id == Project.id) & (AnnotatorStats.annotator_id == annotator_id))
-        .outerjoin(LedgerAccount, (LedgerAccount.kind == PROJECT_ESCROW) & (LedgerAccount.owner_id == Project.id)
-                   & (LedgerAccount.currency == Project.currency))
         .where(Project.id == project_id)
     )
 
@@ -153,7 +149,7 @@ def context(*, project_id: int, annotator_id: int) -> LeaseContext | None:
         row.assignment_duration_s, row.gold_rate, row.gold_count, row.requirements or {}, row.guideline_version,
         row.requalify_after, row.active_ordering, row.show_prelabels, row.position,
         row.blocked_reason if row.blocked else None, row.answers,
-        row.reward_cents + escrow.fee_cents(row.reward_cents, row.fee_bps), row.escrow_id, row.escrow_free,
+        row.reward_cents + escrow.fee_cents(row.reward_cents, row.fee_bps), row.currency,
         row.workforce or {}, row.published_at, row.experiment, row.reward_cents, row.fee_bps,
     )
 
@@ -175,9 +171,9 @@ WITH picked AS (
     FOR UPDATE OF t SKIP LOCKED
 ), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
-                             guideline_version, reward_cents, team_id, arm_id)
+                             guideline_version, reward_cents, team_id, arm_id, escrow_lane)
     SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, false, :guideline_version,
-           :reward_cents, :team_id, :arm_id FROM picked
+           :reward_cents, :team_id, :arm_id, """ + ledger_store.HELD_LANE + """ FROM picked
     WHERE """ + ledger_store.FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
@@ -203,9 +199,9 @@ WITH picked AS (
     LIMIT 1
 ), """ + ledger_store.HOLD_ANSWER + """, inserted AS (
     INSERT INTO assignments (task_id, project_id, annotator_id, status, leased_at, expires_at, is_gold,
-                             guideline_version, reward_cents, team_id, arm_id)
+                             guideline_version, reward_cents, team_id, arm_id, escrow_lane)
     SELECT id, :project_id, :annotator_id, 'leased', :now, :expires_at, true, :guideline_version,
-           :reward_cents, :team_id, :arm_id FROM picked
+           :reward_cents, :team_id, :arm_id, """ + ledger_store.HELD_LANE + """ FROM picked
     WHERE """ + ledger_store.FUNDED + """
     ON CONFLICT (task_id, annotator_id) DO NOTHING
     RETURNING id, task_id
@@ -244,7 +240,8 @@ def lease(*, project: LeaseContext, annotator_id: int, now: datetime, gold_first
         "after": position,
         "guideline_version": project.guideline_version,
         "cost": project.answer_cost,
-        "escrow_id": project.escrow_id,
+        "currency": project.currency,
+        "lane": escrow.lane_of(annotator_id),
         "reward_cents": terms.reward_cents,
         "team_id": terms.team_id,
         "arm_id": terms.arm_id,
@@ -286,13 +283,15 @@ def _lease_portable(project: LeaseContext, annotator_id: int, now: datetime, exp
         task = db.session.scalar(ordinary)
     if task is None:
         return None
-    if not ledger_store.hold_answer(escrow_id=project.escrow_id, cost=project.answer_cost):
+    lane = ledger_store.hold_answer(project_id=project.project_id, currency=project.currency,
+                                    lane=escrow.lane_of(annotator_id), cost=project.answer_cost)
+    if lane is None:
         return None
     is_gold = task.status == GOLD
     assignment = Assignment(
         task_id=task.id, project_id=project.project_id, annotator_id=annotator_id, status=LEASED,
         leased_at=now, expires_at=expires_at, is_gold=is_gold, guideline_version=project.guideline_version,
-        reward_cents=terms.reward_cents, team_id=terms.team_id, arm_id=terms.arm_id,
+        reward_cents=terms.reward_cents, team_id=terms.team_id, arm_id=terms.arm_id, escrow_lane=lane,
     )
     db.session.add(assignment)
     db.session.flush()
@@ -316,24 +315,38 @@ def _first_unseen_gold(project_id: int, annotator_id: int, had, task_arm_id: int
     return None if first is None else db.session.get(Task, first)
 
 
-_PG_SHORT = pg_sql("""
+_PG_FUNDS = pg_sql("""
 SELECT EXISTS (
     SELECT 1 FROM tasks t
     WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
-) AND coalesce((SELECT e.balance_cents - e.held_cents FROM ledger_accounts e JOIN projects p ON p.id = e.owner_id
-                WHERE e.kind = 'project_escrow' AND p.id = :project_id AND e.currency = p.currency), 0) < :cost AS short
+) AS work, coalesce(sum(e.balance_cents - e.held_cents), 0) AS free, coalesce(max(e.balance_cents - e.held_cents), 0) AS best
+FROM projects p JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
+WHERE p.id = :project_id
 """)
 
 
-def short_of_funds(*, project_id: int, annotator_id: int, cost: int) -> bool:
-    """Is there work for this annotator that the escrow cannot pay for? (One snapshot for both questions.)"""
+class Funds(NamedTuple):
+    """Is there work for this annotator, what the escrow has free over its lanes, and on its richest lane."""
+
+    work: bool
+    free: int
+    best: int
+
+
+def funds(*, project_id: int, annotator_id: int) -> Funds:
+    """Funds of a project's escrow as a lease that found nothing sees them (one snapshot for all three)."""
     if is_postgres():
-        return pg_one(_PG_SHORT, {"project_id": project_id, "annotator_id": annotator_id, "cost": cost}).short
+        row = pg_one(_PG_FUNDS, {"project_id": project_id, "annotator_id": annotator_id})
+        return Funds(row.work, int(row.free), int(row.best))
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
     work = db.session.scalar(select(Task.id).where(Task.project_id == project_id, Task.status == OPEN,
                                                    Task.slots_taken < Task.slot_limit, ~had.exists()).limit(1))
-    return work is not None and (escrow.free_cents(project_id=project_id) or 0) < cost
+    project = db.session.get(Project, project_id)
+    free = [int(f) for f in db.session.scalars(select(LedgerAccount.balance_cents - LedgerAccount.held_cents).where(
+        LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
+        LedgerAccount.currency == project.currency.lower()))]
+    return Funds(work is not None, sum(free), max(free, default=0))
 
 
 def live_leases(*, project_id: int, annotator_id: int, now: datetime) -> int:

@@ -1,7 +1,7 @@
 """Assignments: one annotator's lease on one task, carrying the answer once submitted."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime
@@ -93,6 +93,9 @@ class Assignment(IdMixin, db.Model):
     reward_cents: Mapped[int | None] = mapped_column(Integer)
     team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"))
     arm_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("experiment_arms.id"))
+    # The escrow lane the lease reserved its cost on: its answer is paid, its fee taken, its reservation
+    # given back on that lane (ledger.models.ESCROW_LANES).
+    escrow_lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 def payment_status(assignment) -> str | None:

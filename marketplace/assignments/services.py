@@ -51,11 +51,11 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
         project = _with_terms(base, way_in, arm, unit)
         if arm is not None and arm["qualification_id"] is not None:
             _ensure_arm_qualification(annotator, arm, now)
-        lease = lease_store.lease(project=project, annotator_id=annotator.id, now=now, gold_first=gold_first)
+        lease = _lease(project, annotator.id, now, gold_first)
         if lease is not None:
             return lease
-    if project.answer_cost and lease_store.short_of_funds(project_id=project_id, annotator_id=annotator.id,
-                                                      cost=project.answer_cost):
+    funds = lease_store.funds(project_id=project_id, annotator_id=annotator.id) if project.answer_cost else None
+    if funds is not None and funds.work and funds.free < project.answer_cost:
         raise escrow.OutOfFunds("This project's escrow cannot pay for one more answer; it hands out no work until "
                                 "the requester tops it up.")
     if lease_store.live_leases(project_id=project_id, annotator_id=annotator.id, now=now) >= project.max_leases_per_annotator:
@@ -64,6 +64,21 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
             "answer or release one first.", code="lease_limit_reached"
         )
     raise NoTaskAvailable("No task is available for you in this project right now.")
+
+
+def _lease(project: lease_store.LeaseContext, annotator_id: int, now: datetime, gold_first: bool):
+    """lease_store.lease, tried once more when the escrow could pay but none of its lanes could: the lane
+    it chose ran dry under it, or its free money is spread over the lanes in pieces smaller than one
+    answer (pooled on one lane first)."""
+    lease = lease_store.lease(project=project, annotator_id=annotator_id, now=now, gold_first=gold_first)
+    if lease is not None or not project.answer_cost:
+        return lease
+    funds = lease_store.funds(project_id=project.project_id, annotator_id=annotator_id)
+    if not funds.work or funds.free < project.answer_cost:
+        return None
+    if funds.best < project.answer_cost:
+        escrow.pool_lanes(project_id=project.project_id, now=now)
+    return lease_store.lease(project=project, annotator_id=annotator_id, now=now, gold_first=gold_first)
 
 
 def _with_terms(project: lease_store.LeaseContext, way_in: workforce.Access, arm, unit: str | None):
@@ -138,7 +153,8 @@ def expire_leases(*, now: datetime) -> int:
     total = 0
     while True:
         rows = db.session.execute(
-            select(Assignment.id, Assignment.task_id, Assignment.is_gold, Assignment.project_id, Assignment.reward_cents)
+            select(Assignment.id, Assignment.task_id, Assignment.is_gold, Assignment.project_id, Assignment.reward_cents,
+                   Assignment.escrow_lane)
             .where(Assignment.status == LEASED, Assignment.expires_at <= now)
             .order_by(Assignment.expires_at)
             .limit(EXPIRY_BATCH)
@@ -158,9 +174,9 @@ def expire_leases(*, now: datetime) -> int:
         tasks_store.give_back_slots(per_task)
         per_project: dict[int, list] = {}
         for row in rows:
-            per_project.setdefault(row.project_id, []).append(row.reward_cents)
-        for project_id, rewards in sorted(per_project.items()):
-            escrow.release_lease_holds(project_id=project_id, rewards=rewards)
+            per_project.setdefault(row.project_id, []).append((row.reward_cents, row.escrow_lane))
+        for project_id, leases in sorted(per_project.items()):
+            escrow.release_lease_holds(project_id=project_id, leases=leases)
         total += len(rows)
         if len(rows) < EXPIRY_BATCH:
             return total

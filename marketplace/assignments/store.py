@@ -18,23 +18,25 @@ def awaiting_decision(project_id: int):
 
 
 def mark_approved(*, project_id: int, ids: list[int], actor_id: int | None, now: datetime) -> list:
-    """Approve those of `ids` still awaiting a decision; return (id, annotator_id, reward_cents) of each approved."""
+    """Approve those of `ids` still awaiting a decision; return (id, annotator_id, reward_cents, escrow_lane) of each."""
     return db.session.execute(
         update(Assignment).where(Assignment.id.in_(ids), awaiting_decision(project_id))
         .values(approved_at=now, decided_by=actor_id)
-        .returning(Assignment.id, Assignment.annotator_id, Assignment.reward_cents)
+        .returning(Assignment.id, Assignment.annotator_id, Assignment.reward_cents, Assignment.escrow_lane)
         .execution_options(synchronize_session=False)
     ).all()
 
 
 def mark_rejected(*, project_id: int, ids: list[int], status: str, category: str, reason: str,
                   actor_id: int | None, now: datetime) -> list:
-    """Reject those of `ids` in `status` still awaiting a decision; return (id, annotator_id, task_id, is_gold, reward_cents)."""
+    """Reject those of `ids` in `status` still awaiting a decision; return (id, annotator_id, task_id, is_gold,
+    reward_cents, escrow_lane) of each."""
     return db.session.execute(
         update(Assignment).where(Assignment.id.in_(ids), awaiting_decision(project_id), Assignment.status == status)
         .values(status=REJECTED, rejected_at=now, ended_at=now, rejection_category=category,
                 rejection_reason=reason, decided_by=actor_id)
-        .returning(Assignment.id, Assignment.annotator_id, Assignment.task_id, Assignment.is_gold, Assignment.reward_cents)
+        .returning(Assignment.id, Assignment.annotator_id, Assignment.task_id, Assignment.is_gold, Assignment.reward_cents,
+                   Assignment.escrow_lane)
         .execution_options(synchronize_session=False)
     ).all()
 
@@ -51,12 +53,13 @@ def supersede_older_answers(*, project_id: int, version: int, now: datetime) -> 
     ).all()
 
 
-def end_live_leases(*, project_id: int, now: datetime) -> list[int | None]:
-    """A closed project's live leases end (released); return the reward of each (None: the project's)."""
-    return list(db.session.scalars(
+def end_live_leases(*, project_id: int, now: datetime) -> list[tuple[int | None, int]]:
+    """A closed project's live leases end (released); return the (reward, escrow lane) of each (reward None: the project's)."""
+    return [tuple(row) for row in db.session.execute(
         update(Assignment).where(Assignment.project_id == project_id, Assignment.status == LEASED)
-        .values(status=RELEASED, ended_at=now).returning(Assignment.reward_cents).execution_options(synchronize_session=False)
-    ))
+        .values(status=RELEASED, ended_at=now).returning(Assignment.reward_cents, Assignment.escrow_lane)
+        .execution_options(synchronize_session=False)
+    )]
 
 
 def approve_after_dispute(assignment, now: datetime) -> None:

@@ -133,12 +133,14 @@ def _pay_overturned(dispute: Dispute, now: datetime) -> None:
     if reward == 0:
         return
     fee = escrow.fee_cents(reward, project.fee_bps)
-    escrow_id = escrow.escrow_account(project)
+    lanes = escrow.escrow_lanes(project)
     available = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
-    held = ledger.locked([escrow_id, available])
+    held = ledger.locked([*lanes, available])
     cost = reward + fee
-    if ledger.spare_cents(held[escrow_id]) >= cost:
-        source = escrow_id
+    # The escrow pays if one of its lanes can: the answer's own lane first (its rejection refunded it there).
+    lane = next((a for a in [lanes[assignment.escrow_lane], *lanes] if ledger.spare_cents(held[a]) >= cost), None)
+    if lane is not None:
+        source = lane
     elif ledger.spare_cents(held[available]) >= cost:
         source = available
     else:  # the annotator is paid regardless; the platform advances it and the requester owes it

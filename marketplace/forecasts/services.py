@@ -1,6 +1,6 @@
 """A project's forecast from its tasks, its recent answers and its money; the budget warning it raises.
 
-Three GROUP BY/count queries and the escrow's row: cheap enough for the request and for the
+Three GROUP BY/count queries and the escrow's lanes: cheap enough for the request and for the
 periodic check over every open project.
 """
 from __future__ import annotations

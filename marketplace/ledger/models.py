@@ -6,10 +6,14 @@ not) and the whole book sums to zero. `balance_cents` on an account is its balan
 side: debits minus credits for the assets (cash at Stripe, what requesters owe), credits minus debits
 for everything else (what the platform owes requesters, annotators, itself). `held_cents` is escrow spoken for by
 live leases and unapproved answers' fees: a reservation, not a movement, so it has no entries.
+
+A project's escrow is split over lanes (`lane` 0 to ESCROW_LANES - 1, one account each; every other
+kind has lane 0 only): each lease reserves on one lane and its answer is paid from that lane, so the
+project's leases and answers do not all queue for one row's lock (payments/escrow.py).
 """
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import BigId, IdMixin, Json, UTCDateTime, utcnow
@@ -33,12 +37,17 @@ DEBIT_NORMAL = frozenset({STRIPE_CASH, REQUESTER_RECEIVABLE})
 # Balances that must never go negative; checked under a row lock before anything is written.
 PROTECTED = frozenset({REQUESTER_AVAILABLE, PROJECT_ESCROW, ANNOTATOR_PENDING, ANNOTATOR_AVAILABLE, REFUNDS})
 PLATFORM_OWNER = 0
+# How many accounts a project's escrow is split over. A lease or an answer locks its lane's row until
+# its commit (the WAL flush included), so one row caps a project at one commit at a time; eight lanes
+# let eight of a project's writers commit at once, beyond the 2-4 gunicorn workers per core a
+# deployment runs, while a top-up still splits a few answers' cost over few enough rows.
+ESCROW_LANES = 8
 
 
 class LedgerAccount(IdMixin, db.Model):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        UniqueConstraint("kind", "owner_id", "currency", name="uq_ledger_accounts_kind_owner_currency"),
+        UniqueConstraint("kind", "owner_id", "currency", "lane", name="uq_ledger_accounts_kind_owner_currency_lane"),
         CheckConstraint(
             "balance_cents >= 0 OR kind NOT IN ('requester_available', 'project_escrow', 'annotator_pending', "
             "'annotator_available', 'refunds')", name="ck_ledger_accounts_protected_not_negative"),
@@ -49,6 +58,7 @@ class LedgerAccount(IdMixin, db.Model):
     # An account id (requester, annotator), a project id (escrow) or 0 (platform).
     owner_id: Mapped[int] = mapped_column(BigId)
     currency: Mapped[str] = mapped_column(String(3))
+    lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # a project escrow's part
     balance_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     held_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

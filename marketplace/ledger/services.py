@@ -36,34 +36,35 @@ class Move:
     amount_cents: int
 
 
-def account(kind: str, owner_id: int | None, currency: str) -> int:
+def account(kind: str, owner_id: int | None, currency: str, lane: int = 0) -> int:
     """Return the id of a ledger account, creating it on first use (race-free)."""
     owner = PLATFORM_OWNER if owner_id is None else owner_id
     currency = currency.lower()
     query = select(LedgerAccount.id).where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner,
-                                           LedgerAccount.currency == currency)
+                                           LedgerAccount.currency == currency, LedgerAccount.lane == lane)
     found = db.session.scalar(query)
     if found is not None:
         return found
-    db.session.execute(upsert(LedgerAccount).values(kind=kind, owner_id=owner, currency=currency, balance_cents=0,
-                                                     held_cents=0, created_at=func.now())
+    db.session.execute(upsert(LedgerAccount).values(kind=kind, owner_id=owner, currency=currency, lane=lane,
+                                                     balance_cents=0, held_cents=0, created_at=func.now())
                        .on_conflict_do_nothing())
     return db.session.scalar(query)
 
 
 def find_account(kind: str, owner_id: int | None, currency: str) -> LedgerAccount | None:
-    """Return a ledger account if it exists (no row is created)."""
+    """Return a ledger account (lane 0 of a project's escrow) if it exists (no row is created)."""
     owner = PLATFORM_OWNER if owner_id is None else owner_id
     return db.session.scalar(select(LedgerAccount).where(
-        LedgerAccount.kind == kind, LedgerAccount.owner_id == owner, LedgerAccount.currency == currency.lower()))
+        LedgerAccount.kind == kind, LedgerAccount.owner_id == owner, LedgerAccount.currency == currency.lower(),
+        LedgerAccount.lane == 0))
 
 
 def locked(account_ids) -> dict[int, LedgerAccount]:
     """Lock ledger accounts and return them as the database has them now.
 
-    The lock order is the same everywhere: escrow accounts first (a lease locks only its project's
-    escrow, a submission its escrow then the annotator's pending), then the rest by id, so two
-    postings can never wait for each other in a circle.
+    The lock order is the same everywhere: escrow accounts first, by id (a lease locks one lane of
+    its project's escrow, a submission that lane then the annotator's pending, pooling every lane),
+    then the rest by id, so two postings can never wait for each other in a circle.
     """
     ids = sorted(set(account_ids))
     rows = db.session.scalars(

@@ -7,29 +7,50 @@ ledger/services.py. tests/assignments/test_pay_answer_parity.py holds the two pa
 """
 from datetime import datetime
 
-from marketplace.ledger import services as ledger
-from marketplace.ledger.models import ANNOTATOR_PENDING, PROJECT_ESCROW
+from sqlalchemy import select
 
-# A lease reserves one answer's cost on the project's escrow in the same statement, only if that much
-# is free; the row lock this takes on the escrow is held to the commit (it serialises a project's
-# leases for that moment, as submissions already are by paying out of the same escrow).
-# Follows a `picked` step; parameters :cost, :escrow_id. FUNDED: the lease may go ahead.
+from marketplace.extensions import db
+from marketplace.ledger import services as ledger
+from marketplace.ledger.models import ANNOTATOR_PENDING, PROJECT_ESCROW, LedgerAccount
+
+# A lease reserves one answer's cost on one lane of the project's escrow in the same statement: the
+# annotator's own lane (:lane) if that much is free there, else the lane with the most free. The row
+# lock this takes is held to the commit; it serialises the leases and answers of that lane only.
+# Follows a `picked` step; parameters :cost, :project_id, :currency, :lane. FUNDED: the lease may go
+# ahead; HELD_LANE: the lane reserved on, for the assignment's escrow_lane.
 HOLD_ANSWER = """held AS (
     UPDATE ledger_accounts SET held_cents = held_cents + :cost
-    WHERE id = :escrow_id AND :cost > 0 AND balance_cents - held_cents >= :cost AND EXISTS (SELECT 1 FROM picked)
-    RETURNING id
+    WHERE id = (SELECT e.id FROM ledger_accounts e
+                WHERE e.kind = 'project_escrow' AND e.owner_id = :project_id AND e.currency = :currency
+                  AND e.balance_cents - e.held_cents >= :cost AND :cost > 0 AND EXISTS (SELECT 1 FROM picked)
+                ORDER BY e.lane = :lane DESC, e.balance_cents - e.held_cents DESC, e.lane
+                LIMIT 1)
+      AND balance_cents - held_cents >= :cost
+    RETURNING id, lane
 )"""
 FUNDED = "(:cost = 0 OR EXISTS (SELECT 1 FROM held))"
+HELD_LANE = "coalesce((SELECT lane FROM held), 0)"
 
 
-def hold_answer(*, escrow_id: int | None, cost: int) -> bool:
-    """HOLD_ANSWER for the portable lease: reserve `cost` on the escrow if that much is free."""
-    return not cost or (escrow_id is not None and ledger.change_hold(account_id=escrow_id, cents=cost))
+def hold_answer(*, project_id: int, currency: str, lane: int, cost: int) -> int | None:
+    """HOLD_ANSWER for the portable lease: reserve `cost` on the annotator's lane if that much is free
+    there, else on the lane with the most free; return the lane reserved on (0 when nothing costs), or None."""
+    if not cost:
+        return 0
+    free = LedgerAccount.balance_cents - LedgerAccount.held_cents
+    found = db.session.execute(
+        select(LedgerAccount.id, LedgerAccount.lane)
+        .where(LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
+               LedgerAccount.currency == currency.lower(), free >= cost)
+        .order_by((LedgerAccount.lane == lane).desc(), free.desc(), LedgerAccount.lane).limit(1)).first()
+    if found is None or not ledger.change_hold(account_id=found.id, cents=cost):
+        return None
+    return found.lane
 
 
 # The same movement as ledger.post would make, as CTE steps the submit statement runs after marking
 # the assignment submitted (`done`): record the transaction (its unique key makes a replay do
-# nothing), take the reward off the escrow and its reservation, credit the annotator's pending
+# nothing), take the reward off the escrow lane its lease reserved on (:escrow_id) and its reservation, credit the annotator's pending
 # balance (creating the account on first use), write both entries. Escrow is locked before the
 # pending account, the order ledger.locked uses. `:pay` is false when the statement must not pay.
 PAY_ANSWER = """
@@ -45,7 +66,7 @@ pay_txn AS (
 ), pay_pending AS (
     INSERT INTO ledger_accounts AS a (kind, owner_id, currency, balance_cents, held_cents, created_at)
     SELECT 'annotator_pending', :annotator_id, :currency, :reward, 0, :now FROM pay_escrow
-    ON CONFLICT (kind, owner_id, currency) DO UPDATE SET balance_cents = a.balance_cents + EXCLUDED.balance_cents
+    ON CONFLICT (kind, owner_id, currency, lane) DO UPDATE SET balance_cents = a.balance_cents + EXCLUDED.balance_cents
     RETURNING id
 ), pay_entries AS (
     INSERT INTO ledger_entries (transaction_id, account_id, amount_cents, currency, created_at)
@@ -64,7 +85,7 @@ def pay_params(*, project_id: int, currency: str, reward_cents: int, escrow_id: 
 
 def pay_answer(*, project_id: int, currency: str, reward_cents: int, assignment_id: int, annotator_id: int,
                escrow_id: int | None, now: datetime) -> None:
-    """Move a submitted answer's reward from escrow (where its lease reserved it) to the annotator's pending.
+    """Move a submitted answer's reward from escrow (the lane where its lease reserved it) to the annotator's pending.
 
     On PostgreSQL the submit statement does this itself (PAY_ANSWER) when the project has an
     escrow; this is the path for SQLite and for a project without one (which then has nothing to pay from).

@@ -9,6 +9,14 @@ only if that much is free: a project whose escrow cannot cover one more answer h
 work. A submitted answer moves its reward to the annotator's pending balance (its fee stays
 reserved until approval); an ended lease gives its reservation back; closing a project returns
 what is free to the requester.
+
+The escrow is split over ESCROW_LANES ledger accounts (lanes) so that a project's leases and answers
+do not all wait for one row's lock through their commits. A top-up spreads its money over the lanes
+in whole answers; a lease reserves on its annotator's lane (lane_of) or, when that one is short, on
+the lane with the most free, and records the lane on the assignment; the answer's payment, its fee,
+a rejection's refund and an ended lease's reservation all go to that lane. When no lane alone can
+pay for an answer but the lanes together can, pool_lanes gathers their free money on one lane. What
+the escrow holds, reserves and has free is the sum over its lanes.
 """
 import logging
 import math
@@ -21,8 +29,8 @@ from marketplace.db import greatest
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import (PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerAccount, LedgerEntry,
-                                       LedgerTransaction)
+from marketplace.ledger.models import (ESCROW_LANES, PROJECT_ESCROW, REQUESTER_AVAILABLE, LedgerAccount,
+                                       LedgerEntry, LedgerTransaction)
 from marketplace.projects.models import Project
 from marketplace.tasks.models import OPEN as TASK_OPEN
 from marketplace.tasks.models import Task
@@ -66,9 +74,31 @@ def answer_spend(project, *where) -> tuple[int, int, int, int]:
     return approved, pending, rewards, fees
 
 
-def escrow_account(project) -> int:
-    """The project's escrow ledger account (created on first use)."""
-    return ledger.account(PROJECT_ESCROW, project.id, project.currency)
+def lane_of(annotator_id: int) -> int:
+    """The escrow lane an annotator's leases reserve on when it has enough free."""
+    return annotator_id % ESCROW_LANES
+
+
+def _lane_rows(project_id: int, currency: str):
+    """(lane, account id) of a project's existing escrow lanes, in lane order."""
+    return db.session.execute(select(LedgerAccount.lane, LedgerAccount.id).where(
+        LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
+        LedgerAccount.currency == currency.lower()).order_by(LedgerAccount.lane)).all()
+
+
+def escrow_lanes(project) -> list[int]:
+    """The account ids of the project's escrow lanes, in lane order (created on first use)."""
+    found = dict(_lane_rows(project.id, project.currency))
+    return [found.get(lane) or ledger.account(PROJECT_ESCROW, project.id, project.currency, lane)
+            for lane in range(ESCROW_LANES)]
+
+
+def split(amount_cents: int, unit_cents: int) -> list[int]:
+    """An amount over the lanes in whole units (one answer's cost), evenly; the leftover cents on lane 0."""
+    units = amount_cents // unit_cents if unit_cents > 0 else 0
+    shares = [(units // ESCROW_LANES + (lane < units % ESCROW_LANES)) * unit_cents for lane in range(ESCROW_LANES)]
+    shares[0] += amount_cents - sum(shares)
+    return shares
 
 
 def worst_case_answers(project) -> int:
@@ -101,20 +131,20 @@ def top_up(*, project, amount_cents: int | None, now: datetime, key: str | None 
            details: dict | None = None) -> int:
     """Move money from the requester's available balance to the project's escrow; None: to the worst case.
 
-    Returns the cents moved (0 when the escrow already covers the worst case). The caller holds the
-    project's row lock, so the sequence number in the idempotency key is stable.
+    Returns the cents moved (0 when the escrow already covers the worst case), spread over the lanes
+    (split). The caller holds the project's row lock, so the sequence number in the idempotency key is stable.
     """
-    escrow = escrow_account(project)
+    lanes = escrow_lanes(project)
     if amount_cents is None:
-        free = ledger.spare_cents(ledger.locked([escrow])[escrow])
+        free = sum(ledger.spare_cents(row) for row in ledger.locked(lanes).values())
         amount_cents = max(worst_case_answers(project) * answer_cost(project) - free, 0)
     if amount_cents == 0 and key is None:
         return 0
     source = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
     # With a client's key even "nothing to move" is recorded, so a replay cannot move money later.
+    moves = [ledger.Move(source, lane, cents) for lane, cents in zip(lanes, split(amount_cents, answer_cost(project)))]
     ledger.post(key=key or _next_key(project, "escrow"), kind="escrow", reference=("project", project.id),
-                moves=[ledger.Move(source, escrow, amount_cents)], now=now, details=details,
-                memo=f"escrow for project {project.id}")
+                moves=moves, now=now, details=details, memo=f"escrow for project {project.id}")
     return amount_cents
 
 
@@ -128,46 +158,75 @@ def moved_by(key: str) -> tuple[int, dict] | None:
 
 
 def release(*, project, now: datetime) -> int:
-    """Return the escrow's free money (beyond reservations) to the requester; returns the cents moved."""
-    existing = ledger.find_account(PROJECT_ESCROW, project.id, project.currency)
-    if existing is None:
+    """Return the escrow's free money (beyond reservations, on every lane) to the requester; returns the cents moved."""
+    lanes = [account_id for _, account_id in _lane_rows(project.id, project.currency)]
+    if not lanes:
         return 0
-    free = ledger.spare_cents(ledger.locked([existing.id])[existing.id])
-    if free <= 0:
+    free = {a: ledger.spare_cents(row) for a, row in ledger.locked(lanes).items()}
+    moved = sum(cents for cents in free.values() if cents > 0)
+    if moved == 0:
         return 0
     target = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
     ledger.post(key=_next_key(project, "escrow_release"), kind="escrow_release", reference=("project", project.id),
-                moves=[ledger.Move(existing.id, target, free)], now=now, memo=f"escrow released, project {project.id}")
-    return free
+                moves=[ledger.Move(a, target, cents) for a, cents in sorted(free.items()) if cents > 0], now=now,
+                memo=f"escrow released, project {project.id}")
+    return moved
+
+
+def pool_lanes(*, project_id: int, now: datetime) -> int:
+    """Gather the free money of a project's escrow lanes on its richest lane; returns the cents moved.
+
+    For a lease that no lane alone can pay for while the lanes together can (answers of different
+    costs, rejections, top-ups' leftover cents leave lanes with less than one answer each). Every
+    lane is locked, in id order as everywhere, before the sequence number of the key is read: every
+    pooling of the project takes all its lanes, so no other can take the same number. (Not the
+    project row: the lease that pools holds a task row, which holders of the project row may wait for.)
+    """
+    project = db.session.get(Project, project_id)
+    lanes = [account_id for _, account_id in _lane_rows(project_id, project.currency)]
+    free = {a: ledger.spare_cents(row) for a, row in ledger.locked(lanes).items()}
+    if not free:
+        return 0
+    richest = max(free, key=lambda a: (free[a], -a))
+    moves = [ledger.Move(a, richest, cents) for a, cents in sorted(free.items()) if a != richest and cents > 0]
+    if moves:
+        pooled = db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+            LedgerTransaction.reference_type == "project", LedgerTransaction.reference_id == project_id,
+            LedgerTransaction.kind == "escrow_pool"))
+        ledger.post(key=f"escrow_pool-{project_id}-{pooled + 1}", kind="escrow_pool", reference=("project", project_id),
+                    moves=moves, now=now, memo=f"escrow lanes pooled, project {project_id}")
+    return sum(m.amount_cents for m in moves)
 
 
 def state(project) -> dict:
-    """The escrow's balance, what is reserved on it and what is free."""
+    """The escrow's balance, what is reserved on it and what is free (summed over its lanes)."""
     return states([project])[project.id]
 
 
 def states(projects) -> dict[int, dict]:
-    """state() of several projects, their escrow accounts read in one query (a page of GET /projects)."""
+    """state() of several projects, their escrow lanes read in one query (a page of GET /projects)."""
     ids = [p.id for p in projects]
-    accounts = {(a.owner_id, a.currency): a for a in db.session.scalars(select(LedgerAccount).where(
-        LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id.in_(ids)))} if ids else {}
+    sums = {(owner, currency): (int(balance), int(held)) for owner, currency, balance, held in db.session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.currency, func.sum(LedgerAccount.balance_cents),
+               func.sum(LedgerAccount.held_cents))
+        .where(LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id.in_(ids))
+        .group_by(LedgerAccount.owner_id, LedgerAccount.currency))} if ids else {}
     found = {}
     for project in projects:
-        existing = accounts.get((project.id, project.currency.lower()))
-        balance, held = (existing.balance_cents, existing.held_cents) if existing else (0, 0)
+        balance, held = sums.get((project.id, project.currency.lower()), (0, 0))
         found[project.id] = {"escrow_cents": balance, "escrow_held_cents": held, "escrow_free_cents": balance - held,
                              "answer_cost_cents": answer_cost(project), "fee_bps": project.fee_bps}
     return found
 
 
 def free_cents(*, project_id: int) -> int | None:
-    """What is free on a project's escrow right now (None: it has none)."""
+    """What is free on a project's escrow right now, over all its lanes (None: it has none)."""
     project = db.session.get(Project, project_id)
-    existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
-    if existing is None:
-        return None
-    db.session.refresh(existing)
-    return existing.balance_cents - existing.held_cents
+    free, lanes = db.session.execute(
+        select(func.sum(LedgerAccount.balance_cents - LedgerAccount.held_cents), func.count())
+        .where(LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
+               LedgerAccount.currency == project.currency.lower())).one()
+    return int(free) if lanes else None
 
 
 class OutOfFunds(Conflict):
@@ -176,47 +235,54 @@ class OutOfFunds(Conflict):
     code = "insufficient_escrow"
 
 
-def release_lease_holds(*, project_id: int, rewards: list[int | None]) -> None:
-    """Give back the reservations of leases that ended without an answer (each lease's reward; None: the project's)."""
-    if not rewards:
+def release_lease_holds(*, project_id: int, leases: list[tuple[int | None, int]]) -> None:
+    """Give back the reservations of leases that ended without an answer: each lease's (reward, escrow lane),
+    the reward None for the project's."""
+    if not leases:
         return
     project = db.session.get(Project, project_id)
-    existing = ledger.find_account(PROJECT_ESCROW, project_id, project.currency)
-    if existing is not None:
-        cents = sum(cost_of(project.reward_cents if r is None else r, project.fee_bps) for r in rewards)
-        ledger.change_hold(account_id=existing.id, cents=-cents)
+    per_lane: dict[int, int] = {}
+    for reward, lane in leases:
+        per_lane[lane] = per_lane.get(lane, 0) + cost_of(project.reward_cents if reward is None else reward,
+                                                         project.fee_bps)
+    accounts = dict(_lane_rows(project_id, project.currency))
+    for account_id, cents in sorted((accounts[lane], cents) for lane, cents in per_lane.items() if lane in accounts):
+        ledger.change_hold(account_id=account_id, cents=-cents)
 
 
-def expected_hold(project) -> int:
-    """What a project's escrow should hold: live leases' cost and pending answers' fees."""
+def expected_hold(project, lane: int) -> int:
+    """What one lane of a project's escrow should hold: its live leases' cost and its pending answers' fees."""
     reward = func.coalesce(Assignment.reward_cents, project.reward_cents)
+    on_lane = (Assignment.project_id == project.id, Assignment.escrow_lane == lane)
     live = db.session.execute(select(reward, func.count()).where(
-        Assignment.project_id == project.id, Assignment.status == LEASED).group_by(reward)).all()
+        *on_lane, Assignment.status == LEASED).group_by(reward)).all()
     pending = db.session.execute(select(reward, func.count()).where(
-        Assignment.project_id == project.id, Assignment.status.in_(PENDING_STATES),
+        *on_lane, Assignment.status.in_(PENDING_STATES),
         Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None)).group_by(reward)).all()
     return (sum(n * cost_of(r, project.fee_bps) for r, n in live)
             + sum(n * fee_cents(r, project.fee_bps) for r, n in pending))
 
 
 def check_holds() -> list[dict]:
-    """Compare every escrow's reservation with what its leases and pending answers need; correct drift.
+    """Compare every escrow lane's reservation with what its leases and pending answers need; correct drift.
 
-    Holding the escrow's row lock while counting is exact: a lease or submission that has not
+    Holding the lane's row lock while counting is exact: a lease or submission that has not
     committed yet changes the reservation only after this transaction, by its own amount. Any
     difference found is a bug somewhere, so it is logged loudly and returned.
     """
     found = []
-    escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.held_cents).where(
-        LedgerAccount.kind == PROJECT_ESCROW).order_by(LedgerAccount.id)).all()
-    for account_id, project_id, held in escrows:
+    escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.lane,
+                                        LedgerAccount.held_cents)
+                                 .where(LedgerAccount.kind == PROJECT_ESCROW).order_by(LedgerAccount.id)).all()
+    for account_id, project_id, lane, held in escrows:
         project = db.session.get(Project, project_id)
-        if held == expected_hold(project):
-            continue  # read without a lock: only a difference is worth the escrow's lock (it stalls leases)
+        if held == expected_hold(project, lane):
+            continue  # read without a lock: only a difference is worth the lane's lock (it stalls leases)
         row = ledger.locked([account_id])[account_id]
-        expected = expected_hold(project)
+        expected = expected_hold(project, lane)
         if row.held_cents != expected:
-            found.append({"project_id": project_id, "held_cents": row.held_cents, "expected_cents": expected})
+            found.append({"project_id": project_id, "lane": lane, "held_cents": row.held_cents,
+                          "expected_cents": expected})
             ledger.correct_hold(account_id=account_id, cents=expected)
     if found:
         logging.getLogger(__name__).error("escrow reservations drifted and were corrected: %s", found)

@@ -177,7 +177,7 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
 
 def _end_live_leases(project: Project, now: datetime) -> None:
     """A closed project takes no answers: its live leases end and give back their reservations."""
-    escrow.release_lease_holds(project_id=project.id, rewards=assignment_store.end_live_leases(project_id=project.id, now=now))
+    escrow.release_lease_holds(project_id=project.id, leases=assignment_store.end_live_leases(project_id=project.id, now=now))
 
 
 def escrow_state(*, account: Account, project_id: int) -> dict:

@@ -71,7 +71,7 @@ def count_done(project: Closing, tasks: int) -> None:
     """Add tasks that just became done to the project's progress; the last of them queues its completion.
 
     The progress row is locked from here to the commit, so this is the transaction's last step, after
-    the payment: every closer takes the escrow row (paying) before the progress row, never after.
+    the payment: every closer takes its escrow lane's row (paying) before the progress row, never after.
     """
     if tasks and project_store.add_done(project.project_id, tasks) >= project.task_count:
         AGGREGATE_PROJECT.after_commit(project.project_id)

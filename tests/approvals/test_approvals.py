@@ -9,19 +9,16 @@ from marketplace.assignments.models import Assignment
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.ledger import reports
-from marketplace.ledger.models import (ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES, PROJECT_ESCROW,
-                                       LedgerAccount)
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES, PROJECT_ESCROW
 from marketplace.tasks.models import Task
-from tests.factories import AnnotatorFactory, RequesterFactory, bearer, open_project
+from tests.factories import AnnotatorFactory, RequesterFactory, account_totals, bearer, open_project
 
 LABEL = {"answer": {"label": "cat"}}
 REASON = "The image shows a dog, not a cat; see the guidelines."
 
 
 def _balance(kind, owner_id):
-    row = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)
-                            .execution_options(populate_existing=True))
-    return 0 if row is None else row.balance_cents
+    return account_totals(kind, owner_id)[0]
 
 
 def _answered(client, project, annotators):

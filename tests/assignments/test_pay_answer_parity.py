@@ -11,7 +11,7 @@ from marketplace.assignments import answer_store
 from marketplace.extensions import db
 from marketplace.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from marketplace.quality.models import AnnotatorStats
-from tests.factories import AnnotatorFactory, bearer, open_project
+from tests.factories import AnnotatorFactory, account_totals, bearer, open_project
 
 LABEL = {"answer": {"label": "cat"}}
 
@@ -29,16 +29,13 @@ def _answer_and_read(client, project, annotator):
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .where(LedgerEntry.transaction_id == tx.id).order_by(LedgerEntry.amount_cents)).all()
     owner = {project.id: "project", annotator.id: "annotator"}
-    escrow = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == "project_escrow",
-                                                           LedgerAccount.owner_id == project.id)
-                               .execution_options(populate_existing=True))
     stats = db.session.scalar(select(AnnotatorStats).where(AnnotatorStats.project_id == project.id,
                                                            AnnotatorStats.annotator_id == annotator.id)
                               .execution_options(populate_existing=True))
     return {
         "transaction": (tx.kind, tx.idempotency_key.replace(str(lease["id"]), "<id>"), tx.memo.replace(str(project.id), "<p>")),
         "entries": [(kind, owner.get(who), cents, currency) for kind, who, cents, currency in entries],
-        "escrow": (escrow.balance_cents, escrow.held_cents),
+        "escrow": account_totals("project_escrow", project.id),
         "counters": (stats.answers, stats.gold_seen, stats.gold_correct),
     }
 

@@ -2,16 +2,16 @@
 import pytest
 
 from marketplace.assignments.models import Assignment
-from marketplace.ledger.models import PROJECT_ESCROW, LedgerAccount
+from marketplace.ledger.models import PROJECT_ESCROW
 from marketplace.extensions import db
 from marketplace.tasks.models import Task
-from tests.factories import AnnotatorFactory, bearer, fresh, open_project
+from tests.factories import AnnotatorFactory, account_totals, bearer, fresh, open_project
 
 pytestmark = pytest.mark.embedded
 
 
 def _held(project) -> int:
-    return db.session.query(LedgerAccount).filter_by(kind=PROJECT_ESCROW, owner_id=project.id).one().held_cents
+    return account_totals(PROJECT_ESCROW, project.id)[1]
 
 
 def test_a_skipped_task_goes_to_someone_else_and_the_requester_sees_the_count(client):

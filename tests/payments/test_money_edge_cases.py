@@ -9,22 +9,20 @@ from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
 from marketplace.ledger import reports
 from marketplace.ledger import services as ledger
-from marketplace.ledger.models import (ANNOTATOR_AVAILABLE, REFUNDS, REQUESTER_AVAILABLE, REQUESTER_RECEIVABLE,
-                                       LedgerAccount)
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, REFUNDS, REQUESTER_AVAILABLE, REQUESTER_RECEIVABLE
 from marketplace.payments import gateway as gateways
 from marketplace.payments import payouts, refunds
 from marketplace.payments.models import Payout, Refund
 from marketplace.tasks.models import Task
-from tests.factories import AdminFactory, AnnotatorFactory, RequesterFactory, bearer, fund_requester, open_project
+from tests.factories import (AdminFactory, AnnotatorFactory, RequesterFactory, account_totals, bearer, fund_requester,
+                             open_project)
 from tests.payments.test_stripe_flows import _deliver, _fund, _ready_annotator
 
 REASON = "The image shows a dog, not a cat; see the guidelines."
 
 
 def _balance(kind, owner_id):
-    row = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)
-                            .execution_options(populate_existing=True))
-    return 0 if row is None else row.balance_cents
+    return account_totals(kind, owner_id)[0]
 
 
 def _funded(client, fake_stripe, cents=4_000):

@@ -248,7 +248,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     def _assignments(self, condition: str) -> list:
         """This example's assignments matching a SQL condition, in id order."""
-        return _query(f"SELECT a.id, a.annotator_id, a.project_id, a.task_id FROM assignments a "
+        return _query(f"SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.escrow_lane FROM assignments a "
                       f"WHERE {condition} ORDER BY a.id")
 
     def _projects(self, condition: str) -> list[int]:
@@ -652,7 +652,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def replay_answer_payment(self, pick):
         row = _choose(self._assignments("a.submitted_at IS NOT NULL"), pick)
         project = self._project(row.project_id)
-        escrow_id = escrow.escrow_account(project)
+        escrow_id = escrow.escrow_lanes(project)[row.escrow_lane]
         outcome = self._unchanged(lambda: ledger_store.pay_answer(
             project_id=project.id, currency=project.currency, reward_cents=project.reward_cents, assignment_id=row.id,
             annotator_id=row.annotator_id, escrow_id=escrow_id, now=self.now), "replay_answer_payment")
@@ -707,14 +707,14 @@ _ASSETS = ", ".join(f"'{kind}'" for kind in sorted(DEBIT_NORMAL))
 # the ledger's fingerprint, and how much of everything there is (for the operations' needs).
 _STATE = f"""
 WITH balances AS (SELECT kind, sum(balance_cents) AS cents FROM ledger_accounts GROUP BY kind),
-escrows AS (
-  SELECT p.id, p.status, {_FEE} AS fee, p.reward_cents + {_FEE} AS cost,
+escrows AS (  -- one row per escrow lane: its reservation is its own leases' and pending answers'
+  SELECT p.id, e.lane, p.status, {_FEE} AS fee, p.reward_cents + {_FEE} AS cost,
          coalesce(e.balance_cents, 0) AS balance, coalesce(e.held_cents, 0) AS held,
          count(a.id) FILTER (WHERE a.status = 'leased') AS leased,
          count(a.id) FILTER (WHERE {_PENDING}) AS pending
   FROM projects p
   LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
-  LEFT JOIN assignments a ON a.project_id = p.id
+  LEFT JOIN assignments a ON a.project_id = p.id AND a.escrow_lane = coalesce(e.lane, 0)
   GROUP BY p.id, e.id
 ),
 work AS (

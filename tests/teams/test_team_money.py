@@ -5,7 +5,6 @@ reservation equal to what its leases and pending answers need, and leave the led
 """
 from datetime import timedelta
 
-from sqlalchemy import select
 
 from marketplace.accounts.models import Account
 from marketplace.assignments import services as assignments
@@ -13,18 +12,16 @@ from marketplace.assignments.models import Assignment
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.ledger import reports
-from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PROJECT_ESCROW, LedgerAccount
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PROJECT_ESCROW
 from marketplace.payments import escrow
-from tests.factories import AdminFactory, AnnotatorFactory, bearer, open_project
+from tests.factories import AdminFactory, AnnotatorFactory, account_totals, bearer, open_project
 
 REASON = "The image shows a dog, not a cat; see the guidelines."
 APPEAL = "I labelled it cat because the ears are clearly feline."
 
 
 def _balance(kind, owner_id):
-    row = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)
-                            .execution_options(populate_existing=True))
-    return 0 if row is None else row
+    return account_totals(kind, owner_id)[0]
 
 
 def _owner(project):
@@ -44,7 +41,7 @@ def _team_project(client, reward=30):
 
 
 def _held(project):
-    return _balance(PROJECT_ESCROW, project.id).held_cents
+    return account_totals(PROJECT_ESCROW, project.id)[1]
 
 
 def test_expired_and_closed_leases_release_the_team_rewards_reservation(client):
@@ -74,14 +71,14 @@ def test_an_overturned_dispute_pays_the_team_reward_once(client):
     reject = {"assignment_ids": [lease["id"]], "category": "wrong_answer", "reason": REASON}
     assert client.post(f"/api/v1/projects/{project.id}/answers/reject", json=reject,
                        headers=_owner(project)).json["decided"] == 1
-    assert _balance(ANNOTATOR_PENDING, member.id).balance_cents == 0
+    assert _balance(ANNOTATOR_PENDING, member.id) == 0
     opened = client.post("/api/v1/disputes", json={"assignment_id": lease["id"], "reason": APPEAL},
                          headers=bearer(member)).json
     admin = bearer(AdminFactory())
     resolve = f"/api/v1/admin/disputes/{opened['id']}/resolve"
     assert client.post(resolve, json={"outcome": "overturned", "note": "feline ears"}, headers=admin).status_code == 200
     assert client.post(resolve, json={"outcome": "overturned", "note": "again"}, headers=admin).status_code == 409
-    assert _balance(ANNOTATOR_AVAILABLE, member.id).balance_cents == 30
+    assert _balance(ANNOTATOR_AVAILABLE, member.id) == 30
     assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
 
 
@@ -102,7 +99,7 @@ def test_approving_arm_rewards_twice_pays_once(client):
     for _ in range(2):
         client.post(f"/api/v1/projects/{project.id}/answers/approve", json={"assignment_ids": ids},
                     headers=_owner(project))
-    assert {a: _balance(ANNOTATOR_AVAILABLE, a).balance_cents for a in owed} == owed
+    assert {a: _balance(ANNOTATOR_AVAILABLE, a) for a in owed} == owed
     report = client.get(f"/api/v1/projects/{project.id}/report?format=json", headers=_owner(project))
     assert report.status_code == 200 and report.json["cost"]["rewards_cents"] == sum(owed.values())
     assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]

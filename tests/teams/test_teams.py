@@ -9,12 +9,12 @@ from marketplace.assignments.models import Assignment
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.ledger import reports
-from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES, LedgerAccount
+from marketplace.ledger.models import ANNOTATOR_AVAILABLE, ANNOTATOR_PENDING, PLATFORM_FEES
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.teams.models import TeamInvite
-from tests.factories import (AccountFactory, AdminFactory, AnnotatorFactory, RequesterFactory, bearer, fund_requester,
-                             open_project)
+from tests.factories import (AccountFactory, AdminFactory, AnnotatorFactory, RequesterFactory, account_totals, bearer,
+                             fund_requester, open_project)
 
 pytestmark = pytest.mark.embedded  # also run on the embedded SQLite lane (the portable lease path)
 
@@ -48,9 +48,7 @@ def _target(client, project, body):
 
 
 def _balance(kind, owner_id):
-    row = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)
-                            .execution_options(populate_existing=True))
-    return 0 if row is None else row.balance_cents
+    return account_totals(kind, owner_id)[0]
 
 
 @pytest.fixture
