@@ -59,3 +59,55 @@ def test_downgrade_to_base_and_back_works(empty_database_url):
         from marketplace.extensions import db
 
         db.engine.dispose()
+
+
+def test_escrow_lanes_are_added_to_existing_escrows_and_fold_back_on_downgrade(empty_database_url):
+    """Upgrading gives an existing escrow its empty lanes 1-7; downgrading sums the lanes back onto lane 0
+    with every entry pointed there, so the book still balances and each balance matches its entries."""
+    class LanesConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = empty_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    before = "d7a3f1c9e5b2"
+    app = create_app(LanesConfig)
+    with app.app_context():
+        from flask_migrate import downgrade
+
+        from marketplace.extensions import db
+
+        upgrade(revision=before)
+        with psycopg.connect(empty_database_url, autocommit=True) as conn:
+            source, escrow = (row[0] for row in conn.execute(
+                """INSERT INTO ledger_accounts (kind, owner_id, currency, balance_cents, held_cents, created_at)
+                   VALUES ('requester_available', 7, 'usd', 40, 0, now()), ('project_escrow', 9, 'usd', 60, 12, now())
+                   RETURNING id""").fetchall())
+            funded = conn.execute("INSERT INTO ledger_transactions (idempotency_key, kind, reference_type, reference_id, "
+                                  "memo, created_at) VALUES ('escrow-9-1', 'escrow', 'project', 9, '', now()) "
+                                  "RETURNING id").fetchone()[0]
+            conn.execute("INSERT INTO ledger_entries (transaction_id, account_id, amount_cents, currency, created_at) "
+                         "VALUES (%s, %s, 60, 'usd', now()), (%s, %s, -60, 'usd', now())",
+                         (funded, source, funded, escrow))
+        upgrade()
+        with psycopg.connect(empty_database_url, autocommit=True) as conn:
+            lanes = conn.execute("SELECT lane, balance_cents, held_cents FROM ledger_accounts "
+                                 "WHERE kind = 'project_escrow' AND owner_id = 9 ORDER BY lane").fetchall()
+            assert lanes == [(0, 60, 12)] + [(lane, 0, 0) for lane in range(1, 8)]
+            # Money spread and pooled across lanes as the app does: 25 to lane 3, 5 of it on to lane 6.
+            ids = dict(conn.execute("SELECT lane, id FROM ledger_accounts WHERE kind = 'project_escrow'").fetchall())
+            pooled = conn.execute("INSERT INTO ledger_transactions (idempotency_key, kind, reference_type, reference_id, "
+                                  "memo, created_at) VALUES ('escrow_pool-9-1', 'escrow_pool', 'project', 9, '', now()) "
+                                  "RETURNING id").fetchone()[0]
+            conn.execute("INSERT INTO ledger_entries (transaction_id, account_id, amount_cents, currency, created_at) "
+                         "VALUES (%s, %s, 25, 'usd', now()), (%s, %s, -20, 'usd', now()), (%s, %s, -5, 'usd', now())",
+                         (pooled, ids[0], pooled, ids[3], pooled, ids[6]))
+            conn.execute("UPDATE ledger_accounts SET balance_cents = 35 WHERE id = %s", (ids[0],))
+            conn.execute("UPDATE ledger_accounts SET balance_cents = 20, held_cents = 10 WHERE id = %s", (ids[3],))
+            conn.execute("UPDATE ledger_accounts SET balance_cents = 5 WHERE id = %s", (ids[6],))
+        downgrade(revision=before)
+        with psycopg.connect(empty_database_url, autocommit=True) as conn:
+            assert conn.execute("SELECT id, balance_cents, held_cents FROM ledger_accounts "
+                                "WHERE kind = 'project_escrow'").fetchall() == [(escrow, 60, 22)]
+            assert conn.execute("SELECT -sum(amount_cents) FROM ledger_entries WHERE account_id = %s",
+                                (escrow,)).fetchone() == (60,)
+            assert conn.execute("SELECT sum(amount_cents) FROM ledger_entries").fetchone() == (0,)
+        upgrade()
+        db.engine.dispose()

@@ -115,8 +115,9 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     check_rejection(category, reason)
     if not ids:
         return 0
-    if project.status == PROJECT_CLOSED:  # its escrow will be released: lock the project before any ledger row
+    if project.status == PROJECT_CLOSED:  # its escrow will be released: lock the project before any ledger row,
         db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
+        escrow.lock_lanes(project_id=project.id, currency=project.currency)  # and every lane before refunding to some
     def rejected(status: str):
         return assignment_store.mark_rejected(project_id=project.id, ids=ids, status=status, category=category,
                                               reason=reason.strip(), actor_id=actor_id, now=now)

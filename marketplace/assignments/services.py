@@ -67,9 +67,9 @@ def lease_next_task(*, project_id: int, annotator: Account, now: datetime, rng: 
 
 
 def _lease(project: lease_store.LeaseContext, annotator_id: int, now: datetime, gold_first: bool):
-    """lease_store.lease, tried once more when the escrow could pay but none of its lanes could: the lane
-    it chose ran dry under it, or its free money is spread over the lanes in pieces smaller than one
-    answer (pooled on one lane first)."""
+    """lease_store.lease, tried once more when the escrow could pay but none of its lanes did: its free
+    money is spread over the lanes in pieces smaller than one answer (pooled on one lane first), or
+    every lane with enough was busy and the one it waited for ran dry meanwhile."""
     lease = lease_store.lease(project=project, annotator_id=annotator_id, now=now, gold_first=gold_first)
     if lease is not None or not project.answer_cost:
         return lease

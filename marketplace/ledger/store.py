@@ -14,17 +14,20 @@ from marketplace.ledger import services as ledger
 from marketplace.ledger.models import ANNOTATOR_PENDING, PROJECT_ESCROW, LedgerAccount
 
 # A lease reserves one answer's cost on one lane of the project's escrow in the same statement: the
-# annotator's own lane (:lane) if that much is free there, else the lane with the most free. The row
-# lock this takes is held to the commit; it serialises the leases and answers of that lane only.
+# annotator's own lane (:lane) if that much is free there, else the lane with the most free; a lane
+# no other transaction holds first (SKIP LOCKED; the lock re-reads what is free), and only when every
+# lane with enough is busy, waiting for the best of them (which may have run dry by then: no lease).
+# The row lock is held to the commit; it serialises the leases and answers of that lane only.
 # Follows a `picked` step; parameters :cost, :project_id, :currency, :lane. FUNDED: the lease may go
 # ahead; HELD_LANE: the lane reserved on, for the assignment's escrow_lane.
-HOLD_ANSWER = """held AS (
-    UPDATE ledger_accounts SET held_cents = held_cents + :cost
-    WHERE id = (SELECT e.id FROM ledger_accounts e
+_LANES = """SELECT e.id FROM ledger_accounts e
                 WHERE e.kind = 'project_escrow' AND e.owner_id = :project_id AND e.currency = :currency
                   AND e.balance_cents - e.held_cents >= :cost AND :cost > 0 AND EXISTS (SELECT 1 FROM picked)
                 ORDER BY e.lane = :lane DESC, e.balance_cents - e.held_cents DESC, e.lane
-                LIMIT 1)
+                LIMIT 1"""
+HOLD_ANSWER = """held AS (
+    UPDATE ledger_accounts SET held_cents = held_cents + :cost
+    WHERE id = coalesce((""" + _LANES + """ FOR UPDATE SKIP LOCKED), (""" + _LANES + """))
       AND balance_cents - held_cents >= :cost
     RETURNING id, lane
 )"""

@@ -93,6 +93,17 @@ def escrow_lanes(project) -> list[int]:
             for lane in range(ESCROW_LANES)]
 
 
+def lock_lanes(*, project_id: int, currency: str) -> None:
+    """Lock every lane of a project's escrow at once, in id order, before a transaction touches more than one.
+
+    A transaction that locked some lanes and later wants others could wait for a lane another holds
+    while that one waits for its own (a close giving back live leases' holds, then releasing the
+    rest; an answer paid on its lane, then a rule rejecting the annotator's answers on other lanes).
+    Taking them all first keeps the one lock order (ledger.services.locked).
+    """
+    ledger.locked([account_id for _, account_id in _lane_rows(project_id, currency)])
+
+
 def split(amount_cents: int, unit_cents: int) -> list[int]:
     """An amount over the lanes in whole units (one answer's cost), evenly; the leftover cents on lane 0."""
     units = amount_cents // unit_cents if unit_cents > 0 else 0
@@ -189,13 +200,15 @@ def pool_lanes(*, project_id: int, now: datetime) -> int:
         return 0
     richest = max(free, key=lambda a: (free[a], -a))
     moves = [ledger.Move(a, richest, cents) for a, cents in sorted(free.items()) if a != richest and cents > 0]
-    if moves:
-        pooled = db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(
-            LedgerTransaction.reference_type == "project", LedgerTransaction.reference_id == project_id,
-            LedgerTransaction.kind == "escrow_pool"))
-        ledger.post(key=f"escrow_pool-{project_id}-{pooled + 1}", kind="escrow_pool", reference=("project", project_id),
-                    moves=moves, now=now, memo=f"escrow lanes pooled, project {project_id}")
-    return sum(m.amount_cents for m in moves)
+    if not moves:
+        return 0
+    pooled = db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+        LedgerTransaction.reference_type == "project", LedgerTransaction.reference_id == project_id,
+        LedgerTransaction.kind == "escrow_pool"))
+    posted = ledger.post(key=f"escrow_pool-{project_id}-{pooled + 1}", kind="escrow_pool",
+                         reference=("project", project_id), moves=moves, now=now,
+                         memo=f"escrow lanes pooled, project {project_id}")
+    return 0 if posted is None else sum(m.amount_cents for m in moves)
 
 
 def state(project) -> dict:
@@ -250,17 +263,20 @@ def release_lease_holds(*, project_id: int, leases: list[tuple[int | None, int]]
         ledger.change_hold(account_id=account_id, cents=-cents)
 
 
-def expected_hold(project, lane: int) -> int:
-    """What one lane of a project's escrow should hold: its live leases' cost and its pending answers' fees."""
+def expected_holds(project) -> dict[int, int]:
+    """What each lane of a project's escrow should hold (lane -> cents; lanes holding nothing left out):
+    its live leases' cost and its pending answers' fees."""
     reward = func.coalesce(Assignment.reward_cents, project.reward_cents)
-    on_lane = (Assignment.project_id == project.id, Assignment.escrow_lane == lane)
-    live = db.session.execute(select(reward, func.count()).where(
-        *on_lane, Assignment.status == LEASED).group_by(reward)).all()
-    pending = db.session.execute(select(reward, func.count()).where(
-        *on_lane, Assignment.status.in_(PENDING_STATES),
-        Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None)).group_by(reward)).all()
-    return (sum(n * cost_of(r, project.fee_bps) for r, n in live)
-            + sum(n * fee_cents(r, project.fee_bps) for r, n in pending))
+    live = Assignment.status == LEASED
+    pending = (Assignment.status.in_(PENDING_STATES) & Assignment.approved_at.is_(None)
+               & Assignment.rejected_at.is_(None))
+    found: dict[int, int] = {}
+    for lane, r, is_live, n in db.session.execute(
+            select(Assignment.escrow_lane, reward, live, func.count())
+            .where(Assignment.project_id == project.id, live | pending)
+            .group_by(Assignment.escrow_lane, reward, live)):
+        found[lane] = found.get(lane, 0) + n * (cost_of(r, project.fee_bps) if is_live else fee_cents(r, project.fee_bps))
+    return found
 
 
 def check_holds() -> list[dict]:
@@ -274,12 +290,15 @@ def check_holds() -> list[dict]:
     escrows = db.session.execute(select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.lane,
                                         LedgerAccount.held_cents)
                                  .where(LedgerAccount.kind == PROJECT_ESCROW).order_by(LedgerAccount.id)).all()
+    expected_of: dict[int, dict[int, int]] = {}
     for account_id, project_id, lane, held in escrows:
         project = db.session.get(Project, project_id)
-        if held == expected_hold(project, lane):
+        if project_id not in expected_of:
+            expected_of[project_id] = expected_holds(project)
+        if held == expected_of[project_id].get(lane, 0):
             continue  # read without a lock: only a difference is worth the lane's lock (it stalls leases)
         row = ledger.locked([account_id])[account_id]
-        expected = expected_hold(project, lane)
+        expected = expected_holds(project).get(lane, 0)
         if row.held_cents != expected:
             found.append({"project_id": project_id, "lane": lane, "held_cents": row.held_cents,
                           "expected_cents": expected})

@@ -170,6 +170,7 @@ def transition(*, account: Account, project_id: int, action: str, now: datetime)
     project.status = target
     db.session.flush()
     if action == "close":
+        escrow.lock_lanes(project_id=project.id, currency=project.currency)  # holds back, then the rest: one lock order
         _end_live_leases(project, now)
         escrow.release(project=project, now=now)
     return project

@@ -3,7 +3,7 @@ all queue for one row; every movement of an answer stays on the lane its lease r
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from marketplace.approvals import services as approvals
 from marketplace.assignments import services as assignments
@@ -160,4 +160,67 @@ def test_concurrent_leases_on_thin_lanes_spend_the_escrow_to_the_cent(committed_
         assert account_totals(PROJECT_ESCROW, project_id) == (56, 50)
         assert db.session.scalar(select(func.count()).select_from(Assignment)
                                  .where(Assignment.project_id == project_id)) == 5
+        assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
+
+
+def _takes_every_lane_before_any(app, project_id: int, touched_lane: int, call) -> None:
+    """Run `call` (an HTTP call in a thread) while this test holds the project's lowest escrow lane: it must
+    wait for that lane before it locks `touched_lane`, the lane it would otherwise lock first (one lock order)."""
+    with app.app_context(), db.engine.connect() as holder, db.engine.connect() as probe:
+        ids = dict(holder.execute(select(LedgerAccount.lane, LedgerAccount.id).where(
+            LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id)).all())
+        holder.execute(select(LedgerAccount.id).where(LedgerAccount.id == ids[0]).with_for_update())
+        done = {}
+        thread = threading.Thread(target=lambda: done.update(status=call()), daemon=True)
+        thread.start()
+        waiting = select(func.count()).select_from(text("pg_stat_activity")).where(
+            text("wait_event_type = 'Lock' AND backend_type = 'client backend'"))
+        while thread.is_alive() and not probe.scalar(waiting):
+            probe.rollback()
+        probe.rollback()
+        assert thread.is_alive()  # it waits for lane 0...
+        free = probe.execute(text("SELECT id FROM ledger_accounts WHERE id = :id FOR UPDATE SKIP LOCKED"),
+                             {"id": ids[touched_lane]}).all()
+        probe.rollback()
+        assert free == [(ids[touched_lane],)]  # ...holding no other lane
+        holder.rollback()
+        thread.join(timeout=JOIN_TIMEOUT_S)
+    assert not thread.is_alive() and done["status"] in (200, 201)
+
+
+@pytest.mark.postgres
+def test_closing_a_project_takes_every_lane_before_giving_back_a_lease_hold(committed_app):
+    with committed_app.app_context():
+        project = open_project(tasks=4, answers_per_task=4, reward_cents=10, fee_bps=0, funded=False)
+        fund_escrow(project)
+        annotator = _on_lane(5)
+        client = committed_app.test_client()
+        assert client.post(f"/api/v1/projects/{project.id}/assignments", headers=bearer(annotator)).status_code == 201
+        owner = bearer(db.session.get(type(annotator), project.requester_id))
+        db.session.commit()
+        project_id = project.id
+    _takes_every_lane_before_any(committed_app, project_id, 5, lambda: committed_app.test_client().post(
+        f"/api/v1/projects/{project_id}/close", headers=owner).status_code)
+    with committed_app.app_context():
+        assert set(_lanes(project_id).values()) == {(0, 0)}
+        assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
+
+
+@pytest.mark.postgres
+def test_an_answer_in_a_project_whose_rules_reject_takes_every_lane_before_paying(committed_app):
+    rule = {"metric": "gold_accuracy_lower_bound", "below": 0.6, "min_count": 5, "action": "block",
+            "reject_answers": True}
+    with committed_app.app_context():
+        project = open_project(tasks=4, answers_per_task=4, reward_cents=10, fee_bps=0, funded=False,
+                               quality_rules=[rule])
+        fund_escrow(project)
+        annotator = _on_lane(5)
+        headers = bearer(annotator)
+        lease = committed_app.test_client().post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+        db.session.commit()
+        project_id = project.id
+    _takes_every_lane_before_any(committed_app, project_id, 5, lambda: committed_app.test_client().post(
+        f"/api/v1/assignments/{lease['id']}/answer", json=LABEL, headers=headers).status_code)
+    with committed_app.app_context():
+        assert _lanes(project_id)[5] == (10, 0)  # 20 funded on the lane, the reward paid from it
         assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
