@@ -20,6 +20,7 @@ from marketplace.ledger.models import PROJECT_ESCROW, LedgerAccount
 from marketplace.projects.models import Project
 from marketplace.quality import rules as _rules
 from marketplace.quality import store as quality_store
+from marketplace.quality.models import AnnotatorStats
 from marketplace.tasks import store as tasks_store
 from marketplace.tasks.models import Task
 from marketplace.webhooks.models import WebhookEndpoint
@@ -38,10 +39,12 @@ SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.status, a.leased_at, a.e
        p.min_answers, p.max_answers, p.aggregation, p.class_priors, p.truth_model, p.model_as_annotator, p.model_confusion,
        p.budget_cents, coalesce(a.reward_cents, p.reward_cents) AS reward_cents, p.currency, e.id AS escrow_id,
        p.review_enabled, p.task_count, t.external_id, t.answer_count, t.slot_limit, t.gold_answer, t.gold_explanation,
+       coalesce(s.answers, 0) AS annotator_answers,
        EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.owner_id = p.requester_id AND w.active) AS has_webhooks,
        -- only types whose answers point into the data (boxes, spans...) need it: skip it for classes
        CASE WHEN p.label_schema->>'type' = 'classification' THEN NULL ELSE t.data END AS task_data
 FROM assignments a JOIN projects p ON p.id = a.project_id JOIN tasks t ON t.id = a.task_id
+LEFT JOIN annotator_stats s ON s.project_id = a.project_id AND s.annotator_id = a.annotator_id
 LEFT JOIN ledger_accounts e ON e.kind = 'project_escrow' AND e.owner_id = p.id AND e.currency = p.currency
                            AND e.lane = a.escrow_lane
 WHERE a.id = :assignment_id
@@ -60,9 +63,12 @@ _CONTEXT = (
         select(WebhookEndpoint.id).where(WebhookEndpoint.owner_id == Project.requester_id, WebhookEndpoint.active)
         .exists().label("has_webhooks"),
         Task.gold_answer, Task.gold_explanation, Task.data.label("task_data"),
+        func.coalesce(AnnotatorStats.answers, 0).label("annotator_answers"),
     )
     .join(Project, Project.id == Assignment.project_id)
     .join(Task, Task.id == Assignment.task_id)
+    .outerjoin(AnnotatorStats, (AnnotatorStats.project_id == Assignment.project_id)
+               & (AnnotatorStats.annotator_id == Assignment.annotator_id))
     .outerjoin(LedgerAccount, (LedgerAccount.kind == PROJECT_ESCROW) & (LedgerAccount.owner_id == Project.id)
                & (LedgerAccount.currency == Project.currency) & (LedgerAccount.lane == Assignment.escrow_lane))
     .where(Assignment.id == bindparam("assignment_id"))
@@ -70,7 +76,8 @@ _CONTEXT = (
 
 
 def context_row(assignment_id: int):
-    """The assignment with what answering it needs of its project, task and escrow lane (None: no such assignment)."""
+    """The assignment with what answering it needs of its project, task and escrow lane, and how many answers
+    its annotator has in the project (None: no such assignment)."""
     if is_postgres():
         return pg_one(_PG_CONTEXT, {"assignment_id": assignment_id})
     return core(_CONTEXT, {"assignment_id": assignment_id}).first()

@@ -73,10 +73,13 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     # write: it pays last, so that its escrow lane's row is held only for the payment and the commit.
     adaptive = row.target_confidence is not None and not row.is_gold
     follow_up = adaptive or (row.target_confidence is None and not row.is_gold and row.answer_count + 1 >= row.slot_limit)
-    # A rule that rejects answers refunds them on their own escrow lanes: in such a project the answer
-    # takes every lane before it pays, never another lane while it holds its own (escrow.lock_lanes).
-    rejecting = any(rule.get("reject_answers") for rule in row.quality_rules or ())
-    follow_up = follow_up or rejecting
+    # A rule that rejects answers refunds them on their own escrow lanes: where the rules are evaluated
+    # in such a project (a checkpoint, decided here from the count read with the lease, not after the
+    # write) the answer takes every lane before it pays, never another lane while it holds its own.
+    checkpoint = None
+    if any(rule.get("reject_answers") for rule in row.quality_rules or ()):
+        checkpoint = not row.is_gold and quality.is_checkpoint(annotator.id, row.project_id, row.annotator_answers + 1)
+    follow_up = follow_up or bool(checkpoint)
     written = answer_store.write_answer(row, annotator.id, clean, duration_ms, gold_correct, now, pay_later=follow_up)
     if written is None:
         raise Conflict("This assignment was answered or ended a moment ago; it takes no answer.", code="assignment_not_leased")
@@ -92,14 +95,14 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         metrics.policy_decided(decided.decision)
         done += decided.done
     if follow_up:
-        if rejecting:
+        if checkpoint:
             escrow.lock_lanes(project_id=row.project_id, currency=row.currency)
         answer_store.pay(row, annotator.id, now)
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
     RECOMPUTE_IF_DUE.after_commit(row.project_id)
     quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
                         now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
-                        recent_durations=getattr(counters, "recent_durations", None))
+                        recent_durations=getattr(counters, "recent_durations", None), checkpoint=checkpoint)
     if done:  # locks the progress row to the commit: last, after the escrow lane (paying, a rule's
         # rejection) in every closer, so that no two closers wait for each other
         closing.count_done(finishing or closing.Closing.of(row), done)

@@ -49,7 +49,7 @@ def count_review(*, reviewer_id: int, project_id: int, agrees: bool) -> None:
 
 
 def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,
-                duration_ms: int, recent_durations: list[int] | None = None) -> None:
+                duration_ms: int, recent_durations: list[int] | None = None, checkpoint: bool | None = None) -> None:
     """Apply the project's rules if this answer is one of the annotator's checkpoints.
 
     What follows an answer must not tell whether it was gold. So the rules are never evaluated on a
@@ -57,8 +57,11 @@ def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, no
     (one in QUALITY_CHECK_EVERY on average, a secret sequence per annotator and project): an effect
     shows a random number of answers after the answer that tipped it. The periodic recompute
     evaluates every rule for everyone too. The stats row is loaded and locked only if a rule fires.
+    `checkpoint`: the caller's own decision, taken before the answer was written (None: decided here).
     """
-    if not rules or counters.blocked or gold_answered or not is_checkpoint(annotator_id, project_id, counters.answers):
+    if not rules or counters.blocked or gold_answered:
+        return
+    if not (is_checkpoint(annotator_id, project_id, counters.answers) if checkpoint is None else checkpoint):
         return
     metrics = {}
     if _needs(rules, _rules.GOLD_LOWER_BOUND, counters.gold_seen):
