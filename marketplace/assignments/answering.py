@@ -75,7 +75,8 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     follow_up = adaptive or (row.target_confidence is None and not row.is_gold and row.answer_count + 1 >= row.slot_limit)
     # A rule that rejects answers refunds them on their own escrow lanes: where the rules are evaluated
     # in such a project (a checkpoint, decided here from the count read with the lease, not after the
-    # write) the answer takes every lane before it pays, never another lane while it holds its own.
+    # write) the answer first takes the lanes of the annotator's pending answers, its own among them,
+    # so that it never waits for another lane while it holds one.
     checkpoint = None
     if any(rule.get("reject_answers") for rule in row.quality_rules or ()):
         checkpoint = not row.is_gold and quality.is_checkpoint(annotator.id, row.project_id, row.annotator_answers + 1)
@@ -96,7 +97,7 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         done += decided.done
     if follow_up:
         if checkpoint:
-            escrow.lock_lanes(project_id=row.project_id, currency=row.currency)
+            escrow.lock_pending_lanes(project_id=row.project_id, currency=row.currency, annotator_id=annotator.id)
         answer_store.pay(row, annotator.id, now)
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
     RECOMPUTE_IF_DUE.after_commit(row.project_id)

@@ -98,10 +98,21 @@ def lock_lanes(*, project_id: int, currency: str) -> None:
 
     A transaction that locked some lanes and later wants others could wait for a lane another holds
     while that one waits for its own (a close giving back live leases' holds, then releasing the
-    rest; an answer paid on its lane, then a rule rejecting the annotator's answers on other lanes).
-    Taking them all first keeps the one lock order (ledger.services.locked).
+    rest). Taking them all first keeps the one lock order (ledger.services.locked).
     """
     ledger.locked([account_id for _, account_id in _lane_rows(project_id, currency)])
+
+
+def lock_pending_lanes(*, project_id: int, currency: str, annotator_id: int) -> None:
+    """Lock, in id order, the escrow lanes an annotator's answers awaiting a decision are reserved on: every
+    lane a rule's rejection of them touches (usually the annotator's own lane alone, where leases go first)."""
+    pending = select(Assignment.escrow_lane).where(
+        Assignment.project_id == project_id, Assignment.annotator_id == annotator_id,
+        Assignment.status.in_(PENDING_STATES), Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None))
+    db.session.execute(select(LedgerAccount.id).where(
+        LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
+        LedgerAccount.currency == currency.lower(), LedgerAccount.lane.in_(pending))
+        .order_by(LedgerAccount.id).with_for_update())
 
 
 def split(amount_cents: int, unit_cents: int) -> list[int]:

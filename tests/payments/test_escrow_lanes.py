@@ -163,13 +163,14 @@ def test_concurrent_leases_on_thin_lanes_spend_the_escrow_to_the_cent(committed_
         assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
 
 
-def _takes_every_lane_before_any(app, project_id: int, touched_lane: int, call) -> None:
-    """Run `call` (an HTTP call in a thread) while this test holds the project's lowest escrow lane: it must
-    wait for that lane before it locks `touched_lane`, the lane it would otherwise lock first (one lock order)."""
+def _waits_for_lane_before_another(app, project_id: int, held_lane: int, touched_lane: int, call) -> None:
+    """Run `call` (an HTTP call in a thread) while this test holds `held_lane` of the project's escrow: it must
+    wait for that lane before it locks `touched_lane`, a lane of higher id it would otherwise lock first."""
     with app.app_context(), db.engine.connect() as holder, db.engine.connect() as probe:
         ids = dict(holder.execute(select(LedgerAccount.lane, LedgerAccount.id).where(
             LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id)).all())
-        holder.execute(select(LedgerAccount.id).where(LedgerAccount.id == ids[0]).with_for_update())
+        assert ids[held_lane] < ids[touched_lane]
+        holder.execute(select(LedgerAccount.id).where(LedgerAccount.id == ids[held_lane]).with_for_update())
         done = {}
         thread = threading.Thread(target=lambda: done.update(status=call()), daemon=True)
         thread.start()
@@ -178,7 +179,7 @@ def _takes_every_lane_before_any(app, project_id: int, touched_lane: int, call) 
         while thread.is_alive() and not probe.scalar(waiting):
             probe.rollback()
         probe.rollback()
-        assert thread.is_alive()  # it waits for lane 0...
+        assert thread.is_alive()  # it waits for the held lane...
         free = probe.execute(text("SELECT id FROM ledger_accounts WHERE id = :id FOR UPDATE SKIP LOCKED"),
                              {"id": ids[touched_lane]}).all()
         probe.rollback()
@@ -199,7 +200,7 @@ def test_closing_a_project_takes_every_lane_before_giving_back_a_lease_hold(comm
         owner = bearer(db.session.get(type(annotator), project.requester_id))
         db.session.commit()
         project_id = project.id
-    _takes_every_lane_before_any(committed_app, project_id, 5, lambda: committed_app.test_client().post(
+    _waits_for_lane_before_another(committed_app, project_id, 0, 5, lambda: committed_app.test_client().post(
         f"/api/v1/projects/{project_id}/close", headers=owner).status_code)
     with committed_app.app_context():
         assert set(_lanes(project_id).values()) == {(0, 0)}
@@ -207,20 +208,32 @@ def test_closing_a_project_takes_every_lane_before_giving_back_a_lease_hold(comm
 
 
 @pytest.mark.postgres
-def test_an_answer_in_a_project_whose_rules_reject_takes_every_lane_before_paying(committed_app):
+def test_an_answer_whose_rules_may_reject_takes_its_pending_answers_lanes_before_paying(committed_app):
+    """Where a rule that rejects answers is evaluated, the answer locks the lanes of the annotator's pending
+    answers (which the rejection refunds to) before it pays on its own: here lane 2, then lane 5."""
     rule = {"metric": "gold_accuracy_lower_bound", "below": 0.6, "min_count": 5, "action": "block",
             "reject_answers": True}
     with committed_app.app_context():
         project = open_project(tasks=4, answers_per_task=4, reward_cents=10, fee_bps=0, funded=False,
                                quality_rules=[rule])
-        fund_escrow(project)
+        lanes = escrow.escrow_lanes(project)
+        fund_requester(project.requester_id, 30)
+        source = ledger.account(REQUESTER_AVAILABLE, project.requester_id, project.currency)
+        ledger.post(key="to-lane-2", kind="escrow", reference=("project", project.id), now=utcnow(),
+                    moves=[ledger.Move(source, lanes[2], 10)])
         annotator = _on_lane(5)
         headers = bearer(annotator)
-        lease = committed_app.test_client().post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+        client = committed_app.test_client()
+        first = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+        assert client.post(f"/api/v1/assignments/{first['id']}/answer", json=LABEL, headers=headers).status_code == 200
+        ledger.post(key="to-lane-5", kind="escrow", reference=("project", project.id), now=utcnow(),
+                    moves=[ledger.Move(source, lanes[5], 20)])
+        second = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
+        assert [db.session.get(Assignment, a["id"]).escrow_lane for a in (first, second)] == [2, 5]
         db.session.commit()
         project_id = project.id
-    _takes_every_lane_before_any(committed_app, project_id, 5, lambda: committed_app.test_client().post(
-        f"/api/v1/assignments/{lease['id']}/answer", json=LABEL, headers=headers).status_code)
+    _waits_for_lane_before_another(committed_app, project_id, 2, 5, lambda: committed_app.test_client().post(
+        f"/api/v1/assignments/{second['id']}/answer", json=LABEL, headers=headers).status_code)
     with committed_app.app_context():
-        assert _lanes(project_id)[5] == (10, 0)  # 20 funded on the lane, the reward paid from it
+        assert _lanes(project_id)[2] == (0, 0) and _lanes(project_id)[5] == (10, 0)
         assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
