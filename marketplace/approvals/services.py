@@ -64,9 +64,12 @@ def approve(*, project: Project, ids: list[int], actor_id: int | None, now: date
     if not ids:
         return 0
     rows = assignment_store.mark_approved(project_id=project.id, ids=ids, actor_id=actor_id, now=now)
-    per_annotator, fees = _owed(project, rows)
-    if not per_annotator:
+    owed, fees = _owed(project, rows)
+    if not owed:
         return len(rows)
+    per_annotator = Counter()
+    for (annotator_id, _), cents in owed.items():
+        per_annotator[annotator_id] += cents
     moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency),
                          ledger.account(ANNOTATOR_AVAILABLE, a, project.currency), cents)
              for a, cents in sorted(per_annotator.items())]
@@ -79,26 +82,22 @@ def approve(*, project: Project, ids: list[int], actor_id: int | None, now: date
     return len(rows)
 
 
-def _owed(project: Project, rows) -> tuple[dict[int, int], dict[int, int]]:
-    """Each annotator's rewards over some answers, and the answers' fees per escrow lane account they were
-    reserved on, at the reward each lease was given (a team's or an arm's, else the project's); annotators
-    owed nothing are left out."""
-    per_annotator: Counter = Counter()
-    per_lane: Counter = Counter()
+def _owed(project: Project, rows) -> tuple[dict[tuple[int, int], int], dict[int, int]]:
+    """Some answers' rewards per (annotator, escrow lane account the answer was paid from) and their fees per
+    escrow lane account, at the reward each lease was given (a team's or an arm's, else the project's);
+    answers that paid nothing are left out."""
+    rewards: Counter = Counter()
+    fees: Counter = Counter()
     for row in rows:
         reward = project.reward_cents if row.reward_cents is None else row.reward_cents
         if reward:
-            per_annotator[row.annotator_id] += reward
-            per_lane[row.escrow_lane] += escrow.fee_cents(reward, project.fee_bps)
-    lanes = escrow.escrow_lanes(project) if per_lane else []
-    return dict(per_annotator), {lanes[lane]: cents for lane, cents in per_lane.items() if cents}
-
-
-def _refunds(project: Project, rows) -> list[tuple]:
-    """(row, escrow lane account, reward) of each rejected answer that paid a reward: it goes back to its lane."""
+            rewards[row.annotator_id, row.escrow_lane] += reward
+            fees[row.escrow_lane] += escrow.fee_cents(reward, project.fee_bps)
+    if not rewards:
+        return {}, {}
     lanes = escrow.escrow_lanes(project)
-    paid = [(row, project.reward_cents if row.reward_cents is None else row.reward_cents) for row in rows]
-    return [(row, lanes[row.escrow_lane], reward) for row, reward in sorted(paid, key=lambda p: p[0].id) if reward]
+    return ({(a, lanes[lane]): cents for (a, lane), cents in rewards.items()},
+            {lanes[lane]: cents for lane, cents in fees.items() if cents})
 
 
 def check_rejection(category: str, reason: str) -> None:
@@ -128,10 +127,10 @@ def reject(*, project: Project, ids: list[int], category: str, reason: str, acto
     if not rows:
         return 0
     _reopen_slots(project, sorted(row.task_id for row in counted if not row.is_gold))
-    per_annotator, fees = _owed(project, rows)
-    if per_annotator:
-        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, row.annotator_id, project.currency), lane, cents)
-                 for row, lane, cents in _refunds(project, rows)]
+    owed, fees = _owed(project, rows)
+    if owed:  # each reward back to the lane that paid it
+        moves = [ledger.Move(ledger.account(ANNOTATOR_PENDING, a, project.currency), lane, cents)
+                 for (a, lane), cents in sorted(owed.items())]
         done = sorted(row.id for row in rows)
         ledger.post(key=_batch_key("reject", done), kind="rejection", reference=("project", project.id), moves=moves,
                     holds={lane: -cents for lane, cents in fees.items()}, now=now, details={"assignments": done[:1000]},

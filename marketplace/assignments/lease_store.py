@@ -29,7 +29,6 @@ from marketplace.assignments.models import LEASED, Assignment
 from marketplace.db import is_postgres, pg_one, pg_sql
 from marketplace.extensions import db
 from marketplace.ledger import store as ledger_store
-from marketplace.ledger.models import PROJECT_ESCROW, LedgerAccount
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
@@ -342,10 +341,7 @@ def funds(*, project_id: int, annotator_id: int) -> Funds:
     had = select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.annotator_id == annotator_id)
     work = db.session.scalar(select(Task.id).where(Task.project_id == project_id, Task.status == OPEN,
                                                    Task.slots_taken < Task.slot_limit, ~had.exists()).limit(1))
-    project = db.session.get(Project, project_id)
-    free = [int(f) for f in db.session.scalars(select(LedgerAccount.balance_cents - LedgerAccount.held_cents).where(
-        LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
-        LedgerAccount.currency == project.currency.lower()))]
+    free = escrow.lane_frees(project_id=project_id)
     return Funds(work is not None, sum(free), max(free, default=0))
 
 

@@ -53,8 +53,9 @@ def hold_answer(*, project_id: int, currency: str, lane: int, cost: int) -> int 
 
 # The same movement as ledger.post would make, as CTE steps the submit statement runs after marking
 # the assignment submitted (`done`): record the transaction (its unique key makes a replay do
-# nothing), take the reward off the escrow lane its lease reserved on (:escrow_id) and its reservation, credit the annotator's pending
-# balance (creating the account on first use), write both entries. Escrow is locked before the
+# nothing), take the reward off the escrow lane its lease reserved on (:escrow_id) and its
+# reservation, credit the annotator's pending balance (creating the account on first use), write
+# both entries. Escrow is locked before the
 # pending account, the order ledger.locked uses. `:pay` is false when the statement must not pay.
 PAY_ANSWER = """
 pay_txn AS (

@@ -24,7 +24,8 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from marketplace.assignments.models import LEASED, PENDING_STATES, SUBMITTED, Assignment
+from marketplace.assignments import store as assignment_store
+from marketplace.assignments.models import LEASED, SUBMITTED, Assignment
 from marketplace.db import greatest
 from marketplace.errors import Conflict
 from marketplace.extensions import db
@@ -106,9 +107,8 @@ def lock_lanes(*, project_id: int, currency: str) -> None:
 def lock_pending_lanes(*, project_id: int, currency: str, annotator_id: int) -> None:
     """Lock, in id order, the escrow lanes an annotator's answers awaiting a decision are reserved on: every
     lane a rule's rejection of them touches (usually the annotator's own lane alone, where leases go first)."""
-    pending = select(Assignment.escrow_lane).where(
-        Assignment.project_id == project_id, Assignment.annotator_id == annotator_id,
-        Assignment.status.in_(PENDING_STATES), Assignment.approved_at.is_(None), Assignment.rejected_at.is_(None))
+    pending = select(Assignment.escrow_lane).where(assignment_store.awaiting_decision(project_id),
+                                                   Assignment.annotator_id == annotator_id)
     db.session.execute(select(LedgerAccount.id).where(
         LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
         LedgerAccount.currency == currency.lower(), LedgerAccount.lane.in_(pending))
@@ -243,14 +243,19 @@ def states(projects) -> dict[int, dict]:
     return found
 
 
+def lane_frees(*, project_id: int) -> list[int]:
+    """What is free on each lane of a project's escrow right now (empty: it has none)."""
+    project = db.session.get(Project, project_id)
+    return [int(cents) for cents in db.session.scalars(
+        select(LedgerAccount.balance_cents - LedgerAccount.held_cents)
+        .where(LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
+               LedgerAccount.currency == project.currency.lower()))]
+
+
 def free_cents(*, project_id: int) -> int | None:
     """What is free on a project's escrow right now, over all its lanes (None: it has none)."""
-    project = db.session.get(Project, project_id)
-    free, lanes = db.session.execute(
-        select(func.sum(LedgerAccount.balance_cents - LedgerAccount.held_cents), func.count())
-        .where(LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id,
-               LedgerAccount.currency == project.currency.lower())).one()
-    return int(free) if lanes else None
+    frees = lane_frees(project_id=project_id)
+    return sum(frees) if frees else None
 
 
 class OutOfFunds(Conflict):
@@ -279,12 +284,10 @@ def expected_holds(project) -> dict[int, int]:
     its live leases' cost and its pending answers' fees."""
     reward = func.coalesce(Assignment.reward_cents, project.reward_cents)
     live = Assignment.status == LEASED
-    pending = (Assignment.status.in_(PENDING_STATES) & Assignment.approved_at.is_(None)
-               & Assignment.rejected_at.is_(None))
     found: dict[int, int] = {}
     for lane, r, is_live, n in db.session.execute(
             select(Assignment.escrow_lane, reward, live, func.count())
-            .where(Assignment.project_id == project.id, live | pending)
+            .where(Assignment.project_id == project.id, live | assignment_store.awaiting_decision(project.id))
             .group_by(Assignment.escrow_lane, reward, live)):
         found[lane] = found.get(lane, 0) + n * (cost_of(r, project.fee_bps) if is_live else fee_cents(r, project.fee_bps))
     return found
