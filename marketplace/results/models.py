@@ -17,12 +17,20 @@ SKIPPED = "skipped"
 WRITING = "writing"
 
 
+# A recompute rewrites every result of a project in place; none of the columns it writes is indexed, so
+# each new version can be a heap-only tuple (no index entries) if its page has room for it. Pages half
+# full leave room for one full rewrite between two prunings of the page. Measured on 10M answers
+# (benchmarks/recompute.py): writing 2M results took 12-13 s instead of 21 s.
+RESULTS_FILLFACTOR = 50
+
+
 class Result(db.Model):
     __tablename__ = "results"
     __table_args__ = (
         Index("ix_results_project_task", "project_id", "task_id"),
         Index("ix_results_unannounced", "project_id", "task_id", postgresql_where=text("NOT announced"),
               sqlite_where=text("NOT announced")),
+        {"postgresql_with": {"fillfactor": RESULTS_FILLFACTOR}},
     )
 
     task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"), primary_key=True)

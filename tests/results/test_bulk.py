@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from marketplace import inference, labels
 from marketplace.assignments.models import SUBMITTED, Assignment
@@ -11,7 +11,7 @@ from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.results import bulk_store as bulk
 from marketplace.results import store
-from marketplace.results.models import Result
+from marketplace.results.models import RESULTS_FILLFACTOR, Result
 from marketplace.tasks.models import Task
 from tests.factories import AnnotatorFactory, TaskFactory, open_project
 
@@ -101,3 +101,24 @@ def test_read_ids_returns_a_bigint_column_as_an_array(ctx):
     project = open_project(tasks=4)
     ids = bulk.read_ids(_connection(), "SELECT id FROM tasks WHERE project_id = %s ORDER BY id", (project.id,))
     assert ids.tolist() == list(db.session.scalars(select(Task.id).where(Task.project_id == project.id).order_by(Task.id)))
+
+
+def test_rewriting_results_keeps_every_new_version_on_its_page(ctx):
+    """results is half-full per page (RESULTS_FILLFACTOR): a recompute's rewrite of every result is heap-only
+    updates, with no new index entries (a full page would move each version and index it again)."""
+    project = open_project(tasks=0)
+    task_ids = np.array([TaskFactory(project_id=project.id, external_id=f"t{i}").id for i in range(400)])
+    first, second = np.tile([0.7, 0.2, 0.1], (400, 1)), np.tile([0.1, 0.2, 0.7], (400, 1))
+    write = dict(project_id=project.id, classes=CLASSES, task_ids=task_ids, answer_counts=np.full(400, 3), now=utcnow())
+    bulk.write_posteriors(_connection(), method="auto:ds", posteriors=first, **write)
+    hot_before = db.session.execute(text("SELECT pg_stat_get_xact_tuples_hot_updated('results'::regclass)")).scalar()
+    bulk.write_posteriors(_connection(), method="auto:ebcc", posteriors=second, **write)
+    hot = db.session.execute(text("SELECT pg_stat_get_xact_tuples_hot_updated('results'::regclass)")).scalar()
+    # Nearly all: a version a few bytes longer ("auto:ebcc", "bird") does not fit beside every row of a page.
+    # On full pages only those of the last, part-filled page would be.
+    assert hot - hot_before >= 360
+    options = db.session.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'results'")).scalar()
+    assert f"fillfactor={RESULTS_FILLFACTOR}" in options
+    labels_now = db.session.scalars(select(Result.label).where(Result.project_id == project.id)
+                                    .execution_options(populate_existing=True)).all()
+    assert labels_now == ["bird"] * 400
