@@ -8,7 +8,8 @@ gunicorn's own lines; LOG_LEVEL sets the app's).
   and propagates there, so "Booting worker", worker timeouts and "Error handling request"
   tracebacks come out as JSON too.
 - gunicorn's access log is off: the app logs each request itself, with the request id, account,
-  route and duration (marketplace.access). An --access-logfile given anyway is ignored.
+  route and duration (marketplace.access). An --access-logfile given anyway is ignored, and
+  gunicorn builds no access-log fields per request (`logger_class`).
 - Requests gunicorn itself refuses before the app sees them (a NUL or a bad character in a header,
   a request line too long) get the API's one JSON error shape instead of gunicorn's HTML page.
 - child_exit: a dead worker's live Prometheus values leave PROMETHEUS_MULTIPROC_DIR (metrics.py).
@@ -18,7 +19,7 @@ gunicorn's own lines; LOG_LEVEL sets the app's).
 """
 import json
 
-from gunicorn import util
+from gunicorn import glogging, util
 
 from marketplace import logs
 from marketplace.config import config_from_env
@@ -44,6 +45,21 @@ def _json_error(sock, status_int, reason, mesg):
             f"Content-Length: {len(payload)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + payload)
 
+
+class _NoAccessLog(glogging.Logger):
+    """gunicorn's logger with its access log off for good.
+
+    A logconfig_dict (above) makes gunicorn count its access log as on: every request then built its
+    log fields (headers, times, a dict of atoms) and a record for a logger without a handler, about 1%
+    of a worker's time on the lease and answer endpoints (py-spy under benchmarks/lease_throughput.py).
+    """
+
+    @property
+    def access_log_enabled(self):
+        return False
+
+
+logger_class = _NoAccessLog
 
 util.write_error = _json_error  # the one place gunicorn's workers write an error page (workers/base.py)
 

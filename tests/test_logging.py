@@ -185,12 +185,12 @@ def _json_only(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
-def test_gunicorn_config_sends_its_error_log_through_json_and_drops_its_access_log():
+def test_gunicorn_config_sends_its_error_log_through_json_and_drops_its_access_log_without_building_it():
     script = """
 import logging, runpy
 from gunicorn.config import Config
-from gunicorn.glogging import Logger
 settings = runpy.run_path("gunicorn.conf.py")
+Logger = settings["logger_class"]
 cfg = Config()
 for name in ("logconfig_dict", "accesslog", "capture_output"):
     cfg.set(name, settings[name])
@@ -203,6 +203,9 @@ except ZeroDivisionError:
     log.exception("Error handling request")
 logging.getLogger("gunicorn.access").info("GET / HTTP/1.1 200")
 logging.getLogger("marketplace.access").info("GET /api/v1/health 200")
+assert log.access_log_enabled is False
+log.atoms = None  # what gunicorn calls to build a request's log fields: calling it now would raise
+log.access(None, None, {}, None)
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "LOG_LEVEL": "INFO"})
