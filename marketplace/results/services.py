@@ -161,7 +161,10 @@ def result_rows(*, account: Account, project_id: int, cursor: int | None, limit:
         .limit(limit + 1)
     )
     if cursor:
-        query = query.where(Result.task_id > cursor)
+        # On both sides of the join: PostgreSQL carries equalities across a join, not inequalities, and its
+        # merge join would walk the project's tasks from the first one again on every page (an export of
+        # n results read ~n^2/2000 task rows).
+        query = query.where(Result.task_id > cursor, Task.id > cursor)
     if updated_since is not None:
         query = query.where(Result.updated_at >= updated_since)
     found = db.session.execute(query).all()  # columns, not entities: an export reads every row
