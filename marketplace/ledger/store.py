@@ -55,8 +55,8 @@ def hold_answer(*, project_id: int, currency: str, lane: int, cost: int) -> int 
 # the assignment submitted (`done`): record the transaction (its unique key makes a replay do
 # nothing), take the reward off the escrow lane its lease reserved on (:escrow_id) and its
 # reservation, credit the annotator's pending balance (creating the account on first use), write
-# both entries. Escrow is locked before the
-# pending account, the order ledger.locked uses. `:pay` is false when the statement must not pay.
+# both entries. Escrow is locked before the pending account, the order ledger.locked uses. `:pay` is
+# false when the statement must not pay.
 PAY_ANSWER = """
 pay_txn AS (
     INSERT INTO ledger_transactions (idempotency_key, kind, reference_type, reference_id, memo, created_at)
