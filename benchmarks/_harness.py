@@ -63,6 +63,35 @@ def migrate(name: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+# PostgreSQL's autovacuum defaults: a table is analyzed once this many rows changed since its last
+# ANALYZE (base + scale x its rows), and vacuumed once this many rows are dead.
+ANALYZE_BASE, ANALYZE_SCALE = 50, 0.1
+VACUUM_BASE, VACUUM_SCALE = 50, 0.2
+
+
+def autovacuum(name: str) -> list[str]:
+    """Do on database `name` what PostgreSQL's autovacuum, at its default settings, would have done by now.
+
+    The benchmark server may run with autovacuum off (this machine's does). Then a table a run fills
+    from empty keeps an empty table's statistics for good, and every backend keeps the plans it
+    made for one, sequential scans in its foreign-key checks and prepared statements, so the run
+    measures a planner artifact no deployment has. Callers run this between measured windows, for
+    every compared app alike. Returns what it did.
+    """
+    done = []
+    with psycopg.connect(db_url(name), autocommit=True) as conn:
+        tables = conn.execute("""SELECT s.relname, s.n_mod_since_analyze, s.n_dead_tup, greatest(c.reltuples, 0)
+                                 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid""").fetchall()
+        for table, changed, dead, rows in tables:
+            if dead > VACUUM_BASE + VACUUM_SCALE * rows:
+                conn.execute(f'VACUUM ANALYZE "{table}"')
+                done.append(f"vacuum {table}")
+            elif changed > ANALYZE_BASE + ANALYZE_SCALE * rows:
+                conn.execute(f'ANALYZE "{table}"')
+                done.append(f"analyze {table}")
+    return done
+
+
 def app_env(name: str) -> dict:
     """Environment of the app: PostgreSQL database `name`, jobs inline (no Redis)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FLASK_APP")}
@@ -84,8 +113,9 @@ def free_port() -> int:
 class Gunicorn:
     """One gunicorn master (sync workers) on 127.0.0.1; `stop()` is safe to call twice."""
 
-    def __init__(self, target: str, env: dict, workers: int, extra: tuple = ()):
+    def __init__(self, target: str, env: dict, workers: int, extra: tuple = (), database: str | None = None):
         self.port = free_port()
+        self.database = database  # the database it serves, for autovacuum() between measured windows
         cmd = [str(BIN / "gunicorn"), "-k", "sync", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
                "--log-level", "warning", "--backlog", "2048", *extra, target]
         self.proc = subprocess.Popen(cmd, cwd=APP_DIR, env=env, start_new_session=True)

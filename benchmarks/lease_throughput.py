@@ -35,6 +35,13 @@ How
   Compared runs are interleaved in --slices slices (A B, B A, ...) so background load on the shared
   machine hits both alike; each slice starts with --warmup unmeasured seconds; only requests that
   end inside a measured window count.
+  Before each slice (and each open-loop rate) the database about to be measured gets what
+  PostgreSQL's autovacuum would have done by then at its default thresholds (h.autovacuum: ANALYZE,
+  or VACUUM ANALYZE, of each table past them), outside the measured window, for both apps alike. The
+  CI server runs with autovacuum off: without this, a table the run fills from empty (assignments,
+  the ledger, results) keeps an empty table's statistics, and every backend keeps the plans it made
+  for one (sequential scans in foreign-key checks, merge joins over an annotator's whole history),
+  which no deployment with autovacuum on sees. --no-autovacuum measures that way anyway.
 
 Run from the repo root:  .venv/bin/python benchmarks/lease_throughput.py [--seconds 20] [--help]
 Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432); BENCH_APP_DIR, the checkout
@@ -78,6 +85,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip-quality", action="store_true", help="skip the quality-control comparison")
     p.add_argument("--skip-scale", action="store_true", help="only the throughput part")
     p.add_argument("--keep-db", action="store_true", help="leave the databases behind for inspection")
+    p.add_argument("--no-autovacuum", dest="autovacuum", action="store_false",
+                   help="do not analyze/vacuum between slices (the measure before 2026-12-05: on a server with "
+                        "autovacuum off, plans made for empty tables)")
     p.add_argument("--open-loop", default="", metavar="RATES",
                    help="also run the open loop at these lease->answer pairs per second, e.g. 50,100,150,200,250")
     p.add_argument("--pool", type=int, default=300, help="annotators the open loop draws from (default 300)")
@@ -116,6 +126,8 @@ def measure(contenders: list[tuple[h.Gunicorn, list[h.Annotator]]], args) -> lis
         for i in order:
             server, annotators = contenders[i]
             st = state[i]
+            if args.autovacuum:
+                h.autovacuum(server.database)
             before_cpu = server.worker_cpu()
             before_n = sum(len(a.leases.rows) + len(a.answers.rows) for a in annotators)
             start, end, cpu = h.run_load(server.port, annotators, args.seconds / args.slices, args.warmup)
@@ -147,9 +159,9 @@ def row(label, name, m) -> list:
 
 def throughput(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
     rows, verdicts = [], []
-    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers, database=APP_DB)
     ref = h.Gunicorn("reference_app:app", {**h.app_env(REF_DB), "BENCH_REF_DATABASE_URL": h.db_url(REF_DB)},
-                     args.workers)
+                     args.workers, database=REF_DB)
     try:
         for apt, project in state["projects"].items():
             used = 0
@@ -187,15 +199,17 @@ def open_loop(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
     """Fixed arrival rates of lease -> answer pairs (Poisson), app and reference alternately at each rate."""
     people = state["people"][sum(counts):sum(counts) + args.pool]
     rates = [float(r) for r in args.open_loop.split(",") if r]
-    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers, database=APP_DB)
     ref = h.Gunicorn("reference_app:app", {**h.app_env(REF_DB), "BENCH_REF_DATABASE_URL": h.db_url(REF_DB)},
-                     args.workers)
+                     args.workers, database=REF_DB)
     rows, best = [], {"app": 0.0, "ref": 0.0}
     try:
         for i, rate in enumerate(rates):
             contenders = [("app", app, app_annotators), ("ref", ref, ref_annotators)]
             for name, server, crowd in (contenders if i % 2 == 0 else contenders[::-1]):
                 annotators = crowd(state["project"], people)
+                if args.autovacuum:
+                    h.autovacuum(server.database)
                 start, end, away = h.run_open_loop(server.port, annotators, rate, args.open_seconds, args.warmup, seed=i)
                 lease = h.summarise(h.merged(annotators, "leases"), [(start, end)], 201)
                 answer = h.summarise(h.merged(annotators, "answers"), [(start, end)], 200)
@@ -216,7 +230,7 @@ def open_loop(args, counts: list[int], state: dict) -> tuple[list, list[str]]:
 def quality_overhead(args, state: dict) -> tuple[list, list[str]]:
     """The same crowd on the plain project and on the one with gold and rules, interleaved."""
     people = state["people"][:args.scale_annotators]
-    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers, database=APP_DB)
     try:
         plain, checked = measure([(app, app_annotators(state["project"], people)),
                                   (app, app_annotators(state["quality"], people))], args)
@@ -237,7 +251,7 @@ def quality_overhead(args, state: dict) -> tuple[list, list[str]]:
 def scale(args, state: dict) -> tuple[list, list[str]]:
     people = state["people"][:args.scale_annotators]
     heavy_id = people[0][0]
-    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers)
+    app = h.Gunicorn("wsgi:app", h.app_env(APP_DB), args.workers, database=APP_DB)
     try:
         token = state["req_token"]
         small = new_project(app.port, token, "scale-small", args.redundancies[0])
