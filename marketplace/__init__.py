@@ -8,7 +8,6 @@ Nothing happens at import time, and Flask is imported only inside the factory so
 
 def create_app(config=None):
     """Build the Flask application from a Config class (default: from the environment)."""
-    from flask import Flask
     from sqlalchemy.engine import make_url
 
     from marketplace import cli, clock, cors, errors, inputs, limits, logs, metrics, openapi, query, queue
@@ -17,9 +16,9 @@ def create_app(config=None):
     from marketplace.db import tune_engine
     from marketplace.extensions import api, db, migrate
     from marketplace.payments import gateway  # inside: importing marketplace must not load Flask (inference)
-    from marketplace.routes import NoCookieSession, blueprints
+    from marketplace.routes import App, NoCookieSession, blueprints
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     app.config.from_object(config or config_from_env())
     check_secrets(app.config)
     logs.init_app(app)  # early: its request id and timer wrap the other hooks; JSON lines from here on

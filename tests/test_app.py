@@ -1,11 +1,12 @@
 """App-wide behaviour: health, the one error shape, the committed OpenAPI spec, job paths."""
 import importlib
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from marketplace import queue
+from marketplace import queue, routes
 
 SPEC = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
 ERROR_KEYS = {"status", "type", "code", "message", "param", "errors", "request_id"}
@@ -111,3 +112,41 @@ def test_the_embedded_mode_keeps_its_development_key_and_a_real_key_starts():
     real = type("Real", (Config,), {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/x",
                                     "SECRET_KEY": "a-long-random-value-0123456789"})
     assert create_app(real).config["SECRET_KEY"] == "a-long-random-value-0123456789"
+
+
+class _View:
+    def get(self):
+        return "plain"
+
+
+def test_the_app_asks_once_per_function_whether_it_is_a_coroutine(app, monkeypatch):
+    asked = []
+    real = routes.iscoroutinefunction
+    monkeypatch.setattr(routes, "iscoroutinefunction", lambda f: asked.append(f) or real(f))
+    app._coroutines.clear()
+
+    def hook():
+        return None
+
+    assert app.ensure_sync(hook) is hook and app.ensure_sync(hook) is hook
+    methods = [_View().get for _ in range(50)]  # what MethodView does: a new instance per request
+    assert all(app.ensure_sync(m) is m for m in methods)
+    assert len(asked) == 2 and set(app._coroutines) == {hook, _View.get}
+
+
+def test_a_coroutine_still_runs_through_async_to_sync(app, monkeypatch):
+    monkeypatch.setattr(app, "async_to_sync", lambda func: ("wrapped", func))
+
+    async def view():
+        return "async"
+
+    assert app.ensure_sync(view) == ("wrapped", view)
+    assert app.ensure_sync(view) == ("wrapped", view)  # remembered as a coroutine, still wrapped
+
+
+def test_the_memo_stays_bounded(app, monkeypatch):
+    monkeypatch.setattr(type(app), "MEMO_SIZE", 3)
+    app._coroutines.clear()
+    made = [partial(print, n) for n in range(10)]  # objects made per call, without __func__
+    assert all(app.ensure_sync(p) is p for p in made)
+    assert len(app._coroutines) == 3
