@@ -40,7 +40,7 @@ How
   or VACUUM ANALYZE, of each table past them), outside the measured window, for both apps alike. The
   CI server runs with autovacuum off: without this, a table the run fills from empty (assignments,
   the ledger, results) keeps an empty table's statistics, and every backend keeps the plans it made
-  for one (sequential scans in foreign-key checks, merge joins over an annotator's whole history),
+  for one (foreign-key checks at six times their cost, merge joins over an annotator's history),
   which no deployment with autovacuum on sees. --no-autovacuum measures that way anyway.
 
 Run from the repo root:  .venv/bin/python benchmarks/lease_throughput.py [--seconds 20] [--help]
