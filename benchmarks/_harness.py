@@ -69,28 +69,23 @@ ANALYZE_BASE, ANALYZE_SCALE = 50, 0.1
 VACUUM_BASE, VACUUM_SCALE = 50, 0.2
 
 
-def autovacuum(name: str) -> list[str]:
+def autovacuum(name: str) -> None:
     """Do on database `name` what PostgreSQL's autovacuum, at its default settings, would have done by now.
 
     The benchmark server may run with autovacuum off (this machine's does). Then a table a run fills
     from empty keeps an empty table's statistics for good, and every backend keeps the plans it
     made for one in its foreign-key checks and prepared statements (measured: a check on
     ledger_transactions read 30 buffers instead of 5), so the run measures a planner artifact no
-    deployment has. Callers run this between measured windows, for
-    every compared app alike. Returns what it did.
+    deployment has. Callers run this between measured windows, for every compared app alike.
     """
-    done = []
     with psycopg.connect(db_url(name), autocommit=True) as conn:
         tables = conn.execute("""SELECT s.relname, s.n_mod_since_analyze, s.n_dead_tup, greatest(c.reltuples, 0)
                                  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid""").fetchall()
         for table, changed, dead, rows in tables:
             if dead > VACUUM_BASE + VACUUM_SCALE * rows:
                 conn.execute(f'VACUUM ANALYZE "{table}"')
-                done.append(f"vacuum {table}")
             elif changed > ANALYZE_BASE + ANALYZE_SCALE * rows:
                 conn.execute(f'ANALYZE "{table}"')
-                done.append(f"analyze {table}")
-    return done
 
 
 def app_env(name: str) -> dict:
