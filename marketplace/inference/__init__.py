@@ -8,6 +8,7 @@ arbitrary ids into those codes and back.
 from __future__ import annotations
 
 from .bcc import ebcc, ibcc
+from .community import community_dawid_skene
 from .agreement import (cohens_kappa, fleiss_kappa, krippendorff_alpha, krippendorff_alpha_counts,
                         percent_agreement)
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
@@ -26,6 +27,7 @@ METHODS = {
     "wawa": wawa,
     "ds": dawid_skene,
     "ds_auto": dawid_skene_auto,
+    "cds": community_dawid_skene,
     "one_coin": one_coin_dawid_skene,
     "glad": glad,
     "mace": mace,
@@ -47,7 +49,7 @@ def infer(task_idx, annotator_idx, label_idx, K, *, method: str = DEFAULT_METHOD
 
 __all__ = [
     "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
-    "auto", "cohens_kappa", "dawid_skene", "dawid_skene_auto", "ebcc", "encode_answers", "encode_coded_answers", "encode_ids",
+    "auto", "cohens_kappa", "community_dawid_skene", "dawid_skene", "dawid_skene_auto", "ebcc", "encode_answers", "encode_coded_answers", "encode_ids",
     "fleiss_kappa", "glad", "ibcc", "infer",
     "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "majority_vote", "numeric_mean", "numeric_median",
     "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",
