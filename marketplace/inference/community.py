@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_answers, check_priors
-from ._core import answer_matrices, learned_priors
-from .dawid_skene import DEFAULT_SMOOTHING, _clamp_gold_t, _converged, _initial_posteriors_t, e_step
+from ._core import answer_matrices
+from .dawid_skene import DEFAULT_SMOOTHING, _converged, _initial_posteriors_t, expected_counts, map_step
 from .result import InferenceResult
 
 DEFAULT_COMMUNITIES = 3
@@ -79,10 +79,7 @@ def community_dawid_skene(
     counts = np.empty((K, W * K))  # [true k, (annotator w, answer l)]
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
-        for k in range(K):
-            counts[k] = AT @ post_t[k]
-        counts3 = counts.reshape(K, W, K)
-        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post_t.T)
+        counts3, class_priors = expected_counts(AT, post_t, counts, fixed_priors)
         # Communities from their members' expected counts, then each annotator's membership from
         # how likely its own counts are under each community (one pass of a mixture's EM).
         means = np.einsum("wc,kwl->ckl", members, counts3) + _TINY
@@ -94,14 +91,7 @@ def community_dawid_skene(
         members /= members.sum(axis=1, keepdims=True)
         mean = np.einsum("wc,ckl->kwl", members, means)  # each annotator's prior mean, [true k, w, answer l]
         pseudo = (strength * K) * class_priors[:, None, None] * mean
-        conf = counts3 + pseudo
-        np.maximum(conf, _TINY, out=conf)
-        conf /= conf.sum(axis=2, keepdims=True)
-        log_conf = np.log(conf)
-        post_t, log_evidence = e_step(log_conf.reshape(K, W * K), np.log(class_priors), A)
-        _clamp_gold_t(post_t, a)
-        log_lik = float(log_evidence.sum())
-        objective = log_lik + float(np.einsum("kwl,kwl->", pseudo, log_conf))
+        conf, post_t, log_lik, objective = map_step(counts3, pseudo, class_priors, A, a)
         if _converged(objective, previous, tol):
             converged = True
             break

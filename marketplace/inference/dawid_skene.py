@@ -125,6 +125,36 @@ def e_step(log_rows_t, log_priors, A) -> tuple[np.ndarray, np.ndarray]:
     return softmax_columns(log_post)
 
 
+def expected_counts(AT, post_t, out, fixed_priors):
+    """The M-step's statistics: `out` (K, W * K) filled with the expected answers l of annotator w on
+    tasks of class k, returned as [k, w, l]; the class priors (`fixed_priors`, else learned)."""
+    K = out.shape[0]
+    for k in range(K):
+        out[k] = AT @ post_t[k]
+    return out.reshape(K, -1, K), fixed_priors if fixed_priors is not None else learned_priors(post_t.T)
+
+
+def map_step(counts3, pseudo, class_priors, A, a: Answers):
+    """One M-step's confusion rows and the E-step after it, for every MAP Dawid-Skene variant here.
+
+    `counts3[k, w, l]`: expected answers l of annotator w on tasks of class k; `pseudo` (broadcast to
+    it): the prior's imaginary answers. Returns (rows [k, w, l], posteriors (K, n_tasks) with gold
+    clamped, log-likelihood, MAP objective).
+    """
+    K, W = counts3.shape[0], counts3.shape[1]
+    conf = counts3 + pseudo
+    # A true class with no mass for this annotator (possible only with smoothing=0) gives a
+    # uniform row rather than 0/0.
+    np.maximum(conf, _TINY, out=conf)
+    conf /= conf.sum(axis=2, keepdims=True)
+    log_conf = np.log(conf)
+    # E-step: log P(answers | class) summed over each task's answers, then priors, softmax.
+    post_t, log_evidence = e_step(log_conf.reshape(K, W * K), np.log(class_priors), A)
+    _clamp_gold_t(post_t, a)
+    log_lik = float(log_evidence.sum())
+    return conf, post_t, log_lik, log_lik + float((pseudo * log_conf).sum())
+
+
 def _prior_mean(kind: str, counts: np.ndarray, K: int, prior_accuracy: float) -> np.ndarray:
     """Return the (K, K) mean confusion the prior is centred on, [true k, answer l]."""
     if kind == "fixed":
@@ -162,24 +192,10 @@ def dawid_skene(
     counts = np.empty((K, W * K))  # [true k, (annotator w, answer l)]
     previous, converged, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
-        # M-step: expected counts of annotator w answering l when the truth is k.
-        for k in range(K):
-            counts[k] = AT @ post_t[k]
-        counts3 = counts.reshape(K, W, K)
-        class_priors = fixed_priors if fixed_priors is not None else learned_priors(post_t.T)
+        counts3, class_priors = expected_counts(AT, post_t, counts, fixed_priors)
         mean = _prior_mean(prior, counts3, K, prior_accuracy)
         pseudo = (strength * K) * class_priors[:, None] * mean  # [true k, answer l]
-        conf = counts3 + pseudo[:, None, :]
-        # A true class with no mass for this annotator (possible only with smoothing=0) gives a
-        # uniform row rather than 0/0.
-        np.maximum(conf, _TINY, out=conf)
-        conf /= conf.sum(axis=2, keepdims=True)
-        log_conf = np.log(conf)
-        # E-step: log P(answers | class) summed over each task's answers, then priors, softmax.
-        post_t, log_evidence = e_step(log_conf.reshape(K, W * K), np.log(class_priors), A)
-        _clamp_gold_t(post_t, a)
-        log_lik = float(log_evidence.sum())
-        objective = log_lik + float(np.einsum("kl,kwl->", pseudo, log_conf))
+        conf, post_t, log_lik, objective = map_step(counts3, pseudo[:, None, :], class_priors, A, a)
         if _converged(objective, previous, tol):
             converged = True
             break
