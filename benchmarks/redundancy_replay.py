@@ -13,7 +13,9 @@ replay simulates the live system as the app runs it, with no peeking at answers 
   each annotator's confusion matrix from the LAST recompute, or for one it does not know a matrix
   right with their gold accuracy (the Beta posterior mean of their gold record so far), or 0.7
   without gold; the class priors of the last recompute; mapped by the calibration it learned for
-  these per-answer posteriors (results/truth_model.py; half weight to the evidence before one);
+  these per-answer posteriors (results/truth_model.py; half weight to the evidence before one),
+  judged against the target on the answers' evidence (the calibration's label noise left out:
+  marketplace/inference/redundancy.py);
 - the recompute runs the default truth model (inference.DEFAULT_METHOD, gold clamped, calibrated
   on the gold) on all answers consumed so far once `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers
   the last one read)` new answers have arrived (the app's trigger, with marketplace/results/
@@ -179,9 +181,11 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         if known is not None:
             return 0
         model.use(result, np.bincount(p.annotator[idx], minlength=p.n_annotators) > 0)
-        stored = truth_model.posteriors_of(result, np.bincount(p.task[idx], minlength=p.n_tasks))
-        judged = stored[closed].max(axis=1)  # calibrated, as the app stores them
-        again = np.flatnonzero(closed)[(judged < policy.target_confidence - 1e-12) & (used[closed] < available[closed])]
+        stored = truth_model.posteriors_of(result, np.bincount(p.task[idx], minlength=p.n_tasks))[closed]
+        # calibrated, as the app stores them, and judged on their evidence as recompute.py judges them
+        bars = truth_model.applied_calibration(result).threshold(policy.target_confidence, result.priors)
+        judged = stored.max(axis=1) < bars[stored.argmax(axis=1)] - 1e-12
+        again = np.flatnonzero(closed)[judged & (used[closed] < available[closed])]
         closed[again] = False
         open_tasks.extend(again.tolist())
         n_reopened += again.size
@@ -209,7 +213,8 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         else:
             mine = order[offsets[t]:offsets[t] + used[t]]
             post = model.posterior(p.annotator[mine], p.label[mine])
-            decision = policy.decide(post, int(used[t]), available=int(available[t]))
+            decision = policy.decide(post, int(used[t]), available=int(available[t]),
+                                     calibration=model.calibration, priors=model.priors)
             done = decision is not Decision.MORE
             if done:
                 at_close[t], closed[t], escalated[t] = int(post.argmax()), True, decision is Decision.ESCALATE

@@ -58,6 +58,18 @@ class Calibration:
             post = (1.0 - self.label_noise) * post + self.label_noise * pri / pri.sum()
         return post
 
+    def threshold(self, target: float, priors) -> np.ndarray:
+        """The calibrated confidence, per top class (K,), at which the answers' evidence reaches `target`.
+
+        The label noise is no evidence: a share e of reference labels that no answer can predict
+        caps a calibrated confidence at (1 - e) + e prior(k), and more answers cannot lift it. So
+        the redundancy policy judges the evidence (p_T, the tempered posterior) against its target,
+        which is the calibrated confidence (1 - e) target + e prior(k): a task whose answers say
+        `target` is not sent to its last answer and escalated because the reference is noisy.
+        """
+        pri = np.asarray(priors, dtype=np.float64)
+        return (1.0 - self.label_noise) * float(target) + self.label_noise * pri / pri.sum()
+
     def as_dict(self) -> dict:
         """The calibration as plain numbers (what a project stores)."""
         return {"correlation": round(self.correlation, 6), "label_noise": round(self.label_noise, 6),

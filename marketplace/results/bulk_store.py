@@ -202,20 +202,23 @@ WITH merged AS (
         method = EXCLUDED.method, answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie,
         posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
     WHERE results.method <> %(final_method)s AND results.answer_count <= EXCLUDED.answer_count
-    RETURNING results.task_id, results.confidence
+    RETURNING results.task_id, results.confidence, results.label
 )
-SELECT count(*), coalesce(array_agg(task_id ORDER BY task_id) FILTER (WHERE confidence < %(below)s), '{}') FROM merged
+SELECT count(*), coalesce(array_agg(task_id ORDER BY task_id)
+                          FILTER (WHERE confidence < (%(below)s::jsonb ->> (label #>> '{}'))::float8 - 1e-12), '{}')
+FROM merged
 """
 
 
 def merge_staged(dbapi, *, project_id: int, chunk: int, method: str, classes: list, now: datetime,
-                 final_method: str, below: float | None) -> tuple[int, list[int]]:
+                 final_method: str, below: dict | None) -> tuple[int, list[int]]:
     """Merge one staged chunk into results: (results written, the tasks among them whose confidence is
-    below `below`, to reopen; none when `below` is None). The chunk stays staged (clear_stage drops a
-    run's chunks once all are merged: deleting each as it merges would leave the next ones to find
-    behind its dead index entries)."""
+    below `below`'s bar for their label ({class: confidence}), to reopen; none when `below` is None).
+    The chunk stays staged (clear_stage drops a run's chunks once all are merged: deleting each as it
+    merges would leave the next ones to find behind its dead index entries)."""
     with dbapi.cursor() as cursor:
         written, low = cursor.execute(_MERGE_STAGED, {
             "project_id": project_id, "chunk": chunk, "labels": json.dumps(list(classes)), "method": method,
-            "now": now, "final_method": final_method, "below": below}).fetchone()
+            "now": now, "final_method": final_method,
+            "below": None if below is None else json.dumps(below)}).fetchone()
     return written, list(low)

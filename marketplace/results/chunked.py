@@ -24,7 +24,7 @@ from sqlalchemy import select
 from marketplace.extensions import db
 from marketplace.projects import store as project_store
 from marketplace.projects.models import Project
-from marketplace.results import policy, runs, store, truth_model
+from marketplace.results import policy, posterior, runs, store, truth_model
 from marketplace.results.jobs import MERGE_RECOMPUTE_CHUNK
 from marketplace.results.models import FAILED, WRITING, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
@@ -84,6 +84,18 @@ def send_lanes(project_id: int) -> None:
         MERGE_RECOMPUTE_CHUNK.after_commit(project_id, lane)
 
 
+def _reopen_bars(project) -> dict | None:
+    """{class: the stored confidence below which a merged task of that label is reopened}: the target
+    judged on the evidence (Calibration.threshold), under the run's calibration and class priors, which
+    the project recorded before the run staged its chunks; None for a project without a target."""
+    if project.target_confidence is None:
+        return None
+    classes = project.label_schema["classes"]
+    bars = truth_model.calibration_of(project, "calibration").threshold(
+        project.target_confidence, posterior.priors(project.class_priors, len(classes)))
+    return dict(zip(classes, bars.tolist()))
+
+
 def merge_next_chunk(*, project_id: int, lane: int, now: datetime) -> dict:
     """Claim and merge a staged chunk of a project's writing runs; the last one merged finishes them.
 
@@ -99,8 +111,7 @@ def merge_next_chunk(*, project_id: int, lane: int, now: datetime) -> dict:
     project = db.session.get(Project, project_id)
     written, low = store.merge_staged_chunk(
         project_id=project_id, chunk=chunk, classes=project.label_schema["classes"],
-        method=truth_model.method_of(project), now=now, final_method=REVIEW_METHOD,
-        below=project.target_confidence)
+        method=truth_model.method_of(project), now=now, final_method=REVIEW_METHOD, below=_reopen_bars(project))
     reopened = policy.reopen(task_ids=low, max_answers=project.max_answers) if low else 0
     if reopened:
         project_store.reopen_if_completed(project)

@@ -1,8 +1,9 @@
 """The redundancy policy: after each answer, close a task, ask for one more answer, or escalate.
 
 After each answer on a task of an adaptive project (target_confidence set), inside the submit
-transaction: the task's posterior (results/posterior.py) is judged against the target. Close when
-the top posterior reaches it with at least min_answers; otherwise open one more slot, up to
+transaction: the task's posterior (results/posterior.py) is judged against the target, on the
+answers' evidence (the calibration's label noise left out: redundancy.py). Close when it reaches
+the target with at least min_answers; otherwise open one more slot, up to
 max_answers; at max_answers without the target, escalate. A task that closes or escalates is
 finished by results/closing.py with the posterior just computed.
 """
@@ -64,14 +65,16 @@ def after_answer(*, project: PolicyContext, task_id: int, now: datetime) -> Deci
     task = db.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
     if task.status != OPEN:
         return Decided(task.status)
+    calibration = truth_model.calibration_of(project)
     found = posterior.posteriors(task_ids=[task_id], label_schema=project.label_schema,
                                  class_priors=project.class_priors, now=now, model=posterior.model_confusion(project),
-                                 calibration=truth_model.calibration_of(project))
+                                 calibration=calibration)
     post, answers = found.posteriors[0], int(found.answer_counts[0])
     decision = redundancy.decide(post, answers, min_answers=project.min_answers, max_answers=project.max_answers,
                                  target=project.target_confidence,
                                  # Slots the task already has are paid for; only one beyond them needs budget.
-                                 budget=remaining_budget(project) if answers >= task.slot_limit else None)
+                                 budget=remaining_budget(project) if answers >= task.slot_limit else None,
+                                 calibration=calibration, priors=posterior.priors(project.class_priors, post.size))
     tasks_store.set_uncertainty(task, 1.0 - float(post.max()))
     if decision == redundancy.Decision.MORE:
         tasks_store.ask_one_more(task, answers)

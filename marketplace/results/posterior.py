@@ -48,7 +48,7 @@ def posteriors(*, task_ids: list[int], label_schema: dict, class_priors, now: da
     label_type = labels.label_type(label_schema)
     rows, reputations = _answers(task_ids, K, now)
     position = {task_id: i for i, task_id in enumerate(task_ids)}
-    log_post = np.tile(np.log(_priors(class_priors, K)), (len(task_ids), 1))
+    log_post = np.tile(np.log(priors(class_priors, K)), (len(task_ids), 1))
     counts = np.zeros(len(task_ids), dtype=np.int64)
     for row in rows:
         label = class_index[label_type.class_of(row.answer)]
@@ -63,7 +63,7 @@ def posteriors(*, task_ids: list[int], label_schema: dict, class_priors, now: da
     log_post -= log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post)
     post /= post.sum(axis=1, keepdims=True)
-    return Posteriors(task_ids, calibration.apply(post, _priors(class_priors, K), np.maximum(counts, 1)), counts)
+    return Posteriors(task_ids, calibration.apply(post, priors(class_priors, K), np.maximum(counts, 1)), counts)
 
 
 def _answers(task_ids: list[int], K: int, now: datetime) -> tuple[list, dict[int, float]]:
@@ -97,7 +97,7 @@ def _reputation_of(row, now: datetime) -> float:
     return estimate.mean if estimate.evidence > 0 else DEFAULT_PRIOR_ACCURACY
 
 
-def _priors(class_priors, K: int) -> np.ndarray:
+def priors(class_priors, K: int) -> np.ndarray:
     if class_priors and len(class_priors) == K:
         p = np.maximum(np.asarray(class_priors, dtype=np.float64), 1e-6)
         return p / p.sum()

@@ -234,8 +234,8 @@ def is_staged(project_id: int, chunk: int) -> bool:
 
 
 def merge_staged_chunk(*, project_id: int, chunk: int, classes: list, method: str, now: datetime, final_method: str,
-                       below: float | None) -> tuple[int, list[int]]:
-    """Merge one staged chunk into results: (results written, written tasks below `below`)."""
+                       below: dict | None) -> tuple[int, list[int]]:
+    """Merge one staged chunk into results: (results written, written tasks below `below`'s bar for their label)."""
     dbapi = db.session.connection().connection.dbapi_connection
     return bulk.merge_staged(dbapi, project_id=project_id, chunk=chunk, method=method, classes=classes, now=now,
                              final_method=final_method, below=below)

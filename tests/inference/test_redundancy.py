@@ -170,3 +170,25 @@ def test_policy_on_a_simulated_crowd_keeps_its_target_on_fewer_answers():
     assert np.mean(np.array(labels) == truth) >= 0.95
     assert sum(used) <= 0.5 * task.size
     assert min(used) >= 2
+
+
+def test_the_target_is_judged_on_the_evidence_not_on_the_reference_noise():
+    noisy = Calibration(correlation=0.0, label_noise=0.2, gold=50)
+    priors = np.array([0.75, 0.25])
+    # Noise 0.2 caps class 0's confidence at 0.8 + 0.2 * 0.75 = 0.95, class 1's at 0.85: a target of
+    # 0.9 judged on the calibrated figure could never be met for class 1, however many answers agree.
+    np.testing.assert_allclose(noisy.threshold(0.9, priors), [0.8 * 0.9 + 0.2 * 0.75, 0.8 * 0.9 + 0.2 * 0.25])
+    np.testing.assert_allclose(Calibration().threshold(0.9, priors), [0.9, 0.9])  # no noise: the target itself
+    evidence = np.array([0.05, 0.95])  # the answers say 0.95 for class 1
+    calibrated = noisy.apply(evidence, priors, 3)
+    assert calibrated.max() == pytest.approx(0.8 * 0.95 + 0.2 * 0.25) and calibrated.max() < 0.9
+    settings = {"min_answers": 2, "max_answers": 5, "target": 0.9}
+    assert decide(calibrated, 3, **settings, calibration=noisy, priors=priors) is Decision.CLOSE
+    assert decide(calibrated, 3, **settings) is Decision.MORE  # judged as if it were noise-free: it asks on
+    short = noisy.apply(np.array([0.15, 0.85]), priors, 3)  # the answers say 0.85: one more
+    assert decide(short, 3, **settings, calibration=noisy, priors=priors) is Decision.MORE
+    assert decide(short, 5, **settings, calibration=noisy, priors=priors) is Decision.ESCALATE
+    policy = RedundancyPolicy(min_answers=2, max_answers=5, target_confidence=0.9)
+    assert policy.decide(calibrated, 3, calibration=noisy, priors=priors) is Decision.CLOSE
+    # Uniform priors when none are given.
+    assert decide(noisy.apply(np.array([0.1, 0.9]), [0.5, 0.5], 3), 3, **settings, calibration=noisy) is Decision.CLOSE

@@ -223,3 +223,39 @@ def test_two_lanes_merge_two_chunks_side_by_side_and_the_last_chunk_finishes_the
         assert _staged(project_id) == 0
         with transaction():
             assert chunked.merge_next_chunk(project_id=project_id, lane=0, now=utcnow()) == {"merged": None, "left": 0}
+
+
+def test_merges_judge_closed_tasks_against_the_target_on_their_evidence(ctx, chunks_of_three, monkeypatch):
+    # The fit says 0.85 on every other task and 0.97 on the rest; the target is 0.9. With the
+    # reference noise the gold would have taught (0.5), the bar each merge reads from the project's
+    # recorded calibration is 0.5 * 0.9 + 0.5 * prior(label), about 0.62: nothing is reopened. The
+    # same run without noise reopens the 0.85 tasks, the staged ones by the merges.
+    import numpy as np
+
+    from marketplace.inference.calibration import Calibration
+    from marketplace.results import truth_model
+
+    project = _closed_project()
+    project.target_confidence, project.min_answers, project.max_answers = 0.9, 2, 6
+    real = truth_model.posteriors_of
+
+    def two_levels(result, answers):
+        post = real(result, answers)
+        top = np.where(np.arange(len(post)) % 2, 0.97, 0.85)
+        out = np.repeat(((1 - top) / 2)[:, None], post.shape[1], axis=1)
+        out[np.arange(len(post)), post.argmax(axis=1)] = top
+        return out
+
+    learned = {"calibration": Calibration(0.0, 0.5, 40)}
+    monkeypatch.setattr(truth_model, "posteriors_of", two_levels)
+    monkeypatch.setattr(truth_model, "applied_calibration",
+                        lambda result, kind="calibration": learned.get(kind, truth_model.UNCALIBRATED))
+    run = _recompute(project.id)
+    assert run.status == FINISHED and run.chunks_total == 3 and run.tasks_reopened == 0
+    low = sorted(task_id for task_id, (_, confidence, *_) in _results(project.id).items() if confidence < 0.9)
+    assert len(low) == TASKS // 2 and set(low) & set(sorted(_results(project.id))[3:])  # some of them staged
+    learned.clear()
+    run = _recompute(project.id)
+    assert run.status == FINISHED and run.tasks_reopened == len(low)
+    reopened = db.session.scalars(select(Task.id).where(Task.project_id == project.id, Task.status == OPEN)).all()
+    assert sorted(reopened)[:len(low)] == low and len(reopened) == len(low) + 1  # and the task never closed

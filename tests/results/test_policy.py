@@ -6,6 +6,7 @@ from sqlalchemy import select
 from marketplace.assignments import answering
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
+from marketplace.inference.calibration import Calibration
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import posterior, recompute, runs, truth_model
@@ -72,6 +73,54 @@ def test_two_confident_agreeing_answers_close_the_task_with_a_posterior(ctx):
     assert result.label == "dog" and result.method == "dawid_skene" and result.confidence >= 0.85
     assert len(result.posterior) == 3 and sum(result.posterior) == pytest.approx(1)
     assert fresh(Project, project.id).closed_task_count == 1
+
+
+NOISY_REFERENCE = {"method": "auto:ds", "weights": {"ds": 1.0},
+                   "calibration": {"correlation": 0.0, "label_noise": 0.2, "gold": 40},
+                   "incremental_calibration": {"correlation": 0.0, "label_noise": 0.2, "gold": 40}}
+
+
+def test_the_target_is_judged_on_the_answers_evidence_not_on_the_reference_noise(ctx):
+    # The gold taught that a fifth of reference labels are unrelated to the answers: no task's
+    # confidence can pass 0.8 + 0.2 / 3 = 0.867. Two 0.9-accurate annotators agreeing say 0.994;
+    # the task closes on that evidence at the confidence the noise allows, instead of buying its
+    # last answers and escalating.
+    project = adaptive_project(tasks=2, target_confidence=0.9, max_answers=4)
+    project.truth_model = NOISY_REFERENCE
+    task_id = answer(project, skilled(project), "dog")
+    answer(project, skilled(project), "dog")
+    task, result = fresh(Task, task_id), fresh(Result, task_id)
+    assert task.status == "closed" and task.answer_count == 2
+    assert result.confidence == pytest.approx(0.8 * 0.81 / 0.815 + 0.2 / 3) and result.confidence < 0.9
+    # Disagreeing answers are short of the target whatever the noise: one more answer is asked for.
+    other = answer(project, skilled(project), "dog")
+    answer(project, skilled(project), "cat")
+    assert fresh(Task, other).status == "open" and fresh(Task, other).slot_limit == 3
+
+
+def test_recompute_judges_closed_tasks_on_their_evidence_too(ctx, monkeypatch):
+    project = adaptive_project(tasks=2, min_answers=2, max_answers=4)  # as in the test above: reopened there
+    task_id = answer(project, skilled(project), "dog")
+    answer(project, skilled(project), "dog")
+    assert fresh(Task, task_id).status == "closed"
+    for stats in db.session.scalars(select(AnnotatorStats)).all():
+        stats.confusion = None  # the recompute rates them from two answers: short of 0.9 as stored
+    stored = {}
+    real = truth_model.posteriors_of
+
+    def kept(result, answers):
+        stored["top"] = real(result, answers).max(axis=1)
+        return real(result, answers)
+
+    monkeypatch.setattr(truth_model, "posteriors_of", kept)
+    # With the reference noise the gold would have taught (0.9), the bar on the stored confidence
+    # is 0.1 * 0.9 + 0.9 / 3: the same results are on target, and nothing is reopened.
+    monkeypatch.setattr(truth_model, "applied_calibration", lambda result, kind="calibration": Calibration(0.0, 0.9, 40))
+    with transaction():
+        runs.queue_run(project_id=project.id, reason="test", now=utcnow())
+    assert stored["top"].max() < 0.9
+    assert fresh(Task, task_id).status == "closed" and fresh(Result, task_id) is not None
+    assert db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc())).tasks_reopened == 0
 
 
 def test_disagreement_opens_one_more_slot_at_a_time_then_escalates(ctx):
