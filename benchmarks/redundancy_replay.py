@@ -20,7 +20,7 @@ replay simulates the live system as the app runs it, with no peeking at answers 
   on the gold) on all answers consumed so far once `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers
   the last one read)` new answers have arrived (the app's trigger, with marketplace/results/
   cadence.py's constants; the app also recomputes every few minutes, which the replay, having no
-  clock, leaves out), and reopens closed tasks whose calibrated posterior fell below the target;
+  clock, leaves out), and reopens closed tasks whose calibrated posterior fell below the target's bar;
 - a task closes with its posterior's label; at its maximum (the answers the dataset has for it)
   without confidence it is escalated, counted, and kept with its current posterior's label.
 

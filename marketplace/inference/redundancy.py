@@ -3,7 +3,8 @@
 The submit path computes the task's posterior with `task_posterior` (from the annotators' current
 confusion matrices and class priors, the last project recompute's) and asks `decide` what to do:
 
-- CLOSE when the top posterior reaches `target` and the task has at least `min_answers` answers;
+- CLOSE when the top posterior reaches the target's bar (below) and the task has at least
+  `min_answers` answers;
 - MORE (open one more slot) while it has fewer than `max_answers` and budget allows;
 - ESCALATE at `max_answers` (or with no budget left) without the target confidence: the task
   goes to review, or, where there is none, keeps its current posterior's label.
@@ -15,12 +16,16 @@ fewer answers, however confident.
 The posterior is calibrated before the decision (calibration.py, with what the last recompute
 learned from the project's gold): the models treat the answers on a task as independent given its
 class, but they are not (a hard item fools many annotators the same way), so raw posteriors are
-overconfident, and a target of 0.95 should mean right 95 times in 100. Counting the evidence at a
-weight below one asks for more answers exactly where they disagree: two agreeing answers from good
-annotators stay conclusive, a 3-2 split does not. The calibration's label noise (reference labels
-no answer predicts) is left out of the judgement (`Calibration.threshold`): it caps the confidence
-whatever the answers say, and judging it would buy answers that cannot help, then escalate (on Dog,
-with noise 0.2, a target of 0.8 escalated half the tasks). Pure numpy; imports nothing of the web app.
+overconfident. Counting the evidence at a weight below one asks for more answers exactly where they
+disagree: two agreeing answers from good annotators stay conclusive, a 3-2 split does not.
+
+The bar is the target with the calibration's label noise e left out (`Calibration.threshold`): the
+calibrated confidence of the top label k against (1 - e) target + e prior(k), that is the answers'
+(tempered) evidence for k against the target. Noise, reference labels no answer predicts, caps
+every confidence at (1 - e) + e prior(k) whatever the answers say; judging it bought answers that
+could not help, then escalated (on Dog, noise 0.2, a target of 0.8 escalated half the tasks). So
+with noise a closed task is right about (1 - e) target + e prior(k) of the time, which its result's
+confidence says; without noise, as often as the target. Pure numpy; imports nothing of the web app.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ WRITE_BUDGET_SHARE of the job timeout (PostgreSQL only), it stages the posterior
 recompute_stage, numbered in chunks of RECOMPUTE_CHUNK_TASKS tasks, marks its runs `writing` and
 sends MERGE_RECOMPUTE_CHUNK. Measured on the machine it runs on, not by a size threshold: a 10M-answer
 project writes in its own job here, a 100M-answer one stages nearly everything. Each merge job takes the next chunk (the runs count those done) and, in
-its own transaction, merges it into results, reopens its tasks that fell below the target and counts
+its own transaction, merges it into results, reopens its tasks that fell below the target's bar and counts
 it on the runs; then it sends the next. A job that dies leaves its chunk unmerged and uncounted (its
 transaction rolled back): the next job merges it, and the periodic sweep sends one again for a run
 whose last chunk is older than WRITE_STALE_AFTER. The last chunk clears the stage and finishes the runs.

@@ -100,7 +100,7 @@ def remaining_budget(project: PolicyContext) -> int | None:
 
 
 def reopen(*, task_ids: list[int], max_answers: int) -> int:
-    """Give tasks whose confidence fell below target one more slot (within max_answers) and reopen them."""
+    """Give tasks whose confidence fell below the target's bar one more slot (within max_answers) and reopen them."""
     if not task_ids:
         return 0
     reopened = tasks_store.reopen_for_more(task_ids=task_ids, max_answers=max_answers)

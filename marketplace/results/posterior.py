@@ -98,6 +98,7 @@ def _reputation_of(row, now: datetime) -> float:
 
 
 def priors(class_priors, K: int) -> np.ndarray:
+    """The class priors a project's posteriors start from (the last recompute's), uniform before one."""
     if class_priors and len(class_priors) == K:
         p = np.maximum(np.asarray(class_priors, dtype=np.float64), 1e-6)
         return p / p.sum()

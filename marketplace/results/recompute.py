@@ -2,8 +2,9 @@
 
 Stores for every task with answers its result (label, posterior, method, number of answers) when the
 task is closed or escalated, each annotator's confusion matrix and trust, and the class priors,
-model and calibration the per-answer posterior uses (results/truth_model.py). Under the redundancy policy a closed task whose confidence fell below the
-target is reopened for one more answer, within max_answers. One run per project at a time (an
+model and calibration the per-answer posterior uses (results/truth_model.py). Under the redundancy
+policy a closed task whose confidence fell below the target's bar (inference/redundancy.py) is
+reopened for one more answer, within max_answers. One run per project at a time (an
 advisory lock; a second trigger finds it taken and is skipped); progress is readable while it runs.
 Runs are queued every few minutes by `rq cron` (due_projects), once enough answers arrived since
 the last run (queue_if_due, asked by the submit path), and on the requester's request.
@@ -219,7 +220,7 @@ def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int,
 
 
 def _write_back(project, encoded, result, gold_task, now, started: float) -> tuple[int, int, int]:
-    """Results for closed and escalated tasks; reopen those that fell below the target.
+    """Results for closed and escalated tasks; reopen those that fell below the target's bar.
 
     Returns (results written, tasks reopened, chunks staged): what this job cannot write in time is
     staged for the merge jobs (chunked.py), which write, reopen and count the rest.

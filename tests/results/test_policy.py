@@ -99,7 +99,7 @@ def test_the_target_is_judged_on_the_answers_evidence_not_on_the_reference_noise
 
 
 def test_recompute_judges_closed_tasks_on_their_evidence_too(ctx, monkeypatch):
-    project = adaptive_project(tasks=2, min_answers=2, max_answers=4)  # as in the test above: reopened there
+    project = adaptive_project(tasks=2, min_answers=2, max_answers=4)  # reopened in the test below
     task_id = answer(project, skilled(project), "dog")
     answer(project, skilled(project), "dog")
     assert fresh(Task, task_id).status == "closed"
