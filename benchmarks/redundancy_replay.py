@@ -183,9 +183,8 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         model.use(result, np.bincount(p.annotator[idx], minlength=p.n_annotators) > 0)
         stored = truth_model.posteriors_of(result, np.bincount(p.task[idx], minlength=p.n_tasks))[closed]
         # calibrated, as the app stores them, and judged on their evidence as recompute.py judges them
-        bars = truth_model.applied_calibration(result).threshold(policy.target_confidence, result.priors)
-        judged = stored.max(axis=1) < bars[stored.argmax(axis=1)] - 1e-12
-        again = np.flatnonzero(closed)[judged & (used[closed] < available[closed])]
+        short = ~truth_model.applied_calibration(result).reaches(stored, policy.target_confidence, result.priors)
+        again = np.flatnonzero(closed)[short & (used[closed] < available[closed])]
         closed[again] = False
         open_tasks.extend(again.tolist())
         n_reopened += again.size

@@ -70,6 +70,15 @@ class Calibration:
         pri = np.asarray(priors, dtype=np.float64)
         return (1.0 - self.label_noise) * float(target) + self.label_noise * pri / pri.sum()
 
+    def reaches(self, posteriors, target: float, priors) -> np.ndarray:
+        """Whether calibrated `posteriors` ((n, K), or (K,)) reach `target` on the answers' evidence: each
+        top label's confidence against its `threshold`. A float computed to be exactly the bar may land
+        one ulp below it, and counts as there."""
+        post = np.asarray(posteriors, dtype=np.float64)
+        top = post.argmax(axis=-1)
+        confidence = np.take_along_axis(post, np.expand_dims(top, -1), -1)[..., 0]
+        return confidence >= self.threshold(target, priors)[top] - 1e-12
+
     def as_dict(self) -> dict:
         """The calibration as plain numbers (what a project stores)."""
         return {"correlation": round(self.correlation, 6), "label_noise": round(self.label_noise, 6),

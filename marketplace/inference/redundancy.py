@@ -81,12 +81,10 @@ def decide(posterior, n_answers: int, *, min_answers: int, max_answers: int, tar
     _check_settings(min_answers, max_answers, target)
     if int(n_answers) != n_answers or n_answers < 0:
         raise ValueError(f"n_answers must be a non-negative integer, got {n_answers}")
-    bar = target
-    if calibration.label_noise > 0:
-        p = np.asarray(posterior, dtype=np.float64).ravel()
-        bar = float(calibration.threshold(target, np.ones(p.size) if priors is None else priors)[int(p.argmax())])
-    # A float posterior computed to be exactly the target may land one ulp below it.
-    confident = confidence(posterior) >= bar - 1e-12
+    confidence(posterior)  # refuses a posterior that is not one
+    p = np.asarray(posterior, dtype=np.float64).ravel()
+    p = p / p.sum()
+    confident = bool(calibration.reaches(p, target, np.ones(p.size) if priors is None else priors))
     if n_answers >= min_answers and confident:
         return Decision.CLOSE
     if n_answers >= max_answers:

@@ -237,8 +237,8 @@ def _write_back(project, encoded, result, gold_task, now, started: float) -> tup
     reopened = 0
     if project.target_confidence is not None:
         # Judged on the evidence, as the submit path judges (redundancy.py); the merges reopen the rest.
-        bars = truth_model.applied_calibration(result).threshold(project.target_confidence, result.priors)
-        low = here.task_ids[here.posteriors.max(axis=1) < bars[here.posteriors.argmax(axis=1)] - 1e-12]
+        judged = truth_model.applied_calibration(result)
+        low = here.task_ids[~judged.reaches(here.posteriors, project.target_confidence, result.priors)]
         reopened = policy.reopen(task_ids=low.tolist(), max_answers=project.max_answers)
         if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)

@@ -192,3 +192,12 @@ def test_the_target_is_judged_on_the_evidence_not_on_the_reference_noise():
     assert policy.decide(calibrated, 3, calibration=noisy, priors=priors) is Decision.CLOSE
     # Uniform priors when none are given.
     assert decide(noisy.apply(np.array([0.1, 0.9]), [0.5, 0.5], 3), 3, **settings, calibration=noisy) is Decision.CLOSE
+
+
+def test_reaches_judges_each_row_by_its_top_label():
+    noisy = Calibration(label_noise=0.2)
+    priors = np.array([0.75, 0.25])  # bars: 0.87 for class 0, 0.77 for class 1 at target 0.9
+    rows = np.array([[0.88, 0.12], [0.86, 0.14], [0.22, 0.78], [0.24, 0.76]])
+    np.testing.assert_array_equal(noisy.reaches(rows, 0.9, priors), [True, False, True, False])
+    assert noisy.reaches(rows[0], 0.9, priors)  # one posterior
+    np.testing.assert_array_equal(Calibration().reaches(rows, 0.86, priors), [True, True, False, False])
