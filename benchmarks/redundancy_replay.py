@@ -20,7 +20,8 @@ replay simulates the live system as the app runs it, with no peeking at answers 
   on the gold) on all answers consumed so far once `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers
   the last one read)` new answers have arrived (the app's trigger, with marketplace/results/
   cadence.py's constants; the app also recomputes every few minutes, which the replay, having no
-  clock, leaves out), and reopens closed tasks whose calibrated posterior fell below the target's bar;
+  clock, leaves out), and reopens closed tasks that the submit path's rule, with the new model, would
+  not close (results/policy.short_of_target);
 - a task closes with its posterior's label; at its maximum (the answers the dataset has for it)
   without confidence it is escalated, counted, and kept with its current posterior's label.
 
@@ -55,6 +56,7 @@ import _datasets
 from marketplace.inference import DEFAULT_METHOD, infer
 from marketplace.inference.dawid_skene import prior_confusion
 from marketplace.inference.encoding import encode_answers
+from marketplace.inference.incremental import task_posteriors
 from marketplace.inference.redundancy import Decision, RedundancyPolicy
 from marketplace.inference.voting import majority_vote
 from marketplace.quality.trust import gold_accuracy
@@ -181,9 +183,12 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         if known is not None:
             return 0
         model.use(result, np.bincount(p.annotator[idx], minlength=p.n_annotators) > 0)
-        stored = truth_model.posteriors_of(result, np.bincount(p.task[idx], minlength=p.n_tasks))[closed]
-        # calibrated, as the app stores them, and judged on their evidence as recompute.py judges them
-        short = ~truth_model.applied_calibration(result).reaches(stored, policy.target_confidence, result.priors)
+        # Judged as recompute.py judges them (results/policy.short_of_target): the submit path's posterior
+        # with the new model, every annotator of a closed task known to it.
+        judged = model.calibration.apply(
+            task_posteriors(p.task[idx], p.annotator[idx], p.label[idx], result.confusion, model.priors, p.n_tasks),
+            model.priors, np.maximum(np.bincount(p.task[idx], minlength=p.n_tasks), 1))[closed]
+        short = ~model.calibration.reaches(judged, policy.target_confidence, model.priors)
         again = np.flatnonzero(closed)[short & (used[closed] < available[closed])]
         closed[again] = False
         open_tasks.extend(again.tolist())

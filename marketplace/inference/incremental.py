@@ -58,11 +58,11 @@ def task_posteriors(task_idx, annotator_idx, label_idx, confusion, priors, n_tas
     conf = np.asarray(confusion, dtype=np.float64)
     K = conf.shape[1]
     task = np.asarray(task_idx, dtype=np.int64)
-    log_conf = np.log(np.maximum(conf[np.asarray(annotator_idx, dtype=np.int64), :, np.asarray(label_idx, dtype=np.int64)],
-                                 1e-300))
+    annotator, label = np.asarray(annotator_idx, dtype=np.int64), np.asarray(label_idx, dtype=np.int64)
+    log_conf = np.log(np.maximum(conf, 1e-300))  # (W, K, K): one class's column per answer at a time, not (answers, K)
     logits = np.tile(np.log(_checked_priors(priors, K)), (n_tasks, 1))
     for k in range(K):
-        logits[:, k] += np.bincount(task, weights=log_conf[:, k], minlength=n_tasks)
+        logits[:, k] += np.bincount(task, weights=log_conf[annotator, k, label], minlength=n_tasks)
     logits -= logits.max(axis=1, keepdims=True)
     post = np.exp(logits)
     return post / post.sum(axis=1, keepdims=True)

@@ -92,27 +92,30 @@ _STAGE_KEY = [("project_len", ">i4"), ("project", ">i8"), ("chunk_len", ">i4"), 
 
 
 def _result_row(K: int, staged: bool = False) -> np.dtype:
-    """A result's binary COPY row; `staged`: led by the project and chunk (recompute_stage's key)."""
+    """A result's binary COPY row; `staged`: led by the project and chunk (recompute_stage's key) and
+    followed by whether to reopen the task once merged."""
     return np.dtype([("fields", ">i2")] + (_STAGE_KEY if staged else []) + [
         ("task_len", ">i4"), ("task", ">i8"), ("best_len", ">i4"), ("best", ">i2"),
         ("confidence_len", ">i4"), ("confidence", ">f8"), ("answers_len", ">i4"), ("answers", ">i4"),
         ("tie_len", ">i4"), ("tie", "u1"), ("posterior_len", ">i4"), ("ndim", ">i4"), ("has_null", ">i4"),
         ("oid", ">i4"), ("dim", ">i4"), ("lbound", ">i4"), ("values", [("len", ">i4"), ("value", ">f8")], (K,)),
-    ])
+    ] + ([("reopen_len", ">i4"), ("reopen", "u1")] if staged else []))
 
 
 def _result_rows(task_ids: np.ndarray, posteriors: np.ndarray, answer_counts: np.ndarray,
-                 stage_key: tuple[int, int] | None = None) -> np.ndarray:
+                 stage_key: tuple[int, int] | None = None, reopen: np.ndarray | None = None) -> np.ndarray:
     """The stage's binary COPY rows: the top class (the first listed on a tie), its probability, the answers,
-    whether classes tie at the top, and the posterior rounded to 6 places; led by (project, chunk) if given."""
+    whether classes tie at the top, and the posterior rounded to 6 places; led by (project, chunk) and
+    followed by `reopen` (all false if None) if a stage key is given."""
     n, K = posteriors.shape
     best, top = posteriors.argmax(axis=1), posteriors.max(axis=1)
     rows = np.zeros(n, dtype=_result_row(K, staged=stage_key is not None))
     rows["fields"] = 6
     if stage_key is not None:
-        rows["fields"] = 8
+        rows["fields"] = 9
         rows["project_len"], rows["project"] = 8, stage_key[0]
         rows["chunk_len"], rows["chunk"] = 4, stage_key[1]
+        rows["reopen_len"], rows["reopen"] = 1, False if reopen is None else reopen
     rows["task_len"], rows["task"] = 8, task_ids
     rows["best_len"], rows["best"] = 2, best
     rows["confidence_len"], rows["confidence"] = 8, top
@@ -146,9 +149,9 @@ def _copy_rows(cursor, table: str, rows: np.ndarray) -> None:
         copy.write(TRAILER)
 
 
-def _in_task_order(task_ids: np.ndarray, posteriors: np.ndarray, answer_counts: np.ndarray):
+def _in_task_order(task_ids: np.ndarray, *columns: np.ndarray | None):
     order = np.argsort(task_ids, kind="stable")
-    return task_ids[order], posteriors[order], answer_counts[order]
+    return (task_ids[order],) + tuple(None if c is None else c[order] for c in columns)
 
 
 def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task_ids: np.ndarray,
@@ -174,16 +177,18 @@ def write_posteriors(dbapi, *, project_id: int, method: str, classes: list, task
 
 
 def stage_posteriors(dbapi, *, project_id: int, task_ids: np.ndarray, posteriors: np.ndarray,
-                     answer_counts: np.ndarray, chunk_tasks: int) -> int:
-    """Stage a result per task in recompute_stage, numbered in chunks of `chunk_tasks` tasks in id order;
-    return the number of chunks (merged later, one per job, by merge_staged)."""
-    task_ids, posteriors, answer_counts = _in_task_order(task_ids, posteriors, answer_counts)
+                     answer_counts: np.ndarray, chunk_tasks: int, reopen: np.ndarray | None = None) -> int:
+    """Stage a result per task in recompute_stage, numbered in chunks of `chunk_tasks` tasks in id order,
+    with whether to reopen it once merged (`reopen`, none if None); return the number of chunks (merged
+    later, one per job, by merge_staged)."""
+    task_ids, posteriors, answer_counts, reopen = _in_task_order(task_ids, posteriors, answer_counts, reopen)
     chunks = -(-task_ids.size // chunk_tasks)
     with dbapi.cursor() as cursor:
         for chunk in range(chunks):
             part = slice(chunk * chunk_tasks, (chunk + 1) * chunk_tasks)
             _copy_rows(cursor, "recompute_stage",
-                       _result_rows(task_ids[part], posteriors[part], answer_counts[part], stage_key=(project_id, chunk)))
+                       _result_rows(task_ids[part], posteriors[part], answer_counts[part], stage_key=(project_id, chunk),
+                                    reopen=None if reopen is None else reopen[part]))
     return chunks
 
 
@@ -202,23 +207,20 @@ WITH merged AS (
         method = EXCLUDED.method, answer_count = EXCLUDED.answer_count, tie = EXCLUDED.tie,
         posterior = EXCLUDED.posterior, updated_at = EXCLUDED.updated_at
     WHERE results.method <> %(final_method)s AND results.answer_count <= EXCLUDED.answer_count
-    RETURNING results.task_id, results.confidence, results.label
+    RETURNING results.task_id
 )
-SELECT count(*), coalesce(array_agg(task_id ORDER BY task_id)
-                          FILTER (WHERE confidence < (%(below)s::jsonb ->> (label #>> '{}'))::float8 - 1e-12), '{}')
-FROM merged
+SELECT count(*), coalesce(array_agg(m.task_id ORDER BY m.task_id) FILTER (WHERE s.reopen), '{}')
+FROM merged m JOIN recompute_stage s ON s.project_id = %(project_id)s AND s.chunk = %(chunk)s AND s.task_id = m.task_id
 """
 
 
 def merge_staged(dbapi, *, project_id: int, chunk: int, method: str, classes: list, now: datetime,
-                 final_method: str, below: dict | None) -> tuple[int, list[int]]:
-    """Merge one staged chunk into results: (results written, the tasks among them whose confidence is
-    below `below`'s bar for their label ({class: confidence}), to reopen; none when `below` is None).
+                 final_method: str) -> tuple[int, list[int]]:
+    """Merge one staged chunk into results: (results written, the tasks among them staged to be reopened).
     The chunk stays staged (clear_stage drops a run's chunks once all are merged: deleting each as it
     merges would leave the next ones to find behind its dead index entries)."""
     with dbapi.cursor() as cursor:
         written, low = cursor.execute(_MERGE_STAGED, {
             "project_id": project_id, "chunk": chunk, "labels": json.dumps(list(classes)), "method": method,
-            "now": now, "final_method": final_method,
-            "below": None if below is None else json.dumps(below)}).fetchone()
+            "now": now, "final_method": final_method}).fetchone()
     return written, list(low)

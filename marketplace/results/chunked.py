@@ -6,8 +6,8 @@ WRITE_BUDGET_SHARE of the job timeout (PostgreSQL only), it stages the posterior
 recompute_stage, numbered in chunks of RECOMPUTE_CHUNK_TASKS tasks, marks its runs `writing` and
 sends MERGE_RECOMPUTE_CHUNK. Measured on the machine it runs on, not by a size threshold: a 10M-answer
 project writes in its own job here, a 100M-answer one stages nearly everything. Each merge job takes the next chunk (the runs count those done) and, in
-its own transaction, merges it into results, reopens its tasks that fell below the target's bar and counts
-it on the runs; then it sends the next. A job that dies leaves its chunk unmerged and uncounted (its
+its own transaction, merges it into results, reopens the tasks among them the fitting job judged short of
+the target (recompute.py) and counts it on the runs; then it sends the next. A job that dies leaves its chunk unmerged and uncounted (its
 transaction rolled back): the next job merges it, and the periodic sweep sends one again for a run
 whose last chunk is older than WRITE_STALE_AFTER. The last chunk clears the stage and finishes the runs.
 
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from marketplace.extensions import db
 from marketplace.projects import store as project_store
 from marketplace.projects.models import Project
-from marketplace.results import policy, posterior, runs, store, truth_model
+from marketplace.results import policy, runs, store, truth_model
 from marketplace.results.jobs import MERGE_RECOMPUTE_CHUNK
 from marketplace.results.models import FAILED, WRITING, RecomputeRun
 from marketplace.reviews.reviewer_trust import REVIEW_METHOD
@@ -48,26 +48,22 @@ def write_or_stage(*, project_id: int, classes: list, found: store.Posteriors, m
     Returns (the posteriors written here; results written; chunks staged, merged by the jobs sent once
     this commits). `progress(done, total)` is told after each range.
     """
-    ids = np.asarray(found.task_ids, dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    ids, posteriors, counts = ids[order], found.posteriors[order], found.answer_counts[order]
+    found = found.take(np.argsort(np.asarray(found.task_ids, dtype=np.int64), kind="stable"))
     deadline = started + WRITE_BUDGET_SHARE * current_app.config["RQ_JOB_TIMEOUT_S"]
-    began, done, written, n = time.perf_counter(), 0, 0, ids.size
+    began, done, written, n = time.perf_counter(), 0, 0, found.answer_counts.size
     while done < n:
         if done and store.can_stage():
             per_result = (time.perf_counter() - began) / done
             if time.perf_counter() + per_result * (n - done) > deadline:
-                rest = store.Posteriors(ids[done:], posteriors[done:], counts[done:])
-                chunks = store.stage_results(project_id=project_id, found=rest,
+                chunks = store.stage_results(project_id=project_id, found=found.take(slice(done, None)),
                                              chunk_tasks=current_app.config["RECOMPUTE_CHUNK_TASKS"])
                 send_lanes(project_id)
-                return store.Posteriors(ids[:done], posteriors[:done], counts[:done]), written, chunks
-        part = slice(done, done + WRITE_RANGE)
+                return found.take(slice(None, done)), written, chunks
         written += store.write_results(project_id=project_id, classes=classes, method=method, now=now,
-                                       found=store.Posteriors(ids[part], posteriors[part], counts[part]))
+                                       found=found.take(slice(done, done + WRITE_RANGE)))
         done = min(n, done + WRITE_RANGE)
         progress(done, n)
-    return store.Posteriors(ids, posteriors, counts), written, 0
+    return found, written, 0
 
 
 def writing_runs(project_id: int, *, lock: bool = False) -> list[RecomputeRun]:
@@ -82,18 +78,6 @@ def send_lanes(project_id: int) -> None:
     """Send a merge job per lane, once this commits (a lane already waiting is not sent twice)."""
     for lane in range(MERGE_LANES):
         MERGE_RECOMPUTE_CHUNK.after_commit(project_id, lane)
-
-
-def _reopen_bars(project) -> dict | None:
-    """{class: the stored confidence below which a merged task of that label is reopened}: the target
-    judged on the evidence (Calibration.threshold), under the run's calibration and class priors, which
-    the project recorded before the run staged its chunks; None for a project without a target."""
-    if project.target_confidence is None:
-        return None
-    classes = project.label_schema["classes"]
-    bars = truth_model.calibration_of(project, "calibration").threshold(
-        project.target_confidence, posterior.priors(project.class_priors, len(classes)))
-    return dict(zip(classes, bars.tolist()))
 
 
 def merge_next_chunk(*, project_id: int, lane: int, now: datetime) -> dict:
@@ -111,7 +95,7 @@ def merge_next_chunk(*, project_id: int, lane: int, now: datetime) -> dict:
     project = db.session.get(Project, project_id)
     written, low = store.merge_staged_chunk(
         project_id=project_id, chunk=chunk, classes=project.label_schema["classes"],
-        method=truth_model.method_of(project), now=now, final_method=REVIEW_METHOD, below=_reopen_bars(project))
+        method=truth_model.method_of(project), now=now, final_method=REVIEW_METHOD)
     reopened = policy.reopen(task_ids=low, max_answers=project.max_answers) if low else 0
     if reopened:
         project_store.reopen_if_completed(project)

@@ -93,6 +93,8 @@ class RecomputeStage(db.Model):
     answer_count: Mapped[int] = mapped_column(Integer)
     tie: Mapped[bool] = mapped_column(Boolean)
     posterior: Mapped[list] = mapped_column(ARRAY(Float).with_variant(JSON(), "sqlite"))
+    # The fitting job's verdict (the submit path's rule with the new model): reopen once merged.
+    reopen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RecomputeChunk(db.Model):

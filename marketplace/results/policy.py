@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+import numpy as np
 from sqlalchemy import func, select
 
 from marketplace.db import advisory_lock
 from marketplace.extensions import db
 from marketplace.inference import redundancy
+from marketplace.inference.incremental import task_posteriors
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.results import closing, posterior, store, truth_model
@@ -97,6 +99,25 @@ def remaining_budget(project: PolicyContext) -> int | None:
     # At the highest reward a lease may carry (a team's or an arm's), so the cap holds whoever answers.
     ceiling = escrow.reward_ceiling(db.session.get(Project, project.project_id))
     return project.budget_cents // ceiling - int(promised)
+
+
+def short_of_target(project, encoded, result, answers: np.ndarray) -> np.ndarray:
+    """Per task of a recompute's `encoded` answers: whether after_answer, judging it with this fit once it
+    is stored, would not close it (`answers`: each task's human answers).
+
+    The submit path's posterior, for every task at once: the one-task E-step with the fit's blended
+    matrices (as trust stores them, to 4 places) and class priors, mapped by the fit's incremental
+    calibration and judged on the evidence. The recompute reopens a done task by this rule, not by
+    its stored (blended) confidence: judged twice by two posteriors, a task the submit path closed
+    was reopened by the recompute and closed again (on Dog, 58-131% of the tasks were reopened;
+    34-37% by this rule, for the same accuracy per answer: benchmarks/redundancy_replay.py).
+    """
+    priors = posterior.priors(result.priors.round(6).tolist(), result.K)
+    raw = task_posteriors(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, result.confusion.round(4), priors,
+                          encoded.task_ids.size)
+    calibration = truth_model.applied_calibration(result, "incremental_calibration")
+    judged = calibration.apply(raw, priors, np.maximum(answers, 1))
+    return ~calibration.reaches(judged, project.target_confidence, priors)
 
 
 def reopen(*, task_ids: list[int], max_answers: int) -> int:

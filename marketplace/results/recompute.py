@@ -3,8 +3,8 @@
 Stores for every task with answers its result (label, posterior, method, number of answers) when the
 task is closed or escalated, each annotator's confusion matrix and trust, and the class priors,
 model and calibration the per-answer posterior uses (results/truth_model.py). Under the redundancy
-policy a closed task whose confidence fell below the target's bar (inference/redundancy.py) is
-reopened for one more answer, within max_answers. One run per project at a time (an
+policy a done task that the submit path, judging it with the new fit, would not close
+(policy.short_of_target) is reopened for one more answer, within max_answers. One run per project at a time (an
 advisory lock; a second trigger finds it taken and is skipped); progress is readable while it runs.
 Runs are queued every few minutes by `rq cron` (due_projects), once enough answers arrived since
 the last run (queue_if_due, asked by the submit path), and on the requester's request.
@@ -220,26 +220,26 @@ def _gold_codes(project, task_ids: np.ndarray, label_type, classes) -> dict[int,
 
 
 def _write_back(project, encoded, result, gold_task, now, started: float) -> tuple[int, int, int]:
-    """Results for closed and escalated tasks; reopen those that fell below the target's bar.
+    """Results for closed and escalated tasks; reopen those the submit path would not close now.
 
     Returns (results written, tasks reopened, chunks staged): what this job cannot write in time is
-    staged for the merge jobs (chunked.py), which write, reopen and count the rest.
+    staged, with its verdict, for the merge jobs (chunked.py), which write, reopen and count the rest.
     """
     ids = encoded.task_ids.astype(np.int64)
     keep = np.isin(ids, store.done_task_ids(project.id, final_method=REVIEW_METHOD)) & ~gold_task
     human = encoded.annotator_ids[encoded.annotator_idx] != MODEL_ANNOTATOR
     counts = np.bincount(encoded.task_idx[human], minlength=ids.size)
-    found = store.Posteriors(ids[keep], truth_model.posteriors_of(result, counts)[keep], counts[keep])
+    # A done task is reopened when the rule that closed it, with this fit, would not close it now (one
+    # judgement of a task, not one per path: policy.short_of_target).
+    reopen = None if project.target_confidence is None else policy.short_of_target(project, encoded, result, counts)[keep]
+    found = store.Posteriors(ids[keep], truth_model.posteriors_of(result, counts)[keep], counts[keep], reopen)
     here, written, chunks = chunked.write_or_stage(
         project_id=project.id, classes=project.label_schema["classes"], found=found,
         method=truth_model.method_of(project), now=now, started=started,
         progress=lambda done, total: runs.progress(project.id, percent=60 + 25 * done // max(total, 1), stage="writing results"))
     reopened = 0
-    if project.target_confidence is not None:
-        # Judged on the evidence, as the submit path judges (redundancy.py); the merges reopen the rest.
-        judged = truth_model.applied_calibration(result)
-        low = here.task_ids[~judged.reaches(here.posteriors, project.target_confidence, result.priors)]
-        reopened = policy.reopen(task_ids=low.tolist(), max_answers=project.max_answers)
+    if here.reopen is not None:
+        reopened = policy.reopen(task_ids=np.asarray(here.task_ids)[here.reopen].tolist(), max_answers=project.max_answers)
         if reopened:  # the progress is recounted by aggregate_project, queued once this commits
             project_store.reopen_if_completed(project)
     return written, reopened, chunks

@@ -24,6 +24,12 @@ class Posteriors:
     task_ids: list[int] | np.ndarray
     posteriors: np.ndarray  # tasks x K
     answer_counts: np.ndarray
+    reopen: np.ndarray | None = None  # a recompute's: the tasks the submit path's rule would not close now
+
+    def take(self, which) -> "Posteriors":
+        """These tasks' rows only (`which`: an index array, a mask or a slice)."""
+        return Posteriors(np.asarray(self.task_ids)[which], self.posteriors[which], self.answer_counts[which],
+                          None if self.reopen is None else self.reopen[which])
 
 
 def answers_of_tasks(task_ids: list[int]) -> list[Assignment]:
@@ -200,7 +206,7 @@ def stage_results(*, project_id: int, found: Posteriors, chunk_tasks: int) -> in
     dbapi = db.session.connection().connection.dbapi_connection
     chunks = bulk.stage_posteriors(dbapi, project_id=project_id, task_ids=np.asarray(found.task_ids, dtype=np.int64)[keep],
                                    posteriors=found.posteriors[keep], answer_counts=found.answer_counts[keep],
-                                   chunk_tasks=chunk_tasks)
+                                   chunk_tasks=chunk_tasks, reopen=None if found.reopen is None else found.reopen[keep])
     if chunks:
         db.session.execute(RecomputeChunk.__table__.insert(),
                            [{"project_id": project_id, "chunk": chunk, "merged": False} for chunk in range(chunks)])
@@ -233,12 +239,12 @@ def is_staged(project_id: int, chunk: int) -> bool:
     return db.session.scalar(staged.exists().select())
 
 
-def merge_staged_chunk(*, project_id: int, chunk: int, classes: list, method: str, now: datetime, final_method: str,
-                       below: dict | None) -> tuple[int, list[int]]:
-    """Merge one staged chunk into results: (results written, written tasks below `below`'s bar for their label)."""
+def merge_staged_chunk(*, project_id: int, chunk: int, classes: list, method: str, now: datetime,
+                       final_method: str) -> tuple[int, list[int]]:
+    """Merge one staged chunk into results: (results written, the written tasks staged to be reopened)."""
     dbapi = db.session.connection().connection.dbapi_connection
     return bulk.merge_staged(dbapi, project_id=project_id, chunk=chunk, method=method, classes=classes, now=now,
-                             final_method=final_method, below=below)
+                             final_method=final_method)
 
 
 def clear_stage(project_id: int) -> None:

@@ -225,30 +225,28 @@ def test_two_lanes_merge_two_chunks_side_by_side_and_the_last_chunk_finishes_the
             assert chunked.merge_next_chunk(project_id=project_id, lane=0, now=utcnow()) == {"merged": None, "left": 0}
 
 
-def test_merges_judge_closed_tasks_against_the_target_on_their_evidence(ctx, chunks_of_three, monkeypatch):
-    # The fit says 0.85 on every other task and 0.97 on the rest, all short of the target, 0.999.
-    # With the reference noise the gold taught (0.1), the bar each merge reads from the project's
-    # recorded calibration and priors is 0.9 * 0.999 + 0.1 * prior(label), about 0.93: the 0.85
-    # tasks are reopened, the staged ones by the merges, and the 0.97 ones stay closed.
+def test_merges_reopen_the_tasks_the_fitting_job_judged_short_whatever_their_stored_confidence(ctx, chunks_of_three,
+                                                                                                monkeypatch):
+    # The fit stores 0.5 on every task, under any bar, while the submit path's rule with the new fit
+    # (policy.short_of_target) finds every other task short of the target: exactly those are reopened,
+    # the first range's by the fitting job and the staged ones by the merges, from the verdicts staged.
     import numpy as np
 
-    from marketplace.inference.calibration import Calibration
-    from marketplace.results import truth_model
+    from marketplace.results import policy, truth_model
 
     project = _closed_project()
-    project.target_confidence, project.min_answers, project.max_answers = 0.999, 2, 6
+    project.target_confidence, project.min_answers, project.max_answers = 0.9, 2, 6
     real = truth_model.posteriors_of
 
-    def two_levels(result, answers):
+    def half(result, answers):
         post = real(result, answers)
-        top = np.where(np.arange(len(post)) % 2, 0.97, 0.85)
-        out = np.repeat(((1 - top) / 2)[:, None], post.shape[1], axis=1)
-        out[np.arange(len(post)), post.argmax(axis=1)] = top
+        out = np.full(post.shape, 0.25)
+        out[np.arange(len(post)), post.argmax(axis=1)] = 0.5
         return out
 
-    monkeypatch.setattr(truth_model, "posteriors_of", two_levels)
-    monkeypatch.setattr(truth_model, "applied_calibration",
-                        lambda result, kind="calibration": Calibration(0.0, 0.1, 40))
+    monkeypatch.setattr(truth_model, "posteriors_of", half)
+    monkeypatch.setattr(policy, "short_of_target",
+                        lambda project, encoded, result, answers: np.arange(encoded.task_ids.size) % 2 == 0)
     closed = db.session.scalars(select(Task.id).where(Task.project_id == project.id, Task.status == CLOSED)
                                 .order_by(Task.id)).all()
     run = _recompute(project.id)
@@ -256,4 +254,4 @@ def test_merges_judge_closed_tasks_against_the_target_on_their_evidence(ctx, chu
     reopened = db.session.scalars(select(Task.id).where(Task.project_id == project.id, Task.status == OPEN)).all()
     assert sorted(reopened)[:TASKS // 2] == closed[::2]  # (and the task that never closed)
     kept = _results(project.id)
-    assert sorted(kept) == closed[1::2] and {confidence for _, confidence, *_ in kept.values()} == {0.97}
+    assert sorted(kept) == closed[1::2] and {confidence for _, confidence, *_ in kept.values()} == {0.5}

@@ -6,7 +6,6 @@ from sqlalchemy import select
 from marketplace.assignments import answering
 from marketplace.db import transaction, utcnow
 from marketplace.extensions import db
-from marketplace.inference.calibration import Calibration
 from marketplace.projects.models import Project
 from marketplace.quality.models import AnnotatorStats
 from marketplace.results import posterior, recompute, runs, truth_model
@@ -98,29 +97,53 @@ def test_the_target_is_judged_on_the_answers_evidence_not_on_the_reference_noise
     assert fresh(Task, other).status == "open" and fresh(Task, other).slot_limit == 3
 
 
-def test_recompute_judges_closed_tasks_on_their_evidence_too(ctx, monkeypatch):
-    project = adaptive_project(tasks=2, min_answers=2, max_answers=4)  # reopened in the test below
-    task_id = answer(project, skilled(project), "dog")
-    answer(project, skilled(project), "dog")
-    assert fresh(Task, task_id).status == "closed"
-    for stats in db.session.scalars(select(AnnotatorStats)).all():
-        stats.confusion = None  # the recompute rates them from two answers: short of 0.9 as stored
-    stored = {}
-    real = truth_model.posteriors_of
+def test_a_recompute_reopens_exactly_the_done_tasks_the_submit_path_would_not_close_with_its_fit(ctx, monkeypatch):
+    # Twelve closed tasks of four answers each, split 2-2 on every third (by a different pair): the recompute's verdict on
+    # each (policy.short_of_target) is what the submit path, reading the stored fit, then computes for
+    # the task (posterior.posteriors judged by redundancy's bar), and those short are the ones reopened.
+    from datetime import timedelta
 
-    def kept(result, answers):
-        stored["top"] = real(result, answers).max(axis=1)
-        return real(result, answers)
+    import numpy as np
 
-    monkeypatch.setattr(truth_model, "posteriors_of", kept)
-    # With the reference noise the gold would have taught (0.9), the bar on the stored confidence
-    # is 0.1 * 0.9 + 0.9 / 3: the same results are on target, and nothing is reopened.
-    monkeypatch.setattr(truth_model, "applied_calibration", lambda result, kind="calibration": Calibration(0.0, 0.9, 40))
+    from marketplace.assignments.models import SUBMITTED, Assignment
+    from marketplace.results import policy
+    from marketplace.tasks.models import CLOSED
+
+    project = adaptive_project(tasks=13, target_confidence=0.9, min_answers=2, max_answers=6)  # one stays open
+    classes = project.label_schema["classes"]
+    crowd = [skilled(project, confusion=None) for _ in range(4)]  # stats rows, as the submit path makes them
+    tasks = db.session.scalars(select(Task).where(Task.project_id == project.id).order_by(Task.id)).all()[:12]
+    now = utcnow()
+    for i, task in enumerate(tasks):
+        task.status, task.answer_count, task.slot_limit, task.closed_at = CLOSED, 4, 4, now
+        for j, annotator in enumerate(crowd):
+            split = i % 3 == 0 and (j - i // 3) % 4 < 2  # a different pair each time: nobody is the better half
+            label = classes[(i + split) % len(classes)]
+            db.session.add(Assignment(task_id=task.id, project_id=project.id, annotator_id=annotator.id,
+                                      status=SUBMITTED, leased_at=now, expires_at=now + timedelta(minutes=5),
+                                      submitted_at=now, answer={"label": label}))
+    db.session.commit()
+    verdicts, real = {}, policy.short_of_target
+
+    def spy(project, encoded, result, answers):
+        short = real(project, encoded, result, answers)
+        verdicts.update(zip(encoded.task_ids.tolist(), short.tolist()))
+        return short
+
+    monkeypatch.setattr(policy, "short_of_target", spy)
     with transaction():
         runs.queue_run(project_id=project.id, reason="test", now=utcnow())
-    assert stored["top"].max() < 0.9
-    assert fresh(Task, task_id).status == "closed" and fresh(Result, task_id) is not None
-    assert db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc())).tasks_reopened == 0
+    ids = [task.id for task in tasks]
+    assert sorted(verdicts) == ids and set(verdicts.values()) == {True, False}
+    stored = fresh(Project, project.id)
+    calibration = truth_model.calibration_of(stored)
+    found = posterior.posteriors(task_ids=ids, label_schema=stored.label_schema, class_priors=stored.class_priors,
+                                 now=utcnow(), calibration=calibration)
+    closes = calibration.reaches(found.posteriors, 0.9, posterior.priors(stored.class_priors, len(classes)))
+    assert verdicts == {t: not ok for t, ok in zip(ids, np.asarray(closes).tolist())}
+    reopened = [t for t in ids if fresh(Task, t).status == "open"]
+    assert reopened == [t for t in ids if verdicts[t]]
+    assert db.session.scalar(select(RecomputeRun).order_by(RecomputeRun.id.desc())).tasks_reopened == len(reopened)
 
 
 def test_disagreement_opens_one_more_slot_at_a_time_then_escalates(ctx):
