@@ -55,6 +55,11 @@ def _checked_priors(priors, K: int) -> np.ndarray:
 
 def task_posteriors(task_idx, annotator_idx, label_idx, confusion, priors, n_tasks: int) -> np.ndarray:
     """`task_posterior` for many tasks at once, (n_tasks, K): the E-step with these matrices and priors."""
+    return normalised(task_log_posteriors(task_idx, annotator_idx, label_idx, confusion, priors, n_tasks))
+
+
+def task_log_posteriors(task_idx, annotator_idx, label_idx, confusion, priors, n_tasks: int) -> np.ndarray:
+    """The log of `task_posteriors` up to a constant per task (n_tasks, K): one (n_tasks, K) array in all."""
     conf = np.asarray(confusion, dtype=np.float64)
     K = conf.shape[1]
     task = np.asarray(task_idx, dtype=np.int64)
@@ -63,6 +68,10 @@ def task_posteriors(task_idx, annotator_idx, label_idx, confusion, priors, n_tas
     logits = np.tile(np.log(_checked_priors(priors, K)), (n_tasks, 1))
     for k in range(K):
         logits[:, k] += np.bincount(task, weights=log_conf[annotator, k, label], minlength=n_tasks)
-    logits -= logits.max(axis=1, keepdims=True)
-    post = np.exp(logits)
+    return logits
+
+
+def normalised(logits: np.ndarray) -> np.ndarray:
+    """Posteriors (rows summing to one) from log-posteriors known up to a constant per row."""
+    post = np.exp(logits - logits.max(axis=1, keepdims=True))
     return post / post.sum(axis=1, keepdims=True)

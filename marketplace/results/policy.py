@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from marketplace.db import advisory_lock
 from marketplace.extensions import db
 from marketplace.inference import redundancy
-from marketplace.inference.incremental import task_posteriors
+from marketplace.inference.incremental import normalised, task_log_posteriors
 from marketplace.payments import escrow
 from marketplace.projects.models import Project
 from marketplace.results import closing, posterior, store, truth_model
@@ -26,6 +26,7 @@ from marketplace.tasks.models import GOLD, OPEN, Task
 
 # Advisory lock namespace: one budget decision per project at a time.
 BUDGET_LOCK_SPACE = 3 << 48
+JUDGED_AT_ONCE = 100_000  # tasks a recompute's verdicts are calibrated for at a time (short_of_target)
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,15 @@ def short_of_target(project, encoded, result, answers: np.ndarray) -> np.ndarray
     34-37% by this rule, for the same accuracy per answer: benchmarks/redundancy_replay.py).
     """
     priors = posterior.priors(result.priors.round(6).tolist(), result.K)
-    raw = task_posteriors(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, result.confusion.round(4), priors,
-                          encoded.task_ids.size)
+    logits = task_log_posteriors(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, result.confusion.round(4),
+                                 priors, encoded.task_ids.size)
     calibration = truth_model.applied_calibration(result, "incremental_calibration")
-    judged = calibration.apply(raw, priors, np.maximum(answers, 1))
-    return ~calibration.reaches(judged, project.target_confidence, priors)
+    short = np.empty(logits.shape[0], dtype=bool)
+    for at in range(0, short.size, JUDGED_AT_ONCE):  # a slice at a time: calibrating copies its posteriors a few times
+        part = slice(at, at + JUDGED_AT_ONCE)
+        judged = calibration.apply(normalised(logits[part]), priors, np.maximum(answers[part], 1))
+        short[part] = ~calibration.reaches(judged, project.target_confidence, priors)
+    return short
 
 
 def reopen(*, task_ids: list[int], max_answers: int) -> int:

@@ -131,6 +131,7 @@ def test_a_recompute_reopens_exactly_the_done_tasks_the_submit_path_would_not_cl
         return short
 
     monkeypatch.setattr(policy, "short_of_target", spy)
+    monkeypatch.setattr(policy, "JUDGED_AT_ONCE", 5)  # three slices of verdicts
     with transaction():
         runs.queue_run(project_id=project.id, reason="test", now=utcnow())
     ids = [task.id for task in tasks]
