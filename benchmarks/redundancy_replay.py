@@ -185,10 +185,11 @@ def run_policy(p: Problem, policy: RedundancyPolicy, seed: int, gold: dict, know
         model.use(result, np.bincount(p.annotator[idx], minlength=p.n_annotators) > 0)
         # Judged as recompute.py judges them (results/policy.short_of_target): the submit path's posterior
         # with the new model, every annotator of a closed task known to it.
+        answers = np.maximum(np.bincount(p.task[idx], minlength=p.n_tasks), 1)
         judged = model.calibration.apply(
             task_posteriors(p.task[idx], p.annotator[idx], p.label[idx], result.confusion, model.priors, p.n_tasks),
-            model.priors, np.maximum(np.bincount(p.task[idx], minlength=p.n_tasks), 1))[closed]
-        short = ~model.calibration.reaches(judged, policy.target_confidence, model.priors)
+            model.priors, answers)[closed]
+        short = ~model.calibration.reaches(judged, policy.target_confidence, model.priors, answers[closed])
         again = np.flatnonzero(closed)[short & (used[closed] < available[closed])]
         closed[again] = False
         open_tasks.extend(again.tolist())

@@ -16,6 +16,16 @@ calibrate a posterior; gold can. A calibration is two numbers with a generative 
 - the label noise e: a share e of reference labels is unrelated to the answers (drawn from the
   class priors), p_cal = (1 - e) p_T + e prior.
 
+The redundancy policy judges the evidence with `judged_correlation`, the smallest correlation the
+gold allows (the lower end of its 95% profile-likelihood interval; Wilks: the loss may rise by
+chi2_1(0.95) / 2 = 1.92), not the best fit. Early on a project the fit is made from a few dozen gold
+tasks whose posteriors come from young matrices, and it often says the answers go together (Dog:
+0.4-0.5 in the first half of the project, 0 at the end, 3 seeds); judged with that, a task could
+not reach the target whatever its answers, bought all of them and was escalated, for good (a third
+of Dog's tasks at target 0.95). Closing is undone by the next recompute if the better model finds
+the task short (results/policy.short_of_target); an escalation, and the answers bought on the way,
+are not. The reported confidences keep the best fit.
+
 Both are fitted by maximum likelihood of "the label the posterior gives is right" (top-label
 calibration, Gupta & Ramdas, ICLR 2022: the number a requester reads) on gold tasks whose
 posteriors come from a fit that did not see their labels (clamped, the annotators' matrices learn
@@ -33,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import brentq, minimize, minimize_scalar
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class Calibration:
     label_noise: float = 0.0
     gold: int = 0  # gold tasks it was fitted on
     temperature: float = 1.0
+    judged_correlation: float | None = None  # what the policy weighs evidence with (None: `correlation`)
 
     def weight(self, answers) -> np.ndarray:
         """T(n): the weight of the evidence of `answers` answers (an int or an array of them)."""
@@ -70,25 +81,46 @@ class Calibration:
         pri = np.asarray(priors, dtype=np.float64)
         return (1.0 - self.label_noise) * float(target) + self.label_noise * pri / pri.sum()
 
-    def reaches(self, posteriors, target: float, priors) -> np.ndarray:
-        """Whether calibrated `posteriors` ((n, K), or (K,)) reach `target` on the answers' evidence: each
-        top label's confidence against its `threshold`. A float computed to be exactly the bar may land
-        one ulp below it, and counts as there."""
-        post = np.asarray(posteriors, dtype=np.float64)
+    def reaches(self, posteriors, target: float, priors, answers=1) -> np.ndarray:
+        """Whether calibrated `posteriors` ((n, K), or (K,)) of tasks holding `answers` answers reach
+        `target` on the answers' evidence, weighed with `judged_correlation`: each top label's
+        confidence against its `threshold`. A float computed to be exactly the bar may land one ulp
+        below it, and counts as there."""
+        post = self.judged(posteriors, priors, answers)
         top = post.argmax(axis=-1)
         confidence = np.take_along_axis(post, np.expand_dims(top, -1), -1)[..., 0]
         return confidence >= self.threshold(target, priors)[top] - 1e-12
 
+    def judged(self, posteriors, priors, answers=1) -> np.ndarray:
+        """Calibrated `posteriors` of tasks holding `answers` answers as the policy judges them: their
+        evidence weighed with `judged_correlation` instead of `correlation` (the noise unchanged)."""
+        post = np.asarray(posteriors, dtype=np.float64)
+        rho = self.correlation if self.judged_correlation is None else self.judged_correlation
+        if rho == self.correlation or self.label_noise >= 1.0 - 1e-6:
+            return post
+        pri = np.asarray(priors, dtype=np.float64)
+        pri = pri / pri.sum()
+        evidence = np.maximum(post - self.label_noise * pri, 1e-300)  # (1 - e) p_T: the noise taken back out
+        evidence = evidence / evidence.sum(axis=-1, keepdims=True)
+        n = np.maximum(np.asarray(answers, dtype=np.float64), 1.0)
+        again = temper(evidence, pri, (1.0 + (n - 1.0) * self.correlation) / (1.0 + (n - 1.0) * rho))
+        return (1.0 - self.label_noise) * again + self.label_noise * pri
+
     def as_dict(self) -> dict:
         """The calibration as plain numbers (what a project stores)."""
-        return {"correlation": round(self.correlation, 6), "label_noise": round(self.label_noise, 6),
-                "gold": self.gold, "temperature": round(self.temperature, 6)}
+        stored = {"correlation": round(self.correlation, 6), "label_noise": round(self.label_noise, 6),
+                  "gold": self.gold, "temperature": round(self.temperature, 6)}
+        if self.judged_correlation is not None:
+            stored["judged_correlation"] = round(self.judged_correlation, 6)
+        return stored
 
     @classmethod
     def from_dict(cls, stored: dict) -> "Calibration":
         """The inverse of as_dict."""
+        judged = stored.get("judged_correlation")
         return cls(float(stored.get("correlation", 0.0)), float(stored.get("label_noise", 0.0)),
-                   int(stored.get("gold", 0)), float(stored.get("temperature", 1.0)))
+                   int(stored.get("gold", 0)), float(stored.get("temperature", 1.0)),
+                   None if judged is None else float(judged))
 
 
 IDENTITY = Calibration()
@@ -113,12 +145,14 @@ def temper(posteriors, priors, weight) -> np.ndarray:
     return out / out.sum(axis=-1, keepdims=True)
 
 
-def fit_calibration(free_posteriors, gold_labels, priors, answers, gold: int | None = None) -> Calibration:
+def fit_calibration(free_posteriors, gold_labels, priors, answers, gold: int | None = None,
+                    judged: bool = False) -> Calibration:
     """The calibration under which gold tasks' labels are right as often as their confidence says.
 
     `free_posteriors` (n, K): posteriors of gold tasks from a fit blind to their labels, each from
     `answers[i]` answers (a task may appear several times, from different numbers of its answers;
-    `gold` then says how many tasks there are, for the record).
+    `gold` then says how many tasks there are, for the record). `judged`: also find the policy's
+    `judged_correlation` (the module docstring).
     """
     post = np.asarray(free_posteriors, dtype=np.float64)
     labels = np.asarray(gold_labels, dtype=np.int64)
@@ -134,19 +168,47 @@ def fit_calibration(free_posteriors, gold_labels, priors, answers, gold: int | N
     def unpack(x):
         return float(1.0 / (1.0 + np.exp(-x[0]))), float(1.0 / (1.0 + np.exp(-x[1])))
 
-    def loss(x):
-        correlation, noise = unpack(x)
+    def nll(correlation, noise):
         p = (1.0 - noise) * temper(post, pri, 1.0 / (1.0 + (n - 1.0) * correlation))[rows, top] + noise * pri[top]
         p = np.clip(p, 1e-12, 1.0 - 1e-12)
         return -float((right * np.log(p) + (1.0 - right) * np.log1p(-p)).sum())
+
+    def loss(x):
+        return nll(*unpack(x))
 
     # The likelihood can have two modes (weak evidence and little noise, or full evidence and much
     # noise): a small grid of starts on the logit scales, the best end point kept.
     starts = [(rho, e) for rho in (0.01, 0.2, 0.6) for e in (0.01, 0.2)]
     ends = [minimize(loss, np.log(np.array(s) / (1.0 - np.array(s))), method="L-BFGS-B",
                      bounds=[(-20.0, 20.0)] * 2) for s in starts]
-    correlation, noise = unpack(min(ends, key=lambda r: r.fun).x)
-    return Calibration(correlation, noise, int(labels.size if gold is None else gold))
+    best = min(ends, key=lambda r: r.fun)
+    correlation, noise = unpack(best.x)
+    low = None
+    if judged:
+        low = lowest_correlation(nll, correlation, best.fun)
+    return Calibration(correlation, noise, int(labels.size if gold is None else gold), judged_correlation=low)
+
+
+# Half the 95% point of chi-square with one degree of freedom: how far the loss may rise over its
+# minimum for a correlation to stay within the gold's 95% profile-likelihood interval (Wilks 1938).
+PROFILE_RISE = 1.920729
+
+
+def lowest_correlation(loss, fitted: float, minimum: float) -> float:
+    """The lower end of the correlation's 95% profile-likelihood interval: the smallest rho whose best
+    loss over the noise (loss(rho, e), both in (0, 1)) stays within PROFILE_RISE of `minimum`."""
+    if fitted <= 1e-6:
+        return fitted
+    edge = 1e-9  # the logit scale's ends: 0 and 1 themselves are out of reach
+
+    def over(rho):
+        profile = minimize_scalar(lambda e: loss(rho, e), bounds=(edge, 1.0 - 1e-6), method="bounded",
+                                  options={"xatol": 1e-6})
+        return profile.fun - (minimum + PROFILE_RISE)
+
+    if over(edge) <= 0:
+        return 0.0
+    return float(brentq(over, edge, fitted, xtol=1e-5))
 
 
 def expected_calibration_error(posteriors, truth, bins: int = 10) -> float:

@@ -25,7 +25,10 @@ calibrated confidence of the top label k against (1 - e) target + e prior(k), th
 every confidence at (1 - e) + e prior(k) whatever the answers say; judging it bought answers that
 could not help, then escalated (on Dog, noise 0.2, a target of 0.8 escalated half the tasks). So
 with noise a closed task is right about (1 - e) target + e prior(k) of the time, which its result's
-confidence says; without noise, as often as the target. Pure numpy; imports nothing of the web app.
+confidence says; without noise, as often as the target. The evidence is weighed with the smallest
+correlation the gold allows (`Calibration.judged_correlation`): a closed task can be reopened by the
+next recompute, while an escalated one has bought its last answers for good. Pure numpy; imports
+nothing of the web app.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def decide(posterior, n_answers: int, *, min_answers: int, max_answers: int, tar
     """Decide what happens to a task holding `n_answers` answers whose posterior is `posterior`.
 
     `posterior` is calibrated by `calibration` over class `priors` (None: uniform); the target is
-    judged on the answers' evidence, without the calibration's label noise (module docstring).
+    judged on the answers' evidence, without the calibration's label noise and weighed with its
+    `judged_correlation` (module docstring).
     `budget` is how many more answers the project can still pay for (None: no cap); with none
     left a task that is not yet confident is escalated rather than left waiting for an answer
     nobody will be paid for. A task already past `max_answers` (a setting lowered later) is
@@ -84,7 +88,7 @@ def decide(posterior, n_answers: int, *, min_answers: int, max_answers: int, tar
     confidence(posterior)  # refuses a posterior that is not one
     p = np.asarray(posterior, dtype=np.float64).ravel()
     p = p / p.sum()
-    confident = bool(calibration.reaches(p, target, np.ones(p.size) if priors is None else priors))
+    confident = bool(calibration.reaches(p, target, np.ones(p.size) if priors is None else priors, max(n_answers, 1)))
     if n_answers >= min_answers and confident:
         return Decision.CLOSE
     if n_answers >= max_answers:

@@ -284,7 +284,7 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
         blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)
         blind_priors = sum(share[n] * blind[n].priors for n in fitted)
         step, step_labels, step_answers = _prefix_posteriors(a, tasks, labels, blind_confusion, blind_priors)
-        incremental = fit_calibration(step, step_labels, blind_priors, step_answers, gold=tasks.size)
+        incremental = fit_calibration(step, step_labels, blind_priors, step_answers, gold=tasks.size, judged=True)
         post = calibration.apply(post, class_priors, counts)
     if a.gold_tasks.size:
         post[a.gold_tasks] = 0.0

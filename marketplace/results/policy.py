@@ -121,7 +121,7 @@ def short_of_target(project, encoded, result, answers: np.ndarray) -> np.ndarray
     for at in range(0, short.size, JUDGED_AT_ONCE):  # a slice at a time: calibrating copies its posteriors a few times
         part = slice(at, at + JUDGED_AT_ONCE)
         judged = calibration.apply(normalised(logits[part]), priors, np.maximum(answers[part], 1))
-        short[part] = ~calibration.reaches(judged, project.target_confidence, priors)
+        short[part] = ~calibration.reaches(judged, project.target_confidence, priors, np.maximum(answers[part], 1))
     return short
 
 

@@ -96,3 +96,47 @@ def test_the_default_calibrates_itself_on_gold_when_errors_go_together(seed):
     before = expected_calibration_error(free.posteriors[rest], truth[rest])
     after = expected_calibration_error(taught.posteriors[rest], truth[rest])
     assert before > 0.1 and after < 0.07 and after < before / 1.5
+
+
+def _nll(stated, labels, priors, answers, correlation, noise):
+    """The fit's loss: -log P(the top label is right as often as the calibration says)."""
+    top = stated.argmax(axis=1)
+    p = Calibration(correlation, noise).apply(stated, priors, answers)[np.arange(labels.size), top]
+    right = top == labels
+    return -float(np.log(np.where(right, p, 1.0 - p)).sum())
+
+
+@pytest.mark.parametrize("gold", [40, 4000])
+def test_the_judged_correlation_is_the_lower_end_of_the_gold_s_95_percent_interval(gold):
+    stated, labels, priors, answers = _overconfident(2, n=gold)
+    plain = fit_calibration(stated, labels, priors, answers)
+    fitted = fit_calibration(stated, labels, priors, answers, judged=True)
+    assert (fitted.correlation, fitted.label_noise) == (plain.correlation, plain.label_noise)
+    assert plain.judged_correlation is None and 0.0 <= fitted.judged_correlation < fitted.correlation
+    best = _nll(stated, labels, priors, answers, fitted.correlation, fitted.label_noise)
+    # At the judged correlation, the best noise raises the loss by chi2_1(0.95) / 2, and no further.
+    at_low = min(_nll(stated, labels, priors, answers, fitted.judged_correlation, e) for e in np.linspace(0, 0.5, 501))
+    if fitted.judged_correlation > 0:
+        assert at_low - best == pytest.approx(1.920729, abs=0.02)
+    else:
+        assert at_low - best <= 1.920729 + 1e-6
+    # Many gold tasks pin it near the truth (0.4); a few leave it wide open.
+    if gold == 4000:
+        assert fitted.judged_correlation > 0.3
+    else:
+        assert fitted.judged_correlation < fitted.correlation - 0.1
+
+
+def test_the_policy_judges_the_evidence_with_the_judged_correlation():
+    priors = np.full(3, 1 / 3)
+    raw = np.array([0.98, 0.01, 0.01])  # the evidence of five answers that mostly agree
+    cautious = Calibration(0.5, 0.2, 40, judged_correlation=0.1)
+    calibrated = cautious.apply(raw, priors, 5)
+    # Weighed with 0.5 the evidence is short of 0.9; with 0.1 it reaches it (the noise left out either way).
+    assert not Calibration(0.5, 0.2, 40).reaches(calibrated, 0.9, priors, 5)
+    assert cautious.reaches(calibrated, 0.9, priors, 5)
+    np.testing.assert_allclose(cautious.judged(calibrated, priors, 5),
+                               Calibration(0.1, 0.2).apply(raw, priors, 5))
+    np.testing.assert_allclose(cautious.judged(calibrated, priors, 1), calibrated)  # one answer: no correlation
+    assert Calibration.from_dict(cautious.as_dict()) == cautious
+    assert "judged_correlation" not in Calibration(0.5, 0.2).as_dict()

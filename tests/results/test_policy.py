@@ -97,6 +97,27 @@ def test_the_target_is_judged_on_the_answers_evidence_not_on_the_reference_noise
     assert fresh(Task, other).status == "open" and fresh(Task, other).slot_limit == 3
 
 
+@pytest.mark.parametrize("judged, closes", [(None, False), (0.0, True)])
+def test_the_submit_path_weighs_the_evidence_with_the_judged_correlation(ctx, judged, closes):
+    # Two 0.9-accurate annotators say dog, a third cat: the evidence is 0.944 counted in full, 0.774
+    # weighed with the fitted correlation 0.5. Judged with the lower end the gold allows (0), the task
+    # closes at its third answer; judged with 0.5 it asks for a fourth. Its result reports the fit's own.
+    incremental = {"correlation": 0.5, "label_noise": 0.2, "gold": 40}
+    if judged is not None:
+        incremental["judged_correlation"] = judged
+    project = adaptive_project(tasks=2, target_confidence=0.9, min_answers=3, max_answers=5)
+    project.truth_model = {**NOISY_REFERENCE, "incremental_calibration": incremental}
+    task_id = answer(project, skilled(project), "dog")
+    answer(project, skilled(project), "dog")
+    answer(project, skilled(project), "cat")
+    task = fresh(Task, task_id)
+    assert (task.status, task.answer_count) == (("closed", 3) if closes else ("open", 3))
+    if closes:
+        assert fresh(Result, task_id).confidence == pytest.approx(0.8 * 0.7744 + 0.2 / 3, abs=1e-3)
+    else:
+        assert task.slot_limit == 4
+
+
 def test_a_recompute_reopens_exactly_the_done_tasks_the_submit_path_would_not_close_with_its_fit(ctx, monkeypatch):
     # Twelve closed tasks of four answers each, split 2-2 on every third (by a different pair): the recompute's verdict on
     # each (policy.short_of_target) is what the submit path, reading the stored fit, then computes for
