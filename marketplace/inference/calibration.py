@@ -16,16 +16,6 @@ calibrate a posterior; gold can. A calibration is two numbers with a generative 
 - the label noise e: a share e of reference labels is unrelated to the answers (drawn from the
   class priors), p_cal = (1 - e) p_T + e prior.
 
-The redundancy policy judges the evidence with `judged_correlation`, the smallest correlation the
-gold allows (the lower end of its 95% profile-likelihood interval; Wilks: the loss may rise by
-chi2_1(0.95) / 2 = 1.92), not the best fit. Early on a project the fit is made from a few dozen gold
-tasks whose posteriors come from young matrices, and it often says the answers go together (Dog:
-0.4-0.5 in the first half of the project, 0 at the end, 3 seeds); judged with that, a task could
-not reach the target whatever its answers, bought all of them and was escalated, for good (a third
-of Dog's tasks at target 0.95). Closing is undone by the next recompute if the better model finds
-the task short (results/policy.short_of_target); an escalation, and the answers bought on the way,
-are not. The reported confidences keep the best fit.
-
 Both are fitted by maximum likelihood of "the label the posterior gives is right" (top-label
 calibration, Gupta & Ramdas, ICLR 2022: the number a requester reads) on gold tasks whose
 posteriors come from a fit that did not see their labels (clamped, the annotators' matrices learn
@@ -33,6 +23,16 @@ from them: S_Rel's ECE was then 0.08 instead of 0.03). Flat priors on both, so a
 tasks, all right, leave the identity. Without gold the calibration is the identity: a model's
 own confidence, usually too high where annotators err together. `temperature` scales T(n) on top
 (1 when fitted; the app's stand-in before any gold, see results/truth_model.py, is 0.5).
+
+The redundancy policy judges the evidence with `judged_correlation`, the smallest correlation the
+gold allows (the lower end of its 95% profile-likelihood interval; Wilks: the loss may rise by
+chi2_1(0.95) / 2 = 1.92), not the best fit. Early on a project the fit is made from a few dozen gold
+tasks whose posteriors come from young matrices, and it often says the answers go together (Dog,
+one replay: 0.4-0.5 over the first half of the project, 0 at its end); judged with that, a task could
+not reach the target whatever its answers, bought all of them and was escalated, for good (a third
+of Dog's tasks at target 0.95). Closing is undone by the next recompute if the better model finds
+the task short (results/policy.short_of_target); an escalation, and the answers bought on the way,
+are not. The reported confidences keep the best fit.
 
 `expected_calibration_error` is the measure the benchmarks report (10 equal-width bins of the top
 posterior, weighted by their share of tasks).
