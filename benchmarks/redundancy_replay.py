@@ -14,8 +14,8 @@ replay simulates the live system as the app runs it, with no peeking at answers 
   right with their gold accuracy (the Beta posterior mean of their gold record so far), or 0.7
   without gold; the class priors of the last recompute; mapped by the calibration it learned for
   these per-answer posteriors (results/truth_model.py; half weight to the evidence before one),
-  judged against the target on the answers' evidence (the calibration's label noise left out:
-  marketplace/inference/redundancy.py);
+  judged against the target on the answers' evidence (the calibration's label noise left out, and
+  weighed with the smallest answer correlation its gold allows: marketplace/inference/redundancy.py);
 - the recompute runs the default truth model (inference.DEFAULT_METHOD, gold clamped, calibrated
   on the gold) on all answers consumed so far once `max(RECOMPUTE_MIN, RECOMPUTE_SHARE * answers
   the last one read)` new answers have arrived (the app's trigger, with marketplace/results/
