@@ -111,7 +111,7 @@ def short_of_target(project, encoded, result, answers: np.ndarray) -> np.ndarray
     calibration and judged on the evidence. The recompute reopens a done task by this rule, not by
     its stored (blended) confidence: judged twice by two posteriors, a task the submit path closed
     was reopened by the recompute and closed again (on Dog, 58-131% of the tasks were reopened;
-    34-37% by this rule, for the same accuracy per answer: benchmarks/redundancy_replay.py).
+    22-37% by this rule, for the same accuracy per answer: benchmarks/redundancy_replay.py).
     """
     priors = posterior.priors(result.priors.round(6).tolist(), result.K)
     logits = task_log_posteriors(encoded.task_idx, encoded.annotator_idx, encoded.label_idx, result.confusion.round(4),
