@@ -60,10 +60,9 @@ def describe(result) -> dict:
             "incremental_calibration": applied_calibration(result, "incremental_calibration").as_dict()}
 
 
-def calibration_of(project, kind: str = "incremental_calibration") -> Calibration:
-    """The calibration of the submit path's posteriors (`kind` "calibration": of the recompute's stored
-    results): the last recompute's, or UNCALIBRATED before one."""
-    stored = (project.truth_model or {}).get(kind)
+def calibration_of(project) -> Calibration:
+    """The calibration of the submit path's posteriors: the last recompute's, or UNCALIBRATED before one."""
+    stored = (project.truth_model or {}).get("incremental_calibration")
     return Calibration.from_dict(stored) if stored else UNCALIBRATED
 
 
