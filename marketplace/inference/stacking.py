@@ -269,7 +269,9 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
     Two calibrations are learned from the gold tasks (those with answers), both on fits blind to
     gold: `calibration` for the blend's own posteriors, and `incremental_calibration` for what
     the submit path computes between recomputes, the E-step of one task with the blend's
-    averaged confusion matrices (sharper than the blend wherever a subtype model leads it).
+    averaged confusion matrices (sharper than the blend wherever a subtype model leads it). The
+    first never changes a task's label; the second, which only decides whether a task needs
+    another answer, leans on the class priors (calibration.py).
     """
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
@@ -284,7 +286,8 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
         blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)
         blind_priors = sum(share[n] * blind[n].priors for n in fitted)
         step, step_labels, step_answers = _prefix_posteriors(a, tasks, labels, blind_confusion, blind_priors)
-        incremental = fit_calibration(step, step_labels, blind_priors, step_answers, gold=tasks.size, judged=True)
+        incremental = fit_calibration(step, step_labels, blind_priors, step_answers, gold=tasks.size, judged=True,
+                                      anchor="prior")
         post = calibration.apply(post, class_priors, counts)
     if a.gold_tasks.size:
         post[a.gold_tasks] = 0.0

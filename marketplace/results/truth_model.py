@@ -17,7 +17,8 @@ from marketplace import inference
 from marketplace.inference.calibration import IDENTITY, Calibration
 
 BEFORE_ANY_RECOMPUTE = "dawid_skene"  # per-answer posteriors from gold accuracy or reputation
-UNCALIBRATED = Calibration(temperature=0.5)
+# Half the evidence over the class priors (the prior counted in full), as before calibration existed.
+UNCALIBRATED = Calibration(temperature=0.5, anchor="prior")
 
 
 def fit(task_idx, annotator_idx, label_idx, K: int, *, gold: dict, n_tasks: int, n_annotators: int):

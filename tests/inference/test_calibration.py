@@ -57,14 +57,50 @@ def test_evidence_is_never_counted_more_than_the_model_says():
     assert np.all(fitted.weight([1, 3, 10]) <= 1.0)
 
 
-def test_a_calibration_keeps_the_label_under_uniform_priors_and_sums_to_one():
+def test_a_calibration_keeps_the_label_whatever_the_priors_and_sums_to_one():
     post = np.array([[0.9, 0.05, 0.05], [0.2, 0.5, 0.3]])
-    out = Calibration(0.3, 0.2).apply(post, np.full(3, 1 / 3), 5)
+    skewed = np.array([0.6, 0.2, 0.2])
+    out = Calibration(0.3, 0.2).apply(post, skewed, 5)
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
     assert out.argmax(axis=1).tolist() == [0, 1]
     assert np.all(out.max(axis=1) < post.max(axis=1))
-    # With skewed priors a weakened near-tie may go to the class the priors favour.
-    assert Calibration(0.3, 0.2).apply(post, np.array([0.6, 0.2, 0.2]), 5)[1].argmax() == 0
+    # It leans towards the uniform distribution: the priors change nothing.
+    np.testing.assert_allclose(out, Calibration(0.3, 0.2).apply(post, np.full(3, 1 / 3), 5))
+    # Leaning towards the priors (how projects' calibrations were stored before), a weakened
+    # near-tie goes to the class the priors favour.
+    assert Calibration(0.3, 0.2, anchor="prior").apply(post, skewed, 5)[1].argmax() == 0
+
+
+def test_a_fitted_calibration_never_relabels_a_task():
+    # Skewed classes and answers that go together: the fit weakens the evidence a lot, and every
+    # task keeps its top label (a calibration says how often a label is right, it does not pick another).
+    rng = np.random.default_rng(3)
+    n, K = 3000, 4
+    answers = rng.integers(1, 11, n)
+    priors = np.array([0.6, 0.2, 0.1, 0.1])
+    logits = rng.normal(0, 1.0, (n, K)) * answers[:, None] + np.log(priors)
+    stated = np.exp(logits - logits.max(axis=1, keepdims=True))
+    stated /= stated.sum(axis=1, keepdims=True)
+    true = Calibration(0.4, 0.05, anchor="prior").apply(stated, priors, answers)
+    labels = (rng.random(n)[:, None] > np.cumsum(true, axis=1)).sum(axis=1)
+    fitted = fit_calibration(stated, labels, priors, answers)
+    assert fitted.correlation > 0.1 and fitted.anchor == "uniform"
+    out = fitted.apply(stated, priors, answers)
+    assert np.array_equal(out.argmax(axis=1), stated.argmax(axis=1))
+    assert np.all(out.max(axis=1) <= stated.max(axis=1) + 1e-12)
+    # The same numbers leaning on the priors would have relabelled some tasks as the majority class.
+    leaning = Calibration(fitted.correlation, fitted.label_noise, anchor="prior").apply(stated, priors, answers)
+    assert np.any(leaning.argmax(axis=1) != stated.argmax(axis=1))
+
+
+def test_a_stored_calibration_keeps_the_family_it_was_fitted_in():
+    fresh = Calibration(0.2, 0.1, 30, judged_correlation=0.05)
+    assert fresh.as_dict()["anchor"] == "uniform" and Calibration.from_dict(fresh.as_dict()) == fresh
+    # Stored before the anchor was recorded: fitted leaning on the priors, applied the same way.
+    old = Calibration.from_dict({"correlation": 0.2, "label_noise": 0.1, "gold": 30, "temperature": 1.0})
+    assert old.anchor == "prior"
+    with pytest.raises(ValueError):
+        Calibration(anchor="majority")
 
 
 def test_temper_is_checked():
@@ -93,6 +129,10 @@ def test_the_default_calibrates_itself_on_gold_when_errors_go_together(seed):
     calibration = taught.extra["calibration"]
     assert calibration.gold == 60 and calibration.correlation > 0.01
     assert taught.extra["incremental_calibration"].gold == 60
+    # The results' calibration keeps every label the blend gives; the policy's leans on the priors.
+    assert (calibration.anchor, taught.extra["incremental_calibration"].anchor) == ("uniform", "prior")
+    blend = sum(w * taught.extra["models"][name].posteriors for name, w in taught.extra["weights"].items())
+    assert np.array_equal(taught.labels[rest], blend[rest].argmax(axis=1))
     before = expected_calibration_error(free.posteriors[rest], truth[rest])
     after = expected_calibration_error(taught.posteriors[rest], truth[rest])
     assert before > 0.1 and after < 0.07 and after < before / 1.5

@@ -173,12 +173,16 @@ def test_policy_on_a_simulated_crowd_keeps_its_target_on_fewer_answers():
 
 
 def test_the_target_is_judged_on_the_evidence_not_on_the_reference_noise():
-    noisy = Calibration(correlation=0.0, label_noise=0.2, gold=50)
+    # A calibration leaning on the class priors (as projects stored them before): the noise is drawn
+    # from the priors, so each class has its own cap and its own bar.
+    noisy = Calibration(correlation=0.0, label_noise=0.2, gold=50, anchor="prior")
     priors = np.array([0.75, 0.25])
     # Noise 0.2 caps class 0's confidence at 0.8 + 0.2 * 0.75 = 0.95, class 1's at 0.85: a target of
     # 0.9 judged on the calibrated figure could never be met for class 1, however many answers agree.
     np.testing.assert_allclose(noisy.threshold(0.9, priors), [0.8 * 0.9 + 0.2 * 0.75, 0.8 * 0.9 + 0.2 * 0.25])
     np.testing.assert_allclose(Calibration().threshold(0.9, priors), [0.9, 0.9])  # no noise: the target itself
+    # Fitted now, the noise is any class alike: one cap, 0.8 + 0.2 / 2 = 0.9, and one bar.
+    np.testing.assert_allclose(Calibration(label_noise=0.2).threshold(0.9, priors), [0.82, 0.82])
     evidence = np.array([0.05, 0.95])  # the answers say 0.95 for class 1
     calibrated = noisy.apply(evidence, priors, 3)
     assert calibrated.max() == pytest.approx(0.8 * 0.95 + 0.2 * 0.25) and calibrated.max() < 0.9
@@ -195,9 +199,11 @@ def test_the_target_is_judged_on_the_evidence_not_on_the_reference_noise():
 
 
 def test_reaches_judges_each_row_by_its_top_label():
-    noisy = Calibration(label_noise=0.2)
+    noisy = Calibration(label_noise=0.2, anchor="prior")
     priors = np.array([0.75, 0.25])  # bars: 0.87 for class 0, 0.77 for class 1 at target 0.9
     rows = np.array([[0.88, 0.12], [0.86, 0.14], [0.22, 0.78], [0.24, 0.76]])
     np.testing.assert_array_equal(noisy.reaches(rows, 0.9, priors), [True, False, True, False])
     assert noisy.reaches(rows[0], 0.9, priors)  # one posterior
     np.testing.assert_array_equal(Calibration().reaches(rows, 0.86, priors), [True, True, False, False])
+    # Noise any class alike: one bar, 0.82, for both labels.
+    np.testing.assert_array_equal(Calibration(label_noise=0.2).reaches(rows, 0.9, priors), [True, True, False, False])
