@@ -9,7 +9,9 @@ Until gold has calibrated a project (before its first recompute, or with no gold
 counts the answers' evidence at half weight (UNCALIBRATED): the models' own posteriors are
 overconfident wherever annotators err together (without gold, ECE 0.12-0.19 on S_Rel, Dog, MS and
 Trec), and closing a task too early costs more than asking for one more answer. Half weight is what
-the app used before calibration existed; one gold-calibrated recompute replaces it.
+the app used before calibration existed; one gold-calibrated recompute replaces it. The submit path
+halves the evidence over the class priors (the form its fitted calibration has); the results halve
+the whole posterior, which keeps every label the model gives (inference/calibration.py).
 """
 import numpy as np
 
@@ -17,8 +19,8 @@ from marketplace import inference
 from marketplace.inference.calibration import IDENTITY, Calibration
 
 BEFORE_ANY_RECOMPUTE = "dawid_skene"  # per-answer posteriors from gold accuracy or reputation
-# Half the evidence over the class priors (the prior counted in full), as before calibration existed.
-UNCALIBRATED = Calibration(temperature=0.5, anchor="prior")
+UNCALIBRATED = Calibration(temperature=0.5, anchor="prior")  # the submit path's stand-in
+UNCALIBRATED_RESULTS = Calibration(temperature=0.5)  # the results': the same weight, no label moved
 
 
 def fit(task_idx, annotator_idx, label_idx, K: int, *, gold: dict, n_tasks: int, n_annotators: int):
@@ -34,13 +36,15 @@ def method_label(result) -> str:
 
 
 def applied_calibration(result, kind: str = "calibration") -> Calibration:
-    """The calibration the app applies: the one the fit's gold taught it, else UNCALIBRATED.
+    """The calibration the app applies: the one the fit's gold taught it, else that kind's stand-in.
 
     `kind`: "calibration" for the fit's own posteriors, "incremental_calibration" for the submit
     path's one-task E-step with the fit's (blended) matrices.
     """
     learned = result.extra.get(kind, IDENTITY)
-    return learned if learned.gold else UNCALIBRATED
+    if learned.gold:
+        return learned
+    return UNCALIBRATED if kind == "incremental_calibration" else UNCALIBRATED_RESULTS
 
 
 def posteriors_of(result, answers: np.ndarray) -> np.ndarray:
@@ -50,7 +54,7 @@ def posteriors_of(result, answers: np.ndarray) -> np.ndarray:
     """
     if result.extra.get("calibration", IDENTITY).gold:
         return result.posteriors
-    return UNCALIBRATED.apply(result.posteriors, result.priors, answers)
+    return UNCALIBRATED_RESULTS.apply(result.posteriors, result.priors, answers)
 
 
 def describe(result) -> dict:

@@ -36,6 +36,21 @@ def test_per_answer_confidences_use_the_calibration_of_the_last_recompute():
     assert truth_model.method_of(learned) == "auto:ds" and truth_model.method_of(before) == "dawid_skene"
 
 
+
+def test_results_keep_the_model_s_labels_before_gold_calibrates_them():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    priors = np.array([0.7, 0.2, 0.1])
+    posteriors = np.array([[0.3, 0.45, 0.25], [0.9, 0.05, 0.05]])  # the first leans, weakly, to a minority class
+    fit = SimpleNamespace(posteriors=posteriors, priors=priors, extra={})
+    stored = truth_model.posteriors_of(fit, np.array([3, 3]))
+    assert stored.argmax(axis=1).tolist() == [1, 0] and stored[0].max() < 0.45  # half the evidence, same labels
+    # The submit path's stand-in halves the evidence over the priors: there the majority class leads.
+    assert truth_model.applied_calibration(fit, "incremental_calibration") is truth_model.UNCALIBRATED
+    assert truth_model.UNCALIBRATED.apply(posteriors, priors, 3)[0].argmax() == 0
+
 def adaptive_project(tasks=1, **fields):
     defaults = dict(target_confidence=0.9, min_answers=2, max_answers=4, aggregation="ds", answers_per_task=2,
                     max_leases_per_annotator=1)
