@@ -59,9 +59,10 @@ class CalibrationOut(Schema):
     temperature = fields.Float(metadata={"description": "a scale on the answers' evidence (1: as fitted)"})
     label_noise = fields.Float(metadata={"description": "the share of reference labels unrelated to the answers"})
     gold = fields.Integer(metadata={"description": "gold tasks the calibration was fitted on (0: none, the identity)"})
-    anchor = fields.String(metadata={
-        "description": "what the tempering and the label noise lean towards: uniform (a task keeps its label), or "
-                       "prior (the class priors: calibrations stored before the anchor was recorded)"})
+    # Stored before the anchor was recorded: fitted leaning on the priors (Calibration.from_dict).
+    anchor = fields.String(dump_default="prior", metadata={
+        "description": "what the tempering and the label noise lean towards: uniform (no task changes label), or "
+                       "prior (the class priors: the per-answer calibration, and any stored before this field)"})
 
 
 class TruthModelOut(Schema):

@@ -51,6 +51,16 @@ def test_results_keep_the_model_s_labels_before_gold_calibrates_them():
     assert truth_model.applied_calibration(fit, "incremental_calibration") is truth_model.UNCALIBRATED
     assert truth_model.UNCALIBRATED.apply(posteriors, priors, 3)[0].argmax() == 0
 
+
+def test_a_stored_calibration_reports_the_form_it_was_fitted_in():
+    from marketplace.inference.calibration import Calibration
+    from marketplace.results.schemas import TruthModelOut
+
+    before = {"correlation": 0.1, "label_noise": 0.0, "gold": 3, "temperature": 1.0}  # stored without an anchor
+    out = TruthModelOut().dump({"method": "auto:ds", "weights": {"ds": 1.0}, "calibration": before,
+                                "incremental_calibration": Calibration(0.1, gold=3).as_dict()})
+    assert (out["calibration"]["anchor"], out["incremental_calibration"]["anchor"]) == ("prior", "uniform")
+
 def adaptive_project(tasks=1, **fields):
     defaults = dict(target_confidence=0.9, min_answers=2, max_answers=4, aggregation="ds", answers_per_task=2,
                     max_leases_per_annotator=1)
