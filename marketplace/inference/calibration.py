@@ -47,7 +47,10 @@ the task short (results/policy.short_of_target); an escalation, and the answers 
 are not. The reported confidences keep the best fit.
 
 `expected_calibration_error` is the measure the benchmarks report (10 equal-width bins of the top
-posterior, weighted by their share of tasks).
+posterior, weighted by their share of tasks). Measured on a few hundred tasks it is far from zero even
+for posteriors that are exactly right: each bin's accuracy is a binomial draw around its confidence.
+`ece_floor` is that sampling floor for a given set of confidences (labels drawn from the confidences
+themselves), the least an ECE measured on them can be expected to read.
 """
 
 from __future__ import annotations
@@ -246,3 +249,16 @@ def expected_calibration_error(posteriors, truth, bins: int = 10) -> float:
     which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
     gap = np.bincount(which, weights=correct - confidence, minlength=bins)
     return float(np.abs(gap).sum() / truth.size)
+
+
+def ece_floor(confidences, bins: int = 10, draws: int = 200, seed: int = 0) -> float:
+    """The mean ECE of exactly calibrated top posteriors `confidences` (n,): each task's label drawn right
+    with the probability it states, `draws` times (a fixed seed: the same confidences give the same floor)."""
+    confidence = np.asarray(confidences, dtype=np.float64)
+    if confidence.size == 0:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    right = rng.random((draws, confidence.size)) < confidence
+    gaps = np.stack([np.bincount(which, weights=r - confidence, minlength=bins) for r in right])
+    return float(np.abs(gaps).sum(axis=1).mean() / confidence.size)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from marketplace.inference import infer
-from marketplace.inference.calibration import (IDENTITY, Calibration, expected_calibration_error,
+from marketplace.inference.calibration import (IDENTITY, Calibration, ece_floor, expected_calibration_error,
                                                fit_calibration, temper)
 
 from .conftest import hard_items_crowd
@@ -180,3 +180,19 @@ def test_the_policy_judges_the_evidence_with_the_judged_correlation():
     np.testing.assert_allclose(cautious.judged(calibrated, priors, 1), calibrated)  # one answer: no correlation
     assert Calibration.from_dict(cautious.as_dict()) == cautious
     assert "judged_correlation" not in Calibration(0.5, 0.2).as_dict()
+
+
+def test_the_ece_floor_is_the_sampling_noise_of_exactly_calibrated_confidences():
+    rng = np.random.default_rng(5)
+    confidence = rng.uniform(0.3, 1.0, 600)
+    floor = ece_floor(confidence)
+    # Measured directly: 4-class posteriors topped by those confidences, labels drawn from them (class 0
+    # when right), the benchmark's ECE of each draw.
+    posteriors = np.column_stack([confidence] + [(1 - confidence) / 3] * 3)
+    measured = np.mean([expected_calibration_error(posteriors, (rng.random(confidence.size) >= confidence).astype(int))
+                        for _ in range(300)])
+    assert floor == pytest.approx(measured, rel=0.1)
+    assert 0.01 < floor < 0.06
+    assert ece_floor(np.repeat(confidence, 16)) < floor / 2  # the floor falls as 1/sqrt(tasks)
+    assert ece_floor(np.ones(50)) == 0.0  # sure and always right: nothing to draw
+    assert ece_floor(confidence) == floor  # a fixed seed
