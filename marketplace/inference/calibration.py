@@ -61,6 +61,9 @@ import numpy as np
 from scipy.optimize import brentq, minimize, minimize_scalar
 
 
+ANCHORS = ("uniform", "prior")  # what a calibration's tempering and noise lean towards (the module docstring)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """How a model's posteriors map to calibrated ones (the identity by default)."""
@@ -149,7 +152,6 @@ class Calibration:
                    None if judged is None else float(judged), str(stored.get("anchor", "prior")))
 
 
-ANCHORS = ("uniform", "prior")
 IDENTITY = Calibration()
 
 
