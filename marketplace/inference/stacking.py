@@ -270,8 +270,9 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
     gold: `calibration` for the blend's own posteriors, and `incremental_calibration` for what
     the submit path computes between recomputes, the E-step of one task with the blend's
     averaged confusion matrices (sharper than the blend wherever a subtype model leads it). The
-    first never changes a task's label; the second, which only decides whether a task needs
-    another answer, leans on the class priors (calibration.py).
+    first never changes a task's label and scores the whole posterior it publishes; the second,
+    which only decides whether a task needs another answer, scores the top label's confidence
+    and leans on the class priors (calibration.py).
     """
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
@@ -282,7 +283,7 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
     if answered.any():
         tasks, labels = a.gold_tasks[answered], a.gold_labels[answered]
         free = sum(share[n] * blind[n].posteriors[tasks] for n in fitted)
-        calibration = fit_calibration(free, labels, class_priors, counts[tasks])
+        calibration = fit_calibration(free, labels, class_priors, counts[tasks], target="label")
         blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)
         blind_priors = sum(share[n] * blind[n].priors for n in fitted)
         step, step_labels, step_answers = _prefix_posteriors(a, tasks, labels, blind_confusion, blind_priors)

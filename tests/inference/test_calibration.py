@@ -138,6 +138,25 @@ def test_the_default_calibrates_itself_on_gold_when_errors_go_together(seed):
     assert before > 0.1 and after < 0.07 and after < before / 1.5
 
 
+def test_scoring_the_gold_label_pins_the_calibration_closer_with_few_gold_tasks():
+    # 70 gold tasks of ten classes, as a small project has: scoring the probability given to each gold
+    # label also learns from how the wrong ones are wrong, where the top label only says right or wrong.
+    errors = {"top": [], "label": []}
+    for seed in range(30):
+        stated, labels, priors, answers = _overconfident(seed, n=70, K=10, correlation=0.35, noise=0.03)
+        for target, found in errors.items():
+            found.append(fit_calibration(stated, labels, priors, answers, target=target).correlation - 0.35)
+    rmse = {target: float(np.sqrt(np.mean(np.square(found)))) for target, found in errors.items()}
+    assert rmse["label"] < 0.8 * rmse["top"]
+    assert abs(np.mean(errors["label"])) < 0.05  # not pinned by leaning one way
+    # With thousands of gold tasks both find the truth.
+    stated, labels, priors, answers = _overconfident(3)
+    many = fit_calibration(stated, labels, priors, answers, target="label")
+    assert many.correlation == pytest.approx(0.4, abs=0.05) and many.label_noise == pytest.approx(0.05, abs=0.03)
+    with pytest.raises(ValueError, match="target"):
+        fit_calibration(stated, labels, priors, answers, target="ece")
+
+
 def _nll(stated, labels, priors, answers, correlation, noise):
     """The fit's loss: -log P(the top label is right as often as the calibration says)."""
     top = stated.argmax(axis=1)
