@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import linear_sum_assignment, minimize
 
 from . import bcc
 from ._checks import Answers, check_answers, check_priors
@@ -134,6 +134,29 @@ def affordable(names, a: Answers, fits: int) -> tuple[str, ...]:
         chosen.append(name)
         spent += unit * RELATIVE_COST[name]
     return tuple(n for n in names if n in chosen)
+
+
+def aligned(blind: InferenceResult, clamped: InferenceResult, gold_tasks: np.ndarray) -> InferenceResult:
+    """`blind` (a fit without the gold) with its classes named as in `clamped` (the same model with it).
+
+    Answers alone name a model's classes only up to a permutation: where most annotators swap two
+    classes (a client that shows the labels in another order), the fit blind to gold reads the swap
+    as the truth, with confidence. Gold names the classes; the blind fit's class j is taken to be
+    the clamped fit's class that its posteriors share the most tasks with (the tasks outside the
+    gold, one class each: an assignment problem). Where no renaming shares more than the identity,
+    `blind` comes back as it is.
+    """
+    outside = np.ones(blind.posteriors.shape[0], dtype=bool)
+    outside[gold_tasks] = False
+    shared = blind.posteriors[outside].T @ clamped.posteriors[outside]  # (K, K): blind class j with clamped class k
+    _, named = linear_sum_assignment(shared, maximize=True)
+    if shared[np.arange(named.size), named].sum() <= np.trace(shared) * (1.0 + 1e-9):
+        return blind
+    order = np.argsort(named)  # clamped class k is blind class order[k]
+    posteriors = blind.posteriors[:, order]
+    return replace(blind, labels=posteriors.argmax(axis=1), posteriors=posteriors,
+                   confusion=None if blind.confusion is None else blind.confusion[:, order, :],
+                   priors=None if blind.priors is None else blind.priors[order])
 
 
 def _without_gold(a: Answers) -> Answers:
@@ -273,6 +296,7 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
     first never changes a task's label and scores the whole posterior it publishes; the second,
     which only decides whether a task needs another answer, scores the top label's confidence
     and leans on the class priors (calibration.py).
+    The blind fits' classes are first named as their gold-clamped counterparts name them (`aligned`).
     """
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
@@ -282,6 +306,7 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> I
     answered = counts[a.gold_tasks] > 0
     if answered.any():
         tasks, labels = a.gold_tasks[answered], a.gold_labels[answered]
+        blind = {n: aligned(blind[n], fitted[n].result, a.gold_tasks) for n in fitted}
         free = sum(share[n] * blind[n].posteriors[tasks] for n in fitted)
         calibration = fit_calibration(free, labels, class_priors, counts[tasks], target="label")
         blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)

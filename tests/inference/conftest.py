@@ -88,3 +88,19 @@ def hard_items_crowd(seed: int, n_tasks: int = 600, K: int = 3, W: int = 8, hard
     other = (truth[task] + rng.integers(1, K, task.size)) % K
     label = np.where(right, truth[task], np.where(hard[task], decoy[task], other))
     return task, annotator, label, truth, K
+
+
+def swapped_crowd(seed: int, n_tasks: int = 600, K: int = 3, W: int = 10, swappers: float = 0.7, per_task: int = 5):
+    """Most annotators (`swappers`) answer class 1 for class 0 and 0 for 1 (a client showing the two
+    labels in the other order), each otherwise right 75-95% of the time; the others are not swapped.
+    Returns (task, annotator, label, truth, K)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, K, n_tasks)
+    task = np.repeat(np.arange(n_tasks), per_task)
+    annotator = np.concatenate([rng.choice(W, per_task, replace=False) for _ in range(n_tasks)])
+    swaps = np.arange(W) < round(swappers * W)
+    seen = truth[task]
+    meant = np.where(swaps[annotator] & (seen < 2), 1 - seen, seen)
+    right = rng.random(task.size) < rng.uniform(0.75, 0.95, W)[annotator]
+    other = (meant + rng.integers(1, K, task.size)) % K
+    return task, annotator, np.where(right, meant, other), truth, K
