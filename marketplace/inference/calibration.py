@@ -44,9 +44,10 @@ did not see their labels (clamped, the annotators' matrices learn from them: S_R
   ECE read 0.058 (worst seed 0.089) against 0.052 (0.069); over the nine shared datasets, the
   worst seed of any read 0.069 instead of 0.089.
 
-Flat priors on both numbers, so a handful of gold tasks, all right, leave the identity. Without gold the calibration is the identity: a model's
-own confidence, usually too high where annotators err together. `temperature` scales T(n) on top
-(1 when fitted; the app's stand-in before any gold, see results/truth_model.py, is 0.5).
+Flat priors on both numbers, so a handful of gold tasks, all right, leave the identity. Without
+gold the calibration is the identity: a model's own confidence, usually too high where annotators
+err together. `temperature` scales T(n) on top (1 when fitted; the app's stand-in before any gold,
+see results/truth_model.py, is 0.5).
 
 The redundancy policy judges the evidence with `judged_correlation`, the smallest correlation the
 gold allows (the lower end of its 95% profile-likelihood interval; Wilks: the loss may rise by
