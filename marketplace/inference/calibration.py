@@ -216,7 +216,8 @@ def fit_calibration(free_posteriors, gold_labels, priors, answers, gold: int | N
         return float(1.0 / (1.0 + np.exp(-x[0]))), float(1.0 / (1.0 + np.exp(-x[1])))
 
     def nll(correlation, noise):
-        p = (1.0 - noise) * temper(post, base, 1.0 / (1.0 + (n - 1.0) * correlation))[rows, scored] + noise * base[scored]
+        tempered = temper(post, base, 1.0 / (1.0 + (n - 1.0) * correlation))
+        p = (1.0 - noise) * tempered[rows, scored] + noise * base[scored]
         p = np.clip(p, 1e-12, 1.0 - 1e-12)
         if target == "label":
             return -float(np.log(p).sum())
