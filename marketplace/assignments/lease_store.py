@@ -211,14 +211,16 @@ FROM inserted JOIN picked ON picked.id = inserted.task_id
 _PG_GOLD = {a: pg_sql(_PG_GOLD_TEMPLATE.format(arm=_ARM[a])) for a in _ARM}
 
 # Gold is handed out only when ordinary work is there too: otherwise "a lease succeeded" would mean "gold".
-_PG_ORDINARY_LEFT = pg_sql("""
-SELECT EXISTS (
+# Looked for where the ordinary lease looks, after the annotator's position first: the tasks before it
+# are mostly ones they had, and an annotator with 10,000 answers took 1.7 ms to skip them on every gold
+# draw. The second EXISTS (the wrap-around) runs only when the first finds nothing.
+_ORDINARY_TASK = """EXISTS (
     SELECT 1 FROM tasks t
-    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit
+    WHERE t.project_id = :project_id AND t.status = 'open' AND t.slots_taken < t.slot_limit AND t.id {side} :after
       AND (CAST(:task_arm_id AS bigint) IS NULL OR t.arm_id = :task_arm_id)
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.annotator_id = :annotator_id)
-) AS left
-""")
+)"""
+_PG_ORDINARY_LEFT = pg_sql(f"SELECT {_ORDINARY_TASK.format(side='>')} OR {_ORDINARY_TASK.format(side='<=')} AS left")
 
 # Advisory lock keys of "one annotator's lease requests": this namespace in the top bits, the id below.
 LEASE_LOCK_SPACE = 1 << 48

@@ -30,6 +30,26 @@ def test_gold_is_never_leased_twice_to_one_annotator_and_runs_out(ctx):
     assert len(seen_gold) == len(set(seen_gold)) == 2  # the pool of two, then ordinary work
 
 
+def test_gold_goes_out_only_beside_ordinary_work_wherever_that_work_is(ctx):
+    project = gold_project(tasks=3, gold=2, answers_per_task=1)
+    annotator, first, second = AnnotatorFactory(), AnnotatorFactory(), AnnotatorFactory()
+    held = lease_now(project, first, LIVE_DRAW)  # the first two tasks are taken for now...
+    lease_now(project, second, LIVE_DRAW)
+    last = lease_now(project, annotator, LIVE_DRAW)  # ...so the annotator's position is the last task
+    submit(last, annotator, "cat")
+    assignments.release(assignment_id=held.assignment_id, annotator=first, now=utcnow())
+    # The only ordinary task left for the annotator lies before their position: gold still goes out.
+    gold = lease_now(project, annotator, GOLD_DRAW)
+    assert fresh(Assignment, gold.assignment_id).is_gold
+    submit(gold, annotator, "cat")
+    wrapped = lease_now(project, annotator, LIVE_DRAW)
+    assert wrapped.task_id == held.task_id  # the ordinary lease wraps around to it
+    submit(wrapped, annotator, "cat")
+    # Nothing ordinary is left for them (the other task is another's live lease): no gold either, one left.
+    with pytest.raises(assignments.NoTaskAvailable):
+        lease_now(project, annotator, GOLD_DRAW)
+
+
 def test_gold_has_no_slots_every_annotator_may_see_it(ctx):
     project = gold_project(tasks=2, gold=1, answers_per_task=1)
     gold_tasks = {lease_now(project, AnnotatorFactory(), GOLD_DRAW).task_id for _ in range(4)}
