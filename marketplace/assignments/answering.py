@@ -73,10 +73,11 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
     # write: it pays last, so that its escrow lane's row is held only for the payment and the commit.
     adaptive = row.target_confidence is not None and not row.is_gold
     follow_up = adaptive or (row.target_confidence is None and not row.is_gold and row.answer_count + 1 >= row.slot_limit)
-    # A rule that rejects answers refunds them on their own escrow lanes: where the rules are evaluated
-    # in such a project (a checkpoint, decided here from the count read with the lease, not after the
-    # write) the answer first takes the lanes of the annotator's pending answers, its own among them,
-    # so that it never waits for another lane while it holds one.
+    # A rule that rejects answers refunds them on their own escrow lanes: where such a rule fires (at a
+    # checkpoint, decided here from the count read with the lease, not after the write) the answer first
+    # takes the lanes of the annotator's pending answers, its own among them, so that it never waits for
+    # another lane while it holds one. Finding those lanes reads every pending answer of the annotator,
+    # so it is done only when the rule fires, not at every checkpoint.
     checkpoint = None
     if any(rule.get("reject_answers") for rule in row.quality_rules or ()):
         checkpoint = not row.is_gold and quality.is_checkpoint(annotator.id, row.project_id, row.annotator_answers + 1)
@@ -95,15 +96,18 @@ def submit_answer(*, assignment_id: int, annotator: Account, answer, now: dateti
         decided = policy.after_answer(project=policy.PolicyContext.of(row), task_id=row.task_id, now=now)
         metrics.policy_decided(decided.decision)
         done += decided.done
+    judged = quality.checkpoint_metrics(counters=counters, annotator_id=annotator.id, project_id=row.project_id,
+                                        rules=row.quality_rules, gold_answered=row.is_gold, duration_ms=duration_ms,
+                                        recent_durations=getattr(counters, "recent_durations", None),
+                                        checkpoint=checkpoint)
     if follow_up:
-        if checkpoint:
+        if checkpoint and quality.rejects_answers(row.quality_rules, judged):
             escrow.lock_pending_lanes(project_id=row.project_id, currency=row.currency, annotator_id=annotator.id)
         answer_store.pay(row, annotator.id, now)
     # Besides the periodic sweep, a project recomputes once enough answers arrived (recompute.queue_if_due).
     RECOMPUTE_IF_DUE.after_commit(row.project_id)
-    quality.check_rules(counters=counters, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
-                        now=now, gold_answered=row.is_gold, duration_ms=duration_ms,
-                        recent_durations=getattr(counters, "recent_durations", None), checkpoint=checkpoint)
+    quality.check_rules(metrics=judged, annotator_id=annotator.id, project_id=row.project_id, rules=row.quality_rules,
+                        now=now)
     if done:  # locks the progress row to the commit: last, after the escrow lane (paying, a rule's
         # rejection) in every closer, so that no two closers wait for each other
         closing.count_done(finishing or closing.Closing.of(row), done)

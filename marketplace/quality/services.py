@@ -48,21 +48,23 @@ def count_review(*, reviewer_id: int, project_id: int, agrees: bool) -> None:
     stats.reviews_agreed += int(agrees)
 
 
-def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, now: datetime, gold_answered: bool,
-                duration_ms: int, recent_durations: list[int] | None = None, checkpoint: bool | None = None) -> None:
-    """Apply the project's rules if this answer is one of the annotator's checkpoints.
+def checkpoint_metrics(*, counters, annotator_id: int, project_id: int, rules: list, gold_answered: bool,
+                       duration_ms: int, recent_durations: list[int] | None = None,
+                       checkpoint: bool | None = None) -> dict:
+    """What the project's rules are judged on after this answer: {metric: (value, evidence)}, or {} where
+    they are not judged.
 
     What follows an answer must not tell whether it was gold. So the rules are never evaluated on a
     gold answer, only on ordinary answers picked as checkpoints by a keyed hash of the answer count
     (one in QUALITY_CHECK_EVERY on average, a secret sequence per annotator and project): an effect
     shows a random number of answers after the answer that tipped it. The periodic recompute
-    evaluates every rule for everyone too. The stats row is loaded and locked only if a rule fires.
-    `checkpoint`: the caller's own decision, taken before the answer was written (None: decided here).
+    evaluates every rule for everyone too. `counters`: the annotator's trust counters after the
+    answer; `checkpoint`: the caller's own decision, taken before the answer was written (None: decided here).
     """
     if not rules or counters.blocked or gold_answered:
-        return
+        return {}
     if not (is_checkpoint(annotator_id, project_id, counters.answers) if checkpoint is None else checkpoint):
-        return
+        return {}
     metrics = {}
     if _needs(rules, _rules.GOLD_LOWER_BOUND, counters.gold_seen):
         metrics[_rules.GOLD_LOWER_BOUND] = (trust.gold_accuracy(counters.gold_correct, counters.gold_seen).lower_bound,
@@ -73,6 +75,18 @@ def check_rules(*, counters, annotator_id: int, project_id: int, rules: list, no
         else:  # read with the write, so from before it
             window = [duration_ms, *recent_durations]
         metrics[_rules.MEDIAN_TIME] = (statistics.median(window) / 1000.0, counters.answers)
+    return metrics
+
+
+def rejects_answers(rules: list, metrics: dict) -> bool:
+    """Whether judging `metrics` blocks the annotator by a rule that rejects their answers awaiting a decision."""
+    return any(firing.rule["action"] == _rules.BLOCK and firing.rule.get("reject_answers")
+               for firing in _rules.evaluate(rules, metrics))
+
+
+def check_rules(*, metrics: dict, annotator_id: int, project_id: int, rules: list, now: datetime) -> None:
+    """Carry out what the rules judged on `metrics` (checkpoint_metrics) fire; the stats row is loaded and
+    locked only if one does."""
     if metrics and _rules.evaluate(rules, metrics):
         stats = stats_row(annotator_id=annotator_id, project_id=project_id)
         apply_rules(stats=stats, project=db.session.get(Project, project_id), metrics=metrics, now=now)

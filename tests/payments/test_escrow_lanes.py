@@ -207,13 +207,10 @@ def test_closing_a_project_takes_every_lane_before_giving_back_a_lease_hold(comm
         assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
 
 
-@pytest.mark.postgres
-def test_an_answer_whose_rules_may_reject_takes_its_pending_answers_lanes_before_paying(committed_app):
-    """Where a rule that rejects answers is evaluated, the answer locks the lanes of the annotator's pending
-    answers (which the rejection refunds to) before it pays on its own: here lane 2, then lane 5."""
-    rule = {"metric": "gold_accuracy_lower_bound", "below": 0.6, "min_count": 5, "action": "block",
-            "reject_answers": True}
-    with committed_app.app_context():
+def _answers_on_lanes_2_and_5(app, rule: dict):
+    """An annotator of lane 5 with two answers' worth of work in a project with `rule`: the first lease was
+    reserved (and its answer paid) on lane 2, the second lease, not yet answered, on lane 5."""
+    with app.app_context():
         project = open_project(tasks=4, answers_per_task=4, reward_cents=10, fee_bps=0, funded=False,
                                quality_rules=[rule])
         lanes = escrow.escrow_lanes(project)
@@ -223,7 +220,7 @@ def test_an_answer_whose_rules_may_reject_takes_its_pending_answers_lanes_before
                     moves=[ledger.Move(source, lanes[2], 10)])
         annotator = _on_lane(5)
         headers = bearer(annotator)
-        client = committed_app.test_client()
+        client = app.test_client()
         first = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
         assert client.post(f"/api/v1/assignments/{first['id']}/answer", json=LABEL, headers=headers).status_code == 200
         ledger.post(key="to-lane-5", kind="escrow", reference=("project", project.id), now=utcnow(),
@@ -231,9 +228,41 @@ def test_an_answer_whose_rules_may_reject_takes_its_pending_answers_lanes_before
         second = client.post(f"/api/v1/projects/{project.id}/assignments", headers=headers).json
         assert [db.session.get(Assignment, a["id"]).escrow_lane for a in (first, second)] == [2, 5]
         db.session.commit()
-        project_id = project.id
-    _waits_for_lane_before_another(committed_app, project_id, 2, 5, lambda: committed_app.test_client().post(
-        f"/api/v1/assignments/{second['id']}/answer", json=LABEL, headers=headers).status_code)
+        return project.id, lambda: app.test_client().post(
+            f"/api/v1/assignments/{second['id']}/answer", json=LABEL, headers=headers).status_code
+
+
+@pytest.mark.postgres
+def test_an_answer_whose_rule_rejects_takes_its_pending_answers_lanes_before_paying(committed_app):
+    """Where a rule that rejects answers fires, the answer locks the lanes of the annotator's pending answers
+    (which the rejection refunds to) before it pays on its own: here lane 2, then lane 5."""
+    rule = {"metric": "median_answer_time_s", "below": 3600, "min_count": 2, "action": "block",
+            "reject_answers": True}  # fires at the second answer (tests judge the rules at every answer)
+    project_id, answer = _answers_on_lanes_2_and_5(committed_app, rule)
+    _waits_for_lane_before_another(committed_app, project_id, 2, 5, answer)
+    with committed_app.app_context():
+        # Both answers were paid and then rejected: each lane has its money back.
+        assert _lanes(project_id)[2] == (10, 0) and _lanes(project_id)[5] == (20, 0)
+        assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
+
+
+@pytest.mark.postgres
+def test_an_answer_whose_rule_is_judged_without_firing_takes_no_other_lane(committed_app):
+    """Judging the rules does not read the annotator's pending answers' lanes, let alone lock them: with
+    lane 2 held elsewhere, the answer on lane 5 goes through."""
+    rule = {"metric": "gold_accuracy_lower_bound", "below": 0.6, "min_count": 5, "action": "block",
+            "reject_answers": True}  # no gold answered: judged at every answer, never fires
+    project_id, answer = _answers_on_lanes_2_and_5(committed_app, rule)
+    with committed_app.app_context(), db.engine.connect() as holder:
+        held = holder.execute(select(LedgerAccount.id).where(
+            LedgerAccount.kind == PROJECT_ESCROW, LedgerAccount.owner_id == project_id, LedgerAccount.lane == 2)
+            .with_for_update()).scalar_one()
+        done = {}
+        thread = threading.Thread(target=lambda: done.update(status=answer()), daemon=True)
+        thread.start()
+        thread.join(timeout=JOIN_TIMEOUT_S)
+        assert not thread.is_alive() and done["status"] == 200 and held
+        holder.rollback()
     with committed_app.app_context():
         assert _lanes(project_id)[2] == (0, 0) and _lanes(project_id)[5] == (10, 0)
         assert escrow.check_holds() == [] and reports.trial_balance()["balanced"]
