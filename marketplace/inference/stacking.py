@@ -144,7 +144,8 @@ def aligned(blind: InferenceResult, clamped: InferenceResult, gold_tasks: np.nda
     as the truth, with confidence. Gold names the classes; the blind fit's class j is taken to be
     the clamped fit's class that its posteriors share the most tasks with (the tasks outside the
     gold, one class each: an assignment problem). Where no renaming shares more than the identity,
-    `blind` comes back as it is.
+    `blind` comes back as it is. Renamed are what the calibration reads of it (posteriors, labels,
+    confusion rows, priors); `skill` and `extra` are left as the blind fit had them.
     """
     outside = np.ones(blind.posteriors.shape[0], dtype=bool)
     outside[gold_tasks] = False
