@@ -118,6 +118,9 @@ def test_auto_reports_its_blend():
     assert set(weights) <= set(CANDIDATES) and sum(weights.values()) == pytest.approx(1.0)
     assert result.extra["chosen"] == max(weights, key=weights.get)
     assert set(result.extra["heldout_log_lik"]) <= set(CANDIDATES)
+    # Each scored candidate's dispersion, the power its held-out answers were scored with.
+    assert set(result.extra["dispersion"]) == set(result.extra["heldout_log_lik"])
+    assert all(0.0 < tau < 100.0 for tau in result.extra["dispersion"].values())
 
 
 def test_fixed_class_priors_are_kept():
