@@ -195,20 +195,28 @@ def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: 
         train = _subset(a, fold != f)
         for name in names:
             jobs[f, name] = pool.submit(fit_candidate, name, train, priors)
-    scored = np.flatnonzero(fold < n_scored)
-    order = np.argsort(fold[scored], kind="stable")  # the scored answers, fold by fold
-    P = np.zeros((scored.size, len(names)))
+    tests = [np.flatnonzero(fold == f) for f in range(n_scored)]
+    seen = [np.bincount(a.annotator[fold != f], minlength=a.n_annotators) > 0 for f in range(n_scored)]
+    scored = sum(t.size for t in tests)
+    # The dispersion's answers, spread over the folds in proportion (not every fold's arrays at once).
+    sampled = [t[_spread(t.size, -(-DISPERSION_SAMPLE * t.size // scored))] for t in tests]
+
+    def predictive(name, f, which):
+        return jobs[f, name].result().predictive(a.task[which], a.annotator[which], a.label[which], seen[f])
+
+    P = np.zeros((scored, len(names)))  # rows: the scored answers fold by fold
     dispersions = {}
     for m, name in enumerate(names):
-        parts = []
-        for f in range(n_scored):
-            test = fold == f
-            seen = np.bincount(a.annotator[~test], minlength=a.n_annotators) > 0
-            parts.append(jobs[f, name].result().predictive(a.task[test], a.annotator[test], a.label[test], seen))
-        joint, rows = (np.concatenate([part[i] for part in parts]) for i in (0, 1))
-        dispersions[name] = dispersion(joint, rows)
-        P[order, m] = tempered_density(joint, rows, dispersions[name])
+        sample = [predictive(name, f, which) for f, which in enumerate(sampled)]
+        dispersions[name] = dispersion(*(np.concatenate([part[i] for part in sample]) for i in (0, 1)))
+        P[:, m] = np.concatenate([tempered_density(*predictive(name, f, t), dispersions[name])
+                                  for f, t in enumerate(tests)])
     return P, dispersions
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """min(n, k) positions of 0..n-1, evenly spread (all of them when k >= n)."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64)) if n and k else np.zeros(0, np.int64)
 
 
 def tempered_density(joint: np.ndarray, rows: np.ndarray, tau: float) -> np.ndarray:
@@ -234,8 +242,7 @@ def dispersion(joint: np.ndarray, rows: np.ndarray) -> float:
     best. tau is a property of how answers scatter around a task, not of the truth: the blend keeps
     the candidates' own posteriors, and gold calibrates them (calibration.py).
     """
-    n = joint.shape[0]
-    pick = np.unique(np.linspace(0, n - 1, min(n, DISPERSION_SAMPLE)).astype(np.int64)) if n else np.zeros(0, np.int64)
+    pick = _spread(joint.shape[0], DISPERSION_SAMPLE)
     if pick.size == 0:
         return 1.0
     j, r = joint[pick], rows[pick]
