@@ -188,8 +188,9 @@ def scored_folds(a: Answers, folds: int, seed: int) -> tuple[np.ndarray, int]:
 
 
 def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: Executor, priors=None):
-    """(P, dispersions): P[n, m], the probability candidate m, fitted without the n-th scored answer's
-    fold, gives it, its task posterior tempered by the candidate's dispersion (`dispersion`)."""
+    """(P, dispersions): P[n, m], the probability candidate m, fitted without the fold of scored answer n
+    (rows: the scored answers fold by fold), gives it, its task posterior tempered by the candidate's
+    dispersion (`dispersion`)."""
     jobs = {}
     for f in range(n_scored):
         train = _subset(a, fold != f)
@@ -198,8 +199,11 @@ def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: 
     tests = [np.flatnonzero(fold == f) for f in range(n_scored)]
     seen = [np.bincount(a.annotator[fold != f], minlength=a.n_annotators) > 0 for f in range(n_scored)]
     scored = sum(t.size for t in tests)
-    # The dispersion's answers, spread over the folds in proportion (not every fold's arrays at once).
-    sampled = [t[_spread(t.size, -(-DISPERSION_SAMPLE * t.size // scored))] for t in tests]
+    # The dispersion's answers, spread over the folds in proportion (not every fold's arrays at once),
+    # each fold's in (task, annotator, label) order: the sample, like the folds, does not depend on the
+    # order the answers came in.
+    ordered = [t[np.lexsort((a.label[t], a.annotator[t], a.task[t]))] for t in tests]
+    sampled = [t[_spread(t.size, -(-DISPERSION_SAMPLE * t.size // max(scored, 1)))] for t in ordered]
 
     def predictive(name, f, which):
         return jobs[f, name].result().predictive(a.task[which], a.annotator[which], a.label[which], seen[f])

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
+from marketplace.inference import infer, stacking
 from marketplace.inference.stacking import dispersion, stacking_weights, tempered_density
+
+from .conftest import planted_crowd
 
 K = 3
 CONFUSION = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])  # every annotator alike
@@ -70,3 +73,18 @@ def test_tempering_keeps_the_subtypes_joint_and_the_identity_changes_nothing():
     gold = np.zeros((1, K, 1))
     gold[0, 1, 0] = 1.0
     assert tempered_density(gold, np.ones((1, K, 1)) * CONFUSION[:, 2][None, :, None], 0.3)[0] == pytest.approx(0.1)
+
+
+def test_the_blend_does_not_depend_on_the_order_the_answers_came_in(monkeypatch):
+    # With more scored answers than the dispersion's sample, the sample is taken in a fixed order.
+    monkeypatch.setattr(stacking, "DISPERSION_SAMPLE", 300)
+    t, a, lab, _, k = planted_crowd("sparse", 4, n_tasks=300)
+    order = np.random.default_rng(0).permutation(t.size)
+    runs = [infer(t[o], a[o], lab[o], k, method="auto", candidates=("ds", "one_coin", "mace"))
+            for o in (np.arange(t.size), order)]
+    assert runs[0].extra["dispersion"].keys() == runs[1].extra["dispersion"].keys()
+    for name, tau in runs[0].extra["dispersion"].items():
+        assert runs[1].extra["dispersion"][name] == pytest.approx(tau, rel=1e-9)
+        assert tau != 1.0  # fitted, not the fallback: a sparse crowd's answers scatter
+    assert runs[1].extra["weights"] == pytest.approx(runs[0].extra["weights"], abs=1e-9)
+    assert np.allclose(runs[0].posteriors, runs[1].posteriors)
