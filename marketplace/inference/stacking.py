@@ -226,7 +226,11 @@ def _spread(n: int, k: int) -> np.ndarray:
 def tempered_density(joint: np.ndarray, rows: np.ndarray, tau: float) -> np.ndarray:
     """Each answer's probability sum_km q_tau(k, m) rows(k, m), with q_tau ~ q^tau: joint (n, K, M), rows (n, K, M)."""
     with np.errstate(divide="ignore"):
-        logits = tau * np.log(joint)
+        return _tempered(np.log(joint), rows, tau)
+
+
+def _tempered(log_joint: np.ndarray, rows: np.ndarray, tau: float) -> np.ndarray:
+    logits = tau * log_joint
     logits -= logits.max(axis=(1, 2), keepdims=True)
     q = np.exp(logits)
     return np.einsum("nkm,nkm->n", q, rows) / q.sum(axis=(1, 2))
@@ -249,12 +253,14 @@ def dispersion(joint: np.ndarray, rows: np.ndarray) -> float:
     pick = _spread(joint.shape[0], DISPERSION_SAMPLE)
     if pick.size == 0:
         return 1.0
-    j, r = joint[pick], rows[pick]
+    with np.errstate(divide="ignore"):
+        log_joint = np.log(joint[pick])
+    r = rows[pick]
 
     def loss(log_tau):
-        return -float(np.log(np.maximum(tempered_density(j, r, float(np.exp(log_tau))), 1e-300)).sum())
+        return -float(np.log(np.maximum(_tempered(log_joint, r, float(np.exp(log_tau))), 1e-300)).sum())
 
-    found = minimize_scalar(loss, bounds=DISPERSION_LOG_BOUNDS, method="bounded", options={"xatol": 1e-4})
+    found = minimize_scalar(loss, bounds=DISPERSION_LOG_BOUNDS, method="bounded", options={"xatol": 1e-3})
     return float(np.exp(found.x)) if loss(found.x) < loss(0.0) else 1.0
 
 
