@@ -17,12 +17,11 @@ to the candidate's dispersion tau (fitted on the same held-out answers, `dispers
 take a task's answers as independent, real answers scatter more around a task than that, and by a
 different amount under each model, which would otherwise outweigh which class each model believes
 (before it, Web's blend scored 0.8304 where its best candidate alone scored 0.8556; after, 0.8451).
-The blend weights are those
-of the mixture of the candidates' predictive distributions that scores the held-out answers best
-(stacking, Yao, Vehtari, Simpson & Gelman, Bayesian Analysis 2018; Wolpert 1992): a candidate
-that adds nothing gets weight 0, and when two capture different parts of the crowd both keep
-some. Every candidate is then refitted on all answers and the task posteriors are blended with
-those weights. The folds are drawn from a fixed seed: the method is deterministic.
+The blend weights are those of the mixture of the candidates' predictive distributions that scores
+the held-out answers best (stacking, Yao, Vehtari, Simpson & Gelman, Bayesian Analysis 2018;
+Wolpert 1992): a candidate that adds nothing gets weight 0, and when two capture different parts of
+the crowd both keep some. Every candidate is then refitted on all answers and the task posteriors are
+blended with those weights. The folds are drawn from a fixed seed: the method is deterministic.
 
 Budget. Five folds are scored (every answer held out once) until 50,000 answers have been held
 out: beyond that the criterion is precise enough, and a million-answer crowd is scored on one
@@ -199,9 +198,8 @@ def heldout_densities(names, a: Answers, fold: np.ndarray, n_scored: int, pool: 
     tests = [np.flatnonzero(fold == f) for f in range(n_scored)]
     seen = [np.bincount(a.annotator[fold != f], minlength=a.n_annotators) > 0 for f in range(n_scored)]
     scored = sum(t.size for t in tests)
-    # The dispersion's answers, spread over the folds in proportion (not every fold's arrays at once),
-    # each fold's in (task, annotator, label) order: the sample, like the folds, does not depend on the
-    # order the answers came in.
+    # The dispersion's sample, spread over the folds (not every fold's arrays at once) in (task, annotator,
+    # label) order: like the folds, it does not depend on the order the answers came in.
     ordered = [t[np.lexsort((a.label[t], a.annotator[t], a.task[t]))] for t in tests]
     sampled = [t[_spread(t.size, -(-DISPERSION_SAMPLE * t.size // max(scored, 1)))] for t in ordered]
 
@@ -239,16 +237,14 @@ def _tempered(log_joint: np.ndarray, rows: np.ndarray, tau: float) -> np.ndarray
 def dispersion(joint: np.ndarray, rows: np.ndarray) -> float:
     """The power tau on a candidate's task posteriors under which they predict held-out answers best.
 
-    The candidates take a task's answers as independent given its class, so a task's other answers
-    say as much about the next one as about the truth; on real crowds they say less (an item hard
-    for one annotator is hard for the next, and its answers scatter), and by how much depends on the
-    model: fitted here, tau ranged 0.26-1.2 between candidates on one crowd. Scored untempered, the
-    stacking weighs that mismatch as much as which class each model believes, and a candidate whose
-    posteriors are sharp where its ranking is wrong can outscore a better one. So each candidate's
-    held-out answers are scored with its task posterior raised to the tau (one number, maximum
-    likelihood on those answers, at most DISPERSION_SAMPLE of them evenly spread) that predicts them
-    best. tau is a property of how answers scatter around a task, not of the truth: the blend keeps
-    the candidates' own posteriors, and gold calibrates them (calibration.py).
+    The candidates take a task's answers as independent given its class, so its other answers say as
+    much about the next one as about the truth; on real crowds they say less (a hard item's answers
+    scatter), by an amount that depends on the model (tau 0.26-1.2 between candidates on MS). Scored
+    untempered, the stacking weighs that mismatch as much as which class each model believes, and a
+    candidate sharp where its ranking is wrong can outscore a better one. So each candidate is scored
+    with its task posterior raised to the tau (maximum likelihood on at most DISPERSION_SAMPLE held-out
+    answers) that predicts its held-out answers best. tau is a property of how answers scatter around
+    a task, not of the truth: the blend keeps the candidates' own posteriors; gold calibrates them.
     """
     pick = _spread(joint.shape[0], DISPERSION_SAMPLE)
     if pick.size == 0:
