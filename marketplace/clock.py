@@ -5,7 +5,10 @@ that different processes wrote (gunicorn workers, rq workers, cron, on different
 wall clock is stepped (NTP after a drift, a VM restored from a snapshot, an operator) would expire live
 leases or approve answers early if it trusted its own wall clock. So each process reads PostgreSQL's
 clock (`clock_timestamp()`) and between readings advances it by `time.monotonic()`, which no step of the
-wall clock moves. It reads again every `RESYNC_S` to follow slow drift; if the database can't be
+wall clock moves. It reads again every `RESYNC_S` to follow slow drift, and at once (at most every
+`JUMP_RETRY_S`) when the wall and monotonic clocks part by more than `JUMP_S` since the last reading: a
+paused or migrated VM resumes with its monotonic clock behind by the pause while the server's clock
+went on, and a process carrying an old reading would lag the others by that much. If the database can't be
 reached it keeps carrying the last reading forward (or, before any, uses the wall clock and retries
 after `RETRY_S`). On SQLite (the embedded demo, one host) the wall clock is the database's clock.
 """
@@ -20,22 +23,25 @@ log = logging.getLogger(__name__)
 
 RESYNC_S = 60.0
 RETRY_S = 5.0
+JUMP_S = 0.5  # far above NTP's slew (at most 500 ppm: 30 ms a minute), far below any lease or staleness bound
+JUMP_RETRY_S = 1.0
 CONNECT_TIMEOUT_S = 2
 
 _conninfo: str | None = None
-_anchor: tuple[datetime, float] | None = None  # (the database's time, this process's monotonic time then)
+_anchor: tuple[datetime, float, float] | None = None  # (the database's time, this process's monotonic and wall times then)
 _next_read = 0.0  # monotonic time of the next reading
+_last_try = float("-inf")  # monotonic time of the last attempt to read
 _reading = threading.Lock()
 
 
 def use_database(url) -> None:
     """Read the time from this SQLAlchemy URL's server (PostgreSQL), or from the wall clock (anything else)."""
-    global _conninfo, _anchor, _next_read
+    global _conninfo, _anchor, _next_read, _last_try
     conninfo = None
     if url.get_backend_name() == "postgresql":
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     if conninfo != _conninfo:
-        _conninfo, _anchor, _next_read = conninfo, None, 0.0
+        _conninfo, _anchor, _next_read, _last_try = conninfo, None, 0.0, float("-inf")
 
 
 def now() -> datetime:
@@ -43,7 +49,7 @@ def now() -> datetime:
     if _conninfo is None:
         return datetime.now(timezone.utc)
     mono = time.monotonic()
-    if mono >= _next_read and _reading.acquire(blocking=False):
+    if (mono >= _next_read or _parted(mono)) and _reading.acquire(blocking=False):
         try:
             _read(mono)
         finally:
@@ -54,18 +60,28 @@ def now() -> datetime:
     return anchor[0] + timedelta(seconds=time.monotonic() - anchor[1])
 
 
+def _parted(mono: float) -> bool:
+    """Whether the wall clock moved away from the monotonic one since the reading (a pause, a step), with the
+    last attempt to read at least JUMP_RETRY_S ago."""
+    anchor = _anchor
+    if anchor is None or mono < _last_try + JUMP_RETRY_S:
+        return False
+    return abs((time.time() - anchor[2]) - (mono - anchor[1])) > JUMP_S
+
+
 def _read(mono: float) -> None:
     """Take a reading of the server's clock, placed at the midpoint of its round trip."""
-    global _anchor, _next_read
+    global _anchor, _next_read, _last_try
+    _last_try = mono
     try:
         with psycopg.connect(_conninfo, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
-            sent = time.monotonic()
+            sent, sent_wall = time.monotonic(), time.time()
             (server,) = conn.execute("SELECT clock_timestamp()").fetchone()
-            back = time.monotonic()
+            back, back_wall = time.monotonic(), time.time()
     except psycopg.Error as exc:
         log.warning("clock: could not read the database's time (%s); %s", exc,
                     "keeping the last reading" if _anchor else "using the wall clock")
         _next_read = mono + RETRY_S
         return
-    _anchor = (server.astimezone(timezone.utc), (sent + back) / 2)
+    _anchor = (server.astimezone(timezone.utc), (sent + back) / 2, (sent_wall + back_wall) / 2)
     _next_read = back + RESYNC_S

@@ -13,22 +13,31 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def own_clock(app, monkeypatch):
-    """The clock's module state, restored after the test; a monotonic clock the test moves."""
-    saved = (clock._conninfo, clock._anchor, clock._next_read)
-    mono = SimpleNamespace(value=1_000.0)
-    monkeypatch.setattr(clock, "time", SimpleNamespace(monotonic=lambda: mono.value))
+    """The clock's module state, restored after the test; a monotonic clock the test moves, and a wall clock
+    that moves with it (`wall_ahead` seconds ahead, 0 until the test steps it)."""
+    saved = (clock._conninfo, clock._anchor, clock._next_read, clock._last_try)
+    mono = SimpleNamespace(value=1_000.0, wall_ahead=0.0)
+    monkeypatch.setattr(clock, "time", SimpleNamespace(monotonic=lambda: mono.value,
+                                                       time=lambda: 1.7e9 + mono.value + mono.wall_ahead))
     clock._conninfo = None
     yield mono
-    clock._conninfo, clock._anchor, clock._next_read = saved
+    clock._conninfo, clock._anchor, clock._next_read, clock._last_try = saved
 
 
-def test_the_clock_reads_the_database_once_and_carries_the_reading_forward(app, own_clock, monkeypatch):
+@pytest.fixture
+def counted_reads(monkeypatch):
+    """Each connection the clock opens to read the server's time, appended here."""
     reads = []
     connect = psycopg.connect
     monkeypatch.setattr(clock.psycopg, "connect", lambda *a, **k: reads.append(1) or connect(*a, **k))
+    return reads
+
+
+def test_the_clock_reads_the_database_once_and_carries_the_reading_forward(app, own_clock, counted_reads):
+    reads = counted_reads
     clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))
     first = clock.now()
-    with connect(clock._conninfo) as conn:  # the real connect: not counted
+    with psycopg.Connection.connect(clock._conninfo) as conn:  # not through the counted connect
         server = conn.execute("SELECT clock_timestamp()").fetchone()[0]
     assert abs(server - first) < timedelta(seconds=1)
     own_clock.value += 30  # half a minute passes on the monotonic clock: no new reading
@@ -37,6 +46,40 @@ def test_the_clock_reads_the_database_once_and_carries_the_reading_forward(app, 
     own_clock.value += clock.RESYNC_S
     clock.now()
     assert len(reads) == 2
+
+
+def test_a_pause_that_stops_the_monotonic_clock_is_caught_up_at_once(app, own_clock, counted_reads):
+    """A VM paused for 20 s resumes with its monotonic clock 20 s behind the server's: the next reading is
+    not left to the minute's resync (a process carrying the old one would date things 20 s early)."""
+    clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))
+    first = clock.now()
+    own_clock.value += 5
+    assert clock.now() - first == timedelta(seconds=5)  # wall and monotonic agree: no new reading
+    assert len(counted_reads) == 1
+    own_clock.wall_ahead += 20  # the pause: the wall clock (and the server's) went on, the monotonic one did not
+    after = clock.now()
+    assert len(counted_reads) == 2
+    assert abs(after - first) < timedelta(seconds=1)  # the server's own time, not the carried-forward first + 5 s
+    own_clock.value += 0.5
+    clock.now()
+    assert len(counted_reads) == 2  # the new reading takes the pause in: wall and monotonic agree again
+
+
+def test_a_parted_wall_clock_is_read_again_at_most_once_a_second(app, own_clock, counted_reads):
+    """A wall clock that keeps stepping (an operator, a broken NTP) costs one reading per JUMP_RETRY_S, not one a call."""
+    clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))
+    clock.now()
+    own_clock.value += clock.JUMP_RETRY_S / 2
+    own_clock.wall_ahead -= 3_600  # stepped back an hour, too soon after the reading to read again
+    clock.now()
+    assert len(counted_reads) == 1
+    own_clock.value += clock.JUMP_RETRY_S / 2
+    clock.now()
+    assert len(counted_reads) == 2
+    own_clock.wall_ahead += 0.4  # within JUMP_S of the monotonic clock: slew, not a step
+    own_clock.value += clock.JUMP_RETRY_S
+    clock.now()
+    assert len(counted_reads) == 2
 
 
 def test_an_unreachable_database_falls_back_to_the_wall_clock_and_is_read_again_later(own_clock, caplog):
