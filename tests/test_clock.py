@@ -93,3 +93,37 @@ def test_without_postgresql_the_wall_clock_is_the_clock(own_clock):
     clock.use_database(make_url("sqlite:///demo.db"))
     assert clock._conninfo is None
     assert abs(clock.now() - datetime.now(timezone.utc)) < timedelta(seconds=1)
+
+
+class _SlowServer:
+    """A connection whose every `SELECT clock_timestamp()` takes `delays[i]` seconds of the test's monotonic
+    clock, with the server's clock read at the start of each (the worst place for a midpoint)."""
+
+    def __init__(self, mono, delays, server_at):
+        self.mono, self.delays, self.server_at = mono, list(delays), server_at
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, _sql):
+        server = self.server_at + timedelta(seconds=self.mono.value - 1_000.0)
+        self.mono.value += self.delays.pop(0)
+        return SimpleNamespace(fetchone=lambda: (server,))
+
+
+def test_a_reading_keeps_the_quickest_of_its_round_trips(own_clock, monkeypatch):
+    """One slow round trip (a busy host) would misplace the server's time by half of it: the reading is
+    placed with the quickest of its SAMPLES."""
+    server_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    delays = [0.8, 0.002, 0.4][:clock.SAMPLES]
+    monkeypatch.setattr(clock.psycopg, "connect", lambda *a, **k: _SlowServer(own_clock, delays, server_at))
+    clock._conninfo = "postgresql://fake"
+    clock._anchor, clock._next_read = None, 0.0
+    clock.now()
+    read_at, mono_at, _wall = clock._anchor
+    # The 2 ms round trip started 0.8 s in: its server time, placed 1 ms into it.
+    assert read_at == server_at + timedelta(seconds=0.8)
+    assert abs(mono_at - (1_000.0 + 0.8 + 0.001)) < 1e-9
