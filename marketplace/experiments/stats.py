@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import fisher_exact, norm
+from scipy.special import ndtri
 
 LEVEL = 0.95  # confidence level of the intervals
 ALPHA = 0.05  # family-wise error rate of the verdict (Holm over all pairs)
@@ -41,7 +41,7 @@ def wilson(correct: int, seen: int, level: float = LEVEL) -> tuple[float, float]
     _check(correct, seen)
     if seen == 0:
         return None
-    z2 = float(norm.ppf(0.5 + level / 2)) ** 2
+    z2 = float(ndtri(0.5 + level / 2)) ** 2
     p = correct / seen
     centre = (p + z2 / (2 * seen)) / (1 + z2 / seen)
     half = math.sqrt(z2 * (p * (1 - p) / seen + z2 / (4 * seen**2))) / (1 + z2 / seen)
@@ -68,6 +68,10 @@ def compare(a: Counts, b: Counts) -> float:
     _check(*b)
     if a[1] == 0 or b[1] == 0:
         return 1.0
+    # Imported here: scipy.stats takes about a second to import, and every web worker would pay it at boot
+    # for the one endpoint that compares an experiment's arms.
+    from scipy.stats import fisher_exact
+
     table = [[a[0], a[1] - a[0]], [b[0], b[1] - b[0]]]
     return float(fisher_exact(table).pvalue)
 
