@@ -15,13 +15,13 @@ pytestmark = pytest.mark.postgres
 def own_clock(app, monkeypatch):
     """The clock's module state, restored after the test; a monotonic clock the test moves, and a wall clock
     that moves with it (`wall_ahead` seconds ahead, 0 until the test steps it)."""
-    saved = (clock._conninfo, clock._anchor, clock._next_read, clock._last_try)
+    saved = (clock._conninfo, clock._anchor, clock._next_read, clock._parted_from)
     mono = SimpleNamespace(value=1_000.0, wall_ahead=0.0)
     monkeypatch.setattr(clock, "time", SimpleNamespace(monotonic=lambda: mono.value,
                                                        time=lambda: 1.7e9 + mono.value + mono.wall_ahead))
     clock._conninfo = None
     yield mono
-    clock._conninfo, clock._anchor, clock._next_read, clock._last_try = saved
+    clock._conninfo, clock._anchor, clock._next_read, clock._parted_from = saved
 
 
 @pytest.fixture
@@ -49,24 +49,24 @@ def test_the_clock_reads_the_database_once_and_carries_the_reading_forward(app, 
 
 
 def test_a_pause_that_stops_the_monotonic_clock_is_caught_up_at_once(app, own_clock, counted_reads):
-    """A VM paused for 20 s resumes with its monotonic clock 20 s behind the server's: the next reading is
-    not left to the minute's resync (a process carrying the old one would date things 20 s early)."""
+    """A VM paused for 20 s: once its wall clock is stepped over the pause, which its monotonic clock did not
+    count, the next reading is not left to the minute's resync (the old one would date things 20 s early)."""
     clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))
     first = clock.now()
     own_clock.value += 5
     assert clock.now() - first == timedelta(seconds=5)  # wall and monotonic agree: no new reading
     assert len(counted_reads) == 1
-    own_clock.wall_ahead += 20  # the pause: the wall clock (and the server's) went on, the monotonic one did not
+    own_clock.wall_ahead += 20  # the step after the pause: the server's clock went on, the monotonic one did not
     after = clock.now()
     assert len(counted_reads) == 2
     assert abs(after - first) < timedelta(seconds=1)  # the server's own time, not the carried-forward first + 5 s
-    own_clock.value += 0.5
+    own_clock.value += clock.JUMP_RETRY_S + 0.5
     clock.now()
-    assert len(counted_reads) == 2  # the new reading takes the pause in: wall and monotonic agree again
+    assert len(counted_reads) == 2  # the new reading takes the step in: wall and monotonic agree again
 
 
 def test_a_parted_wall_clock_is_read_again_at_most_once_a_second(app, own_clock, counted_reads):
-    """A wall clock that keeps stepping (an operator, a broken NTP) costs one reading per JUMP_RETRY_S, not one a call."""
+    """A wall clock that keeps stepping (an operator, a broken NTP) costs a reading per JUMP_RETRY_S, not one a call."""
     clock.use_database(make_url(app.config["SQLALCHEMY_DATABASE_URI"]))
     clock.now()
     own_clock.value += clock.JUMP_RETRY_S / 2
@@ -78,6 +78,22 @@ def test_a_parted_wall_clock_is_read_again_at_most_once_a_second(app, own_clock,
     assert len(counted_reads) == 2
     own_clock.wall_ahead += 0.4  # within JUMP_S of the monotonic clock: slew, not a step
     own_clock.value += clock.JUMP_RETRY_S
+    clock.now()
+    assert len(counted_reads) == 2
+
+
+def test_an_unreachable_database_with_a_stepped_wall_clock_is_tried_every_retry_s(own_clock, counted_reads):
+    """A stepped wall clock does not turn a database that is down into a connection attempt every second."""
+    clock.use_database(make_url("postgresql+psycopg://postgres@127.0.0.1:1/nothing"))
+    clock._anchor = (datetime(2026, 1, 1, tzinfo=timezone.utc), own_clock.value, 1.7e9 + own_clock.value)
+    clock._next_read = own_clock.value + clock.RESYNC_S  # a reading a moment ago
+    own_clock.wall_ahead += 30
+    clock.now()
+    assert len(counted_reads) == 1
+    own_clock.value += clock.RETRY_S - 0.5  # past JUMP_RETRY_S, not past RETRY_S
+    clock.now()
+    assert len(counted_reads) == 1
+    own_clock.value += 0.5
     clock.now()
     assert len(counted_reads) == 2
 
