@@ -222,6 +222,20 @@ def test_the_judged_correlation_is_the_lower_end_of_the_gold_s_95_percent_interv
         assert fitted.judged_correlation < fitted.correlation - 0.1
 
 
+def test_a_gold_task_scored_through_several_prefixes_counts_once_in_the_judged_interval():
+    # The policy's calibration scores each gold task after 1, 2, ... of its answers: rows that share the
+    # task's answers. Ten copies of every row are still the same 200 tasks' evidence, not 2,000 tasks'.
+    stated, labels, priors, answers = _overconfident(3, n=200)
+    once = fit_calibration(stated, labels, priors, answers, judged=True)
+    ten = [np.repeat(x, 10, axis=0) for x in (stated, labels, answers)]
+    repeated = fit_calibration(ten[0], ten[1], priors, ten[2], gold=200, judged=True)
+    assert repeated.gold == 200 and repeated.correlation == pytest.approx(once.correlation, abs=1e-3)
+    assert 0.0 < once.judged_correlation < once.correlation - 0.1
+    assert repeated.judged_correlation == pytest.approx(once.judged_correlation, abs=2e-3)
+    # Counted as 2,000 tasks, the same rows would pin the correlation far closer to its best fit.
+    assert fit_calibration(*ten[:2], priors, ten[2], judged=True).judged_correlation > once.judged_correlation + 0.05
+
+
 def test_the_policy_judges_the_evidence_with_the_judged_correlation():
     priors = np.full(3, 1 / 3)
     raw = np.array([0.98, 0.01, 0.01])  # the evidence of five answers that mostly agree
