@@ -63,7 +63,7 @@ from marketplace.quality.trust import gold_accuracy
 from marketplace.results import truth_model
 from marketplace.results.cadence import RECOMPUTE_MIN_NEW_ANSWERS, RECOMPUTE_NEW_SHARE
 
-TARGETS = (0.8, 0.9, 0.95, 0.97)  # the frontier from cheap to careful
+TARGETS = (0.9, 0.95, 0.97, 0.99)  # the frontier from cheap to careful
 MIN_ANSWERS = 2
 OPEN_TASKS = 100          # tasks open at a time in the simulated live system
 RECOMPUTE_MIN = RECOMPUTE_MIN_NEW_ANSWERS  # a recompute waits for at least this many new answers...
