@@ -9,8 +9,9 @@ ms per lease+answer pair), one under cProfile, whose own-time per function is ch
 - framework: flask, werkzeug, flask_smorest, webargs, marshmallow, apispec (routing, parsing the
   body, validating it, serialising the response);
 - app: marketplace/ (our code);
-- sqlalchemy, psycopg: the database layers (psycopg's share includes waiting on the server, which
-  cProfile counts to the driver's C calls);
+- sqlalchemy, psycopg: the database layers (with `--clock wall`, the default, psycopg's share includes
+  waiting on the server, which cProfile counts to the driver's C calls; `--clock cpu` times the profile
+  with the process clock, so the waits drop out and the shares are of this process's CPU alone);
 - other: the standard library and the rest.
 
 The test client's own work (building each request's environ) is shown apart and left out of the
@@ -18,7 +19,7 @@ shares. cProfile inflates every Python call, so the shares are what to read, not
 milliseconds; "CPU ms/pair" is the unprofiled pass, test client included.
 Prints a table per configuration and the framework's ten costliest functions.
 
-Run from the repo root:  .venv/bin/python benchmarks/hot_path_cpu.py [--pairs 3000] [--answers-per-task 100,3]
+Run from the repo root:  .venv/bin/python benchmarks/hot_path_cpu.py [--pairs 3000] [--answers-per-task 100,3] [--clock wall|cpu]
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def parse_args():
     p.add_argument("--pairs", type=int, default=3_000, help="lease+answer pairs measured per pass (default 3000)")
     p.add_argument("--warmup", type=int, default=300, help="unmeasured pairs first (default 300)")
     p.add_argument("--answers-per-task", default="100,3", help="redundancies, comma-separated (default 100,3)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="the profile's timer: wall (waits on the server count) or cpu (this process's CPU only)")
     p.add_argument("--keep-db", action="store_true")
     return p.parse_args()
 
@@ -144,7 +147,7 @@ def main() -> None:
             started = time.process_time()
             pairs(api, project_id, annotators, args.pairs, args.warmup)
             cpu_ms = (time.process_time() - started) * 1000 / args.pairs
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time) if args.clock == "cpu" else cProfile.Profile()
             profiler.enable()
             pairs(api, project_id, annotators, args.pairs, args.warmup + args.pairs)
             profiler.disable()
@@ -156,7 +159,8 @@ def main() -> None:
     finally:
         if not args.keep_db:
             h.drop_db(DB)
-    print(f"\nCPU per lease+answer pair, in process ({args.pairs} pairs per pass, {ANNOTATORS} annotators)")
+    print(f"\nCPU per lease+answer pair, in process ({args.pairs} pairs per pass, {ANNOTATORS} annotators; "
+          f"shares by {args.clock} clock)")
     print(h.table(["answers_per_task", "CPU ms/pair", "test client", *SHOWN], rows))
     for apt, top, whole in tops:
         print(f"\nx{apt}: the framework's costliest functions (own time, share of the profiled pass)")
