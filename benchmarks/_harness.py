@@ -133,18 +133,11 @@ class Gunicorn:
 
     def worker_cpu(self) -> float:
         """CPU seconds used so far by the worker processes (user + system)."""
-        total = 0
         try:
             children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         except OSError:
             return float("nan")
-        for pid in children:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except (OSError, IndexError, ValueError):
-                pass
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_ticks(pid) for pid in children) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is not None:
@@ -155,6 +148,15 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only processes we started
             self.proc.wait()
+
+
+def cpu_ticks(pid: str) -> int:
+    """User + system CPU of process `pid` in clock ticks (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def exit_on_sigterm() -> None:
