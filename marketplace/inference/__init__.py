@@ -17,6 +17,7 @@ from .encoding import EncodedAnswers, encode_answers, encode_coded_answers, enco
 from .glad import glad
 from .incremental import task_posterior
 from .mace import mace
+from .mace_cm import mace_cm
 from .numeric import NumericResult, numeric_mean, numeric_median, numeric_with_bias, weighted_mean, weighted_median
 from .result import InferenceResult
 from .stacking import auto
@@ -31,6 +32,7 @@ METHODS = {
     "one_coin": one_coin_dawid_skene,
     "glad": glad,
     "mace": mace,
+    "mace_cm": mace_cm,
     "ibcc": ibcc,
     "ebcc": ebcc,
     "auto": auto,
@@ -51,7 +53,7 @@ __all__ = [
     "DEFAULT_METHOD", "METHODS", "EncodedAnswers", "InferenceResult", "NumericResult",
     "auto", "cohens_kappa", "community_dawid_skene", "dawid_skene", "dawid_skene_auto", "ebcc", "encode_answers", "encode_coded_answers", "encode_ids",
     "fleiss_kappa", "glad", "ibcc", "infer",
-    "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "majority_vote", "numeric_mean", "numeric_median",
+    "krippendorff_alpha", "krippendorff_alpha_counts", "mace", "mace_cm", "majority_vote", "numeric_mean", "numeric_median",
     "numeric_with_bias", "one_coin_dawid_skene", "percent_agreement", "prior_confusion",
     "task_posterior", "wawa", "weighted_mean", "weighted_median", "weighted_vote",
 ]

@@ -86,7 +86,7 @@ def _initial_posteriors_t(a: Answers) -> np.ndarray:
     weighted /= totals
     if unanswered.any():
         weighted[:, unanswered] = 1.0 / a.K
-    _clamp_gold_t(weighted, a)
+    clamp_gold_t(weighted, a)
     return weighted
 
 
@@ -105,7 +105,7 @@ def initial_posteriors(a: Answers) -> np.ndarray:
     return np.ascontiguousarray(_initial_posteriors_t(a).T)
 
 
-def _clamp_gold_t(post_t: np.ndarray, a: Answers) -> None:
+def clamp_gold_t(post_t: np.ndarray, a: Answers) -> None:
     if a.gold_tasks.size:
         post_t[:, a.gold_tasks] = 0.0
         post_t[a.gold_labels, a.gold_tasks] = 1.0
@@ -150,7 +150,7 @@ def map_step(counts3, pseudo, class_priors, A, a: Answers):
     log_conf = np.log(conf)
     # E-step: log P(answers | class) summed over each task's answers, then priors, softmax.
     post_t, log_evidence = e_step(log_conf.reshape(K, W * K), np.log(class_priors), A)
-    _clamp_gold_t(post_t, a)
+    clamp_gold_t(post_t, a)
     log_lik = float(log_evidence.sum())
     return conf, post_t, log_lik, log_lik + float((pseudo * log_conf).sum())
 

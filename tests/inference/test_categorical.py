@@ -28,7 +28,7 @@ def test_posteriors_are_distributions_without_nan(method, crowd):
     assert (result.labels == result.posteriors.argmax(axis=1)).all()
 
 
-@pytest.mark.parametrize("method", ["wawa", "ds", "one_coin", "glad", "mace"])
+@pytest.mark.parametrize("method", ["wawa", "ds", "one_coin", "glad", "mace", "mace_cm"])
 def test_a_spammer_weighs_less_than_a_good_annotator(method):
     t, a, lab, _ = make_crowd(2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.5))
     rng = np.random.default_rng(3)
@@ -47,7 +47,7 @@ def test_weighted_vote_follows_the_trusted_annotator():
     assert result.labels.tolist() == [1]
 
 
-@pytest.mark.parametrize("method", ["ds", "one_coin", "glad", "mace", "mv", "wawa"])
+@pytest.mark.parametrize("method", ["ds", "one_coin", "glad", "mace", "mace_cm", "mv", "wawa"])
 def test_a_clamped_gold_task_keeps_its_answer(method):
     t, a, lab, truth = make_crowd(4)
     gold_label = (truth[0] + 1) % 3
