@@ -3,8 +3,9 @@
 No single model wins on every crowd. Full confusion matrices (Dawid-Skene, IBCC) win where
 annotators answer a lot and err in class-specific ways; one accuracy per annotator (one-coin) or a
 competence and a spamming habit (MACE) win where most annotators answer a few tasks of many
-classes, and MACE with one confusion matrix for the whole crowd's competent answers (mace_cm.py)
-where, besides, the crowd errs alike (a graded scale's grades); worker-correlation subtypes (EBCC) win where annotators err together on the same tasks.
+classes, and MACE with one confusion matrix for the crowd's competent answers (mace_cm.py) where
+the crowd also errs alike (a graded scale's grades); worker-correlation subtypes (EBCC) win where
+annotators err together on the same tasks.
 Community Dawid-Skene (community.py) wins where the crowd has kinds of annotator (careful, hurried,
 one step off on a scale) and most annotators answer too little to be judged alone.
 Which case a crowd is can be read from the answers alone: hold some answers out, fit every

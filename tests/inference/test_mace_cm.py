@@ -99,15 +99,17 @@ def test_agrees_with_a_slow_reference(iterations):
     np.testing.assert_allclose(result.extra["crowd_confusion"], crowd, atol=1e-9)
 
 
-def test_gold_is_clamped_and_teaches_the_crowds_confusion():
-    t, a, lab, truth, K = shared_confusion_crowd(0)
-    gold = {int(task): 2 for task in np.flatnonzero(truth == 2)[:40]}
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gold_is_clamped_and_teaches_the_crowds_confusion(seed):
+    t, a, lab, truth, K = shared_confusion_crowd(seed)
+    twos = np.flatnonzero(truth == 2)
+    gold, rest = {int(task): 2 for task in twos[:40]}, twos[40:]
     free, clamped = mace_cm(t, a, lab, K), mace_cm(t, a, lab, K, gold=gold)
-    tasks = list(gold)
-    assert (clamped.labels[tasks] == 2).all() and (clamped.posteriors[tasks, 2] == 1.0).all()
-    # Their "1" answers are now known to be 2s answered as 1 by annotators who know.
-    assert clamped.extra["crowd_confusion"][2, 1] > free.extra["crowd_confusion"][2, 1] - 0.01
-    assert np.mean(clamped.labels[truth == 2] == 2) >= np.mean(free.labels[truth == 2] == 2)
+    assert (clamped.labels[twos[:40]] == 2).all() and (clamped.posteriors[twos[:40], 2] == 1.0).all()
+    # The gold's "1" answers are known to be 2s answered as 1 (measured: +0.05 to +0.09 on the planted 0.4),
+    # and the other 2s are recognised more often (+6 to +13 points).
+    assert clamped.extra["crowd_confusion"][2, 1] > free.extra["crowd_confusion"][2, 1] + 0.03
+    assert np.mean(clamped.labels[rest] == 2) > np.mean(free.labels[rest] == 2) + 0.03
 
 
 def test_deterministic_normalised_with_fixed_priors_and_registered():
