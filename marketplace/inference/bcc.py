@@ -205,9 +205,11 @@ def ebcc(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
 
 
 def best_of_restarts(a: Answers, *, subtypes: int = DEFAULT_SUBTYPES, restarts: int = DEFAULT_RESTARTS,
-                     pooled: bool = False, priors=None, max_iter: int = 300, tol: float = 1e-6, with_elbos=False):
-    """EBCC fitted from seeds 0..restarts-1 (same Wawa start, other subtype splits); the best ELBO wins."""
-    start = initial_posteriors(a)
+                     pooled: bool = False, priors=None, max_iter: int = 300, tol: float = 1e-6, with_elbos=False,
+                     start=None):
+    """EBCC fitted from seeds 0..restarts-1 (the same start, Wawa or `start`, other subtype splits); the best
+    ELBO wins."""
+    start = initial_posteriors(a) if start is None else start
     fits = [fit(a, subtypes=subtypes, pooled=pooled, seed=seed, start=start, max_iter=max_iter, tol=tol, priors=priors)
             for seed in range(restarts)]
     best = max(fits, key=lambda f: f.elbo)  # first maximum: ties go to the lower seed

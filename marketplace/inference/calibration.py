@@ -28,9 +28,10 @@ only decides whether a task needs another answer, and judged in the uniform form
 escalated twice as many tasks (a quarter of them at target 0.95) and spent 69% of the answers
 instead of 60%.
 
-Both numbers are fitted by maximum likelihood on gold tasks whose posteriors come from a fit that
-did not see their labels (clamped, the annotators' matrices learn from them: S_Rel's ECE was then
-0.08 instead of 0.03). What the likelihood scores depends on what the calibration is for:
+Both numbers are fitted by maximum likelihood on gold tasks whose posteriors come from fits that
+did not see their labels (the results' from fits that learned from the rest of the gold, the
+policy's from fits blind to all of it: gold_folds.py). What the likelihood scores depends on what
+the calibration is for:
 
 - the redundancy policy judges one number, the top label's confidence, so its calibration scores
   "the label the posterior gives is right" (`target="top"`: top-label calibration, Gupta & Ramdas,

@@ -32,7 +32,8 @@ import numpy as np
 
 from ._checks import check_answers, check_priors
 from ._core import answer_matrices
-from .dawid_skene import DEFAULT_SMOOTHING, _converged, _initial_posteriors_t, expected_counts, map_step
+from .dawid_skene import (DEFAULT_SMOOTHING, _converged, _initial_posteriors_t, checked_start, expected_counts,
+                          map_step)
 from .result import InferenceResult
 
 DEFAULT_COMMUNITIES = 3
@@ -56,13 +57,14 @@ def initial_communities(a, post_t: np.ndarray, communities: int) -> np.ndarray:
 def community_dawid_skene(
     task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tasks=None, n_annotators=None,
     communities: int = DEFAULT_COMMUNITIES, smoothing: float = DEFAULT_SMOOTHING, max_iter: int = 100,
-    tol: float = 1e-5,
+    tol: float = 1e-5, start=None,
 ) -> InferenceResult:
     """Dawid-Skene whose confusion prior is the mixture of `communities` learned community matrices.
 
     `extra["communities"]` holds the (C, K, K) community matrices, `extra["membership"]` the
     (W, C) memberships and `extra["prior_confusion"]` the population's average of the communities
-    (what `task_posterior` can use for an annotator the model has not seen).
+    (what `task_posterior` can use for an annotator the model has not seen). `start` (n_tasks, K)
+    replaces the Wawa start, as in dawid_skene (the communities are then cut from it).
     """
     a = check_answers(task_idx, annotator_idx, label_idx, K, gold=gold, n_tasks=n_tasks,
                       n_annotators=n_annotators)
@@ -74,7 +76,7 @@ def community_dawid_skene(
     K, W, C = a.K, a.n_annotators, int(communities)
     fixed_priors = check_priors(priors, K)
     A, AT = answer_matrices(a.task, a.annotator, a.label, a.n_tasks, W, K)
-    post_t = _initial_posteriors_t(a)  # [class k, task t]
+    post_t = _initial_posteriors_t(a) if start is None else checked_start(start, a).T.copy()  # [class k, task t]
     members = initial_communities(a, post_t, C)
     counts = np.empty((K, W * K))  # [true k, (annotator w, answer l)]
     previous, converged, it = -np.inf, False, 0

@@ -33,24 +33,27 @@ very large crowd is blended from the cheap ones (with hundreds of answers per an
 models differ least there). Both limits are about time, not accuracy: every shared dataset but
 S_Rel and Trec gets every candidate (those two go without EBCC; Trec's budget held 55.6 DS-fit
 units, and the seven others cost 63 since mace_cm joined: its accuracy is the same either way).
+The search's work is the fold fits and the refit on all answers. With gold, the blended candidates
+are also fitted blind to it and once per fold of the gold (gold_folds.py), outside the budget: gold
+does not change which candidates are tried.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment, minimize, minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 
 from . import bcc
 from ._checks import Answers, check_answers, check_priors
-from .calibration import IDENTITY, fit_calibration
+from .calibration import IDENTITY
 from .community import community_dawid_skene
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
 from .dawid_skene_auto import answer_folds
-from .incremental import task_posteriors
+from .gold_folds import calibrations, gold_folds, held_out_start
 from .mace import mace
 from .mace_cm import mace_cm
 from .result import InferenceResult
@@ -115,18 +118,19 @@ _POINT_MODELS = {"ds": (dawid_skene, {}), "ds_strong": (dawid_skene, {"smoothing
                  "mace_cm": (mace_cm, {}), "one_coin": (one_coin_dawid_skene, {})}
 
 
-def fit_candidate(name: str, a: Answers, priors: np.ndarray | None = None) -> Fitted:
-    """Fit candidate `name` on checked answers `a` (gold clamped); `priors` fixes the class proportions."""
+def fit_candidate(name: str, a: Answers, priors: np.ndarray | None = None, start: np.ndarray | None = None) -> Fitted:
+    """Fit candidate `name` on checked answers `a` (gold clamped); `priors` fixes the class proportions;
+    `start` (n_tasks, K) replaces the method's usual start."""
     gold = dict(zip(a.gold_tasks.tolist(), a.gold_labels.tolist()))
-    common = {"gold": gold, "n_tasks": a.n_tasks, "n_annotators": a.n_annotators, "priors": priors}
+    common = {"gold": gold, "n_tasks": a.n_tasks, "n_annotators": a.n_annotators, "priors": priors, "start": start}
     if name in _POINT_MODELS:
         method, options = _POINT_MODELS[name]
         return _point(method(a.task, a.annotator, a.label, a.K, **options, **common),
                       np.bincount(a.annotator, minlength=a.n_annotators) > 0)
     if name == "ibcc":
-        return _bayes("ibcc", bcc.fit(a, priors=priors))
+        return _bayes("ibcc", bcc.fit(a, priors=priors, start=start))
     if name == "ebcc":
-        return _bayes("ebcc", bcc.best_of_restarts(a, priors=priors))
+        return _bayes("ebcc", bcc.best_of_restarts(a, priors=priors, start=start))
     raise ValueError(f"unknown candidate {name!r}; choose from {CANDIDATES}")
 
 
@@ -145,30 +149,6 @@ def affordable(names, a: Answers, fits: int) -> tuple[str, ...]:
         chosen.append(name)
         spent += unit * RELATIVE_COST[name]
     return tuple(n for n in names if n in chosen)
-
-
-def aligned(blind: InferenceResult, clamped: InferenceResult, gold_tasks: np.ndarray) -> InferenceResult:
-    """`blind` (a fit without the gold) with its classes named as in `clamped` (the same model with it).
-
-    Answers alone name a model's classes only up to a permutation: where most annotators swap two
-    classes (a client that shows the labels in another order), the fit blind to gold reads the swap
-    as the truth, with confidence. Gold names the classes; the blind fit's class j is taken to be
-    the clamped fit's class that its posteriors share the most tasks with (the tasks outside the
-    gold, one class each: an assignment problem). Where no renaming shares more than the identity,
-    `blind` comes back as it is. Renamed are what the calibration reads of it (posteriors, labels,
-    confusion rows, priors); `skill` and `extra` are left as the blind fit had them.
-    """
-    outside = np.ones(blind.posteriors.shape[0], dtype=bool)
-    outside[gold_tasks] = False
-    shared = blind.posteriors[outside].T @ clamped.posteriors[outside]  # (K, K): blind class j with clamped class k
-    _, named = linear_sum_assignment(shared, maximize=True)
-    if shared[np.arange(named.size), named].sum() <= np.trace(shared) * (1.0 + 1e-9):
-        return blind
-    order = np.argsort(named)  # clamped class k is blind class order[k]
-    posteriors = blind.posteriors[:, order]
-    return replace(blind, labels=posteriors.argmax(axis=1), posteriors=posteriors,
-                   confusion=None if blind.confusion is None else blind.confusion[:, order, :],
-                   priors=None if blind.priors is None else blind.priors[order])
 
 
 def _without_gold(a: Answers) -> Answers:
@@ -309,7 +289,7 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
     if not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
     fold, n_scored = scored_folds(a, folds, seed) if a.task.size >= folds else (None, 0)
-    names = affordable(candidates, a, fits=n_scored + 1 + bool(a.gold_tasks.size))
+    names = affordable(candidates, a, fits=n_scored + 1)
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         if len(names) > 1 and n_scored:
             P, dispersions = heldout_densities(names, a, fold, n_scored, pool, fixed)
@@ -321,70 +301,40 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
         # Refitted from their usual start, not from the fold fits: EM's optimum depends on where it
         # starts, and the blended models should be the methods themselves (measured: a warm start
         # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web). With gold, each is also fitted
-        # blind to it: the calibration is learned on what the gold tasks' answers alone say.
+        # blind to it, and once per fold of the gold with that fold's labels unseen (started from the
+        # fit on all answers): the calibrations learn from those (gold_folds.py).
         jobs = {name: pool.submit(fit_candidate, name, a, fixed) for name in share}
         blind = {name: pool.submit(fit_candidate, name, _without_gold(a), fixed)
                  for name in share if a.gold_tasks.size}
         fitted = {name: job.result() for name, job in jobs.items()}
+        crossed = [{name: pool.submit(fit_candidate, name, part, fixed,
+                                      held_out_start(fitted[name].result.posteriors, part, tasks)) for name in share}
+                   for tasks, _, part in gold_folds(a)]
         blind = {name: job.result().result for name, job in blind.items()}
-    return _blend(a, share, fitted, blind, extra={"heldout_log_lik": dict(zip(names, scores.tolist())),
-                                                  "dispersion": dispersions})
+        crossed = [{name: job.result().result for name, job in fits.items()} for fits in crossed]
+    return _blend(a, share, fitted, blind, crossed, extra={"heldout_log_lik": dict(zip(names, scores.tolist())),
+                                                           "dispersion": dispersions})
 
 
-def _prefix_posteriors(a: Answers, tasks, labels, confusion, priors):
-    """The one-task E-step's posteriors of gold `tasks` after each of their first 1, 2, ... answers.
-
-    The submit path judges a task after every answer, so its calibration learns from every prefix;
-    the answers are taken in the order given (for the app, submission order).
-    """
-    mine = np.flatnonzero(np.isin(a.task, tasks))
-    order = mine[np.argsort(a.task[mine], kind="stable")]
-    # The gold tasks renumbered 0..n-1: each step's E-step spans them, not every task of the project.
-    by_task = np.argsort(tasks)
-    local = np.searchsorted(tasks[by_task], a.task[order])
-    truth = np.asarray(labels)[by_task]
-    rank = np.arange(order.size) - np.searchsorted(local, local)  # 0 for a task's first answer, 1 for its second...
-    out, out_labels, out_answers = [], [], []
-    for k in range(1, int(rank.max()) + 2):
-        keep = rank < k
-        post = task_posteriors(local[keep], a.annotator[order[keep]], a.label[order[keep]], confusion, priors,
-                               tasks.size)
-        reached = np.unique(local[rank == k - 1])  # tasks with at least k answers
-        out.append(post[reached])
-        out_labels.append(truth[reached])
-        out_answers.append(np.full(reached.size, k))
-    return np.vstack(out), np.concatenate(out_labels), np.concatenate(out_answers)
-
-
-def _blend(a: Answers, share: dict, fitted: dict, blind: dict, extra: dict) -> InferenceResult:
+def _blend(a: Answers, share: dict, fitted: dict, blind: dict, crossed: list[dict], extra: dict) -> InferenceResult:
     """The weighted blend of the refitted candidates, calibrated on the gold when there is some.
 
-    Two calibrations are learned from the gold tasks (those with answers), both on fits blind to
-    gold: `calibration` for the blend's own posteriors, and `incremental_calibration` for what
-    the submit path computes between recomputes, the E-step of one task with the blend's
-    averaged confusion matrices (sharper than the blend wherever a subtype model leads it). The
-    first never changes a task's label and scores the whole posterior it publishes; the second,
-    which only decides whether a task needs another answer, scores the top label's confidence
+    Two calibrations are learned from the answered gold tasks, on fits that did not see their labels
+    (gold_folds.py): `calibration`, for the blend's own posteriors, from `crossed` (one fit per fold of
+    the gold, the other folds' gold clamped); `incremental_calibration`, for what the submit path
+    computes between recomputes (the E-step of one task with the blend's averaged confusion matrices,
+    sharper than the blend wherever a subtype model leads it), from `blind` (fits blind to all the
+    gold). The first never changes a task's label and scores the whole posterior it publishes; the
+    second, which only decides whether a task needs another answer, scores the top label's confidence
     and leans on the class priors (calibration.py).
-    The blind fits' classes are first named as their gold-clamped counterparts name them (`aligned`).
     """
     post = sum(share[n] * f.result.posteriors for n, f in fitted.items())
     confusion = sum(share[n] * f.result.confusion for n, f in fitted.items())
     class_priors = sum(share[n] * f.result.priors for n, f in fitted.items())
     calibration = incremental = IDENTITY
-    counts = np.bincount(a.task, minlength=a.n_tasks)
-    answered = counts[a.gold_tasks] > 0
-    if answered.any():
-        tasks, labels = a.gold_tasks[answered], a.gold_labels[answered]
-        blind = {n: aligned(blind[n], fitted[n].result, a.gold_tasks) for n in fitted}
-        free = sum(share[n] * blind[n].posteriors[tasks] for n in fitted)
-        calibration = fit_calibration(free, labels, class_priors, counts[tasks], target="label")
-        blind_confusion = sum(share[n] * blind[n].confusion for n in fitted)
-        blind_priors = sum(share[n] * blind[n].priors for n in fitted)
-        step, step_labels, step_answers = _prefix_posteriors(a, tasks, labels, blind_confusion, blind_priors)
-        incremental = fit_calibration(step, step_labels, blind_priors, step_answers, gold=tasks.size, judged=True,
-                                      anchor="prior")
-        post = calibration.apply(post, class_priors, counts)
+    if crossed:
+        calibration, incremental = calibrations(a, share, {n: f.result for n, f in fitted.items()}, blind, crossed)
+        post = calibration.apply(post, class_priors, np.bincount(a.task, minlength=a.n_tasks))
     if a.gold_tasks.size:
         post[a.gold_tasks] = 0.0
         post[a.gold_tasks, a.gold_labels] = 1.0

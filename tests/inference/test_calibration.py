@@ -6,9 +6,8 @@ import pytest
 from marketplace.inference import infer
 from marketplace.inference.calibration import (IDENTITY, Calibration, ece_floor, expected_calibration_error,
                                                fit_calibration, temper)
-
+from marketplace.inference.gold_folds import aligned
 from marketplace.inference.result import InferenceResult
-from marketplace.inference.stacking import aligned
 
 from .conftest import hard_items_crowd, swapped_crowd
 
@@ -160,11 +159,15 @@ def test_scoring_the_gold_label_pins_the_calibration_closer_with_few_gold_tasks(
         fit_calibration(stated, labels, priors, answers, target="ece")
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 3])
 def test_gold_names_the_classes_when_most_of_the_crowd_swaps_two(seed):
     # 7 annotators in 10 answer 1 for 0 and 0 for 1. Blind to gold, a fit reads their swap as the
     # truth and calls every gold label of those classes wrong, with confidence: calibrated on that,
     # every result read about a third (ECE 0.6) and the policy's calibration took every label for noise.
+    # Seed 1 sits on a tipping point: fits with four fifths of the gold, started from the Wawa vote,
+    # read part of the swap (71% right where the published fit reads 98%) and the results' calibration
+    # stated 0.89 for labels right 98% of the time (ECE 0.095); gold_folds.py starts them from the
+    # published fit.
     t, a, lab, truth, K = swapped_crowd(seed)
     gold = {int(i): int(truth[i]) for i in range(60)}
     rest = np.arange(60, 600)

@@ -71,6 +71,20 @@ def test_one_community_is_dawid_skene(kind):
     assert ours.n_iter == ds.n_iter
 
 
+def test_one_community_from_a_given_start_is_dawid_skene_from_it():
+    # The calibration's refits (gold_folds.py) start every candidate from the published fit.
+    task, annotator, label, truth, K = planted_crowd("sparse", 1)
+    start = np.full((truth.size, K), 0.1)
+    start[np.arange(truth.size), (truth + 1) % K] = 1.0  # every task started on the wrong class
+    ours = community_dawid_skene(task, annotator, label, K, communities=1, smoothing=2.0, start=start)
+    ds = dawid_skene(task, annotator, label, K, smoothing=2.0, start=start)
+    assert np.allclose(ours.posteriors, ds.posteriors, atol=1e-10)
+    assert not np.allclose(ours.posteriors, community_dawid_skene(task, annotator, label, K, communities=1,
+                                                                  smoothing=2.0).posteriors, atol=1e-3)
+    with pytest.raises(ValueError, match="start"):
+        community_dawid_skene(task, annotator, label, K, start=start[:-1])
+
+
 def _slow_reference(task, annotator, label, K, communities, smoothing, iterations):
     """The same EM with explicit loops over answers, annotators and communities (small inputs only)."""
     a = check_answers(task, annotator, label, K)
