@@ -14,10 +14,12 @@ So the results' calibration is cross-fitted (as cross-validated calibration is g
 double machine learning: Chernozhukov et al. 2018): the answered gold tasks are split into
 GOLD_FOLDS random parts, each blended candidate is fitted once per part with every other part's
 gold clamped, and each gold task's posterior is read off the fit that held it out. Every such fit
-has learned from four fifths of the gold, the published one from all of it. Five parts, as many as
-the search's folds (stacking.py), cost five fits per blended candidate; two calibrated the shared
-datasets as well (on 20 seeds of MS, Dog and ZC_in, within 0.003 of five) but sat further from the
-published fit (below).
+has learned from four fifths of the gold, the published one from all of it (with fewer than five
+answered gold tasks, one part per task). Five parts, as many as the search's folds (stacking.py),
+cost five fits per blended candidate (with 10% gold the default took 1.3-1.6 times as long as
+without on Dog and MS, on a busy machine); two parts calibrated the shared datasets as well (on
+20 seeds of MS, Dog and ZC_in, within 0.003 of five), but a fit that learned from half the gold
+stands further from the published one (below).
 
 Each part's fit starts where the published fit ended, its held-out tasks restarted from the Wawa
 vote of their answers (`held_out_start`). EM climbs to the optimum nearest its start, and where a
@@ -93,7 +95,7 @@ def calibrations(a: Answers, share: dict, fitted: dict, blind: dict,
     class_priors = sum(share[n] * fitted[n].priors for n in share)
     folds = gold_folds(a)
     free = [sum(share[n] * aligned(fits[n], fitted[n], a.gold_tasks).posteriors[tasks] for n in share)
-            for (tasks, _, _), fits in zip(folds, crossed)]
+            for (tasks, _, _), fits in zip(folds, crossed, strict=True)]
     tasks = np.concatenate([f[0] for f in folds])
     labels = np.concatenate([f[1] for f in folds])
     calibration = fit_calibration(np.vstack(free), labels, class_priors, counts[tasks], target="label")
