@@ -22,7 +22,7 @@ without on Dog and MS, on a busy machine); two parts calibrated the shared datas
 stands further from the published one (below).
 
 Each part's fit starts where the published fit ended, its held-out tasks restarted from the Wawa
-vote of their answers (`held_out_start`). EM climbs to the optimum nearest its start, and where a
+vote of their answers (`held_out_starts`). EM climbs to the optimum nearest its start, and where a
 crowd can be read two ways the gold is what chose the published reading: started from the Wawa
 vote, fits with four fifths of the gold could land between the two. Where 7 annotators in 10 swap
 two classes, fits with 48 of 60 gold tasks clamped read 71% of the tasks right where the published
@@ -77,27 +77,31 @@ def gold_folds(a: Answers, folds: int = GOLD_FOLDS, seed: int = SEED) -> list[tu
     return out
 
 
-def held_out_start(published: np.ndarray, part: Answers, tasks: np.ndarray) -> np.ndarray:
-    """Where a fold's fit starts: the published fit's posteriors (n_tasks, K), the held-out gold `tasks`
-    started from the Wawa vote of their answers, as if no gold had named them."""
-    start = np.array(published, dtype=np.float64)
-    start[tasks] = initial_posteriors(part)[tasks]
-    return start
+def held_out_starts(published: dict, part: Answers, tasks: np.ndarray) -> dict:
+    """Where each candidate's fit of a fold starts: its published fit's posteriors (`published[name]`,
+    (n_tasks, K)), the fold's held-out gold `tasks` restarted from the Wawa vote of their answers, as if
+    no gold had named them."""
+    restart = initial_posteriors(part)[tasks]
+    starts = {}
+    for name, posteriors in published.items():
+        starts[name] = np.array(posteriors, dtype=np.float64)
+        starts[name][tasks] = restart
+    return starts
 
 
 def calibrations(a: Answers, share: dict, fitted: dict, blind: dict,
-                 crossed: list[dict]) -> tuple[Calibration, Calibration]:
+                 crossed: list[tuple[np.ndarray, np.ndarray, dict]]) -> tuple[Calibration, Calibration]:
     """(calibration, incremental_calibration) learned on the answered gold tasks. `fitted[name]`: candidate
-    `name` fitted on all the answers; `crossed[f][name]` on fold f's (`gold_folds(a)`), from `held_out_start`;
-    `blind[name]` blind to all the gold (InferenceResults); `share`: the blend's weights. Fits short of
+    `name` fitted on all the answers; `crossed`: per fold of `gold_folds(a)`, (its held-out tasks, their
+    labels, {name: the candidate fitted on the fold's answers from `held_out_starts`}); `blind[name]`: the
+    candidate blind to all the gold (all InferenceResults); `share`: the blend's weights. Fits short of
     some gold first have their classes named as the full fit names them (`aligned`)."""
     counts = np.bincount(a.task, minlength=a.n_tasks)
     class_priors = sum(share[n] * fitted[n].priors for n in share)
-    folds = gold_folds(a)
     free = [sum(share[n] * aligned(fits[n], fitted[n], a.gold_tasks).posteriors[tasks] for n in share)
-            for (tasks, _, _), fits in zip(folds, crossed, strict=True)]
-    tasks = np.concatenate([f[0] for f in folds])
-    labels = np.concatenate([f[1] for f in folds])
+            for tasks, _, fits in crossed]
+    tasks = np.concatenate([f[0] for f in crossed])
+    labels = np.concatenate([f[1] for f in crossed])
     calibration = fit_calibration(np.vstack(free), labels, class_priors, counts[tasks], target="label")
     blind = {n: aligned(blind[n], fitted[n], a.gold_tasks) for n in share}
     blind_priors = sum(share[n] * blind[n].priors for n in share)

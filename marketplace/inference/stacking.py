@@ -53,7 +53,7 @@ from .calibration import IDENTITY
 from .community import community_dawid_skene
 from .dawid_skene import dawid_skene, one_coin_dawid_skene, prior_confusion
 from .dawid_skene_auto import answer_folds
-from .gold_folds import calibrations, gold_folds, held_out_start
+from .gold_folds import calibrations, gold_folds, held_out_starts
 from .mace import mace
 from .mace_cm import mace_cm
 from .result import InferenceResult
@@ -303,20 +303,23 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
         # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web). With gold, each is also fitted
         # blind to it, and once per fold of the gold with that fold's labels unseen (started from the
         # fit on all answers): the calibrations learn from those (gold_folds.py).
+        folds = gold_folds(a)  # none without an answered gold task: nothing to calibrate on
         jobs = {name: pool.submit(fit_candidate, name, a, fixed) for name in share}
-        blind = {name: pool.submit(fit_candidate, name, _without_gold(a), fixed)
-                 for name in share if a.gold_tasks.size}
+        blind = {name: pool.submit(fit_candidate, name, _without_gold(a), fixed) for name in share if folds}
         fitted = {name: job.result() for name, job in jobs.items()}
-        crossed = [{name: pool.submit(fit_candidate, name, part, fixed,
-                                      held_out_start(fitted[name].result.posteriors, part, tasks)) for name in share}
-                   for tasks, _, part in gold_folds(a)]
+        crossed = []
+        for tasks, labels, part in folds:
+            starts = held_out_starts({name: fitted[name].result.posteriors for name in share}, part, tasks)
+            crossed.append((tasks, labels, {name: pool.submit(fit_candidate, name, part, fixed, starts[name])
+                                            for name in share}))
         blind = {name: job.result().result for name, job in blind.items()}
-        crossed = [{name: job.result().result for name, job in fits.items()} for fits in crossed]
+        crossed = [(tasks, labels, {name: job.result().result for name, job in fits.items()})
+                   for tasks, labels, fits in crossed]
     return _blend(a, share, fitted, blind, crossed, extra={"heldout_log_lik": dict(zip(names, scores.tolist())),
                                                            "dispersion": dispersions})
 
 
-def _blend(a: Answers, share: dict, fitted: dict, blind: dict, crossed: list[dict], extra: dict) -> InferenceResult:
+def _blend(a: Answers, share: dict, fitted: dict, blind: dict, crossed: list, extra: dict) -> InferenceResult:
     """The weighted blend of the refitted candidates, calibrated on the gold when there is some.
 
     Two calibrations are learned from the answered gold tasks, on fits that did not see their labels

@@ -6,7 +6,7 @@ from marketplace.inference import stacking
 from marketplace.inference._checks import check_answers
 from marketplace.inference.calibration import expected_calibration_error
 from marketplace.inference.dawid_skene import initial_posteriors
-from marketplace.inference.gold_folds import GOLD_FOLDS, gold_folds, held_out_start
+from marketplace.inference.gold_folds import GOLD_FOLDS, gold_folds, held_out_starts
 
 from .conftest import planted_crowd
 
@@ -46,7 +46,10 @@ def test_a_part_s_fit_starts_from_the_published_fit_with_its_held_out_tasks_rest
     a, _, _ = _answers(lambda n: np.arange(n))
     published = np.tile(np.eye(a.K)[0], (a.n_tasks, 1))
     tasks, _, part = gold_folds(a)[0]
-    start = held_out_start(published, part, tasks)
+    starts = held_out_starts({"ds": published, "mace": published[:, ::-1]}, part, tasks)
+    assert not np.shares_memory(starts["ds"], published)
+    np.testing.assert_array_equal(starts["mace"][tasks], starts["ds"][tasks])
+    start = starts["ds"]
     others = np.setdiff1d(np.arange(a.n_tasks), tasks)
     np.testing.assert_array_equal(start[others], published[others])
     np.testing.assert_allclose(start[tasks], initial_posteriors(part)[tasks])
