@@ -29,9 +29,8 @@ escalated twice as many tasks (a quarter of them at target 0.95) and spent 69% o
 instead of 60%.
 
 Both numbers are fitted by maximum likelihood on gold tasks whose posteriors come from fits that
-did not see their labels (the results' from fits that learned from the rest of the gold, the
-policy's from fits blind to all of it: gold_folds.py). What the likelihood scores depends on what
-the calibration is for:
+did not see their labels but learned from the rest of the gold (gold_folds.py). What the likelihood
+scores depends on what the calibration is for:
 
 - the redundancy policy judges one number, the top label's confidence, so its calibration scores
   "the label the posterior gives is right" (`target="top"`: top-label calibration, Gupta & Ramdas,
@@ -194,7 +193,7 @@ def fit_calibration(free_posteriors, gold_labels, priors, answers, gold: int | N
                     judged: bool = False, anchor: str = "uniform", target: str = "top") -> Calibration:
     """The calibration under which gold tasks' labels are right as often as their confidence says.
 
-    `free_posteriors` (n, K): posteriors of gold tasks from a fit blind to their labels, each from
+    `free_posteriors` (n, K): posteriors of gold tasks from fits that did not see their labels, each from
     `answers[i]` answers (a task may appear several times, from different numbers of its answers;
     `gold` then says how many tasks there are, for the record). `judged`: also find the policy's
     `judged_correlation`; `anchor`: the form, "uniform" or "prior" (the module docstring).

@@ -34,7 +34,7 @@ models differ least there). Both limits are about time, not accuracy: every shar
 S_Rel and Trec gets every candidate (those two go without EBCC; Trec's budget held 55.6 DS-fit
 units, and the seven others cost 63 since mace_cm joined: its accuracy is the same either way).
 The search's work is the fold fits and the refit on all answers. With gold, the blended candidates
-are also fitted blind to it and once per fold of the gold (gold_folds.py), outside the budget: gold
+are also fitted once per fold of the gold (gold_folds.py), outside the budget: gold
 does not change which candidates are tried.
 """
 
@@ -149,10 +149,6 @@ def affordable(names, a: Answers, fits: int) -> tuple[str, ...]:
         chosen.append(name)
         spent += unit * RELATIVE_COST[name]
     return tuple(n for n in names if n in chosen)
-
-
-def _without_gold(a: Answers) -> Answers:
-    return Answers(a.task, a.annotator, a.label, a.n_tasks, a.n_annotators, a.K, a.gold_tasks[:0], a.gold_labels[:0])
 
 
 def _subset(a: Answers, keep: np.ndarray) -> Answers:
@@ -301,33 +297,31 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
         # Refitted from their usual start, not from the fold fits: EM's optimum depends on where it
         # starts, and the blended models should be the methods themselves (measured: a warm start
         # from the fold-0 fit cost 1 point on S_Rel and 1.6 on Web). With gold, each is also fitted
-        # blind to it, and once per fold of the gold with that fold's labels unseen (started from the
-        # fit on all answers): the calibrations learn from those (gold_folds.py).
+        # once per fold of the gold with that fold's labels unseen (started from the fit on all
+        # answers): the calibrations learn from those (gold_folds.py).
         folds = gold_folds(a)  # none without an answered gold task: nothing to calibrate on
         jobs = {name: pool.submit(fit_candidate, name, a, fixed) for name in share}
-        blind = {name: pool.submit(fit_candidate, name, _without_gold(a), fixed) for name in share if folds}
         fitted = {name: job.result() for name, job in jobs.items()}
         crossed = []
         for tasks, labels, part in folds:
             starts = held_out_starts({name: fitted[name].result.posteriors for name in share}, part, tasks)
             crossed.append((tasks, labels, {name: pool.submit(fit_candidate, name, part, fixed, starts[name])
                                             for name in share}))
-        blind = {name: job.result().result for name, job in blind.items()}
         crossed = [(tasks, labels, {name: job.result().result for name, job in fits.items()})
                    for tasks, labels, fits in crossed]
-    return _blend(a, share, fitted, blind, crossed, extra={"heldout_log_lik": dict(zip(names, scores.tolist())),
+    return _blend(a, share, fitted, crossed, extra={"heldout_log_lik": dict(zip(names, scores.tolist())),
                                                            "dispersion": dispersions})
 
 
-def _blend(a: Answers, share: dict, fitted: dict, blind: dict, crossed: list, extra: dict) -> InferenceResult:
+def _blend(a: Answers, share: dict, fitted: dict, crossed: list, extra: dict) -> InferenceResult:
     """The weighted blend of the refitted candidates, calibrated on the gold when there is some.
 
     Two calibrations are learned from the answered gold tasks, on fits that did not see their labels
     (gold_folds.py): `calibration`, for the blend's own posteriors, from `crossed` (one fit per fold of
     the gold, the other folds' gold clamped); `incremental_calibration`, for what the submit path
     computes between recomputes (the E-step of one task with the blend's averaged confusion matrices,
-    sharper than the blend wherever a subtype model leads it), from `blind` (fits blind to all the
-    gold). The first never changes a task's label and scores the whole posterior it publishes; the
+    sharper than the blend wherever a subtype model leads it), from the same fits' averaged
+    matrices. The first never changes a task's label and scores the whole posterior it publishes; the
     second, which only decides whether a task needs another answer, scores the top label's confidence
     and leans on the class priors (calibration.py).
     """
@@ -336,7 +330,7 @@ def _blend(a: Answers, share: dict, fitted: dict, blind: dict, crossed: list, ex
     class_priors = sum(share[n] * f.result.priors for n, f in fitted.items())
     calibration = incremental = IDENTITY
     if crossed:
-        calibration, incremental = calibrations(a, share, {n: f.result for n, f in fitted.items()}, blind, crossed)
+        calibration, incremental = calibrations(a, share, {n: f.result for n, f in fitted.items()}, crossed)
         post = calibration.apply(post, class_priors, np.bincount(a.task, minlength=a.n_tasks))
     if a.gold_tasks.size:
         post[a.gold_tasks] = 0.0

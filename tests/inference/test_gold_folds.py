@@ -79,6 +79,6 @@ def test_the_default_calibrates_on_fits_that_each_held_out_a_fifth_of_the_gold(m
         for part, (_, s) in zip(held, refits):
             rest = np.setdiff1d(np.arange(400), list(part))
             np.testing.assert_array_equal(s[rest], models[name].posteriors[rest])
-        assert any(n == name and not g and s is None for n, g, s in calls)  # the policy's blind fit
+    assert not any(not g for _, g, _ in calls)  # no fit blind to all the gold: both calibrations are cross-fitted
     rest = np.arange(40, 400)
     assert expected_calibration_error(result.posteriors[rest], truth[rest]) < 0.06
