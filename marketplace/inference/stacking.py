@@ -310,7 +310,7 @@ def auto(task_idx, annotator_idx, label_idx, K, *, gold=None, priors=None, n_tas
         crossed = [(tasks, labels, {name: job.result().result for name, job in fits.items()})
                    for tasks, labels, fits in crossed]
     return _blend(a, share, fitted, crossed, extra={"heldout_log_lik": dict(zip(names, scores.tolist())),
-                                                           "dispersion": dispersions})
+                                                    "dispersion": dispersions})
 
 
 def _blend(a: Answers, share: dict, fitted: dict, crossed: list, extra: dict) -> InferenceResult:
