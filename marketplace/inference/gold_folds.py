@@ -1,4 +1,4 @@
-"""The default's calibrations, learned from the gold: the results' by cross-fitting.
+"""The default's calibrations, learned from the gold by cross-fitting.
 
 A calibration (calibration.py) maps the posteriors of the model the results publish: a fit with
 all the gold clamped, whose annotators' matrices learned from every gold label. It is learned from
@@ -10,14 +10,13 @@ between answers that is partly the missing gold (the 20-seed means of the fitted
 gold: MS 0.28 blind against 0.20 cross-fitted, ZC_in 0.34 against 0.21), and it then understates
 the published confidences where the evidence is middling.
 
-So the results' calibration is cross-fitted (as cross-validated calibration is generally, and
+So the calibrations are cross-fitted (as cross-validated calibration is generally, and
 double machine learning: Chernozhukov et al. 2018): the answered gold tasks are split into
 GOLD_FOLDS random parts, each blended candidate is fitted once per part with every other part's
 gold clamped, and each gold task's posterior is read off the fit that held it out. Every such fit
 has learned from four fifths of the gold, the published one from all of it (with fewer than five
 answered gold tasks, one part per task). Five parts, as many as the search's folds (stacking.py),
-cost five fits per blended candidate (with 10% gold the default took 1.3-1.6 times as long as
-without on Dog and MS, on a busy machine); two parts calibrated the shared datasets as well (on
+cost five fits per blended candidate; two parts calibrated the shared datasets as well (on
 20 seeds of MS, Dog and ZC_in, within 0.003 of five), but a fit that learned from half the gold
 stands further from the published one (below).
 
@@ -37,10 +36,11 @@ fold's held-out gold tasks are judged by the one-task E-step with the blend of t
 (`prefix_posteriors`), as the app judges a task with the published matrices. It used to learn from
 fits blind to all the gold, one more fit per blended candidate. Cross-fitted, the redundancy
 replay did not move (benchmarks/redundancy_replay.py, Dog, 4 seeds, targets 0.97-0.99: the same
-accuracy and answers to 0.1 point): the policy judges with the smallest correlation the gold allows,
-which stayed where it was (0 on Dog with 10% gold either way). The fitted figures moved where the blind fits read the gold worst (10% gold,
-one seed: ZC_in's label noise 0.49 blind, 0.29 cross-fitted), and the blind fits' cost went: with
-10% gold the default took 0-14% less CPU (ZC_in 8.0 s to 6.9 s, D_Product 15.1 to 13.7).
+accuracy and answers to 0.1 point; over 20 seeds, Dog at 0.97 and D_PosSent at 0.99 within 0.02
+point): the policy judges with the smallest correlation the gold allows, which stayed where it was
+(0 on Dog with 10% gold either way). The fitted figures moved where the blind fits read the gold
+worst (10% gold, one seed: ZC_in's label noise 0.49 blind, 0.29 cross-fitted), and the blind fits'
+cost went: with 10% gold the default took 0-14% less CPU (ZC_in 8.0 s to 6.9 s, D_Product 15.1 to 13.7).
 
 What the calibrations are then fitted to (the blend's posteriors, scored on the gold label; the
 submit path's one-task E-step after each prefix of a task's answers, scored on the top label)
@@ -120,29 +120,30 @@ def calibrations(a: Answers, share: dict, fitted: dict,
     return calibration, incremental
 
 
-def aligned(blind: InferenceResult, clamped: InferenceResult, gold_tasks: np.ndarray) -> InferenceResult:
-    """`blind` (a fit without some or all of the gold) with its classes named as in `clamped` (the same
+def aligned(partial: InferenceResult, clamped: InferenceResult, gold_tasks: np.ndarray) -> InferenceResult:
+    """`partial` (a fit without some of the gold) with its classes named as in `clamped` (the same
     model with all of it).
 
     Answers alone name a model's classes only up to a permutation: where most annotators swap two
-    classes (a client that shows the labels in another order), a fit blind to gold reads the swap
-    as the truth, with confidence. Gold names the classes; the blind fit's class j is taken to be
+    classes (a client that shows the labels in another order), a fit without the gold reads the swap
+    as the truth, with confidence; one with part of it can land between the readings. Gold names the
+    classes; the partial fit's class j is taken to be
     the clamped fit's class that its posteriors share the most tasks with (the tasks outside the
     gold, one class each: an assignment problem). Where no renaming shares more than the identity,
-    `blind` comes back as it is. Renamed are what the calibration reads of it (posteriors, labels,
-    confusion rows, priors); `skill` and `extra` are left as the blind fit had them.
+    `partial` comes back as it is. Renamed are what the calibration reads of it (posteriors, labels,
+    confusion rows, priors); `skill` and `extra` are left as the partial fit had them.
     """
-    outside = np.ones(blind.posteriors.shape[0], dtype=bool)
+    outside = np.ones(partial.posteriors.shape[0], dtype=bool)
     outside[gold_tasks] = False
-    shared = blind.posteriors[outside].T @ clamped.posteriors[outside]  # (K, K): blind class j with clamped class k
+    shared = partial.posteriors[outside].T @ clamped.posteriors[outside]  # (K, K): partial class j with clamped class k
     _, named = linear_sum_assignment(shared, maximize=True)
     if shared[np.arange(named.size), named].sum() <= np.trace(shared) * (1.0 + 1e-9):
-        return blind
-    order = np.argsort(named)  # clamped class k is blind class order[k]
-    posteriors = blind.posteriors[:, order]
-    return replace(blind, labels=posteriors.argmax(axis=1), posteriors=posteriors,
-                   confusion=None if blind.confusion is None else blind.confusion[:, order, :],
-                   priors=None if blind.priors is None else blind.priors[order])
+        return partial
+    order = np.argsort(named)  # clamped class k is partial class order[k]
+    posteriors = partial.posteriors[:, order]
+    return replace(partial, labels=posteriors.argmax(axis=1), posteriors=posteriors,
+                   confusion=None if partial.confusion is None else partial.confusion[:, order, :],
+                   priors=None if partial.priors is None else partial.priors[order])
 
 
 def prefix_posteriors(a: Answers, tasks, labels, confusion, priors):

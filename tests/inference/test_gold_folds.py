@@ -1,4 +1,4 @@
-"""The results' calibration is learned from fits that held each gold task out and learned from the rest."""
+"""Both calibrations are learned from fits that held each gold task out and learned from the rest."""
 
 import numpy as np
 
