@@ -127,9 +127,8 @@ def aligned(partial: InferenceResult, clamped: InferenceResult, gold_tasks: np.n
     Answers alone name a model's classes only up to a permutation: where most annotators swap two
     classes (a client that shows the labels in another order), a fit without the gold reads the swap
     as the truth, with confidence; one with part of it can land between the readings. Gold names the
-    classes; the partial fit's class j is taken to be
-    the clamped fit's class that its posteriors share the most tasks with (the tasks outside the
-    gold, one class each: an assignment problem). Where no renaming shares more than the identity,
+    classes; the partial fit's class j is taken to be the clamped fit's class that its posteriors
+    share the most tasks with (the tasks outside the gold, one class each: an assignment problem). Where no renaming shares more than the identity,
     `partial` comes back as it is. Renamed are what the calibration reads of it (posteriors, labels,
     confusion rows, priors); `skill` and `extra` are left as the partial fit had them.
     """
